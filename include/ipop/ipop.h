@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file ipop.h
+ * @brief libipop: user-defined peer-to-peer virtual private networks.
+ *
+ * A node creates one ipop_network_t per virtual network it belongs to, sets
+ * options, starts it, and then links to peers.  Each link ("TinCan link") is a
+ * UDP path found by ICE (host, server-reflexive or relayed candidates) and
+ * secured by DTLS 1.2 with both certificates pinned to the SHA-256
+ * fingerprints carried in signalling.
+ *
+ * Conventions
+ * -----------
+ * - Every function that can fail returns an int: 0 (or a positive value) on
+ *   success, a negative errno value on failure.  ipop_strerror() names it.
+ * - Objects are configured, then started.  Setters return -EBUSY once the
+ *   network is started, unless their documentation says otherwise.
+ * - The library never writes to stdout or stderr; it logs through the
+ *   callback set with ipop_set_log_cb().
+ *
+ * Threads and loops
+ * -----------------
+ * By default each started network runs its own thread, and every callback of
+ * that network (signal, packet, event) is called from it.  A host that owns
+ * its loop sets the option "loop" to "external" before start and then drives
+ * the network with ipop_network_get_fd(), ipop_network_get_timeout() and
+ * ipop_network_process(); callbacks are then called from inside
+ * ipop_network_process().  GLib hosts can attach the network to their own
+ * GMainContext with ipop/ipop-glib.h.
+ *
+ * ipop_network_send_packet() and ipop_network_signal_receive() may be called
+ * from any thread, including from inside a callback of this or another
+ * network.  Callbacks are never called with an internal lock held.  The other
+ * functions must not be called concurrently on the same network.
+ *
+ * Lifetimes
+ * ---------
+ * An ipop_link_t belongs to its network and stays valid until the network is
+ * freed, whatever its state; ipop_link_close() closes it but does not free it.
+ * Strings passed to callbacks are valid only during the call.
+ */
+#ifndef IPOP_IPOP_H
+#define IPOP_IPOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ipop/ipop-version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(IPOP_COMPILATION)
+#define IPOP_EXPORT __attribute__((visibility("default")))
+#else
+#define IPOP_EXPORT
+#endif
+
+/** One virtual network this node is a member of. */
+typedef struct ipop_network ipop_network_t;
+/** One TinCan link to one peer. Owned by its network. */
+typedef struct ipop_link ipop_link_t;
+
+/** Largest packet (IP packet in tun/none mode, Ethernet frame without FCS
+ * in tap mode) a link carries.  ipop_network_send_packet() refuses larger
+ * ones with -EMSGSIZE. */
+#define IPOP_MAX_PACKET 1410
+/** Device MTU used when the option "mtu" is not set. */
+#define IPOP_DEFAULT_MTU 1400
+/** Longest node id, without the terminating NUL. */
+#define IPOP_NODE_ID_MAX 64
+
+/** Link states, as returned by ipop_link_get_state(). */
+typedef enum ipop_link_state {
+    IPOP_LINK_NEW = 0,        /**< created, nothing sent yet */
+    IPOP_LINK_CONNECTING = 1, /**< signalling, ICE checks or DTLS handshake under way */
+    IPOP_LINK_CONNECTED = 2,  /**< DTLS established: packets flow */
+    IPOP_LINK_FAILED = 3,     /**< gave up; the reason says why */
+    IPOP_LINK_CLOSED = 4,     /**< closed by this side or by the peer */
+} ipop_link_state_t;
+
+/** Machine-readable reasons carried by events and link statistics. */
+typedef enum ipop_reason {
+    IPOP_REASON_NONE = 0,
+    IPOP_REASON_ICE_FAILED = 1,           /**< no candidate pair worked */
+    IPOP_REASON_CONSENT_LOST = 2,         /**< the peer stopped answering (ICE consent freshness) */
+    IPOP_REASON_DTLS_FAILED = 3,          /**< the DTLS handshake failed for another reason */
+    IPOP_REASON_FINGERPRINT_MISMATCH = 4, /**< the peer's certificate is not the one signalled */
+    IPOP_REASON_PEER_NOT_ALLOWED = 5,     /**< a message came from a peer that is not allowed */
+    IPOP_REASON_PEER_CLOSED = 6,          /**< the peer said goodbye */
+    IPOP_REASON_LOCAL_CLOSED = 7,         /**< ipop_link_close() or ipop_network_stop() */
+    IPOP_REASON_TIMEOUT = 8,              /**< the link did not come up in time */
+    IPOP_REASON_BAD_MESSAGE = 9,          /**< a signalling message could not be parsed */
+    IPOP_REASON_DEVICE_ERROR = 10,        /**< the TUN/TAP device failed */
+    IPOP_REASON_SUPERSEDED = 11,          /**< replaced by a newer session with the same peer */
+} ipop_reason_t;
+
+/** Candidate types of a selected ICE pair. */
+typedef enum ipop_path_type {
+    IPOP_PATH_UNKNOWN = 0,
+    IPOP_PATH_HOST = 1,  /**< direct, host address */
+    IPOP_PATH_SRFLX = 2, /**< server-reflexive (learned through STUN) */
+    IPOP_PATH_PRFLX = 3, /**< peer-reflexive (learned during checks) */
+    IPOP_PATH_RELAY = 4, /**< relayed through a TURN server */
+} ipop_path_type_t;
+
+/** Event types passed to the event callback. */
+typedef enum ipop_event_type {
+    IPOP_EVENT_LINK_STATE = 1,   /**< a link changed state; `state` and `reason` say how */
+    IPOP_EVENT_PEER_REFUSED = 2, /**< a peer was refused; `reason` says why */
+    IPOP_EVENT_DEVICE_ERROR = 3, /**< the TUN/TAP device failed; `error` is a -errno */
+    IPOP_EVENT_BAD_MESSAGE = 4,  /**< a signalling message was dropped; `error` is a -errno */
+} ipop_event_type_t;
+
+/** An event.  Valid only during the callback. */
+typedef struct ipop_event {
+    size_t size;             /**< sizeof(ipop_event_t) of the library; fields may be added at the end */
+    ipop_event_type_t type;
+    const char *peer_id;     /**< the peer concerned, or NULL */
+    ipop_link_t *link;       /**< the link concerned, or NULL */
+    ipop_link_state_t state; /**< for IPOP_EVENT_LINK_STATE: the new state */
+    ipop_reason_t reason;    /**< why, or IPOP_REASON_NONE */
+    int error;               /**< a -errno value, or 0 */
+    const char *detail;      /**< human-readable text, never NULL */
+} ipop_event_t;
+
+/** Link statistics.  Set `size` to sizeof(ipop_link_stats_t) before calling
+ * ipop_link_get_stats(); the library fills at most that many bytes. */
+typedef struct ipop_link_stats {
+    size_t size;
+    ipop_link_state_t state;
+    ipop_reason_t reason;            /**< why the link failed or closed */
+    uint64_t tx_packets, tx_bytes;   /**< packets and bytes sent to the peer */
+    uint64_t rx_packets, rx_bytes;   /**< packets and bytes received and delivered */
+    uint64_t tx_drops;               /**< packets not sent (too big, link not up, send error) */
+    uint64_t rx_drops;               /**< packets received and dropped (bad frame, spoofed source) */
+    uint32_t rtt_us;                 /**< smoothed round-trip time in microseconds, 0 if unknown */
+    ipop_path_type_t local_path;     /**< type of the local candidate of the selected pair */
+    ipop_path_type_t remote_path;    /**< type of the remote candidate of the selected pair */
+    char peer_id[IPOP_NODE_ID_MAX + 1];
+} ipop_link_stats_t;
+
+/** Log levels (syslog's numbers). */
+typedef enum ipop_log_level {
+    IPOP_LOG_ERR = 3,
+    IPOP_LOG_WARNING = 4,
+    IPOP_LOG_NOTICE = 5,
+    IPOP_LOG_INFO = 6,
+    IPOP_LOG_DEBUG = 7,
+} ipop_log_level_t;
+
+/** Called with a signalling message that the host must deliver to peer
+ * `peer_id` (through ipop_network_signal_receive() on the peer's side).
+ * `message` is one line of printable ASCII. */
+typedef void (*ipop_signal_cb)(ipop_network_t *net, const char *peer_id, const char *message, void *user_data);
+/** Called with each packet that arrived from the overlay, in mode "none". */
+typedef void (*ipop_packet_cb)(ipop_network_t *net, const void *packet, size_t len, void *user_data);
+/** Called with each event of a network. */
+typedef void (*ipop_event_cb)(ipop_network_t *net, const ipop_event_t *event, void *user_data);
+/** Called with each log line.  `net` is NULL for lines not tied to a network. */
+typedef void (*ipop_log_cb)(ipop_log_level_t level, ipop_network_t *net, const char *message, void *user_data);
+
+/** Creates a network object named `name` (a label used in logs; may be
+ * NULL).  On success stores it in *ret and returns 0; on failure leaves *ret
+ * untouched and returns -EINVAL or -ENOMEM. */
+IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name);
+
+/** Stops (as ipop_network_stop()) and frees a network and all its links.
+ * Accepts NULL.  Returns NULL.  Must not be called from inside one of the
+ * network's own callbacks. */
+IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
+
+/** Sets option `key` to `value` (a string, as in ipopd's config file).
+ * Returns -EINVAL for an unknown key or a bad value (and logs the key),
+ * -EBUSY once started.  Keys:
+ *  - "mode": "none" (default: packets through callbacks, no root), "tun", "tap"
+ *  - "device": device name (default: chosen by the kernel, e.g. ipop0)
+ *  - "address": an IPv4 or IPv6 address with prefix, e.g. "10.10.0.1/24";
+ *    may be set once per family
+ *  - "mtu": device MTU, 576..1410 (default 1400)
+ *  - "ice.stun": "host:port"; may be given several times
+ *  - "ice.turn": "turn:user:pass@host:port?transport=udp|tcp"; several allowed
+ *  - "ice.relay-only": "true" or "false": use only relayed candidates
+ *  - "ice.tcp": "true" or "false" (default false): ICE-TCP candidates
+ *  - "identity.file": path of the node key and certificate, created (mode
+ *    0600) when missing; without it the identity lives in memory only
+ *  - "loop": "thread" (default: the library's own thread) or "external"
+ *    (the host drives it with ipop_network_process())
+ *  - "link.timeout": seconds for a link to come up before it fails (default 30)
+ */
+IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, const char *value);
+
+/** Loads or creates the identity, opens the device (modes tun and tap) and
+ * starts the network's loop.  Returns -EALREADY if started, -EPERM or
+ * -EACCES without the rights for a device, another -errno otherwise.  A
+ * failed start leaves the network stopped and reconfigurable. */
+IPOP_EXPORT int ipop_network_start(ipop_network_t *net);
+
+/** Closes every link (saying goodbye to the peers), removes the device and
+ * stops the loop.  Returns -EALREADY if not started.  Links stay valid (in
+ * state IPOP_LINK_CLOSED) until the network is freed.  The network may be
+ * started again. */
+IPOP_EXPORT int ipop_network_stop(ipop_network_t *net);
+
+/** Returns this node's id: a stable printable string derived from its public
+ * key.  Available after start, or earlier when "identity.file" names an
+ * existing file.  NULL before then. */
+IPOP_EXPORT const char *ipop_network_get_node_id(ipop_network_t *net);
+
+/** Returns the name of the TUN/TAP device once started in tun or tap mode,
+ * NULL otherwise. */
+IPOP_EXPORT const char *ipop_network_get_device(ipop_network_t *net);
+
+/** Sets the callback that hands out signalling messages.  Without one,
+ * messages are dropped and no link can come up.  -EBUSY once started. */
+IPOP_EXPORT int ipop_network_set_signal_cb(ipop_network_t *net, ipop_signal_cb cb, void *user_data);
+
+/** Delivers a signalling message that arrived from `from_peer_id`.  May be
+ * called from any thread.  Returns 0 when the message was accepted for
+ * processing, -EINVAL for a malformed message (-EPROTONOSUPPORT for an
+ * unknown version, -EMSGSIZE for an oversize one), -EPERM when the peer is
+ * not allowed, -ENOTCONN when the network is not started.  Each refusal is
+ * logged and counted, and also reported as an event. */
+IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *from_peer_id, const char *message);
+
+/** Allows `peer_id` to link with this node.  Offers from other peers are
+ * refused with IPOP_EVENT_PEER_REFUSED.  May be called at any time.
+ * Returns -EINVAL for an id that is not a node id. */
+IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id);
+
+/** Opens a link to `peer_id` (which it also allows), or returns the
+ * existing one.  The link comes up asynchronously: watch
+ * IPOP_EVENT_LINK_STATE.  A link that failed or closed is started again.
+ * `ret` may be NULL.  Returns -ENOTCONN when the network is not started. */
+IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
+
+/** Returns the link to `peer_id`, or NULL. */
+IPOP_EXPORT ipop_link_t *ipop_network_get_link(ipop_network_t *net, const char *peer_id);
+
+/** Sets the callback that receives packets in mode "none".  -EBUSY once
+ * started. */
+IPOP_EXPORT int ipop_network_set_packet_cb(ipop_network_t *net, ipop_packet_cb cb, void *user_data);
+
+/** Sends an IP packet (modes none and tun) or an Ethernet frame (mode tap)
+ * into the overlay, to the link of its destination.  May be called from any
+ * thread.  Returns 0 once handed to the link, -EMSGSIZE above
+ * IPOP_MAX_PACKET (or the MTU), -EINVAL for a packet that does not parse,
+ * -EHOSTUNREACH when no link serves the destination, -ENOTCONN when that
+ * link is not connected, -ENOBUFS when the socket is full. */
+IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet, size_t len);
+
+/** Sets the event callback.  -EBUSY once started. */
+IPOP_EXPORT int ipop_network_set_event_cb(ipop_network_t *net, ipop_event_cb cb, void *user_data);
+
+/** With option loop=external: a file descriptor that becomes readable
+ * when ipop_network_process() has work.  Valid after start.  Returns the fd
+ * or -EINVAL (wrong loop mode) or -ENOTCONN (not started). */
+IPOP_EXPORT int ipop_network_get_fd(ipop_network_t *net);
+
+/** With option loop=external: milliseconds until ipop_network_process()
+ * must be called even if the fd stays quiet; -1 means no deadline.  Returns
+ * the timeout, or -EINVAL/-ENOTCONN as ipop_network_get_fd(). */
+IPOP_EXPORT int ipop_network_get_timeout(ipop_network_t *net);
+
+/** With option loop=external: runs what is due without blocking.  Returns 0
+ * or -EINVAL/-ENOTCONN as ipop_network_get_fd(). */
+IPOP_EXPORT int ipop_network_process(ipop_network_t *net);
+
+/** Returns a link's state (an ipop_link_state_t) or -EINVAL for NULL. */
+IPOP_EXPORT int ipop_link_get_state(ipop_link_t *link);
+
+/** Returns the peer id of a link, or NULL for NULL. */
+IPOP_EXPORT const char *ipop_link_get_peer_id(ipop_link_t *link);
+
+/** Copies a link's statistics into `stats`, whose `size` field the caller
+ * sets.  Returns -EINVAL for NULL or a size smaller than the first two
+ * fields. */
+IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats);
+
+/** Closes a link and says goodbye to the peer.  The link object stays valid.
+ * Returns -EALREADY when it is closed already. */
+IPOP_EXPORT int ipop_link_close(ipop_link_t *link);
+
+/** Sets the process-wide log callback and the most verbose level passed to
+ * it (default IPOP_LOG_INFO).  NULL drops all log lines (the default). */
+IPOP_EXPORT void ipop_set_log_cb(ipop_log_cb cb, ipop_log_level_t max_level, void *user_data);
+
+/** Returns a text for a negative errno value from this library (never NULL). */
+IPOP_EXPORT const char *ipop_strerror(int err);
+
+/** Returns a text for a reason code (never NULL): "fingerprint-mismatch". */
+IPOP_EXPORT const char *ipop_reason_str(ipop_reason_t reason);
+
+/** Returns a text for a link state (never NULL): "connected". */
+IPOP_EXPORT const char *ipop_link_state_str(ipop_link_state_t state);
+
+/** Returns a text for a path type (never NULL): "host", "srflx", "relay". */
+IPOP_EXPORT const char *ipop_path_type_str(ipop_path_type_t type);
+
+/** Returns the run-time library version, "MAJOR.MINOR.PATCH". */
+IPOP_EXPORT const char *ipop_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

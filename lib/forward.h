@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Forwarding: destination (IP or MAC) to link, and the allowed sources of a
+ * link.  Thread-safe: lookups may run on any thread while the control
+ * thread adds and removes entries (readers never block each other). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+typedef struct ipop__fwd ipop__fwd;
+
+ipop__fwd *ipop__fwd_new(void);
+void ipop__fwd_free(ipop__fwd *f);
+
+/* Routes host address a (prefix ignored: exact match) to link `owner`.
+ * A later add of the same address replaces the owner.  Returns 0 or
+ * -ENOMEM. */
+int ipop__fwd_add_ip(ipop__fwd *f, const ipop__addr *a, void *owner);
+/* Removes every IP and MAC entry of `owner`. */
+void ipop__fwd_remove_owner(ipop__fwd *f, void *owner);
+/* Returns the owner of dst, or NULL. */
+void *ipop__fwd_lookup_ip(ipop__fwd *f, const ipop__addr *dst);
+
+/* L2: learns that src_mac is behind owner (called for frames received from
+ * a link).  The table is bounded (oldest entries go first). */
+void ipop__fwd_learn_mac(ipop__fwd *f, const uint8_t mac[6], void *owner);
+/* Returns the owner of a unicast MAC, or NULL (unknown: flood). */
+void *ipop__fwd_lookup_mac(ipop__fwd *f, const uint8_t mac[6]);
+
+/* Number of IP entries, for tests and status. */
+size_t ipop__fwd_count(ipop__fwd *f);

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* The node identity: an ECDSA P-256 key and a self-signed certificate. */
+#pragma once
+
+#include <gnutls/gnutls.h>
+#include <stdint.h>
+
+#include "signal.h"
+
+typedef struct ipop__identity ipop__identity;
+
+/* Loads the key and certificate from path (PEM, both in one file), or
+ * creates them and writes the file with mode 0600 when it does not exist.
+ * path NULL: a fresh identity in memory.  Returns 0 or -errno (-EINVAL for
+ * a file that does not parse). */
+int ipop__identity_load(ipop__identity **ret, const char *path);
+void ipop__identity_free(ipop__identity *id);
+
+/* 52 chars of base32 (RFC 4648, lowercase, no padding) of the SHA-256 of
+ * the public key's SubjectPublicKeyInfo. */
+const char *ipop__identity_node_id(const ipop__identity *id);
+/* SHA-256 of the DER certificate: what the peer pins. */
+const uint8_t *ipop__identity_fingerprint(const ipop__identity *id);
+gnutls_certificate_credentials_t ipop__identity_credentials(const ipop__identity *id);
+
+/* SHA-256 of a DER certificate. Returns 0 or -EINVAL. */
+int ipop__cert_fingerprint(const gnutls_datum_t *der, uint8_t out[32]);

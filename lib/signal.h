@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Signalling messages: encode and decode, pure functions.  The format is in
+ * doc/protocol.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define IPOP__SIGNAL_VERSION 1
+#define IPOP__SIGNAL_MAX 8192        /* longest encoded message, without NUL */
+#define IPOP__SIGNAL_MAX_CANDS 16    /* candidates in one message */
+#define IPOP__SIGNAL_CAND_MAX 255    /* longest candidate line */
+#define IPOP__SIGNAL_CRED_MAX 256    /* longest ICE ufrag or pwd */
+#define IPOP__NODE_ID_LEN 52         /* node ids are 52 chars (base32 of SHA-256) */
+#define IPOP__SESSION_LEN 16         /* session ids are 16 lowercase hex chars */
+
+typedef enum ipop__msg_type {
+    IPOP__MSG_OFFER = 1,  /* opens a session: credentials, fingerprint, addresses */
+    IPOP__MSG_ANSWER = 2, /* accepts a session: the same fields */
+    IPOP__MSG_CAND = 3,   /* trickled candidates, and/or end of candidates */
+    IPOP__MSG_BYE = 4,    /* the session is over; reason */
+} ipop__msg_type;
+
+typedef struct ipop__msg {
+    ipop__msg_type type;
+    char node_id[IPOP__NODE_ID_LEN + 1];   /* sender */
+    char session[IPOP__SESSION_LEN + 1];
+    /* offer and answer */
+    char ufrag[IPOP__SIGNAL_CRED_MAX + 1];
+    char pwd[IPOP__SIGNAL_CRED_MAX + 1];
+    uint8_t fingerprint[32];               /* SHA-256 of the DER certificate */
+    bool has_fingerprint;
+    ipop__addr addr4, addr6;               /* family 0 when absent */
+    /* any type but bye */
+    unsigned n_cands;
+    char cands[IPOP__SIGNAL_MAX_CANDS][IPOP__SIGNAL_CAND_MAX + 1];
+    bool cands_done;                       /* end of candidates */
+    /* bye */
+    int reason;                            /* an ipop_reason_t */
+} ipop__msg;
+
+/* Checks a node id's form: 52 chars of [a-z2-7]. */
+bool ipop__node_id_valid(const char *id);
+
+/* Encodes m into buf (NUL-terminated).  Returns the length, -EMSGSIZE when
+ * buf is too small, -EINVAL when m is not a valid message. */
+int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size);
+
+/* Decodes text (len bytes, no NUL needed).  Returns 0, -EMSGSIZE (longer
+ * than IPOP__SIGNAL_MAX), -EPROTONOSUPPORT (another version), or -EINVAL
+ * (anything malformed: unknown type, missing or bad field, bad escape,
+ * non-printable byte, too many candidates).  *m is fully overwritten. */
+int ipop__msg_decode(ipop__msg *m, const char *text, size_t len);
+
+const char *ipop__msg_type_str(ipop__msg_type t);

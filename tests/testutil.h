@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the test programs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ipop/ipop.h"
+
+#define TEST_SKIP 77
+
+/* Sends the library's log lines to stderr with a prefix (the test's own
+ * output, not the library's). */
+void test_log_to_stderr(ipop_log_level_t max_level);
+
+/* Exits with 77 and a reason unless running as root. */
+void test_require_root(const char *why);
+
+/* Fails the test with a message (no abort: a clean exit status 1). */
+#define test_fail(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
+#define test_check(cond) do { if (!(cond)) test_fail("%s", #cond); } while (0)
+#define test_check_int(a, op, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+    if (!(a_ op b_)) test_fail("%s %s %s (%lld vs %lld)", #a, #op, #b, a_, b_); } while (0)
