@@ -1,0 +1,289 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+# Helpers for the namespace tests: a topology of two hosts behind a router,
+# ipopd instances inside it, bounded waits, and a cleanup that runs on any
+# exit.  Sourced by tun-ping.sh and tap-ping.sh.
+#
+#   ipa-$$ (host a)                ipr-$$ (router)               ipb-$$ (host b)
+#   eth0 10.0.1.2/24 ---- veth ---- ra 10.0.1.1  rb 10.0.2.1 ---- veth ---- eth0 10.0.2.2/24
+#
+# Names carry the shell's pid so that runs (and a crashed earlier run) never
+# collide.  Only the namespaces, processes and files made here are touched.
+
+set -u
+
+NS_A="ipa-$$"
+NS_B="ipb-$$"
+NS_R="ipr-$$"
+UNDER_A=10.0.1.2
+UNDER_B=10.0.2.2
+WORK=""
+DAEMON_PIDS=()
+NAMESPACES=()
+FAILED=0
+
+# alive PID: the process runs (a zombie, not yet waited for, does not).
+alive() {
+    [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+
+fail() {
+    log "FAIL: $*"
+    FAILED=1
+    exit 1
+}
+
+# Exits 77 (skipped, for meson) unless this can work here.
+require_root() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "SKIP: needs root"
+        exit 77
+    fi
+    if [ ! -c /dev/net/tun ]; then
+        echo "SKIP: needs /dev/net/tun"
+        exit 77
+    fi
+    command -v ip >/dev/null || { echo "SKIP: needs iproute2"; exit 77; }
+    command -v ping >/dev/null || { echo "SKIP: needs ping"; exit 77; }
+}
+
+# Prints what helps to understand a failure: daemon logs, then the state of
+# each namespace.
+dump_diagnostics() {
+    local f ns
+    for f in "$WORK"/*.log; do
+        [ -e "$f" ] || continue
+        echo "===== $(basename "$f") ====="
+        cat "$f"
+    done
+    for ns in "${NAMESPACES[@]}"; do
+        echo "===== namespace $ns ====="
+        ip -n "$ns" -br addr 2>&1
+        ip -n "$ns" route 2>&1
+        ip -n "$ns" -6 route 2>&1
+        ip -n "$ns" neigh 2>&1
+    done
+} >&2
+
+# Runs on every exit: stops the daemons started here, deletes the
+# namespaces made here, removes the work directory.
+cleanup() {
+    local status=$? pid ns i
+    trap - EXIT INT TERM
+    if [ "$status" != 0 ] && [ "$status" != 77 ]; then
+        FAILED=1
+    fi
+    if [ "$FAILED" = 1 ] && [ -n "$WORK" ]; then
+        dump_diagnostics
+    fi
+    for pid in "${DAEMON_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${DAEMON_PIDS[@]}"; do
+        for ((i = 0; i < 50; i++)); do
+            alive "$pid" || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    for ns in "${NAMESPACES[@]}"; do
+        # Anything still running inside our own namespaces is ours too.
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            kill -KILL "$pid" 2>/dev/null
+        done
+        ip netns del "$ns" 2>/dev/null
+    done
+    [ -n "$WORK" ] && rm -rf "$WORK"
+    exit "$status"
+}
+
+setup_traps() {
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ipop-netns.XXXXXX") || exit 1
+}
+
+# wait_for SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it
+# succeeds; fails the test after SECONDS.
+wait_for() {
+    local seconds=$1 what=$2 deadline pid
+    shift 2
+    deadline=$(($(date +%s%N) / 1000000 + seconds * 1000))
+    until "$@" >/dev/null 2>&1; do
+        for pid in "${DAEMON_PIDS[@]}"; do
+            alive "$pid" || fail "ipopd (pid $pid) exited while waiting for $what"
+        done
+        if [ $(($(date +%s%N) / 1000000)) -ge "$deadline" ]; then
+            fail "timed out after ${seconds}s waiting for $what"
+        fi
+        sleep 0.2
+    done
+}
+
+add_ns() {
+    ip netns add "$1" || fail "cannot create namespace $1"
+    NAMESPACES+=("$1")
+    ip -n "$1" link set lo up
+}
+
+# Two hosts in different subnets behind a router that forwards between them.
+topology_create() {
+    add_ns "$NS_R"
+    add_ns "$NS_A"
+    add_ns "$NS_B"
+    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
+    ip -n "$NS_A" link add eth0 type veth peer name ra netns "$NS_R" || fail "veth a"
+    ip -n "$NS_B" link add eth0 type veth peer name rb netns "$NS_R" || fail "veth b"
+    ip -n "$NS_R" addr add 10.0.1.1/24 dev ra
+    ip -n "$NS_R" addr add 10.0.2.1/24 dev rb
+    ip -n "$NS_R" link set ra up
+    ip -n "$NS_R" link set rb up
+    ip -n "$NS_A" addr add "$UNDER_A/24" dev eth0
+    ip -n "$NS_B" addr add "$UNDER_B/24" dev eth0
+    ip -n "$NS_A" link set eth0 up
+    ip -n "$NS_B" link set eth0 up
+    ip -n "$NS_A" route add default via 10.0.1.1
+    ip -n "$NS_B" route add default via 10.0.2.1
+    wait_for 5 "the underlay (a to b through the router)" \
+        ip netns exec "$NS_A" ping -c 1 -W 1 "$UNDER_B"
+}
+
+# node_id IPOPD FILE: creates the identity FILE and prints its node id.
+node_id() {
+    local id
+    id=$("$1" --node-id "$2") || fail "ipopd --node-id $2 failed"
+    [ -n "$id" ] || fail "ipopd --node-id $2 printed nothing"
+    printf '%s\n' "$id"
+}
+
+# write_config FILE MODE ADDR4 ADDR6 IDENTITY LISTEN PEER_ID PEER_ADDR
+write_config() {
+    cat >"$1" <<EOF
+# written by ${0##*/}
+[net0]
+mode = $2
+device = ipop0
+address = $3;$4
+identity.file = $5
+link.timeout = 15
+signal.listen = $6:5000
+signal.peers = $7@$8:5000
+EOF
+}
+
+# start_daemon NS NAME IPOPD CONFIG: starts ipopd in namespace NS, its log
+# in $WORK/NAME.log.
+start_daemon() {
+    ip netns exec "$1" "$3" -v --config "$4" 2>"$WORK/$2.log" &
+    DAEMON_PIDS+=("$!")
+}
+
+# stop_daemon PID: SIGTERM, then expects exit status 0 within 5 s.
+stop_daemon() {
+    local pid=$1 i status
+    kill -TERM "$pid" 2>/dev/null || fail "daemon $pid is not running"
+    for ((i = 0; i < 50; i++)); do
+        alive "$pid" || break
+        sleep 0.1
+    done
+    alive "$pid" && fail "daemon $pid did not exit within 5 s of SIGTERM"
+    wait "$pid"
+    status=$?
+    [ "$status" = 0 ] || fail "daemon $pid exited with status $status after SIGTERM"
+}
+
+# ping_ok NS ARGS...: pings from NS and fails the test unless every reply
+# came back.
+ping_ok() {
+    local ns=$1 out
+    shift
+    log "ping $* (from $ns)"
+    if ! out=$(ip netns exec "$ns" ping "$@" 2>&1); then
+        printf '%s\n' "$out" >&2
+        fail "ping $* from $ns failed"
+    fi
+    printf '%s\n' "$out" | grep -E 'packets transmitted|rtt' >&2
+    printf '%s\n' "$out" | grep -q ' 0% packet loss' || fail "ping $* from $ns lost packets"
+}
+
+# check_ipopd IPOPD: the path given is an executable.
+check_ipopd() {
+    if [ -z "${1:-}" ] || [ ! -x "$1" ]; then
+        log "usage: ${0##*/} PATH-TO-IPOPD"
+        exit 2
+    fi
+}
+
+# The whole two-node test, for MODE tun or tap.
+run_ping_test() {
+    local ipopd=$1 mode=$2 id_a id_b pid_a pid_b
+    require_root
+    check_ipopd "$ipopd"
+    setup_traps
+    topology_create
+
+    # The overlay subnet must not be reachable without ipopd, or the
+    # pings below would prove nothing.
+    if ip netns exec "$NS_A" ping -c 1 -W 1 10.10.0.2 >/dev/null 2>&1; then
+        fail "10.10.0.2 answers before ipopd runs"
+    fi
+
+    id_a=$(node_id "$ipopd" "$WORK/a.key") || exit 1
+    id_b=$(node_id "$ipopd" "$WORK/b.key") || exit 1
+    [ "$id_a" != "$id_b" ] || fail "two identities got the same node id"
+    [ "$(node_id "$ipopd" "$WORK/a.key")" = "$id_a" ] || fail "node id of an existing identity changed"
+    log "node a: $id_a"
+    log "node b: $id_b"
+    write_config "$WORK/a.conf" "$mode" 10.10.0.1/24 fd10::1/64 "$WORK/a.key" "$UNDER_A" "$id_b" "$UNDER_B"
+    write_config "$WORK/b.conf" "$mode" 10.10.0.2/24 fd10::2/64 "$WORK/b.key" "$UNDER_B" "$id_a" "$UNDER_A"
+
+    start_daemon "$NS_A" a "$ipopd" "$WORK/a.conf"
+    pid_a=$!
+    start_daemon "$NS_B" b "$ipopd" "$WORK/b.conf"
+    pid_b=$!
+
+    wait_for 20 "ipop0 with 10.10.0.1 in a" sh -c \
+        "ip -n '$NS_A' -4 addr show dev ipop0 | grep -q 'inet 10.10.0.1/24'"
+    wait_for 20 "ipop0 with 10.10.0.2 in b" sh -c \
+        "ip -n '$NS_B' -4 addr show dev ipop0 | grep -q 'inet 10.10.0.2/24'"
+    wait_for 20 "a first ping from a to b over the overlay" \
+        ip netns exec "$NS_A" ping -c 1 -W 1 10.10.0.2
+    grep -q "ipopd: link to ${id_b:0:8} connected" "$WORK/a.log" || fail "a did not report the link as connected"
+    grep -q "ipopd: link to ${id_a:0:8} connected" "$WORK/b.log" || fail "b did not report the link as connected"
+
+    ping_ok "$NS_A" -c 5 -W 2 10.10.0.2
+    ping_ok "$NS_B" -c 5 -W 2 10.10.0.1
+
+    # IPv6 addresses may stay tentative (DAD) for a moment after start.
+    wait_for 20 "a first IPv6 ping from a to b" \
+        ip netns exec "$NS_A" ping -6 -c 1 -W 1 fd10::2
+    ping_ok "$NS_A" -6 -c 5 -W 2 fd10::2
+    ping_ok "$NS_B" -6 -c 5 -W 2 fd10::1
+
+    if [ "$mode" = tap ]; then
+        check_arp
+    fi
+
+    # A clean stop: exit status 0 and the device gone.
+    stop_daemon "$pid_a"
+    stop_daemon "$pid_b"
+    DAEMON_PIDS=()
+    ! ip -n "$NS_A" link show ipop0 >/dev/null 2>&1 || fail "ipop0 still exists in a after ipopd stopped"
+    ! ip -n "$NS_B" link show ipop0 >/dev/null 2>&1 || fail "ipop0 still exists in b after ipopd stopped"
+    log "PASS"
+}
+
+# TAP: a resolved b's overlay address by ARP over the link, to b's MAC.
+check_arp() {
+    local mac_b neigh
+    mac_b=$(ip -n "$NS_B" link show dev ipop0 | awk '/link\/ether/ { print $2 }')
+    [ -n "$mac_b" ] || fail "no MAC on b's ipop0 (is it a TAP device?)"
+    neigh=$(ip -n "$NS_A" neigh show dev ipop0 10.10.0.2)
+    log "a: neigh $neigh; b's ipop0: $mac_b"
+    printf '%s\n' "$neigh" | grep -q "lladdr $mac_b" ||
+        fail "a's neighbour entry for 10.10.0.2 ('$neigh') is not b's MAC $mac_b"
+}
