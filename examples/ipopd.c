@@ -417,27 +417,31 @@ static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_dat
 {
     struct net *n = user_data;
     const char *peer = ev->peer_id ? ev->peer_id : "-";
+    const char *detail = ev->detail ? ev->detail : "";
+    const char *sep = detail[0] ? ": " : "";
     struct link_event le = {.net_idx = (size_t)(n - nets), .state = ev->state, .reason = ev->reason};
 
     switch (ev->type) {
     case IPOP_EVENT_LINK_STATE:
         if (ev->reason != IPOP_REASON_NONE)
-            log_net(n, "link %.8s: %s (%s) %s", peer, ipop_link_state_str(ev->state),
-                    ipop_reason_str(ev->reason), ev->detail);
+            log_net(n, "link %.8s: %s (%s)%s%s", peer, ipop_link_state_str(ev->state),
+                    ipop_reason_str(ev->reason), sep, detail);
         else
-            log_net(n, "link %.8s: %s %s", peer, ipop_link_state_str(ev->state), ev->detail);
+            log_net(n, "link %.8s: %s%s%s", peer, ipop_link_state_str(ev->state), sep, detail);
         break;
     case IPOP_EVENT_PEER_REFUSED:
-        log_net(n, "warning: peer %.8s refused (%s) %s", peer, ipop_reason_str(ev->reason), ev->detail);
+        log_net(n, "warning: peer %.8s refused (%s)%s%s", peer, ipop_reason_str(ev->reason), sep,
+                detail);
         return;
     case IPOP_EVENT_DEVICE_ERROR:
-        log_net(n, "error: device: %s %s", ipop_strerror(ev->error), ev->detail);
+        log_net(n, "error: device: %s%s%s", ipop_strerror(ev->error), sep, detail);
         return;
     case IPOP_EVENT_BAD_MESSAGE:
-        log_net(n, "warning: bad message from %.8s: %s %s", peer, ipop_strerror(ev->error), ev->detail);
+        log_net(n, "warning: bad message from %.8s: %s%s%s", peer, ipop_strerror(ev->error), sep,
+                detail);
         return;
     default:
-        debug_net(n, "event %d: %s", (int)ev->type, ev->detail);
+        debug_net(n, "event %d%s%s", (int)ev->type, sep, detail);
         return;
     }
     if (!ev->peer_id || strlen(ev->peer_id) > IPOP_NODE_ID_MAX)
