@@ -1,1 +1,233 @@
 /* SPDX-License-Identifier: MIT */
+/* The node identity: an ECDSA P-256 key and a self-signed certificate, kept
+ * in one PEM file (key first) or only in memory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "identity.h"
+#include "log.h"
+
+struct ipop__identity {
+    gnutls_x509_privkey_t key;
+    gnutls_x509_crt_t crt;
+    gnutls_certificate_credentials_t cred;
+    uint8_t fingerprint[32];
+    char node_id[IPOP__NODE_ID_LEN + 1];
+};
+
+static void base32(const uint8_t *in, size_t len, char *out)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    unsigned bits = 0, acc = 0;
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        acc = (acc << 8) | in[i];
+        bits += 8;
+        while (bits >= 5) {
+            out[o++] = alphabet[(acc >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits > 0)
+        out[o++] = alphabet[(acc << (5 - bits)) & 31];
+    out[o] = '\0';
+}
+
+int ipop__cert_fingerprint(const gnutls_datum_t *der, uint8_t out[32])
+{
+    if (!der || !der->data || der->size == 0)
+        return -EINVAL;
+    return gnutls_hash_fast(GNUTLS_DIG_SHA256, der->data, der->size, out) < 0 ? -EINVAL : 0;
+}
+
+static int generate(ipop__identity *id)
+{
+    uint8_t serial[16];
+    time_t now = time(NULL);
+
+    if (gnutls_x509_privkey_generate(id->key, GNUTLS_PK_ECDSA,
+                                     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0)
+        return -EIO;
+    if (gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial)) < 0)
+        return -EIO;
+    serial[0] &= 0x7f; /* a positive serial number */
+    if (gnutls_x509_crt_set_version(id->crt, 3) < 0 ||
+        gnutls_x509_crt_set_serial(id->crt, serial, sizeof(serial)) < 0 ||
+        gnutls_x509_crt_set_activation_time(id->crt, now - 24 * 3600) < 0 ||
+        /* Peers pin the certificate itself; its validity period is not used. */
+        gnutls_x509_crt_set_expiration_time(id->crt, GNUTLS_X509_NO_WELL_DEFINED_EXPIRATION) < 0 ||
+        gnutls_x509_crt_set_dn_by_oid(id->crt, GNUTLS_OID_X520_COMMON_NAME, 0, "ipop", 4) < 0 ||
+        gnutls_x509_crt_set_key(id->crt, id->key) < 0 ||
+        gnutls_x509_crt_sign2(id->crt, id->crt, id->key, GNUTLS_DIG_SHA256, 0) < 0)
+        return -EIO;
+    return 0;
+}
+
+static int save(ipop__identity *id, const char *path)
+{
+    gnutls_datum_t k = { 0 }, c = { 0 };
+    char *tmp = g_strdup_printf("%s.tmp%d", path, (int)getpid());
+    int fd = -1, r = -EIO;
+
+    if (gnutls_x509_privkey_export2(id->key, GNUTLS_X509_FMT_PEM, &k) < 0 ||
+        gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_PEM, &c) < 0)
+        goto out;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (write(fd, k.data, k.size) != (ssize_t)k.size || write(fd, c.data, c.size) != (ssize_t)c.size ||
+        fsync(fd) < 0) {
+        r = -EIO;
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    /* link() fails if another process created the file meanwhile: theirs wins. */
+    if (link(tmp, path) < 0) {
+        r = -errno;
+        goto out;
+    }
+    r = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    g_free(tmp);
+    if (k.data)
+        gnutls_memset(k.data, 0, k.size);
+    gnutls_free(k.data);
+    gnutls_free(c.data);
+    return r;
+}
+
+static int load(ipop__identity *id, const char *path)
+{
+    gchar *text = NULL;
+    gsize len = 0;
+    gnutls_datum_t d;
+    int r = -EINVAL;
+
+    if (!g_file_get_contents(path, &text, &len, NULL))
+        return -EIO;
+    d.data = (unsigned char *)text;
+    d.size = (unsigned)len;
+    if (gnutls_x509_privkey_import(id->key, &d, GNUTLS_X509_FMT_PEM) < 0 ||
+        gnutls_x509_privkey_get_pk_algorithm(id->key) != GNUTLS_PK_ECDSA ||
+        gnutls_x509_crt_import(id->crt, &d, GNUTLS_X509_FMT_PEM) < 0)
+        goto out;
+    r = 0;
+out:
+    memset(text, 0, len);
+    g_free(text);
+    return r;
+}
+
+/* Node id and fingerprint, and a check that the certificate holds our key. */
+static int derive(ipop__identity *id)
+{
+    gnutls_pubkey_t pub = NULL;
+    gnutls_datum_t spki = { 0 }, der = { 0 };
+    uint8_t key_id[32], hash[32];
+    size_t key_id_len = sizeof(key_id), crt_id_len = sizeof(hash);
+    int r = -EINVAL;
+
+    if (gnutls_x509_privkey_get_key_id(id->key, GNUTLS_KEYID_USE_SHA256, key_id, &key_id_len) < 0 ||
+        gnutls_x509_crt_get_key_id(id->crt, GNUTLS_KEYID_USE_SHA256, hash, &crt_id_len) < 0 ||
+        key_id_len != crt_id_len || memcmp(key_id, hash, key_id_len) != 0)
+        goto out;
+    if (gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import_x509(pub, id->crt, 0) < 0 ||
+        gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) < 0)
+        goto out;
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, hash) < 0)
+        goto out;
+    base32(hash, sizeof(hash), id->node_id);
+    if (gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_DER, &der) < 0 ||
+        ipop__cert_fingerprint(&der, id->fingerprint) < 0)
+        goto out;
+    r = 0;
+out:
+    gnutls_free(spki.data);
+    gnutls_free(der.data);
+    if (pub)
+        gnutls_pubkey_deinit(pub);
+    return r;
+}
+
+int ipop__identity_load(ipop__identity **ret, const char *path)
+{
+    ipop__identity *id;
+    int r;
+
+    if (!ret || (path && !*path))
+        return -EINVAL;
+    id = g_new0(ipop__identity, 1);
+    if (gnutls_x509_privkey_init(&id->key) < 0 || gnutls_x509_crt_init(&id->crt) < 0 ||
+        gnutls_certificate_allocate_credentials(&id->cred) < 0) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    if (path && access(path, F_OK) == 0) {
+        r = load(id, path);
+    } else {
+        r = generate(id);
+        if (r == 0 && path) {
+            r = save(id, path);
+            if (r == -EEXIST) /* created by someone else since access(): use theirs */
+                r = load(id, path);
+        }
+    }
+    if (r < 0)
+        goto fail;
+    r = derive(id);
+    if (r < 0)
+        goto fail;
+    if (gnutls_certificate_set_x509_key(id->cred, &id->crt, 1, id->key) < 0) {
+        r = -EINVAL;
+        goto fail;
+    }
+    *ret = id;
+    return 0;
+fail:
+    ipop__identity_free(id);
+    return r;
+}
+
+void ipop__identity_free(ipop__identity *id)
+{
+    if (!id)
+        return;
+    if (id->cred)
+        gnutls_certificate_free_credentials(id->cred);
+    if (id->crt)
+        gnutls_x509_crt_deinit(id->crt);
+    if (id->key)
+        gnutls_x509_privkey_deinit(id->key);
+    g_free(id);
+}
+
+const char *ipop__identity_node_id(const ipop__identity *id)
+{
+    return id->node_id;
+}
+
+const uint8_t *ipop__identity_fingerprint(const ipop__identity *id)
+{
+    return id->fingerprint;
+}
+
+gnutls_certificate_credentials_t ipop__identity_credentials(const ipop__identity *id)
+{
+    return id->cred;
+}

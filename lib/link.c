@@ -1,1 +1,779 @@
 /* SPDX-License-Identifier: MIT */
+/* A TinCan link: one ICE stream (libnice) carrying one DTLS 1.2 session
+ * (GnuTLS), driven by signalling messages.  Everything here runs in the
+ * network's loop thread, except ipop__link_send_record/_send_packet, which
+ * any thread may call.
+ *
+ * Session rules (doc/protocol.md): the side that opens a link sends an
+ * offer with a fresh session id; the other answers.  Both trickle
+ * candidates.  The smaller node id is ICE-controlling and the DTLS client.
+ * When both sides offer at once, the offer of the smaller node id wins. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/dtls.h>
+#include <gnutls/x509.h>
+
+#include "internal.h"
+#include "log.h"
+
+#define PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
+                 "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:" \
+                 "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1"
+#define PING_INTERVAL_MS 5000
+#define SOCKET_BUF (4 * 1024 * 1024)
+
+static void link_fail(ipop_link_t *link, ipop_reason_t reason);
+
+static const char *short_id(const char *id)
+{
+    static __thread char buf[9];
+    g_strlcpy(buf, id, sizeof(buf));
+    return buf;
+}
+
+static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t reason)
+{
+    ipop_network_t *net = link->net;
+    char detail[128];
+
+    if (g_atomic_int_get(&link->state) == (gint)state)
+        return;
+    g_atomic_int_set(&link->reason, reason);
+    g_atomic_int_set(&link->state, state);
+
+    if (state == IPOP_LINK_CONNECTED && !link->in_fwd) {
+        if (link->raddr4.family)
+            ipop__fwd_add_ip(net->fwd, &link->raddr4, link);
+        if (link->raddr6.family)
+            ipop__fwd_add_ip(net->fwd, &link->raddr6, link);
+        link->in_fwd = true;
+        link->ever_connected = true;
+    } else if (state != IPOP_LINK_CONNECTED && link->in_fwd) {
+        ipop__fwd_remove_owner(net->fwd, link);
+        link->in_fwd = false;
+    }
+    snprintf(detail, sizeof(detail), "link to %s %s (%s)", short_id(link->peer_id),
+             ipop_link_state_str(state), ipop_reason_str(reason));
+    ipop__info(net, "%s", detail);
+    ipop__net_emit_simple(net, IPOP_EVENT_LINK_STATE, link->peer_id, link, reason, 0, detail);
+}
+
+ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id)
+{
+    ipop_link_t *link = g_new0(ipop_link_t, 1);
+
+    link->net = net;
+    g_strlcpy(link->peer_id, peer_id, sizeof(link->peer_id));
+    link->controlling = strcmp(net->node_id, peer_id) < 0;
+    g_mutex_init(&link->tx_lock);
+    return link;
+}
+
+/* ---- DTLS transport over the ICE component ---- */
+
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
+{
+    ipop_link_t *link = ptr;
+    int sent = link->agent ? nice_agent_send(link->agent, link->stream, 1, len, data) : -1;
+
+    /* A datagram the socket would not take is lost, as UDP would lose it;
+     * telling GnuTLS "again" would make it resend a stale record. */
+    if (sent < 0)
+        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+    return (ssize_t)len;
+}
+
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t size)
+{
+    ipop_link_t *link = ptr;
+    size_t n;
+
+    if (!link->rx_data) {
+        gnutls_transport_set_errno(link->tls, EAGAIN);
+        return -1;
+    }
+    n = MIN(size, link->rx_len);
+    memcpy(data, link->rx_data, n);
+    link->rx_data = NULL;
+    return (ssize_t)n;
+}
+
+static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
+{
+    ipop_link_t *link = ptr;
+    return link->rx_data ? 1 : 0;
+}
+
+/* Pins the peer: its certificate must be the one its signalling named. */
+static int tls_verify(gnutls_session_t tls)
+{
+    ipop_link_t *link = gnutls_session_get_ptr(tls);
+    const gnutls_datum_t *certs;
+    unsigned n = 0;
+    uint8_t fp[32];
+
+    if (!link)
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    certs = gnutls_certificate_get_peers(tls, &n);
+    if (!certs || n < 1 || ipop__cert_fingerprint(&certs[0], fp) < 0) {
+        link->tls_fail = IPOP_REASON_DTLS_FAILED;
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    if (memcmp(fp, link->remote_fp, sizeof(fp)) != 0) {
+        link->tls_fail = IPOP_REASON_FINGERPRINT_MISMATCH;
+        ipop__warn(link->net, "peer %s presented a certificate that is not the signalled one",
+                   short_id(link->peer_id));
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    return 0;
+}
+
+void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
+void ipop__identity_set_verify(gnutls_certificate_credentials_t cred)
+{
+    gnutls_certificate_set_verify_function(cred, tls_verify);
+}
+
+static int tls_setup(ipop_link_t *link)
+{
+    ipop_network_t *net = link->net;
+    unsigned flags = (link->controlling ? GNUTLS_CLIENT : GNUTLS_SERVER) | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK;
+    gnutls_session_t tls;
+
+    if (gnutls_init(&tls, flags) < 0)
+        return -ENOMEM;
+    if (gnutls_priority_set_direct(tls, PRIORITY, NULL) < 0 ||
+        gnutls_credentials_set(tls, GNUTLS_CRD_CERTIFICATE, ipop__identity_credentials(net->id)) < 0) {
+        gnutls_deinit(tls);
+        return -EINVAL;
+    }
+    if (!link->controlling)
+        gnutls_certificate_server_set_request(tls, GNUTLS_CERT_REQUIRE);
+    gnutls_session_set_ptr(tls, link);
+    gnutls_transport_set_ptr(tls, link);
+    gnutls_transport_set_push_function(tls, tls_push);
+    gnutls_transport_set_pull_function(tls, tls_pull);
+    gnutls_transport_set_pull_timeout_function(tls, tls_pull_timeout);
+    gnutls_dtls_set_mtu(tls, DTLS_MTU);
+    gnutls_dtls_set_timeouts(tls, 1000, 30000);
+    link->tls_fail = IPOP_REASON_NONE;
+    g_mutex_lock(&link->tx_lock);
+    link->tls = tls;
+    link->tls_done = false;
+    g_mutex_unlock(&link->tx_lock);
+    return 0;
+}
+
+static gboolean on_ping_timer(gpointer data);
+
+static void tls_step(ipop_link_t *link);
+
+static gboolean on_tls_timer(gpointer data)
+{
+    ipop_link_t *link = data;
+
+    ipop__source_clear(&link->tls_timer);
+    tls_step(link);
+    return G_SOURCE_REMOVE;
+}
+
+static void tls_established(ipop_link_t *link)
+{
+    ipop_network_t *net = link->net;
+    unsigned data_mtu = gnutls_dtls_get_data_mtu(link->tls);
+
+    ipop__source_clear(&link->tls_timer);
+    ipop__source_clear(&link->timeout_src);
+    g_mutex_lock(&link->tx_lock);
+    link->tls_done = true;
+    g_mutex_unlock(&link->tx_lock);
+    ipop__dbg(net, "DTLS with %s up: %s, data MTU %u", short_id(link->peer_id),
+              gnutls_cipher_get_name(gnutls_cipher_get(link->tls)), data_mtu);
+    if (data_mtu < REC_MAX)
+        ipop__warn(net, "DTLS data MTU %u is below %d: large packets will be refused", data_mtu, REC_MAX);
+    link->ping_src = ipop__net_timeout(net, PING_INTERVAL_MS, on_ping_timer, link);
+    on_ping_timer(link); /* a first RTT sample at once */
+    set_state(link, IPOP_LINK_CONNECTED, IPOP_REASON_NONE);
+}
+
+static void tls_step(ipop_link_t *link)
+{
+    int r;
+
+    if (!link->tls || link->tls_done)
+        return;
+    r = gnutls_handshake(link->tls);
+    if (r == 0) {
+        tls_established(link);
+    } else if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal(r)) {
+        ipop__source_clear(&link->tls_timer);
+        link->tls_timer = ipop__net_timeout(link->net, gnutls_dtls_get_timeout(link->tls), on_tls_timer, link);
+    } else {
+        ipop__warn(link->net, "DTLS handshake with %s failed: %s", short_id(link->peer_id),
+                   gnutls_strerror(r));
+        link_fail(link, link->tls_fail ? link->tls_fail : IPOP_REASON_DTLS_FAILED);
+    }
+}
+
+/* ---- records ---- */
+
+static int send_record_locked(ipop_link_t *link, const uint8_t *rec, size_t len)
+{
+    ssize_t r;
+
+    if (!link->tls || !link->tls_done)
+        return -ENOTCONN;
+    r = gnutls_record_send(link->tls, rec, len);
+    if (r == GNUTLS_E_LARGE_PACKET)
+        return -EMSGSIZE;
+    if (r < 0)
+        return r == GNUTLS_E_AGAIN ? -ENOBUFS : -EIO;
+    return 0;
+}
+
+int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len)
+{
+    int r;
+
+    g_mutex_lock(&link->tx_lock);
+    r = send_record_locked(link, rec, len);
+    g_mutex_unlock(&link->tx_lock);
+    return r;
+}
+
+int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len)
+{
+    int r;
+
+    if (len == 0 || len > IPOP_MAX_PACKET) {
+        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+        return len ? -EMSGSIZE : -EINVAL;
+    }
+    g_mutex_lock(&link->tx_lock);
+    link->txbuf[0] = IPOP__FRAME_DATA;
+    memcpy(link->txbuf + IPOP__FRAME_HDR, pkt, len);
+    r = send_record_locked(link, link->txbuf, len + IPOP__FRAME_HDR);
+    g_mutex_unlock(&link->tx_lock);
+    if (r < 0) {
+        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+        return r;
+    }
+    __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&link->tx_bytes, len, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static gboolean on_ping_timer(gpointer data)
+{
+    ipop_link_t *link = data;
+    uint8_t buf[IPOP__FRAME_PING_LEN];
+
+    if (ipop__frame_put_ping(buf, sizeof(buf), IPOP__FRAME_PING, ++link->ping_seq,
+                             (uint64_t)g_get_monotonic_time()) > 0)
+        ipop__link_send_record(link, buf, sizeof(buf));
+    return G_SOURCE_CONTINUE;
+}
+
+static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len)
+{
+    ipop__frame f;
+    uint8_t buf[IPOP__FRAME_PING_LEN];
+
+    if (ipop__frame_parse(rec, len, &f) < 0) {
+        __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    switch (f.type) {
+    case IPOP__FRAME_DATA:
+        ipop__net_deliver(link->net, link, f.payload, f.payload_len);
+        break;
+    case IPOP__FRAME_PING:
+        if (ipop__frame_put_ping(buf, sizeof(buf), IPOP__FRAME_PONG, f.seq, f.stamp) > 0)
+            ipop__link_send_record(link, buf, sizeof(buf));
+        break;
+    case IPOP__FRAME_PONG: {
+        uint64_t now = (uint64_t)g_get_monotonic_time();
+        /* Only an answer to our latest ping, stamped in the past, counts. */
+        if (f.seq == link->ping_seq && f.stamp <= now && now - f.stamp < 60 * G_USEC_PER_SEC) {
+            guint sample = (guint)(now - f.stamp), old = g_atomic_int_get(&link->rtt_us);
+            g_atomic_int_set(&link->rtt_us, old ? (7 * old + sample) / 8 : MAX(sample, 1u));
+        }
+        break;
+    }
+    case IPOP__FRAME_BYE:
+        ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, false);
+        break;
+    }
+}
+
+static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
+{
+    ipop_link_t *link = data;
+    ipop_network_t *net = link->net;
+    ssize_t r;
+
+    if (!link->tls)
+        return; /* DTLS before the offer or answer: the peer retransmits */
+    link->rx_data = (const uint8_t *)buf;
+    link->rx_len = len;
+    if (!link->tls_done) {
+        tls_step(link);
+        link->rx_data = NULL;
+        return;
+    }
+    for (;;) {
+        r = gnutls_record_recv(link->tls, net->rxbuf, sizeof(net->rxbuf));
+        if (r > 0) {
+            handle_record(link, net->rxbuf, (size_t)r);
+            if (!link->tls) /* a goodbye tore the session down */
+                return;
+            continue;
+        }
+        if (r == 0) {
+            ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, false);
+            return;
+        }
+        if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) {
+            /* Records that fail to decrypt or replay are dropped and counted. */
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+            if (gnutls_error_is_fatal(r) && r != GNUTLS_E_DECRYPTION_FAILED &&
+                r != GNUTLS_E_UNEXPECTED_PACKET_LENGTH && r != GNUTLS_E_UNEXPECTED_PACKET &&
+                r != GNUTLS_E_UNSUPPORTED_VERSION_PACKET) {
+                ipop__warn(net, "DTLS with %s failed: %s", short_id(link->peer_id), gnutls_strerror(r));
+                link_fail(link, IPOP_REASON_DTLS_FAILED);
+                return;
+            }
+        }
+        break;
+    }
+    link->rx_data = NULL;
+}
+
+/* ---- ICE ---- */
+
+static ipop_path_type_t path_type(NiceCandidateType t)
+{
+    switch (t) {
+    case NICE_CANDIDATE_TYPE_HOST: return IPOP_PATH_HOST;
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: return IPOP_PATH_SRFLX;
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: return IPOP_PATH_PRFLX;
+    case NICE_CANDIDATE_TYPE_RELAYED: return IPOP_PATH_RELAY;
+    }
+    return IPOP_PATH_UNKNOWN;
+}
+
+static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCandidate *local,
+                             NiceCandidate *remote, gpointer data)
+{
+    ipop_link_t *link = data;
+
+    g_atomic_int_set(&link->local_path, path_type(local->type));
+    g_atomic_int_set(&link->remote_path, path_type(remote->type));
+    ipop__dbg(link->net, "link to %s: selected pair %s/%s", short_id(link->peer_id),
+              ipop_path_type_str(path_type(local->type)), ipop_path_type_str(path_type(remote->type)));
+}
+
+static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint state, gpointer data)
+{
+    ipop_link_t *link = data;
+
+    ipop__dbg(link->net, "link to %s: ICE %s", short_id(link->peer_id), nice_component_state_to_string(state));
+    if (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) {
+        if (link->controlling)
+            tls_step(link);
+    } else if (state == NICE_COMPONENT_STATE_FAILED) {
+        link_fail(link, link->tls_done ? IPOP_REASON_CONSENT_LOST : IPOP_REASON_ICE_FAILED);
+    }
+}
+
+static void send_desc(ipop_link_t *link, ipop__msg_type type);
+
+static gboolean flush_cands(gpointer data)
+{
+    ipop_link_t *link = data;
+
+    ipop__source_clear(&link->flush_src);
+    send_desc(link, IPOP__MSG_CAND);
+    return G_SOURCE_REMOVE;
+}
+
+static void schedule_flush(ipop_link_t *link)
+{
+    if (!link->flush_src)
+        link->flush_src = ipop__net_timeout(link->net, 0, flush_cands, link);
+}
+
+static void on_new_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer data)
+{
+    ipop_link_t *link = data;
+    gchar *sdp = nice_agent_generate_local_candidate_sdp(agent, cand);
+
+    if (!sdp)
+        return;
+    if (strlen(sdp) <= IPOP__SIGNAL_CAND_MAX)
+        g_ptr_array_add(link->local_cands, sdp);
+    else
+        g_free(sdp);
+    schedule_flush(link);
+}
+
+static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
+{
+    ipop_link_t *link = data;
+
+    link->local_done = true;
+    schedule_flush(link);
+}
+
+static void tune_sockets(ipop_link_t *link)
+{
+    GPtrArray *socks = nice_agent_get_sockets(link->agent, link->stream, 1);
+    int size = SOCKET_BUF;
+
+    for (guint i = 0; socks && i < socks->len; i++) {
+        int fd = g_socket_get_fd(socks->pdata[i]);
+        /* FORCE lets root go past net.core.[rw]mem_max; others get the cap. */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    }
+    if (socks)
+        g_ptr_array_unref(socks);
+}
+
+static int start_agent(ipop_link_t *link)
+{
+    ipop_network_t *net = link->net;
+    NiceAgent *agent;
+
+    agent = nice_agent_new_full(net->ctx, NICE_COMPATIBILITY_RFC5245,
+                                NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+    if (!agent)
+        return -ENOMEM;
+    g_object_set(agent, "upnp", FALSE, "controlling-mode", link->controlling, "ice-tcp", net->ice_tcp,
+                 "force-relay", net->relay_only, NULL);
+    if (net->stun->len > 0) {
+        /* libnice takes one STUN server per agent: links take turns. */
+        stun_server *s = net->stun->pdata[g_random_int_range(0, (gint32)net->stun->len)];
+        g_object_set(agent, "stun-server", s->ip, "stun-server-port", s->port, NULL);
+    }
+    link->stream = nice_agent_add_stream(agent, 1);
+    if (link->stream == 0) {
+        g_object_unref(agent);
+        return -ENOMEM;
+    }
+    nice_agent_set_stream_name(agent, link->stream, "ipop");
+    for (guint i = 0; i < net->turn->len; i++) {
+        relay_server *t = net->turn->pdata[i];
+        nice_agent_set_relay_info(agent, link->stream, 1, t->ip, t->port, t->user, t->pass, t->type);
+    }
+    g_signal_connect(agent, "component-state-changed", G_CALLBACK(on_component_state), link);
+    g_signal_connect(agent, "new-candidate-full", G_CALLBACK(on_new_candidate), link);
+    g_signal_connect(agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), link);
+    g_signal_connect(agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), link);
+    nice_agent_attach_recv(agent, link->stream, 1, net->ctx, on_recv, link);
+
+    link->local_cands = g_ptr_array_new_with_free_func(g_free);
+    link->pending_cands = g_ptr_array_new_with_free_func(g_free);
+    link->local_done = link->local_done_sent = false;
+    g_mutex_lock(&link->tx_lock);
+    link->agent = agent;
+    g_mutex_unlock(&link->tx_lock);
+    /* Candidates may be reported from inside this call: they are queued. */
+    if (!nice_agent_gather_candidates(agent, link->stream)) {
+        ipop__warn(net, "link to %s: gathering candidates failed", short_id(link->peer_id));
+        return -EIO;
+    }
+    tune_sockets(link);
+    return 0;
+}
+
+static void on_agent_closed(GObject *src, GAsyncResult *res, gpointer data)
+{
+    ipop_network_t *net = data;
+
+    g_object_unref(src);
+    net->closing_agents--;
+}
+
+/* Releases the session's ICE agent, DTLS session and timers; the link
+ * object stays. */
+static void teardown(ipop_link_t *link)
+{
+    ipop_network_t *net = link->net;
+    NiceAgent *agent;
+    gnutls_session_t tls;
+
+    ipop__source_clear(&link->tls_timer);
+    ipop__source_clear(&link->timeout_src);
+    ipop__source_clear(&link->ping_src);
+    ipop__source_clear(&link->flush_src);
+    if (link->in_fwd) {
+        ipop__fwd_remove_owner(net->fwd, link);
+        link->in_fwd = false;
+    }
+    g_mutex_lock(&link->tx_lock);
+    tls = link->tls;
+    agent = link->agent;
+    link->tls = NULL;
+    link->tls_done = false;
+    link->agent = NULL;
+    g_mutex_unlock(&link->tx_lock);
+    if (tls)
+        gnutls_deinit(tls);
+    if (agent) {
+        g_signal_handlers_disconnect_by_data(agent, link);
+        nice_agent_attach_recv(agent, link->stream, 1, net->ctx, NULL, NULL);
+        net->closing_agents++;
+        nice_agent_close_async(agent, on_agent_closed, net);
+    }
+    g_clear_pointer(&link->local_cands, g_ptr_array_unref);
+    g_clear_pointer(&link->pending_cands, g_ptr_array_unref);
+    link->remote_known = false;
+    link->rx_data = NULL;
+    g_atomic_int_set(&link->local_path, IPOP_PATH_UNKNOWN);
+    g_atomic_int_set(&link->remote_path, IPOP_PATH_UNKNOWN);
+}
+
+void ipop__link_free(ipop_link_t *link)
+{
+    if (!link)
+        return;
+    teardown(link);
+    g_mutex_clear(&link->tx_lock);
+    g_free(link);
+}
+
+/* ---- signalling ---- */
+
+static void msg_header(ipop_link_t *link, ipop__msg *m, ipop__msg_type type)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = type;
+    g_strlcpy(m->node_id, link->net->node_id, sizeof(m->node_id));
+    g_strlcpy(m->session, link->session, sizeof(m->session));
+}
+
+/* Sends an offer, answer or candidates, with the local candidates queued
+ * so far (more CAND messages follow when there are more than fit). */
+static void send_desc(ipop_link_t *link, ipop__msg_type type)
+{
+    ipop__msg *m;
+    bool first = true;
+
+    if (!link->agent || !link->local_cands)
+        return;
+    m = g_new(ipop__msg, 1);
+    while (first || link->local_cands->len > 0 || (link->local_done && !link->local_done_sent)) {
+        msg_header(link, m, first ? type : IPOP__MSG_CAND);
+        if (m->type != IPOP__MSG_CAND) {
+            gchar *ufrag = NULL, *pwd = NULL;
+            nice_agent_get_local_credentials(link->agent, link->stream, &ufrag, &pwd);
+            g_strlcpy(m->ufrag, ufrag ? ufrag : "", sizeof(m->ufrag));
+            g_strlcpy(m->pwd, pwd ? pwd : "", sizeof(m->pwd));
+            g_free(ufrag);
+            g_free(pwd);
+            memcpy(m->fingerprint, ipop__identity_fingerprint(link->net->id), 32);
+            m->has_fingerprint = true;
+            m->addr4 = link->net->addr4;
+            m->addr6 = link->net->addr6;
+        }
+        while (m->n_cands < IPOP__SIGNAL_MAX_CANDS && link->local_cands->len > 0) {
+            g_strlcpy(m->cands[m->n_cands++], link->local_cands->pdata[0], IPOP__SIGNAL_CAND_MAX + 1);
+            g_ptr_array_remove_index(link->local_cands, 0);
+        }
+        if (link->local_done && link->local_cands->len == 0) {
+            m->cands_done = true;
+            link->local_done_sent = true;
+        }
+        if (m->type != IPOP__MSG_CAND || m->n_cands > 0 || m->cands_done)
+            ipop__net_send_signal(link->net, link->peer_id, m);
+        first = false;
+    }
+    g_free(m);
+}
+
+static void add_remote_cands(ipop_link_t *link, char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned n,
+                             bool done)
+{
+    GSList *list = NULL;
+
+    for (unsigned i = 0; i < n; i++) {
+        NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(link->agent, link->stream, cands[i]);
+        if (c)
+            list = g_slist_prepend(list, c);
+        else
+            ipop__dbg(link->net, "link to %s: ignored candidate '%s'", short_id(link->peer_id), cands[i]);
+    }
+    if (list) {
+        nice_agent_set_remote_candidates(link->agent, link->stream, 1, list);
+        g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+    }
+    if (done)
+        nice_agent_peer_candidate_gathering_done(link->agent, link->stream);
+}
+
+static int apply_remote(ipop_link_t *link, const ipop__msg *m)
+{
+    int r;
+
+    memcpy(link->remote_fp, m->fingerprint, sizeof(link->remote_fp));
+    link->raddr4 = m->addr4;
+    link->raddr6 = m->addr6;
+    if (!nice_agent_set_remote_credentials(link->agent, link->stream, m->ufrag, m->pwd))
+        return -EINVAL;
+    r = tls_setup(link);
+    if (r < 0)
+        return r;
+    link->remote_known = true;
+    add_remote_cands(link, (char (*)[IPOP__SIGNAL_CAND_MAX + 1])m->cands, m->n_cands, m->cands_done);
+    for (guint i = 0; i < link->pending_cands->len; i++) {
+        const char *c = link->pending_cands->pdata[i];
+        char one[1][IPOP__SIGNAL_CAND_MAX + 1];
+        if (*c == '\0') { /* an end-of-candidates mark */
+            nice_agent_peer_candidate_gathering_done(link->agent, link->stream);
+            continue;
+        }
+        g_strlcpy(one[0], c, sizeof(one[0]));
+        add_remote_cands(link, one, 1, false);
+    }
+    g_ptr_array_set_size(link->pending_cands, 0);
+    return 0;
+}
+
+static gboolean on_link_timeout(gpointer data)
+{
+    ipop_link_t *link = data;
+
+    ipop__source_clear(&link->timeout_src);
+    ipop__warn(link->net, "link to %s did not come up within %u s", short_id(link->peer_id),
+               link->net->link_timeout_s);
+    link_fail(link, IPOP_REASON_TIMEOUT);
+    return G_SOURCE_REMOVE;
+}
+
+/* Starts a session: ours (offerer) or the one the peer offered. */
+static int begin(ipop_link_t *link, const char *session, bool offerer, ipop_reason_t why)
+{
+    uint8_t rnd[IPOP__SESSION_LEN / 2];
+    int r;
+
+    teardown(link);
+    if (session) {
+        g_strlcpy(link->session, session, sizeof(link->session));
+    } else {
+        gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            snprintf(link->session + 2 * i, 3, "%02x", rnd[i]);
+    }
+    link->offerer = offerer;
+    g_atomic_int_set(&link->rtt_us, 0);
+    set_state(link, IPOP_LINK_CONNECTING, why);
+    r = start_agent(link);
+    if (r < 0) {
+        link_fail(link, IPOP_REASON_ICE_FAILED);
+        return r;
+    }
+    link->timeout_src = ipop__net_timeout(link->net, link->net->link_timeout_s * 1000, on_link_timeout, link);
+    return 0;
+}
+
+int ipop__link_open(ipop_link_t *link)
+{
+    int r = begin(link, NULL, true, IPOP_REASON_NONE);
+
+    if (r == 0)
+        send_desc(link, IPOP__MSG_OFFER);
+    return r;
+}
+
+static void on_offer(ipop_link_t *link, const ipop__msg *m)
+{
+    int state = g_atomic_int_get(&link->state);
+    bool active = state == IPOP_LINK_CONNECTING || state == IPOP_LINK_CONNECTED;
+
+    if (active && strcmp(link->session, m->session) == 0)
+        return; /* a repeat of the session we are in */
+    if (state == IPOP_LINK_CONNECTING && link->offerer && !link->remote_known &&
+        strcmp(link->net->node_id, link->peer_id) < 0) {
+        ipop__dbg(link->net, "link to %s: both sides offered; ours wins", short_id(link->peer_id));
+        return;
+    }
+    if (begin(link, m->session, false, active ? IPOP_REASON_SUPERSEDED : IPOP_REASON_NONE) < 0)
+        return;
+    if (apply_remote(link, m) < 0) {
+        link_fail(link, IPOP_REASON_BAD_MESSAGE);
+        return;
+    }
+    send_desc(link, IPOP__MSG_ANSWER);
+}
+
+void ipop__link_handle(ipop_link_t *link, const ipop__msg *m)
+{
+    bool ours = link->agent && strcmp(link->session, m->session) == 0;
+
+    switch (m->type) {
+    case IPOP__MSG_OFFER:
+        on_offer(link, m);
+        break;
+    case IPOP__MSG_ANSWER:
+        if (!ours || !link->offerer || link->remote_known)
+            return; /* stale or repeated */
+        if (apply_remote(link, m) < 0)
+            link_fail(link, IPOP_REASON_BAD_MESSAGE);
+        break;
+    case IPOP__MSG_CAND:
+        if (!ours)
+            return;
+        if (link->remote_known) {
+            add_remote_cands(link, (char (*)[IPOP__SIGNAL_CAND_MAX + 1])m->cands, m->n_cands, m->cands_done);
+        } else {
+            for (unsigned i = 0; i < m->n_cands; i++)
+                g_ptr_array_add(link->pending_cands, g_strdup(m->cands[i]));
+            if (m->cands_done)
+                g_ptr_array_add(link->pending_cands, g_strdup(""));
+        }
+        break;
+    case IPOP__MSG_BYE:
+        if (ours)
+            ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, false);
+        break;
+    }
+}
+
+static void say_bye(ipop_link_t *link, ipop_reason_t reason)
+{
+    uint8_t frame[IPOP__FRAME_BYE_LEN];
+    ipop__msg *m;
+
+    if (ipop__frame_put_bye(frame, sizeof(frame), (uint8_t)reason) > 0)
+        ipop__link_send_record(link, frame, sizeof(frame));
+    m = g_new(ipop__msg, 1);
+    msg_header(link, m, IPOP__MSG_BYE);
+    m->reason = reason;
+    ipop__net_send_signal(link->net, link->peer_id, m);
+    g_free(m);
+}
+
+void ipop__link_shutdown(ipop_link_t *link, ipop_reason_t reason, bool bye)
+{
+    bool closing = reason == IPOP_REASON_LOCAL_CLOSED || reason == IPOP_REASON_PEER_CLOSED;
+    int state = g_atomic_int_get(&link->state);
+
+    if (state == IPOP_LINK_CLOSED || (state == IPOP_LINK_FAILED && !closing) || state == IPOP_LINK_NEW)
+        return;
+    if (bye && link->agent)
+        say_bye(link, reason);
+    teardown(link);
+    set_state(link, closing ? IPOP_LINK_CLOSED : IPOP_LINK_FAILED, reason);
+}
+
+static void link_fail(ipop_link_t *link, ipop_reason_t reason)
+{
+    ipop__link_shutdown(link, reason, true);
+}

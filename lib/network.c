@@ -1,1 +1,1161 @@
 /* SPDX-License-Identifier: MIT */
+/* The public network object: options, lifecycle, the loop (the library's
+ * thread, the host's GLib context, or the host's own loop through an epoll
+ * fd), the signalling pump, and the packet path between the device or the
+ * application and the links. */
+#include <errno.h>
+#include <stdio.h>
+#include <glib-unix.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "ipop/ipop-glib.h"
+#include "internal.h"
+#include "log.h"
+#include "tun-linux.h"
+
+void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
+
+#define DEV_BURST 64 /* device reads per wakeup, so links and timers get their turn */
+
+/* ---- small helpers ---- */
+
+GSource *ipop__net_timeout(ipop_network_t *net, guint ms, GSourceFunc fn, void *data)
+{
+    GSource *src = ms ? g_timeout_source_new(ms) : g_idle_source_new();
+
+    g_source_set_callback(src, fn, data, NULL);
+    g_source_attach(src, net->ctx);
+    return src;
+}
+
+void ipop__source_clear(GSource **src)
+{
+    if (*src) {
+        g_source_destroy(*src);
+        g_source_unref(*src);
+        *src = NULL;
+    }
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!g_ascii_strcasecmp(v, "true") || !strcmp(v, "1") || !g_ascii_strcasecmp(v, "yes")) {
+        *out = true;
+        return true;
+    }
+    if (!g_ascii_strcasecmp(v, "false") || !strcmp(v, "0") || !g_ascii_strcasecmp(v, "no")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+static bool parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    guint64 n;
+
+    if (!g_ascii_string_to_unsigned(v, 10, min, max, &n, NULL))
+        return false;
+    *out = (unsigned)n;
+    return true;
+}
+
+/* "host:port" or "[v6]:port". */
+static bool parse_hostport(const char *v, char **host, guint *port)
+{
+    const char *colon;
+    unsigned p;
+
+    if (v[0] == '[') {
+        const char *end = strchr(v, ']');
+        if (!end || end[1] != ':' || end == v + 1)
+            return false;
+        if (!parse_uint(end + 2, 1, 65535, &p))
+            return false;
+        *host = g_strndup(v + 1, (gsize)(end - v - 1));
+    } else {
+        colon = strrchr(v, ':');
+        if (!colon || colon == v || memchr(v, ':', (size_t)(colon - v)))
+            return false;
+        if (!parse_uint(colon + 1, 1, 65535, &p))
+            return false;
+        *host = g_strndup(v, (gsize)(colon - v));
+    }
+    *port = p;
+    return true;
+}
+
+static void relay_free(gpointer p)
+{
+    relay_server *t = p;
+    g_free(t->host);
+    g_free(t->user);
+    if (t->pass)
+        memset(t->pass, 0, strlen(t->pass));
+    g_free(t->pass);
+    g_free(t);
+}
+
+static void stun_free(gpointer p)
+{
+    stun_server *s = p;
+    g_free(s->host);
+    g_free(s);
+}
+
+/* "turn:user:pass@host:port?transport=udp|tcp" */
+static relay_server *parse_turn(const char *v)
+{
+    relay_server *t;
+    const char *at, *colon, *q;
+    char *hostport;
+    bool ok;
+
+    if (!g_str_has_prefix(v, "turn:"))
+        return NULL;
+    v += 5;
+    at = strrchr(v, '@');
+    colon = strchr(v, ':');
+    if (!at || !colon || colon > at || colon == v)
+        return NULL;
+    t = g_new0(relay_server, 1);
+    t->user = g_strndup(v, (gsize)(colon - v));
+    t->pass = g_strndup(colon + 1, (gsize)(at - colon - 1));
+    t->type = NICE_RELAY_TYPE_TURN_UDP;
+    q = strchr(at + 1, '?');
+    hostport = q ? g_strndup(at + 1, (gsize)(q - at - 1)) : g_strdup(at + 1);
+    ok = parse_hostport(hostport, &t->host, &t->port);
+    g_free(hostport);
+    if (ok && q) {
+        if (!strcmp(q, "?transport=udp"))
+            t->type = NICE_RELAY_TYPE_TURN_UDP;
+        else if (!strcmp(q, "?transport=tcp"))
+            t->type = NICE_RELAY_TYPE_TURN_TCP;
+        else
+            ok = false;
+    }
+    if (!ok) {
+        relay_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static bool resolve(const char *host, char out[64])
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
+    bool ok;
+
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return false;
+    ok = getnameinfo(res->ai_addr, res->ai_addrlen, out, 64, NULL, 0, NI_NUMERICHOST) == 0;
+    freeaddrinfo(res);
+    return ok;
+}
+
+/* ---- the mailbox: work handed to the loop thread ---- */
+
+typedef void (*mail_fn)(ipop_network_t *net, void *data);
+typedef struct mail {
+    mail_fn fn;
+    void *data;
+    GDestroyNotify free;
+} mail;
+
+static gboolean on_mail(gpointer p)
+{
+    ipop_network_t *net = p;
+    GQueue q = G_QUEUE_INIT;
+    mail *m;
+
+    g_mutex_lock(&net->mail_lock);
+    q = net->mail;
+    g_queue_init(&net->mail);
+    g_source_unref(net->mail_src);
+    net->mail_src = NULL;
+    g_mutex_unlock(&net->mail_lock);
+    while ((m = g_queue_pop_head(&q))) {
+        m->fn(net, m->data);
+        if (m->free)
+            m->free(m->data);
+        g_free(m);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void post(ipop_network_t *net, mail_fn fn, void *data, GDestroyNotify free_fn)
+{
+    mail *m = g_new(mail, 1);
+
+    m->fn = fn;
+    m->data = data;
+    m->free = free_fn;
+    g_mutex_lock(&net->mail_lock);
+    g_queue_push_tail(&net->mail, m);
+    if (!net->mail_src && net->ctx) {
+        net->mail_src = g_idle_source_new();
+        g_source_set_callback(net->mail_src, on_mail, net, NULL);
+        g_source_attach(net->mail_src, net->ctx);
+    }
+    g_mutex_unlock(&net->mail_lock);
+}
+
+static void drop_mail(ipop_network_t *net)
+{
+    mail *m;
+
+    g_mutex_lock(&net->mail_lock);
+    ipop__source_clear(&net->mail_src);
+    while ((m = g_queue_pop_head(&net->mail))) {
+        if (m->free)
+            m->free(m->data);
+        g_free(m);
+    }
+    g_mutex_unlock(&net->mail_lock);
+}
+
+/* Runs fn in the loop thread and waits for it. */
+typedef struct call {
+    GMutex lock;
+    GCond cond;
+    bool done;
+    mail_fn fn;
+    void *data;
+} call;
+
+static void run_call(ipop_network_t *net, void *p)
+{
+    call *c = p;
+
+    c->fn(net, c->data);
+    g_mutex_lock(&c->lock);
+    c->done = true;
+    g_cond_signal(&c->cond);
+    g_mutex_unlock(&c->lock);
+}
+
+static void net_call(ipop_network_t *net, mail_fn fn, void *data)
+{
+    call c = { .fn = fn, .data = data };
+
+    if (g_main_context_is_owner(net->ctx)) {
+        fn(net, data);
+        return;
+    }
+    if (g_main_context_acquire(net->ctx)) {
+        fn(net, data);
+        g_main_context_release(net->ctx);
+        return;
+    }
+    g_mutex_init(&c.lock);
+    g_cond_init(&c.cond);
+    post(net, run_call, &c, NULL);
+    g_mutex_lock(&c.lock);
+    while (!c.done)
+        g_cond_wait(&c.cond, &c.lock);
+    g_mutex_unlock(&c.lock);
+    g_mutex_clear(&c.lock);
+    g_cond_clear(&c.cond);
+}
+
+/* ---- events ---- */
+
+typedef struct event_copy {
+    ipop_event_t ev;
+    char *peer, *detail;
+} event_copy;
+
+static void event_copy_free(gpointer p)
+{
+    event_copy *e = p;
+    g_free(e->peer);
+    g_free(e->detail);
+    g_free(e);
+}
+
+static void emit_now(ipop_network_t *net, void *p)
+{
+    event_copy *e = p;
+
+    if (net->event_cb)
+        net->event_cb(net, &e->ev, net->event_ud);
+}
+
+/* Events always reach the host from the loop, at the top of a dispatch, so
+ * that a callback may call back into the library freely. */
+void ipop__net_emit_simple(ipop_network_t *net, ipop_event_type_t type, const char *peer,
+                           ipop_link_t *link, ipop_reason_t reason, int error, const char *detail)
+{
+    event_copy *e;
+
+    if (!net->event_cb)
+        return;
+    e = g_new0(event_copy, 1);
+    e->peer = g_strdup(peer);
+    e->detail = g_strdup(detail ? detail : "");
+    e->ev.size = sizeof(e->ev);
+    e->ev.type = type;
+    e->ev.peer_id = e->peer;
+    e->ev.link = link;
+    e->ev.state = link ? (ipop_link_state_t)g_atomic_int_get(&link->state) : IPOP_LINK_NEW;
+    e->ev.reason = reason;
+    e->ev.error = error;
+    e->ev.detail = e->detail;
+    post(net, emit_now, e, event_copy_free);
+}
+
+void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m)
+{
+    char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
+    int n = ipop__msg_encode(m, buf, IPOP__SIGNAL_MAX + 1);
+
+    if (n < 0)
+        ipop__err(net, "cannot encode a %s message: %s", ipop__msg_type_str(m->type), ipop_strerror(n));
+    else if (net->signal_cb)
+        net->signal_cb(net, peer, buf, net->signal_ud);
+    g_free(buf);
+}
+
+/* ---- options ---- */
+
+IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
+{
+    ipop_network_t *net;
+
+    if (!ret)
+        return -EINVAL;
+    net = g_new0(ipop_network_t, 1);
+    net->name = g_strdup(name ? name : "ipop");
+    net->stun = g_ptr_array_new_with_free_func(stun_free);
+    net->turn = g_ptr_array_new_with_free_func(relay_free);
+    net->link_timeout_s = 30;
+    net->dev_fd = -1;
+    net->epoll_fd = -1;
+    net->timeout_ms = -1;
+    g_mutex_init(&net->lock);
+    g_mutex_init(&net->mail_lock);
+    g_queue_init(&net->mail);
+    net->links = g_hash_table_new(g_str_hash, g_str_equal);
+    net->link_list = g_ptr_array_new();
+    net->allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    *ret = net;
+    return 0;
+}
+
+static int bad_option(ipop_network_t *net, const char *key, const char *value, const char *why)
+{
+    ipop__err(net, "option %s: %s%s%s", key, why, value ? ": " : "", value ? value : "");
+    return -EINVAL;
+}
+
+IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, const char *value)
+{
+    ipop__addr a;
+    unsigned n;
+    bool b;
+
+    if (!net || !key)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    if (!value)
+        return bad_option(net, key, NULL, "no value");
+
+    if (!strcmp(key, "mode")) {
+        if (!strcmp(value, "none"))
+            net->mode = MODE_NONE;
+        else if (!strcmp(value, "tun"))
+            net->mode = MODE_TUN;
+        else if (!strcmp(value, "tap"))
+            net->mode = MODE_TAP;
+        else
+            return bad_option(net, key, value, "expected none, tun or tap");
+    } else if (!strcmp(key, "device")) {
+        if (!*value || strlen(value) >= IFNAMSIZ || strchr(value, '/') || strchr(value, ' '))
+            return bad_option(net, key, value, "not a device name");
+        g_free(net->device_opt);
+        net->device_opt = g_strdup(value);
+    } else if (!strcmp(key, "address")) {
+        if (ipop__addr_parse(value, &a) < 0)
+            return bad_option(net, key, value, "expected an IPv4 or IPv6 address with prefix");
+        if (a.family == AF_INET)
+            net->addr4 = a;
+        else
+            net->addr6 = a;
+    } else if (!strcmp(key, "mtu")) {
+        if (!parse_uint(value, 576, IPOP_MAX_PACKET, &n))
+            return bad_option(net, key, value, "expected a number from 576 to 1410");
+        net->mtu = (int)n;
+    } else if (!strcmp(key, "ice.stun")) {
+        stun_server *s = g_new0(stun_server, 1);
+        if (!parse_hostport(value, &s->host, &s->port)) {
+            stun_free(s);
+            return bad_option(net, key, value, "expected host:port");
+        }
+        g_ptr_array_add(net->stun, s);
+    } else if (!strcmp(key, "ice.turn")) {
+        relay_server *t = parse_turn(value);
+        if (!t)
+            return bad_option(net, key, value, "expected turn:user:pass@host:port?transport=udp|tcp");
+        g_ptr_array_add(net->turn, t);
+    } else if (!strcmp(key, "ice.relay-only")) {
+        if (!parse_bool(value, &b))
+            return bad_option(net, key, value, "expected true or false");
+        net->relay_only = b;
+    } else if (!strcmp(key, "ice.tcp")) {
+        if (!parse_bool(value, &b))
+            return bad_option(net, key, value, "expected true or false");
+        net->ice_tcp = b;
+    } else if (!strcmp(key, "identity.file")) {
+        if (!*value)
+            return bad_option(net, key, value, "empty path");
+        g_free(net->identity_file);
+        net->identity_file = g_strdup(value);
+        /* The node id is known before start when the file exists. */
+        g_clear_pointer(&net->id, ipop__identity_free);
+        net->node_id[0] = '\0';
+        if (access(value, F_OK) == 0) {
+            int r = ipop__identity_load(&net->id, value);
+            if (r < 0)
+                return bad_option(net, key, value, "cannot read the identity file");
+            g_strlcpy(net->node_id, ipop__identity_node_id(net->id), sizeof(net->node_id));
+        }
+    } else if (!strcmp(key, "loop")) {
+        if (!strcmp(value, "thread"))
+            net->loop_mode = net->user_ctx ? LOOP_GLIB : LOOP_THREAD;
+        else if (!strcmp(value, "external"))
+            net->loop_mode = LOOP_EXTERNAL;
+        else
+            return bad_option(net, key, value, "expected thread or external");
+    } else if (!strcmp(key, "link.timeout")) {
+        if (!parse_uint(value, 1, 3600, &n))
+            return bad_option(net, key, value, "expected seconds from 1 to 3600");
+        net->link_timeout_s = n;
+    } else {
+        return bad_option(net, key, NULL, "unknown option");
+    }
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_set_glib_context(ipop_network_t *net, GMainContext *context)
+{
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    if (net->user_ctx)
+        g_main_context_unref(net->user_ctx);
+    net->user_ctx = context ? g_main_context_ref(context) : NULL;
+    net->loop_mode = context ? LOOP_GLIB : LOOP_THREAD;
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_set_signal_cb(ipop_network_t *net, ipop_signal_cb cb, void *user_data)
+{
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    net->signal_cb = cb;
+    net->signal_ud = user_data;
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_set_packet_cb(ipop_network_t *net, ipop_packet_cb cb, void *user_data)
+{
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    net->packet_cb = cb;
+    net->packet_ud = user_data;
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_set_event_cb(ipop_network_t *net, ipop_event_cb cb, void *user_data)
+{
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    net->event_cb = cb;
+    net->event_ud = user_data;
+    return 0;
+}
+
+/* ---- the packet path ---- */
+
+static int max_packet(ipop_network_t *net)
+{
+    return net->mode == MODE_TAP ? net->mtu + IPOP__ETH_HLEN : net->mtu;
+}
+
+static bool from_peer(const ipop_link_t *link, const ipop__addr *src)
+{
+    return (link->raddr4.family && ipop__addr_equal_host(&link->raddr4, src)) ||
+           (link->raddr6.family && ipop__addr_equal_host(&link->raddr6, src));
+}
+
+/* A packet that came out of a link: checked against the peer's addresses,
+ * then handed to the device or the application. */
+void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len)
+{
+    ipop__addr src, dst;
+
+    if (net->mode == MODE_TAP) {
+        const uint8_t *dmac, *smac;
+        uint16_t type;
+        int r;
+        if (ipop__eth_parse(pkt, len, &dmac, &smac, &type) < 0 || (smac[0] & 1))
+            goto drop;
+        r = ipop__eth_ip_sender(pkt, len, &src);
+        if (r < 0 || (r == 1 && !from_peer(link, &src)))
+            goto drop;
+        ipop__fwd_learn_mac(net->fwd, smac, link);
+    } else if (ipop__ip_src_dst(pkt, len, &src, &dst) < 0 || !from_peer(link, &src)) {
+        goto drop;
+    }
+    if (net->mode == MODE_NONE) {
+        if (net->packet_cb)
+            net->packet_cb(net, pkt, len, net->packet_ud);
+    } else if (write(net->dev_fd, pkt, len) != (ssize_t)len) {
+        goto drop;
+    }
+    __atomic_fetch_add(&link->rx_packets, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&link->rx_bytes, len, __ATOMIC_RELAXED);
+    return;
+drop:
+    __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+}
+
+/* Sends to every connected link (TAP broadcast, multicast, unknown unicast). */
+static int flood(ipop_network_t *net, const uint8_t *pkt, size_t len)
+{
+    int sent = 0;
+
+    g_mutex_lock(&net->lock);
+    for (guint i = 0; i < net->link_list->len; i++) {
+        ipop_link_t *link = net->link_list->pdata[i];
+        if (g_atomic_int_get(&link->state) == IPOP_LINK_CONNECTED && ipop__link_send_packet(link, pkt, len) == 0)
+            sent++;
+    }
+    g_mutex_unlock(&net->lock);
+    return sent ? 0 : -EHOSTUNREACH;
+}
+
+static int route(ipop_network_t *net, const uint8_t *pkt, size_t len, ipop_link_t **ret)
+{
+    ipop__addr src, dst;
+    const uint8_t *dmac, *smac;
+    uint16_t type;
+
+    *ret = NULL;
+    if (net->mode == MODE_TAP) {
+        if (ipop__eth_parse(pkt, len, &dmac, &smac, &type) < 0)
+            return -EINVAL;
+        if (!(dmac[0] & 1))
+            *ret = ipop__fwd_lookup_mac(net->fwd, dmac);
+        return 0; /* NULL: flood */
+    }
+    if (ipop__ip_src_dst(pkt, len, &src, &dst) < 0)
+        return -EINVAL;
+    *ret = ipop__fwd_lookup_ip(net->fwd, &dst);
+    return *ret ? 0 : -EHOSTUNREACH;
+}
+
+IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet, size_t len)
+{
+    ipop_link_t *link;
+    int r;
+
+    if (!net || !packet || len == 0)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    if (len > (size_t)max_packet(net))
+        return -EMSGSIZE;
+    r = route(net, packet, len, &link);
+    if (r < 0)
+        return r;
+    if (!link)
+        return flood(net, packet, len);
+    return ipop__link_send_packet(link, packet, len);
+}
+
+static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
+{
+    ipop_network_t *net = data;
+    uint8_t *pkt = net->devbuf + IPOP__FRAME_HDR;
+    ipop_link_t *link;
+
+    if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) {
+        ipop__err(net, "device %s failed", net->dev_name);
+        ipop__net_emit_simple(net, IPOP_EVENT_DEVICE_ERROR, NULL, NULL, IPOP_REASON_DEVICE_ERROR, -EIO,
+                              "the device reported an error");
+        net->dev_src = NULL; /* returning REMOVE drops the loop's reference */
+        return G_SOURCE_REMOVE;
+    }
+    for (int i = 0; i < DEV_BURST; i++) {
+        ssize_t n = read(fd, pkt, sizeof(net->devbuf) - IPOP__FRAME_HDR);
+        if (n <= 0)
+            break;
+        if (n > max_packet(net) || route(net, pkt, (size_t)n, &link) < 0) {
+            net->no_route++;
+            continue;
+        }
+        if (!link) {
+            flood(net, pkt, (size_t)n);
+            continue;
+        }
+        /* The frame header goes in front of the packet: no copy. */
+        net->devbuf[0] = IPOP__FRAME_DATA;
+        if (ipop__link_send_record(link, net->devbuf, (size_t)n + IPOP__FRAME_HDR) == 0) {
+            __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&link->tx_bytes, (guint64)n, __ATOMIC_RELAXED);
+        } else {
+            __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+        }
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static int open_device(ipop_network_t *net)
+{
+    char name[IFNAMSIZ];
+    int fd, r;
+
+    fd = ipop__tun_open(net->device_opt, net->mode == MODE_TAP, name);
+    if (fd < 0) {
+        ipop__err(net, "cannot open a %s device: %s", net->mode == MODE_TAP ? "tap" : "tun", ipop_strerror(fd));
+        return fd;
+    }
+    g_strlcpy(net->dev_name, name, sizeof(net->dev_name));
+    net->dev_fd = fd;
+    r = ipop__tun_set_mtu(name, net->mtu);
+    if (r == 0 && net->addr4.family)
+        r = ipop__tun_add_addr(name, &net->addr4);
+    if (r == 0 && net->addr6.family)
+        r = ipop__tun_add_addr(name, &net->addr6);
+    if (r == 0 && net->mode == MODE_TAP)
+        r = ipop__tun_get_mac(name, net->dev_mac);
+    if (r == 0)
+        r = ipop__tun_set_up(name, true);
+    if (r < 0) {
+        ipop__err(net, "cannot configure device %s: %s", name, ipop_strerror(r));
+        return r;
+    }
+    ipop__info(net, "device %s up, mtu %d", name, net->mtu);
+    return 0;
+}
+
+static void close_device(ipop_network_t *net)
+{
+    ipop__source_clear(&net->dev_src);
+    if (net->dev_fd >= 0)
+        close(net->dev_fd); /* the kernel removes the device with its last fd */
+    net->dev_fd = -1;
+    net->dev_name[0] = '\0';
+}
+
+/* ---- the loop ---- */
+
+static gpointer loop_thread(gpointer p)
+{
+    ipop_network_t *net = p;
+
+    g_main_context_push_thread_default(net->ctx);
+    g_main_loop_run(net->loop);
+    g_main_context_pop_thread_default(net->ctx);
+    return NULL;
+}
+
+/* loop=external: mirror the context's fds into the epoll set. */
+static void sync_epoll(ipop_network_t *net, GPollFD *fds, int n)
+{
+    GHashTable *now = g_hash_table_new(NULL, NULL);
+    GHashTableIter it;
+    gpointer key, val;
+
+    for (int i = 0; i < n; i++) {
+        guint32 ev = ((fds[i].events & G_IO_IN) ? EPOLLIN : 0) | ((fds[i].events & G_IO_OUT) ? EPOLLOUT : 0) |
+                     ((fds[i].events & G_IO_PRI) ? EPOLLPRI : 0);
+        gpointer old = g_hash_table_lookup(net->epoll_fds, GINT_TO_POINTER(fds[i].fd + 1));
+        guint32 merged = ev | GPOINTER_TO_UINT(g_hash_table_lookup(now, GINT_TO_POINTER(fds[i].fd + 1)));
+        struct epoll_event e = { .events = merged, .data.fd = fds[i].fd };
+        g_hash_table_insert(now, GINT_TO_POINTER(fds[i].fd + 1), GUINT_TO_POINTER(merged));
+        if (!old)
+            epoll_ctl(net->epoll_fd, EPOLL_CTL_ADD, fds[i].fd, &e);
+        else if (GPOINTER_TO_UINT(old) != merged)
+            epoll_ctl(net->epoll_fd, EPOLL_CTL_MOD, fds[i].fd, &e);
+    }
+    g_hash_table_iter_init(&it, net->epoll_fds);
+    while (g_hash_table_iter_next(&it, &key, &val))
+        if (!g_hash_table_contains(now, key))
+            epoll_ctl(net->epoll_fd, EPOLL_CTL_DEL, GPOINTER_TO_INT(key) - 1, NULL);
+    g_hash_table_unref(net->epoll_fds);
+    net->epoll_fds = now;
+}
+
+/* One non-blocking pass over the context: prepare, query, poll(0), check,
+ * dispatch; the fds and the timeout of the query are kept for the host. */
+static void iterate_once(ipop_network_t *net)
+{
+    GPollFD fds[64];
+    gint prio, timeout, n;
+    gboolean ready;
+
+    ready = g_main_context_prepare(net->ctx, &prio);
+    n = g_main_context_query(net->ctx, prio, &timeout, fds, G_N_ELEMENTS(fds));
+    if (n > (gint)G_N_ELEMENTS(fds))
+        n = G_N_ELEMENTS(fds); /* more sources than this are not expected */
+    g_poll(fds, (guint)n, 0);
+    sync_epoll(net, fds, n);
+    net->timeout_ms = ready ? 0 : timeout;
+    if (g_main_context_check(net->ctx, prio, fds, n))
+        g_main_context_dispatch(net->ctx);
+}
+
+IPOP_EXPORT int ipop_network_process(ipop_network_t *net)
+{
+    if (!net || net->loop_mode != LOOP_EXTERNAL)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    if (!g_main_context_acquire(net->ctx))
+        return -EBUSY;
+    iterate_once(net); /* dispatch what is ready */
+    iterate_once(net); /* and learn the fds and deadline that follow */
+    g_main_context_release(net->ctx);
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_get_fd(ipop_network_t *net)
+{
+    if (!net || net->loop_mode != LOOP_EXTERNAL)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    return net->epoll_fd;
+}
+
+IPOP_EXPORT int ipop_network_get_timeout(ipop_network_t *net)
+{
+    if (!net || net->loop_mode != LOOP_EXTERNAL)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    return net->timeout_ms;
+}
+
+/* ---- lifecycle ---- */
+
+static int resolve_servers(ipop_network_t *net)
+{
+    for (guint i = 0; i < net->stun->len; i++) {
+        stun_server *s = net->stun->pdata[i];
+        if (!resolve(s->host, s->ip)) {
+            ipop__err(net, "cannot resolve STUN server %s", s->host);
+            return -EHOSTUNREACH;
+        }
+    }
+    for (guint i = 0; i < net->turn->len; i++) {
+        relay_server *t = net->turn->pdata[i];
+        if (!resolve(t->host, t->ip)) {
+            ipop__err(net, "cannot resolve TURN server %s", t->host);
+            return -EHOSTUNREACH;
+        }
+    }
+    return 0;
+}
+
+static void cleanup_runtime(ipop_network_t *net)
+{
+    close_device(net);
+    drop_mail(net);
+    g_clear_pointer(&net->loop, g_main_loop_unref);
+    g_clear_pointer(&net->ctx, g_main_context_unref);
+    if (net->epoll_fd >= 0)
+        close(net->epoll_fd);
+    net->epoll_fd = -1;
+    g_clear_pointer(&net->epoll_fds, g_hash_table_unref);
+    g_clear_pointer(&net->fwd, ipop__fwd_free);
+}
+
+IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
+{
+    int r;
+
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EALREADY;
+    if (!net->mtu)
+        net->mtu = net->mode == MODE_TAP ? IPOP_DEFAULT_MTU - IPOP__ETH_HLEN : IPOP_DEFAULT_MTU;
+    if (max_packet(net) > IPOP_MAX_PACKET) {
+        ipop__err(net, "option mtu: %d is too large for tap mode (at most %d)", net->mtu,
+                  IPOP_MAX_PACKET - IPOP__ETH_HLEN);
+        return -EINVAL;
+    }
+    if (!net->id) {
+        r = ipop__identity_load(&net->id, net->identity_file);
+        if (r < 0) {
+            ipop__err(net, "cannot load or create the identity%s%s: %s", net->identity_file ? " " : "",
+                      net->identity_file ? net->identity_file : "", ipop_strerror(r));
+            return r;
+        }
+        g_strlcpy(net->node_id, ipop__identity_node_id(net->id), sizeof(net->node_id));
+    }
+    ipop__identity_set_verify(ipop__identity_credentials(net->id));
+    r = resolve_servers(net);
+    if (r < 0)
+        return r;
+
+    net->ctx = net->loop_mode == LOOP_GLIB ? g_main_context_ref(net->user_ctx) : g_main_context_new();
+    net->fwd = ipop__fwd_new();
+    if (net->mode != MODE_NONE) {
+        r = open_device(net);
+        if (r < 0)
+            goto fail;
+        net->dev_src = g_unix_fd_source_new(net->dev_fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
+        g_source_set_callback(net->dev_src, (GSourceFunc)(void (*)(void))on_device, net, NULL);
+        g_source_attach(net->dev_src, net->ctx);
+    }
+    g_atomic_int_set(&net->running, 1);
+    if (net->loop_mode == LOOP_THREAD) {
+        net->loop = g_main_loop_new(net->ctx, FALSE);
+        net->thread = g_thread_try_new("ipop-net", loop_thread, net, NULL);
+        if (!net->thread) {
+            r = -EAGAIN;
+            goto fail;
+        }
+    } else if (net->loop_mode == LOOP_EXTERNAL) {
+        net->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        net->epoll_fds = g_hash_table_new(NULL, NULL);
+        if (net->epoll_fd < 0) {
+            r = -errno;
+            goto fail;
+        }
+        g_main_context_acquire(net->ctx);
+        iterate_once(net);
+        g_main_context_release(net->ctx);
+    }
+    ipop__info(net, "network %s started, node id %s", net->name, net->node_id);
+    return 0;
+fail:
+    g_atomic_int_set(&net->running, 0);
+    cleanup_runtime(net);
+    return r;
+}
+
+static void close_all(ipop_network_t *net, void *data)
+{
+    g_mutex_lock(&net->lock);
+    GPtrArray *links = g_ptr_array_copy(net->link_list, NULL, NULL);
+    g_mutex_unlock(&net->lock);
+    for (guint i = 0; i < links->len; i++)
+        ipop__link_shutdown(links->pdata[i], IPOP_REASON_LOCAL_CLOSED, true);
+    g_ptr_array_unref(links);
+    close_device(net);
+}
+
+static gboolean on_stop_poll(gpointer p)
+{
+    ipop_network_t *net = p;
+
+    if (net->closing_agents == 0) {
+        g_main_loop_quit(net->loop);
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_stop_deadline(gpointer p)
+{
+    ipop_network_t *net = p;
+
+    ipop__warn(net, "%u ICE agents did not close in time", net->closing_agents);
+    if (net->loop)
+        g_main_loop_quit(net->loop);
+    net->closing_agents = 0;
+    return G_SOURCE_REMOVE;
+}
+
+static void quit_when_closed(ipop_network_t *net, void *data)
+{
+    GSource **srcs = data;
+
+    srcs[0] = ipop__net_timeout(net, 5, on_stop_poll, net);
+    srcs[1] = ipop__net_timeout(net, 3000, on_stop_deadline, net);
+}
+
+IPOP_EXPORT int ipop_network_stop(ipop_network_t *net)
+{
+    GSource *srcs[2] = { NULL, NULL };
+
+    if (!net)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -EALREADY;
+    net_call(net, close_all, NULL);
+    g_atomic_int_set(&net->running, 0);
+    if (net->loop_mode == LOOP_THREAD) {
+        /* TURN allocations are released by the agents' close; give them a
+         * moment, bounded, then end the thread. */
+        net_call(net, quit_when_closed, srcs);
+        g_thread_join(net->thread);
+        net->thread = NULL;
+    } else {
+        gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+        while (net->closing_agents > 0 && g_get_monotonic_time() < deadline) {
+            if (!g_main_context_iteration(net->ctx, FALSE))
+                g_usleep(2000);
+        }
+        net->closing_agents = 0;
+    }
+    ipop__source_clear(&srcs[0]);
+    ipop__source_clear(&srcs[1]);
+    cleanup_runtime(net);
+    ipop__info(net, "network %s stopped", net->name);
+    return 0;
+}
+
+IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
+{
+    if (!net)
+        return NULL;
+    if (g_atomic_int_get(&net->running))
+        ipop_network_stop(net);
+    for (guint i = 0; i < net->link_list->len; i++)
+        ipop__link_free(net->link_list->pdata[i]);
+    g_ptr_array_unref(net->link_list);
+    g_hash_table_unref(net->links);
+    g_hash_table_unref(net->allowed);
+    g_ptr_array_unref(net->stun);
+    g_ptr_array_unref(net->turn);
+    ipop__identity_free(net->id);
+    if (net->user_ctx)
+        g_main_context_unref(net->user_ctx);
+    g_mutex_clear(&net->lock);
+    g_mutex_clear(&net->mail_lock);
+    g_free(net->device_opt);
+    g_free(net->identity_file);
+    g_free(net->name);
+    g_free(net);
+    return NULL;
+}
+
+IPOP_EXPORT const char *ipop_network_get_node_id(ipop_network_t *net)
+{
+    return net && net->node_id[0] ? net->node_id : NULL;
+}
+
+IPOP_EXPORT const char *ipop_network_get_device(ipop_network_t *net)
+{
+    return net && net->dev_name[0] ? net->dev_name : NULL;
+}
+
+/* ---- peers and links ---- */
+
+IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id)
+{
+    if (!net || !peer_id || !ipop__node_id_valid(peer_id))
+        return -EINVAL;
+    g_mutex_lock(&net->lock);
+    g_hash_table_add(net->allowed, g_strdup(peer_id));
+    g_mutex_unlock(&net->lock);
+    return 0;
+}
+
+/* In the loop thread: the link of a peer, created on first use. */
+static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
+{
+    ipop_link_t *link;
+
+    g_mutex_lock(&net->lock);
+    link = g_hash_table_lookup(net->links, peer_id);
+    if (!link) {
+        link = ipop__link_new(net, peer_id);
+        g_hash_table_insert(net->links, link->peer_id, link);
+        g_ptr_array_add(net->link_list, link);
+    }
+    g_mutex_unlock(&net->lock);
+    return link;
+}
+
+typedef struct connect_req {
+    const char *peer;
+    ipop_link_t *link;
+    int r;
+} connect_req;
+
+static void do_connect(ipop_network_t *net, void *p)
+{
+    connect_req *req = p;
+    int state;
+
+    req->link = link_for(net, req->peer);
+    state = g_atomic_int_get(&req->link->state);
+    req->r = 0;
+    if (state != IPOP_LINK_CONNECTING && state != IPOP_LINK_CONNECTED)
+        req->r = ipop__link_open(req->link);
+}
+
+IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret)
+{
+    connect_req req = { .peer = peer_id };
+    int r;
+
+    if (!net || !peer_id)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    if (!strcmp(peer_id, net->node_id)) {
+        ipop__err(net, "cannot link to this node itself");
+        return -EINVAL;
+    }
+    r = ipop_network_allow_peer(net, peer_id);
+    if (r < 0)
+        return r;
+    net_call(net, do_connect, &req);
+    if (req.r < 0)
+        return req.r;
+    if (ret)
+        *ret = req.link;
+    return 0;
+}
+
+IPOP_EXPORT ipop_link_t *ipop_network_get_link(ipop_network_t *net, const char *peer_id)
+{
+    ipop_link_t *link;
+
+    if (!net || !peer_id)
+        return NULL;
+    g_mutex_lock(&net->lock);
+    link = g_hash_table_lookup(net->links, peer_id);
+    g_mutex_unlock(&net->lock);
+    return link;
+}
+
+static void handle_msg(ipop_network_t *net, void *p)
+{
+    ipop__msg *m = p;
+
+    if (!g_atomic_int_get(&net->running))
+        return;
+    ipop__link_handle(link_for(net, m->node_id), m);
+}
+
+static void refuse(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason, int err,
+                   const char *what)
+{
+    char detail[160];
+
+    net->bad_messages++;
+    snprintf(detail, sizeof(detail), "signalling message from %.16s refused: %s", from ? from : "(none)", what);
+    ipop__warn(net, "%s", detail);
+    ipop__net_emit_simple(net, type, from, NULL, reason, err, detail);
+}
+
+IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *from_peer_id, const char *message)
+{
+    ipop__msg *m;
+    size_t len;
+    bool allowed;
+    int r;
+
+    if (!net)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    if (!from_peer_id || !ipop__node_id_valid(from_peer_id)) {
+        refuse(net, NULL, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, -EINVAL, "sender is not a node id");
+        return -EINVAL;
+    }
+    if (!message) {
+        refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, -EINVAL, "no message");
+        return -EINVAL;
+    }
+    len = strnlen(message, IPOP__SIGNAL_MAX + 1);
+    m = g_new(ipop__msg, 1);
+    r = len > IPOP__SIGNAL_MAX ? -EMSGSIZE : ipop__msg_decode(m, message, len);
+    if (r == 0 && strcmp(m->node_id, from_peer_id) != 0)
+        r = -EINVAL;
+    if (r < 0) {
+        g_free(m);
+        refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, r, ipop_strerror(r));
+        return r;
+    }
+    g_mutex_lock(&net->lock);
+    allowed = g_hash_table_contains(net->allowed, from_peer_id);
+    g_mutex_unlock(&net->lock);
+    if (!allowed) {
+        g_free(m);
+        refuse(net, from_peer_id, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_PEER_NOT_ALLOWED, -EPERM,
+               "peer not allowed");
+        return -EPERM;
+    }
+    post(net, handle_msg, m, g_free);
+    return 0;
+}
+
+/* ---- links, public ---- */
+
+IPOP_EXPORT int ipop_link_get_state(ipop_link_t *link)
+{
+    return link ? g_atomic_int_get(&link->state) : -EINVAL;
+}
+
+IPOP_EXPORT const char *ipop_link_get_peer_id(ipop_link_t *link)
+{
+    return link ? link->peer_id : NULL;
+}
+
+IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
+{
+    ipop_link_stats_t s;
+    size_t n;
+
+    if (!link || !stats || stats->size < offsetof(ipop_link_stats_t, tx_packets))
+        return -EINVAL;
+    memset(&s, 0, sizeof(s));
+    n = MIN(stats->size, sizeof(s));
+    s.size = n;
+    s.state = g_atomic_int_get(&link->state);
+    s.reason = g_atomic_int_get(&link->reason);
+    s.tx_packets = __atomic_load_n(&link->tx_packets, __ATOMIC_RELAXED);
+    s.tx_bytes = __atomic_load_n(&link->tx_bytes, __ATOMIC_RELAXED);
+    s.rx_packets = __atomic_load_n(&link->rx_packets, __ATOMIC_RELAXED);
+    s.rx_bytes = __atomic_load_n(&link->rx_bytes, __ATOMIC_RELAXED);
+    s.tx_drops = __atomic_load_n(&link->tx_drops, __ATOMIC_RELAXED);
+    s.rx_drops = __atomic_load_n(&link->rx_drops, __ATOMIC_RELAXED);
+    s.rtt_us = g_atomic_int_get(&link->rtt_us);
+    s.local_path = g_atomic_int_get(&link->local_path);
+    s.remote_path = g_atomic_int_get(&link->remote_path);
+    g_strlcpy(s.peer_id, link->peer_id, sizeof(s.peer_id));
+    memcpy(stats, &s, n);
+    return 0;
+}
+
+static void do_close(ipop_network_t *net, void *p)
+{
+    ipop__link_shutdown(p, IPOP_REASON_LOCAL_CLOSED, true);
+}
+
+IPOP_EXPORT int ipop_link_close(ipop_link_t *link)
+{
+    int state;
+
+    if (!link)
+        return -EINVAL;
+    state = g_atomic_int_get(&link->state);
+    if (state == IPOP_LINK_CLOSED || state == IPOP_LINK_NEW)
+        return -EALREADY;
+    if (!g_atomic_int_get(&link->net->running))
+        return -ENOTCONN;
+    net_call(link->net, do_close, link);
+    return 0;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* The network and link objects, shared by network.c and link.c. */
+#pragma once
+
+#include <agent.h>
+#include <glib.h>
+#include <gnutls/gnutls.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipop/ipop.h"
+#include "addr.h"
+#include "forward.h"
+#include "frame.h"
+#include "identity.h"
+#include "signal.h"
+
+typedef enum { MODE_NONE, MODE_TUN, MODE_TAP } net_mode;
+typedef enum { LOOP_THREAD, LOOP_EXTERNAL, LOOP_GLIB } net_loop;
+
+typedef struct relay_server {
+    char *host;
+    guint port;
+    char *user, *pass;
+    NiceRelayType type;
+    char ip[64]; /* resolved at start */
+} relay_server;
+
+typedef struct stun_server {
+    char *host;
+    guint port;
+    char ip[64];
+} stun_server;
+
+/* Largest DTLS record we send or accept: a frame header and a packet. */
+#define REC_MAX (IPOP__FRAME_HDR + IPOP_MAX_PACKET)
+/* DTLS datagram size: REC_MAX plus AES-GCM record overhead (37 B).  With
+ * UDP (8), IPv6 (40) and a TURN ChannelData header (4) it stays at 1500. */
+#define DTLS_MTU 1448
+
+struct ipop_link {
+    ipop_network_t *net;
+    char peer_id[IPOP__NODE_ID_LEN + 1];
+    gint state;                 /* ipop_link_state_t, read from any thread */
+    gint reason;                /* ipop_reason_t */
+    char session[IPOP__SESSION_LEN + 1];
+    bool offerer;               /* we opened this session */
+    bool controlling;           /* ICE role and DTLS client: the smaller node id */
+    bool remote_known;          /* offer or answer received for this session */
+    bool in_fwd;                /* our routes point at this link */
+    bool ever_connected;
+
+    NiceAgent *agent;
+    guint stream;
+    GPtrArray *pending_cands;   /* remote candidates that came before the offer/answer */
+    GPtrArray *local_cands;     /* local candidates not yet signalled */
+    bool local_done, local_done_sent;
+    GSource *flush_src;
+
+    uint8_t remote_fp[32];
+    ipop__addr raddr4, raddr6;
+
+    gnutls_session_t tls;
+    bool tls_done;
+    GSource *tls_timer, *timeout_src, *ping_src;
+    ipop_reason_t tls_fail;     /* set by the certificate check */
+    const uint8_t *rx_data;     /* the datagram DTLS pulls next */
+    size_t rx_len;
+
+    GMutex tx_lock;             /* one DTLS sender at a time */
+    uint8_t txbuf[REC_MAX];
+
+    uint32_t ping_seq;
+    /* statistics: updated with atomics, read from any thread */
+    guint64 tx_packets, tx_bytes, rx_packets, rx_bytes, tx_drops, rx_drops;
+    guint rtt_us;
+    gint local_path, remote_path;
+};
+
+struct ipop_network {
+    char *name;
+    /* options */
+    net_mode mode;
+    char *device_opt;
+    ipop__addr addr4, addr6;
+    int mtu;
+    GPtrArray *stun;            /* stun_server* */
+    GPtrArray *turn;            /* relay_server* */
+    bool relay_only, ice_tcp;
+    char *identity_file;
+    net_loop loop_mode;
+    GMainContext *user_ctx;
+    guint link_timeout_s;
+
+    ipop_signal_cb signal_cb;
+    void *signal_ud;
+    ipop_packet_cb packet_cb;
+    void *packet_ud;
+    ipop_event_cb event_cb;
+    void *event_ud;
+
+    /* running */
+    gint running;               /* read from any thread */
+    ipop__identity *id;
+    char node_id[IPOP__NODE_ID_LEN + 1];
+    GMainContext *ctx;
+    GMainLoop *loop;
+    GThread *thread;
+    int epoll_fd;
+    GHashTable *epoll_fds;      /* fd -> events, for loop=external */
+    int timeout_ms;
+
+    int dev_fd;
+    char dev_name[16];
+    uint8_t dev_mac[6];
+    GSource *dev_src;
+    GMutex mail_lock;           /* work handed to the loop thread */
+    GQueue mail;
+    GSource *mail_src;
+
+    GMutex lock;                /* guards links and allowed; never held in a callback */
+    GHashTable *links;          /* peer id -> ipop_link_t*, never removed until free */
+    GPtrArray *link_list;       /* the same links, for flooding */
+    GHashTable *allowed;        /* peer id set */
+
+    ipop__fwd *fwd;
+    guint closing_agents;       /* nice_agent_close_async calls in flight */
+
+    uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
+    uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
+    guint64 no_route, bad_messages;
+};
+
+/* network.c: used by link.c */
+GSource *ipop__net_timeout(ipop_network_t *net, guint ms, GSourceFunc fn, void *data);
+void ipop__source_clear(GSource **src);
+void ipop__net_emit(ipop_network_t *net, const ipop_event_t *ev);
+void ipop__net_emit_simple(ipop_network_t *net, ipop_event_type_t type, const char *peer,
+                           ipop_link_t *link, ipop_reason_t reason, int error, const char *detail);
+void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m);
+void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
+
+/* link.c */
+ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id);
+void ipop__link_free(ipop_link_t *link);
+int ipop__link_open(ipop_link_t *link);                       /* as offerer, new session */
+void ipop__link_handle(ipop_link_t *link, const ipop__msg *m); /* a message for this link */
+void ipop__link_shutdown(ipop_link_t *link, ipop_reason_t reason, bool say_bye);
+int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len);
+int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len);
