@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* Two networks in one process, linked through the real stack, with
+ * signalling delivered in memory: the harness of the link tests. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "ipop/ipop.h"
+
+#define N_PACKETS 10000
+#define WINDOW 64
+
+typedef struct node {
+    ipop_network_t *net;
+    struct node *peer;
+    const char *addr4, *addr6;
+    GMutex lock;
+    GCond cond;
+    int state;                    /* last link state seen in an event */
+    ipop_reason_t reason;         /* its reason */
+    int refused;                  /* IPOP_EVENT_PEER_REFUSED seen */
+    int bad_messages;
+    guint received;               /* packets that arrived intact */
+    guint corrupt;
+    guint8 *seen;                 /* per sequence number */
+    bool forge_fp;                /* corrupt the fingerprint in our outgoing messages */
+    bool mute;                    /* hold our outgoing messages back */
+    GPtrArray *held;              /* messages held back while muted */
+    int signal_errors;
+} node;
+
+void node_init(node *n, const char *name, const char *a4, const char *a6, const char *extra_key,
+               const char *extra_val);
+void node_clear(node *n);
+void pair_start(node *a, node *b);
+bool wait_state(node *n, int state, int seconds);
+void connect_pair(node *a, node *b);
+/* Sends N_PACKETS (len 0: sizes 64..1400) and asserts all arrive intact. */
+void blast(node *from, node *to, int family, size_t len);
+size_t build_packet(guint8 *buf, int family, const char *src, const char *dst, guint32 seq, size_t len);
+void set_mute(node *n, bool mute);
+void release_held(node *n);

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/* The public API under bad input: every refusal is a clear error code and a
+ * log line, never a crash.  Runs under the sanitizers in CI. */
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static GMutex log_lock;
+static GString *log_text;
+
+static void capture_log(ipop_log_level_t level, ipop_network_t *net, const char *msg, void *ud)
+{
+    g_mutex_lock(&log_lock);
+    g_string_append_printf(log_text, "%d %s\n", level, msg);
+    g_mutex_unlock(&log_lock);
+}
+
+static void log_reset(void)
+{
+    g_mutex_lock(&log_lock);
+    g_string_truncate(log_text, 0);
+    g_mutex_unlock(&log_lock);
+}
+
+static bool log_has(const char *needle)
+{
+    bool r;
+
+    g_mutex_lock(&log_lock);
+    r = strstr(log_text->str, needle) != NULL;
+    g_mutex_unlock(&log_lock);
+    return r;
+}
+
+static ipop_network_t *new_net(void)
+{
+    ipop_network_t *net = NULL;
+
+    g_assert_cmpint(ipop_network_new(&net, "api"), ==, 0);
+    g_assert_nonnull(net);
+    return net;
+}
+
+static void test_options(void)
+{
+    ipop_network_t *net = new_net();
+    static const char *bad[][2] = {
+        { "nonsense", "1" },
+        { "mode", "tunnel" },
+        { "mode", "" },
+        { "address", "10.0.0.1/33" },
+        { "address", "10.0.0.300/24" },
+        { "address", "fd00::1/129" },
+        { "address", "hello" },
+        { "address", "" },
+        { "mtu", "99999" },
+        { "mtu", "100" },
+        { "mtu", "1400x" },
+        { "mtu", "-1400" },
+        { "ice.stun", "nohost" },
+        { "ice.stun", "host:0" },
+        { "ice.stun", "host:70000" },
+        { "ice.stun", "[::1:3478" },
+        { "ice.turn", "stun:u:p@host:3478" },
+        { "ice.turn", "turn:host:3478" },
+        { "ice.turn", "turn:u:p@host:3478?transport=sctp" },
+        { "ice.turn", "turn:u:p@:3478" },
+        { "ice.relay-only", "maybe" },
+        { "ice.tcp", "2" },
+        { "device", "a-name-much-too-long-for-linux" },
+        { "device", "../x" },
+        { "loop", "fast" },
+        { "link.timeout", "0" },
+        { "identity.file", "" },
+    };
+    static const char *good[][2] = {
+        { "mode", "none" },
+        { "mode", "tun" },
+        { "mode", "tap" },
+        { "device", "ipop7" },
+        { "address", "10.9.8.7/16" },
+        { "address", "fd00:1::7/64" },
+        { "mtu", "1280" },
+        { "ice.stun", "127.0.0.1:3478" },
+        { "ice.stun", "[::1]:3478" },
+        { "ice.stun", "stun.example.test:3478" },
+        { "ice.turn", "turn:user:p@ss:word@127.0.0.1:3478?transport=tcp" },
+        { "ice.turn", "turn:user:pass@127.0.0.1:3478" },
+        { "ice.relay-only", "true" },
+        { "ice.relay-only", "false" },
+        { "ice.tcp", "no" },
+        { "loop", "thread" },
+        { "link.timeout", "45" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        log_reset();
+        if (ipop_network_set_option(net, bad[i][0], bad[i][1]) != -EINVAL)
+            g_error("option %s=%s was accepted", bad[i][0], bad[i][1]);
+        /* the log line names the key */
+        if (!log_has(bad[i][0]))
+            g_error("no log line names option %s", bad[i][0]);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++)
+        if (ipop_network_set_option(net, good[i][0], good[i][1]) != 0)
+            g_error("option %s=%s was refused", good[i][0], good[i][1]);
+    g_assert_cmpint(ipop_network_set_option(net, NULL, "x"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_set_option(net, "mode", NULL), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_set_option(NULL, "mode", "none"), ==, -EINVAL);
+    net = ipop_network_free(net);
+    g_assert_null(net);
+    g_assert_null(ipop_network_free(NULL));
+}
+
+static void test_lifecycle(void)
+{
+    ipop_network_t *net = new_net();
+    ipop_link_stats_t st = { .size = 4 };
+
+    g_assert_cmpint(ipop_network_new(NULL, "x"), ==, -EINVAL);
+    /* before start */
+    g_assert_cmpint(ipop_network_stop(net), ==, -EALREADY);
+    g_assert_cmpint(ipop_network_connect(net, "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst", NULL), ==,
+                    -ENOTCONN);
+    g_assert_cmpint(ipop_network_send_packet(net, "x", 1), ==, -ENOTCONN);
+    g_assert_cmpint(ipop_network_signal_receive(net, "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst", "ipop1"),
+                    ==, -ENOTCONN);
+    g_assert_cmpint(ipop_network_get_fd(net), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_get_timeout(net), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_process(net), ==, -EINVAL);
+    g_assert_null(ipop_network_get_device(net));
+    g_assert_null(ipop_network_get_link(net, "nobody"));
+
+    g_assert_cmpint(ipop_network_start(net), ==, 0);
+    g_assert_cmpint(ipop_network_start(net), ==, -EALREADY);
+    g_assert_null(ipop_network_get_device(net)); /* mode none: no device */
+    /* configuration is refused while started */
+    g_assert_cmpint(ipop_network_set_option(net, "mtu", "1300"), ==, -EBUSY);
+    g_assert_cmpint(ipop_network_set_signal_cb(net, NULL, NULL), ==, -EBUSY);
+    g_assert_cmpint(ipop_network_set_packet_cb(net, NULL, NULL), ==, -EBUSY);
+    g_assert_cmpint(ipop_network_set_event_cb(net, NULL, NULL), ==, -EBUSY);
+    /* peers */
+    g_assert_cmpint(ipop_network_allow_peer(net, "not-a-node-id"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_allow_peer(net, NULL), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_connect(net, "short", NULL), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_connect(net, ipop_network_get_node_id(net), NULL), ==, -EINVAL);
+    /* links */
+    g_assert_cmpint(ipop_link_get_state(NULL), ==, -EINVAL);
+    g_assert_null(ipop_link_get_peer_id(NULL));
+    g_assert_cmpint(ipop_link_get_stats(NULL, &st), ==, -EINVAL);
+    g_assert_cmpint(ipop_link_close(NULL), ==, -EINVAL);
+    /* packets */
+    g_assert_cmpint(ipop_network_send_packet(net, NULL, 10), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_send_packet(NULL, "x", 1), ==, -EINVAL);
+    {
+        guint8 big[IPOP_MAX_PACKET + 1] = { 0x45 };
+        g_assert_cmpint(ipop_network_send_packet(net, big, sizeof(big)), ==, -EMSGSIZE);
+        g_assert_cmpint(ipop_network_send_packet(net, big, 40), ==, -EINVAL); /* length fields do not fit */
+    }
+    g_assert_cmpint(ipop_network_stop(net), ==, 0);
+    g_assert_cmpint(ipop_network_stop(net), ==, -EALREADY);
+    /* and again */
+    g_assert_cmpint(ipop_network_start(net), ==, 0);
+    net = ipop_network_free(net); /* stops */
+}
+
+typedef struct events {
+    GMutex lock;
+    int refused, bad;
+    int last_error;
+} events;
+
+static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *ud)
+{
+    events *e = ud;
+
+    g_mutex_lock(&e->lock);
+    if (ev->type == IPOP_EVENT_PEER_REFUSED)
+        e->refused++;
+    if (ev->type == IPOP_EVENT_BAD_MESSAGE)
+        e->bad++;
+    e->last_error = ev->error;
+    g_mutex_unlock(&e->lock);
+}
+
+static bool wait_count(events *e, int *field, int want)
+{
+    for (int i = 0; i < 300; i++) {
+        g_mutex_lock(&e->lock);
+        bool ok = *field >= want;
+        g_mutex_unlock(&e->lock);
+        if (ok)
+            return true;
+        g_usleep(10000);
+    }
+    return false;
+}
+
+static void test_bad_signalling(void)
+{
+    ipop_network_t *net = new_net(), *other = new_net();
+    events e = { 0 };
+    const char *peer;
+    char *msg, *big;
+    int bad = 0;
+
+    g_mutex_init(&e.lock);
+    g_assert_cmpint(ipop_network_set_event_cb(net, on_event, &e), ==, 0);
+    g_assert_cmpint(ipop_network_start(net), ==, 0);
+    g_assert_cmpint(ipop_network_start(other), ==, 0);
+    peer = ipop_network_get_node_id(other);
+
+    /* sender id that is not a node id */
+    log_reset();
+    g_assert_cmpint(ipop_network_signal_receive(net, "bogus", "ipop1 offer"), ==, -EINVAL);
+    g_assert_true(log_has("refused"));
+    bad++;
+    g_assert_cmpint(ipop_network_signal_receive(net, NULL, "ipop1 offer"), ==, -EINVAL);
+    bad++;
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, NULL), ==, -EINVAL);
+    bad++;
+    /* garbage, truncated, a future version, oversize */
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, "\x01\x02garbage\xff"), ==, -EINVAL);
+    bad++;
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, ""), ==, -EINVAL);
+    bad++;
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, "ipop1"), ==, -EINVAL);
+    bad++;
+    msg = g_strdup_printf("ipop1 offer from=%s session=0123456789abcdef ufrag=abcd pwd=", peer);
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, -EINVAL);
+    bad++;
+    g_free(msg);
+    msg = g_strdup_printf("ipop2 offer from=%s session=0123456789abcdef", peer);
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, -EPROTONOSUPPORT);
+    bad++;
+    g_free(msg);
+    big = g_malloc(100000);
+    memset(big, 'a', 99999);
+    big[99999] = '\0';
+    memcpy(big, "ipop1 cand ", 11);
+    log_reset();
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, big), ==, -EMSGSIZE);
+    g_assert_true(log_has("refused"));
+    bad++;
+    g_free(big);
+    g_assert_true(wait_count(&e, &e.bad, bad));
+
+    /* a well-formed message from a peer that is not allowed */
+    msg = g_strdup_printf("ipop1 bye from=%s session=0123456789abcdef reason=7", peer);
+    log_reset();
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, -EPERM);
+    g_assert_true(log_has("not allowed"));
+    g_assert_true(wait_count(&e, &e.refused, 1));
+    /* a message whose sender field is not the peer it came from */
+    g_assert_cmpint(ipop_network_allow_peer(net, peer), ==, 0);
+    g_assert_cmpint(ipop_network_signal_receive(net, ipop_network_get_node_id(net), msg), ==, -EINVAL);
+    /* once allowed, a stray bye for an unknown session is accepted and ignored */
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, 0);
+    g_free(msg);
+
+    net = ipop_network_free(net);
+    other = ipop_network_free(other);
+    g_mutex_clear(&e.lock);
+}
+
+static void test_devices_need_root(void)
+{
+    ipop_network_t *net;
+
+    if (geteuid() == 0) {
+        g_test_skip("running as root: the refusal of a device without rights cannot be seen");
+        return;
+    }
+    net = new_net();
+    g_assert_cmpint(ipop_network_set_option(net, "mode", "tun"), ==, 0);
+    log_reset();
+    g_assert_cmpint(ipop_network_start(net), ==, -EPERM);
+    g_assert_true(log_has("device"));
+    /* the failed start left it stopped and reconfigurable */
+    g_assert_cmpint(ipop_network_set_option(net, "mode", "none"), ==, 0);
+    g_assert_cmpint(ipop_network_start(net), ==, 0);
+    net = ipop_network_free(net);
+}
+
+static void test_tap_mtu(void)
+{
+    ipop_network_t *net = new_net();
+
+    g_assert_cmpint(ipop_network_set_option(net, "mode", "tap"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "mtu", "1410"), ==, 0);
+    log_reset();
+    g_assert_cmpint(ipop_network_start(net), ==, -EINVAL);
+    g_assert_true(log_has("mtu"));
+    net = ipop_network_free(net);
+}
+
+static void test_strings(void)
+{
+    g_assert_cmpstr(ipop_version(), ==, IPOP_VERSION);
+    g_assert_true(IPOP_CHECK_VERSION(0, 0, 1));
+    g_assert_cmpstr(ipop_strerror(0), ==, "success");
+    g_assert_cmpstr(ipop_strerror(-EHOSTUNREACH), ==, "no link to the destination");
+    g_assert_nonnull(ipop_strerror(-EIO));
+    g_assert_nonnull(ipop_strerror(12345678));
+    g_assert_cmpstr(ipop_reason_str(IPOP_REASON_FINGERPRINT_MISMATCH), ==, "fingerprint-mismatch");
+    g_assert_cmpstr(ipop_reason_str((ipop_reason_t)999), ==, "unknown");
+    g_assert_cmpstr(ipop_link_state_str(IPOP_LINK_CONNECTED), ==, "connected");
+    g_assert_cmpstr(ipop_link_state_str((ipop_link_state_t)999), ==, "unknown");
+    g_assert_cmpstr(ipop_path_type_str(IPOP_PATH_RELAY), ==, "relay");
+    g_assert_cmpstr(ipop_path_type_str((ipop_path_type_t)999), ==, "unknown");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    log_text = g_string_new(NULL);
+    ipop_set_log_cb(capture_log, IPOP_LOG_DEBUG, NULL);
+    g_test_add_func("/api/options", test_options);
+    g_test_add_func("/api/lifecycle", test_lifecycle);
+    g_test_add_func("/api/bad-signalling", test_bad_signalling);
+    g_test_add_func("/api/devices-need-root", test_devices_need_root);
+    g_test_add_func("/api/tap-mtu", test_tap_mtu);
+    g_test_add_func("/api/strings", test_strings);
+    return g_test_run();
+}
