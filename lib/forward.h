@@ -17,7 +17,8 @@ void ipop__fwd_free(ipop__fwd *f);
 
 /* Routes host address a (prefix ignored: exact match) to link `owner`.
  * A later add of the same address replaces the owner.  Returns 0 or
- * -ENOMEM. */
+ * -ENOMEM (-EINVAL for a NULL argument or a family other than AF_INET or
+ * AF_INET6). */
 int ipop__fwd_add_ip(ipop__fwd *f, const ipop__addr *a, void *owner);
 /* Removes every IP and MAC entry of `owner`. */
 void ipop__fwd_remove_owner(ipop__fwd *f, void *owner);
@@ -32,3 +33,9 @@ void *ipop__fwd_lookup_mac(ipop__fwd *f, const uint8_t mac[6]);
 
 /* Number of IP entries, for tests and status. */
 size_t ipop__fwd_count(ipop__fwd *f);
+
+/* Capacity of the MAC table: learning a new MAC when it is full evicts the
+ * MAC learned (or refreshed) longest ago. */
+#define IPOP__FWD_MAC_MAX 4096
+/* Number of learned MACs, for tests and status. */
+size_t ipop__fwd_mac_count(ipop__fwd *f);

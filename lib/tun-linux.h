@@ -4,6 +4,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "addr.h"
 
@@ -12,8 +13,20 @@
  * kernel-chosen "ipop%d".  Writes the actual name into ifname.  Returns the
  * fd, or -errno (-EPERM without CAP_NET_ADMIN). */
 int ipop__tun_open(const char *name, bool tap, char ifname[IFNAMSIZ]);
-/* Each returns 0 or -errno. */
+/* The fd gives one packet per read() (-1/EAGAIN when none is queued) and
+ * takes one per write(): a bare IP packet for TUN, an Ethernet frame without
+ * FCS for TAP.  Read into a buffer of at least MTU (TUN) or MTU + 14 (TAP)
+ * bytes.  Closing the fd removes the device with its addresses and routes.
+ *
+ * Each returns 0 or -errno: -EINVAL for a NULL or empty name, a name of
+ * IFNAMSIZ characters or more, or an invalid value; -ENODEV when no such
+ * device exists. */
+/* mtu: 68..65535. */
 int ipop__tun_set_mtu(const char *ifname, int mtu);
+/* Adds a with its prefix (1..32 or 1..128; 0 is refused); an IPv6 address
+ * skips duplicate address detection, so it is usable at once.  -EEXIST when
+ * the device already has it. */
 int ipop__tun_add_addr(const char *ifname, const ipop__addr *a);
 int ipop__tun_set_up(const char *ifname, bool up);
+/* -EOPNOTSUPP for a device without an Ethernet address (TUN). */
 int ipop__tun_get_mac(const char *ifname, uint8_t mac[6]);
