@@ -87,6 +87,7 @@ struct ipop_network {
     GPtrArray *stun;            /* stun_server* */
     GPtrArray *turn;            /* relay_server* */
     bool relay_only, ice_tcp;
+    GPtrArray *local_addrs;     /* char*: host candidates only on these */
     char *identity_file;
     net_loop loop_mode;
     GMainContext *user_ctx;

@@ -462,12 +462,17 @@ static int start_agent(ipop_link_t *link)
         stun_server *s = net->stun->pdata[g_random_int_range(0, (gint32)net->stun->len)];
         g_object_set(agent, "stun-server", s->ip, "stun-server-port", s->port, NULL);
     }
+    for (guint i = 0; i < net->local_addrs->len; i++) {
+        NiceAddress addr;
+        if (nice_address_set_from_string(&addr, net->local_addrs->pdata[i]))
+            nice_agent_add_local_address(agent, &addr);
+    }
     link->stream = nice_agent_add_stream(agent, 1);
     if (link->stream == 0) {
         g_object_unref(agent);
         return -ENOMEM;
     }
-    nice_agent_set_stream_name(agent, link->stream, "ipop");
+    nice_agent_set_stream_name(agent, link->stream, "application");
     for (guint i = 0; i < net->turn->len; i++) {
         relay_server *t = net->turn->pdata[i];
         nice_agent_set_relay_info(agent, link->stream, 1, t->ip, t->port, t->user, t->pass, t->type);

@@ -246,7 +246,9 @@ static void net_call(ipop_network_t *net, mail_fn fn, void *data)
         fn(net, data);
         return;
     }
-    if (g_main_context_acquire(net->ctx)) {
+    /* The library's own thread owns its context from its first moment:
+     * never take it from under it.  A host loop may be borrowed while idle. */
+    if (net->loop_mode != LOOP_THREAD && g_main_context_acquire(net->ctx)) {
         fn(net, data);
         g_main_context_release(net->ctx);
         return;
@@ -332,6 +334,7 @@ IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
     net->name = g_strdup(name ? name : "ipop");
     net->stun = g_ptr_array_new_with_free_func(stun_free);
     net->turn = g_ptr_array_new_with_free_func(relay_free);
+    net->local_addrs = g_ptr_array_new_with_free_func(g_free);
     net->link_timeout_s = 30;
     net->dev_fd = -1;
     net->epoll_fd = -1;
@@ -402,6 +405,10 @@ IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, co
         if (!t)
             return bad_option(net, key, value, "expected turn:user:pass@host:port?transport=udp|tcp");
         g_ptr_array_add(net->turn, t);
+    } else if (!strcmp(key, "ice.local-address")) {
+        if (ipop__addr_parse(value, &a) < 0 || strchr(value, '/'))
+            return bad_option(net, key, value, "expected an IPv4 or IPv6 address without prefix");
+        g_ptr_array_add(net->local_addrs, g_strdup(value));
     } else if (!strcmp(key, "ice.relay-only")) {
         if (!parse_bool(value, &b))
             return bad_option(net, key, value, "expected true or false");
@@ -725,8 +732,13 @@ IPOP_EXPORT int ipop_network_process(ipop_network_t *net)
         return -EINVAL;
     if (!g_atomic_int_get(&net->running))
         return -ENOTCONN;
-    if (!g_main_context_acquire(net->ctx))
-        return -EBUSY;
+    /* Another thread may hold the context for a moment (a call such as
+     * ipop_network_connect() runs its work directly when it can). */
+    for (int i = 0; !g_main_context_acquire(net->ctx); i++) {
+        if (i == 10000)
+            return -EBUSY;
+        g_usleep(100);
+    }
     iterate_once(net); /* dispatch what is ready */
     iterate_once(net); /* and learn the fds and deadline that follow */
     g_main_context_release(net->ctx);
@@ -936,6 +948,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     g_hash_table_unref(net->allowed);
     g_ptr_array_unref(net->stun);
     g_ptr_array_unref(net->turn);
+    g_ptr_array_unref(net->local_addrs);
     ipop__identity_free(net->id);
     if (net->user_ctx)
         g_main_context_unref(net->user_ctx);

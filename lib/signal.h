@@ -46,7 +46,10 @@ typedef struct ipop__msg {
 bool ipop__node_id_valid(const char *id);
 
 /* Encodes m into buf (NUL-terminated).  Returns the length, -EMSGSIZE when
- * buf is too small, -EINVAL when m is not a valid message. */
+ * buf is too small, -EINVAL when m is not a valid message.  Also -EMSGSIZE
+ * when the line would exceed IPOP__SIGNAL_MAX, which a valid message with
+ * many long candidates can: send fewer candidates per message.  Fields the
+ * type does not carry must be empty or zero (see doc/protocol.md). */
 int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size);
 
 /* Decodes text (len bytes, no NUL needed).  Returns 0, -EMSGSIZE (longer
@@ -55,4 +58,10 @@ int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size);
  * non-printable byte, too many candidates).  *m is fully overwritten. */
 int ipop__msg_decode(ipop__msg *m, const char *text, size_t len);
 
+/* "offer", "answer", "cand", "bye", or "unknown" (never NULL). */
 const char *ipop__msg_type_str(ipop__msg_type t);
+
+/* true when a and b carry the same message: the fields their type carries
+ * are equal (addresses by family, prefix and host bytes; the fingerprint
+ * only when present). */
+bool ipop__msg_equal(const ipop__msg *a, const ipop__msg *b);

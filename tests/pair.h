@@ -28,6 +28,7 @@ typedef struct node {
     bool mute;                    /* hold our outgoing messages back */
     GPtrArray *held;              /* messages held back while muted */
     int signal_errors;
+    guint window;                 /* packets in flight in blast() to this node; 0: WINDOW */
 } node;
 
 void node_init(node *n, const char *name, const char *a4, const char *a6, const char *extra_key,

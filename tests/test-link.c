@@ -176,11 +176,16 @@ static gpointer drive(gpointer p)
     while (!g_atomic_int_get(&driver_stop)) {
         struct pollfd pfd = { .fd = ipop_network_get_fd(net), .events = POLLIN };
         int t = ipop_network_get_timeout(net);
-        if (pfd.fd < 0)
+        if (pfd.fd < 0) {
+            fprintf(stderr, "ipop_network_get_fd: %s\n", ipop_strerror(pfd.fd));
             return GINT_TO_POINTER(1);
+        }
         poll(&pfd, 1, t < 0 || t > 50 ? 50 : t);
-        if (ipop_network_process(net) < 0)
+        int r = ipop_network_process(net);
+        if (r < 0) {
+            fprintf(stderr, "ipop_network_process: %s\n", ipop_strerror(r));
             return GINT_TO_POINTER(1);
+        }
     }
     return NULL;
 }

@@ -85,7 +85,7 @@ static void start_coturn(void)
                            "allow-loopback-peers\n"
                            "no-cli\nno-tls\nno-dtls\nno-multicast-peers\n"
                            "pidfile=%s/turn.pid\n"
-                           "log-file=%s\nsimple-log\n",
+                           "log-file=%s\nsimple-log\nverbose\n",
                            turn_port, relay_min, relay_min + 99, turn_dir, log);
     g_assert_true(g_file_set_contents(path, conf, -1, NULL));
     argv[2] = path;
@@ -126,6 +126,9 @@ static void relay_pair(const char *transport)
     node_init(&b, "b", "10.30.0.2", "fd30::2", "ice.turn", turn);
     g_assert_cmpint(ipop_network_set_option(a.net, "ice.relay-only", "true"), ==, 0);
     g_assert_cmpint(ipop_network_set_option(b.net, "ice.relay-only", "true"), ==, 0);
+    /* coturn's relay sockets are small: a short window keeps a burst
+     * within them, so that every packet must arrive. */
+    a.window = b.window = 8;
     pair_start(&a, &b);
     connect_pair(&a, &b);
     blast(&a, &b, AF_INET, 0);

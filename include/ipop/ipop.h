@@ -181,6 +181,8 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "mtu": device MTU, 576..1410 (default 1400)
  *  - "ice.stun": "host:port"; may be given several times
  *  - "ice.turn": "turn:user:pass@host:port?transport=udp|tcp"; several allowed
+ *  - "ice.local-address": an IP address (no prefix) to gather host
+ *    candidates on; several allowed; default: every interface but loopback
  *  - "ice.relay-only": "true" or "false": use only relayed candidates
  *  - "ice.tcp": "true" or "false" (default false): ICE-TCP candidates
  *  - "identity.file": path of the node key and certificate, created (mode
@@ -263,8 +265,9 @@ IPOP_EXPORT int ipop_network_get_fd(ipop_network_t *net);
  * the timeout, or -EINVAL/-ENOTCONN as ipop_network_get_fd(). */
 IPOP_EXPORT int ipop_network_get_timeout(ipop_network_t *net);
 
-/** With option loop=external: runs what is due without blocking.  Returns 0
- * or -EINVAL/-ENOTCONN as ipop_network_get_fd(). */
+/** With option loop=external: runs what is due without blocking.  Returns 0,
+ * -EINVAL/-ENOTCONN as ipop_network_get_fd(), or -EBUSY when another thread
+ * kept the network's loop for more than a second. */
 IPOP_EXPORT int ipop_network_process(ipop_network_t *net);
 
 /** Returns a link's state (an ipop_link_state_t) or -EINVAL for NULL. */
