@@ -125,7 +125,7 @@ struct ipop_network {
     GHashTable *allowed;        /* peer id set */
 
     ipop__fwd *fwd;
-    guint closing_agents;       /* nice_agent_close_async calls in flight */
+    gint closing_agents;        /* nice_agent_close_async calls in flight (atomic) */
 
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */

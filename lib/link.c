@@ -46,10 +46,9 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
     g_atomic_int_set(&link->state, state);
 
     if (state == IPOP_LINK_CONNECTED && !link->in_fwd) {
-        if (link->raddr4.family)
-            ipop__fwd_add_ip(net->fwd, &link->raddr4, link);
-        if (link->raddr6.family)
-            ipop__fwd_add_ip(net->fwd, &link->raddr6, link);
+        if ((link->raddr4.family && ipop__fwd_add_ip(net->fwd, &link->raddr4, link) < 0) ||
+            (link->raddr6.family && ipop__fwd_add_ip(net->fwd, &link->raddr6, link) < 0))
+            ipop__err(net, "link to %s: cannot add its addresses to the forwarding table", short_id(link->peer_id));
         link->in_fwd = true;
         link->ever_connected = true;
     } else if (state != IPOP_LINK_CONNECTED && link->in_fwd) {
@@ -503,7 +502,7 @@ static void on_agent_closed(GObject *src, GAsyncResult *res, gpointer data)
     ipop_network_t *net = data;
 
     g_object_unref(src);
-    net->closing_agents--;
+    g_atomic_int_add(&net->closing_agents, -1);
 }
 
 /* Releases the session's ICE agent, DTLS session and timers; the link
@@ -534,7 +533,7 @@ static void teardown(ipop_link_t *link)
     if (agent) {
         g_signal_handlers_disconnect_by_data(agent, link);
         nice_agent_attach_recv(agent, link->stream, 1, net->ctx, NULL, NULL);
-        net->closing_agents++;
+        g_atomic_int_inc(&net->closing_agents);
         nice_agent_close_async(agent, on_agent_closed, net);
     }
     g_clear_pointer(&link->local_cands, g_ptr_array_unref);

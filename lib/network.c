@@ -878,7 +878,7 @@ static gboolean on_stop_poll(gpointer p)
 {
     ipop_network_t *net = p;
 
-    if (net->closing_agents == 0) {
+    if (g_atomic_int_get(&net->closing_agents) == 0) {
         g_main_loop_quit(net->loop);
         return G_SOURCE_REMOVE;
     }
@@ -889,10 +889,10 @@ static gboolean on_stop_deadline(gpointer p)
 {
     ipop_network_t *net = p;
 
-    ipop__warn(net, "%u ICE agents did not close in time", net->closing_agents);
+    ipop__warn(net, "%d ICE agents did not close in time", g_atomic_int_get(&net->closing_agents));
     if (net->loop)
         g_main_loop_quit(net->loop);
-    net->closing_agents = 0;
+    g_atomic_int_set(&net->closing_agents, 0);
     return G_SOURCE_REMOVE;
 }
 
@@ -922,11 +922,11 @@ IPOP_EXPORT int ipop_network_stop(ipop_network_t *net)
         net->thread = NULL;
     } else {
         gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
-        while (net->closing_agents > 0 && g_get_monotonic_time() < deadline) {
+        while (g_atomic_int_get(&net->closing_agents) > 0 && g_get_monotonic_time() < deadline) {
             if (!g_main_context_iteration(net->ctx, FALSE))
                 g_usleep(2000);
         }
-        net->closing_agents = 0;
+        g_atomic_int_set(&net->closing_agents, 0);
     }
     ipop__source_clear(&srcs[0]);
     ipop__source_clear(&srcs[1]);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "ipop/ipop-glib.h"
 #include "pair.h"
 #include "testutil.h"
 
@@ -212,6 +213,39 @@ static void test_external_loop(void)
     node_clear(&b);
 }
 
+/* A GLib host: the network runs on the host's own main context, iterated by
+ * the host's thread. */
+static gpointer run_loop(gpointer p)
+{
+    g_main_loop_run(p);
+    return NULL;
+}
+
+static void test_glib_context(void)
+{
+    node a, b;
+    GMainContext *ctx = g_main_context_new();
+    GMainLoop *loop = g_main_loop_new(ctx, FALSE);
+    GThread *host;
+
+    node_init(&a, "a", "10.25.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.25.0.2", NULL, NULL, NULL);
+    g_assert_cmpint(ipop_network_set_glib_context(NULL, ctx), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_set_glib_context(a.net, ctx), ==, 0);
+    host = g_thread_new("host", run_loop, loop);
+    pair_start(&a, &b);
+    g_assert_cmpint(ipop_network_set_glib_context(a.net, NULL), ==, -EBUSY);
+    connect_pair(&a, &b);
+    blast(&a, &b, AF_INET, 0);
+    blast(&b, &a, AF_INET, 0);
+    node_clear(&a); /* stops while the host's loop runs */
+    node_clear(&b);
+    g_main_loop_quit(loop);
+    g_thread_join(host);
+    g_main_loop_unref(loop);
+    g_main_context_unref(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -221,5 +255,6 @@ int main(int argc, char **argv)
     g_test_add_func("/link/not-allowed", test_not_allowed);
     g_test_add_func("/link/simultaneous", test_simultaneous);
     g_test_add_func("/link/external-loop", test_external_loop);
+    g_test_add_func("/link/glib-context", test_glib_context);
     return g_test_run();
 }
