@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Installs libipop into a temporary prefix and builds a program against it
+# the way a user would: with pkg-config alone.  Also checks what the shared
+# library exports (exactly lib/libipop.sym's symbols) and its soname.
+#
+# usage: install-test.sh BUILDDIR SRCDIR
+#   BUILDDIR  the meson build directory running this test (scratch files go
+#             under it)
+#   SRCDIR    the source tree, configured afresh with --prefix in a scratch
+#             build: a prefix baked in at configure time is what ends up in
+#             ipop.pc, and the running build may carry sanitizer options an
+#             outside program would not link against.
+set -euo pipefail
+
+builddir=$(readlink -f "${1:?usage: install-test.sh BUILDDIR SRCDIR}")
+srcdir=$(readlink -f "${2:?usage: install-test.sh BUILDDIR SRCDIR}")
+here=$srcdir/tests/install
+
+tmp=$(mktemp -d "$builddir/install-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step() { echo "--- $*"; }
+
+step "configure and install into $prefix"
+meson setup "$tmp/build" "$srcdir" --prefix="$prefix" \
+    -Dtests=false -Dexamples=false -Dbench=false -Dfuzzing=disabled \
+    >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup"; }
+meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log"; fail "meson install"; }
+
+pc=$(find "$prefix" -name ipop.pc -print -quit)
+[[ -n $pc ]] || fail "no ipop.pc installed"
+export PKG_CONFIG_PATH
+PKG_CONFIG_PATH=$(dirname "$pc")
+echo "ipop.pc: ${pc#"$prefix"/}"
+
+libdir=$(pkg-config --variable=libdir ipop)
+includedir=$(pkg-config --variable=includedir ipop)
+[[ $libdir == "$prefix"/* ]] || fail "ipop.pc's libdir $libdir is outside the prefix"
+
+step "installed files"
+for h in ipop.h ipop-glib.h ipop-version.h; do
+    [[ -f $includedir/ipop/$h ]] || fail "missing header $includedir/ipop/$h"
+done
+for f in libipop.so libipop.so.0; do
+    [[ -e $libdir/$f ]] || fail "missing $libdir/$f"
+done
+lib=$(readlink -f "$libdir/libipop.so")
+
+step "soname"
+soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
+[[ $soname == libipop.so.0 ]] || fail "soname is '$soname', want libipop.so.0"
+echo "$soname"
+
+step "exported symbols against lib/libipop.sym"
+# Every name inside a version node, "local: *;" aside.
+grep -E '^[[:space:]]*[A-Za-z_][A-Za-z0-9_]*;[[:space:]]*$' "$srcdir/lib/libipop.sym" |
+    tr -d ' \t;' | sort -u >"$tmp/want"
+# Dynamic symbols defined by the library; the version nodes themselves are
+# absolute symbols (A), not functions.
+nm -D --defined-only "$lib" | awk '$2 != "A" { print $3 }' >"$tmp/have-versioned"
+sed 's/@.*//' "$tmp/have-versioned" | sort -u >"$tmp/have"
+if ! diff -u "$tmp/want" "$tmp/have" >"$tmp/sym.diff"; then
+    echo "(- listed in libipop.sym but not exported, + exported but not listed)"
+    cat "$tmp/sym.diff"
+    fail "exported symbols differ from lib/libipop.sym"
+fi
+unversioned=$(grep -v '@IPOP_' "$tmp/have-versioned" || true)
+[[ -z $unversioned ]] || fail "exported without a version node: $unversioned"
+echo "$(wc -l <"$tmp/have") symbols, all versioned"
+
+step "build an outside program with pkg-config"
+cc=${CC:-cc}
+cflags=$(pkg-config --cflags ipop)
+libs=$(pkg-config --libs ipop)
+echo "$cc app.c $cflags $libs"
+# shellcheck disable=SC2086  # word splitting of pkg-config's output is wanted
+"$cc" -std=c99 -Wall -Wextra -Werror -o "$tmp/app" "$here/app.c" $cflags $libs ||
+    fail "app.c does not build against the installed library"
+
+# The headers also compile as C++ (extern "C"), and ipop-glib.h with GLib's
+# flags added.
+if command -v c++ >/dev/null; then
+    # shellcheck disable=SC2086
+    echo '#include <ipop/ipop.h>' | c++ -x c++ -fsyntax-only -Wall -Werror $cflags - ||
+        fail "ipop.h does not compile as C++"
+fi
+# shellcheck disable=SC2086
+echo '#include <ipop/ipop-glib.h>' |
+    "$cc" -x c -fsyntax-only -Wall -Werror $(pkg-config --cflags ipop glib-2.0) - ||
+    fail "ipop-glib.h does not compile"
+
+step "run it"
+export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+resolved=$(ldd "$tmp/app" | awk '$1 ~ /^libipop\.so/ { print $3 }')
+[[ $resolved == "$libdir"/* ]] || fail "app loads libipop from '$resolved', not the prefix"
+"$tmp/app" || fail "app exited with $?"
+echo "install test passed"
