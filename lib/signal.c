@@ -19,14 +19,16 @@
 #define SHORT_MAX 64 /* fp (64), addresses ("ffff:...:255.255.255.255/128" is 49), end, reason */
 
 enum key {
+    /* strings, decoded straight into the message */
     K_FROM,
     K_SESSION,
     K_UFRAG,
     K_PWD,
+    K_CAND,
+    /* short values, parsed into numbers or flags */
     K_FP,
     K_ADDR4,
     K_ADDR6,
-    K_CAND,
     K_END,
     K_REASON,
     K_UNKNOWN,
@@ -204,40 +206,50 @@ static int parse_addr(const char *s, int family, ipop__addr *a)
     return 0;
 }
 
-/* Stores the value of one known key into m. */
-static int set_field(ipop__msg *m, enum key k, const char *v, size_t n)
+static bool cred_valid(const char *s)
 {
-    char tmp[SHORT_MAX + 1];
+    return text_valid(s, IPOP__SIGNAL_CRED_MAX);
+}
+
+static bool cand_valid(const char *s)
+{
+    return text_valid(s, IPOP__SIGNAL_CAND_MAX);
+}
+
+static int set_string(char *out, size_t size, const char *v, size_t n, bool (*valid)(const char *))
+{
+    return unescape(v, n, out, size) < 0 || !valid(out) ? -EINVAL : 0;
+}
+
+static int set_string_field(ipop__msg *m, enum key k, const char *v, size_t n)
+{
+    int r;
 
     switch (k) {
     case K_FROM:
-        if (unescape(v, n, m->node_id, sizeof(m->node_id)) < 0 || !ipop__node_id_valid(m->node_id))
-            return -EINVAL;
-        return 0;
+        return set_string(m->node_id, sizeof(m->node_id), v, n, ipop__node_id_valid);
     case K_SESSION:
-        if (unescape(v, n, m->session, sizeof(m->session)) < 0 || !session_valid(m->session))
-            return -EINVAL;
-        return 0;
+        return set_string(m->session, sizeof(m->session), v, n, session_valid);
     case K_UFRAG:
-        if (unescape(v, n, m->ufrag, sizeof(m->ufrag)) < 0 || !text_valid(m->ufrag, IPOP__SIGNAL_CRED_MAX))
-            return -EINVAL;
-        return 0;
+        return set_string(m->ufrag, sizeof(m->ufrag), v, n, cred_valid);
     case K_PWD:
-        if (unescape(v, n, m->pwd, sizeof(m->pwd)) < 0 || !text_valid(m->pwd, IPOP__SIGNAL_CRED_MAX))
-            return -EINVAL;
-        return 0;
+        return set_string(m->pwd, sizeof(m->pwd), v, n, cred_valid);
     case K_CAND:
         if (m->n_cands >= IPOP__SIGNAL_MAX_CANDS)
             return -EINVAL;
-        if (unescape(v, n, m->cands[m->n_cands], sizeof(m->cands[0])) < 0 ||
-            !text_valid(m->cands[m->n_cands], IPOP__SIGNAL_CAND_MAX))
-            return -EINVAL;
-        m->n_cands++;
-        return 0;
+        r = set_string(m->cands[m->n_cands], sizeof(m->cands[0]), v, n, cand_valid);
+        if (r == 0)
+            m->n_cands++;
+        return r;
     default:
-        break;
+        return -EINVAL;
     }
-    /* The rest are short values read through tmp. */
+}
+
+static int set_short_field(ipop__msg *m, enum key k, const char *v, size_t n)
+{
+    char tmp[SHORT_MAX + 1];
+
     if (unescape(v, n, tmp, sizeof(tmp)) < 0)
         return -EINVAL;
     switch (k) {
@@ -346,7 +358,7 @@ static int parse_pair(ipop__msg *m, const char *tok, size_t n, unsigned *seen)
             return -EINVAL;
         *seen |= 1u << k;
     }
-    return set_field(m, k, eq + 1, vn);
+    return k <= K_CAND ? set_string_field(m, k, eq + 1, vn) : set_short_field(m, k, eq + 1, vn);
 }
 
 static int check_required(const ipop__msg *m, unsigned seen)
