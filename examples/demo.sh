@@ -106,6 +106,7 @@ mode = tun
 device = ipop0
 address = $2;$3
 identity.file = $WORK/$1.key
+link.timeout = 10
 signal.listen = $4:5000
 signal.peers = $5@$6:5000
 EOF

@@ -423,6 +423,9 @@ static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_dat
 
     switch (ev->type) {
     case IPOP_EVENT_LINK_STATE:
+        /* The library logs the details of a state change itself. */
+        if (!verbose)
+            sep = detail = "";
         if (ev->reason != IPOP_REASON_NONE)
             log_net(n, "link %.8s: %s (%s)%s%s", peer, ipop_link_state_str(ev->state),
                     ipop_reason_str(ev->reason), sep, detail);
@@ -430,14 +433,15 @@ static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_dat
             log_net(n, "link %.8s: %s%s%s", peer, ipop_link_state_str(ev->state), sep, detail);
         break;
     case IPOP_EVENT_PEER_REFUSED:
-        log_net(n, "warning: peer %.8s refused (%s)%s%s", peer, ipop_reason_str(ev->reason), sep,
+        /* The library has logged it already, with the details. */
+        debug_net(n, "peer %.8s refused (%s)%s%s", peer, ipop_reason_str(ev->reason), sep,
                 detail);
         return;
     case IPOP_EVENT_DEVICE_ERROR:
         log_net(n, "error: device: %s%s%s", ipop_strerror(ev->error), sep, detail);
         return;
     case IPOP_EVENT_BAD_MESSAGE:
-        log_net(n, "warning: bad message from %.8s: %s%s%s", peer, ipop_strerror(ev->error), sep,
+        debug_net(n, "bad message from %.8s: %s%s%s", peer, ipop_strerror(ev->error), sep,
                 detail);
         return;
     default:
@@ -736,7 +740,9 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     verbose = debug;
-    ipop_set_log_cb(on_log, debug ? IPOP_LOG_DEBUG : IPOP_LOG_INFO, NULL);
+    /* --node-id is a command whose output is the id: only problems are
+     * worth a log line there. */
+    ipop_set_log_cb(on_log, debug ? IPOP_LOG_DEBUG : id_file ? IPOP_LOG_WARNING : IPOP_LOG_INFO, NULL);
     if (id_file)
         return print_node_id(id_file);
     return run(config);

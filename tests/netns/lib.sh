@@ -169,7 +169,7 @@ mode = $2
 device = ipop0
 address = $3;$4
 identity.file = $5
-link.timeout = 15
+link.timeout = 10
 signal.listen = $6:5000
 signal.peers = $7@$8:5000
 EOF
@@ -220,7 +220,7 @@ check_ipopd() {
 
 # The whole two-node test, for MODE tun or tap.
 run_ping_test() {
-    local ipopd=$1 mode=$2 id_a id_b pid_a pid_b
+    local ipopd=$1 mode=$2 id_a id_b pid_a pid_b t0
     require_root
     check_ipopd "$ipopd"
     setup_traps
@@ -241,6 +241,7 @@ run_ping_test() {
     write_config "$WORK/a.conf" "$mode" 10.10.0.1/24 fd10::1/64 "$WORK/a.key" "$UNDER_A" "$id_b" "$UNDER_B"
     write_config "$WORK/b.conf" "$mode" 10.10.0.2/24 fd10::2/64 "$WORK/b.key" "$UNDER_B" "$id_a" "$UNDER_A"
 
+    t0=$SECONDS
     start_daemon "$NS_A" a "$ipopd" "$WORK/a.conf"
     pid_a=$!
     start_daemon "$NS_B" b "$ipopd" "$WORK/b.conf"
@@ -252,6 +253,7 @@ run_ping_test() {
         "ip -n '$NS_B' -4 addr show dev ipop0 | grep -q 'inet 10.10.0.2/24'"
     wait_for 20 "a first ping from a to b over the overlay" \
         ip netns exec "$NS_A" ping -c 1 -W 1 10.10.0.2
+    log "overlay ping answered $((SECONDS - t0)) s after the daemons started"
     grep -q "ipopd: link to ${id_b:0:8} connected" "$WORK/a.log" || fail "a did not report the link as connected"
     grep -q "ipopd: link to ${id_a:0:8} connected" "$WORK/b.log" || fail "b did not report the link as connected"
 
