@@ -563,6 +563,10 @@ static void msg_header(ipop_link_t *link, ipop__msg *m, ipop__msg_type type)
     g_strlcpy(m->session, link->session, sizeof(m->session));
 }
 
+/* Candidates per message: 8 of the longest possible lines stay within
+ * IPOP__SIGNAL_MAX once percent-encoded. */
+#define CANDS_PER_MSG 8
+
 /* Sends an offer, answer or candidates, with the local candidates queued
  * so far (more CAND messages follow when there are more than fit). */
 static void send_desc(ipop_link_t *link, ipop__msg_type type)
@@ -587,7 +591,7 @@ static void send_desc(ipop_link_t *link, ipop__msg_type type)
             m->addr4 = link->net->addr4;
             m->addr6 = link->net->addr6;
         }
-        while (m->n_cands < IPOP__SIGNAL_MAX_CANDS && link->local_cands->len > 0) {
+        while (m->n_cands < CANDS_PER_MSG && link->local_cands->len > 0) {
             g_strlcpy(m->cands[m->n_cands++], link->local_cands->pdata[0], IPOP__SIGNAL_CAND_MAX + 1);
             g_ptr_array_remove_index(link->local_cands, 0);
         }
