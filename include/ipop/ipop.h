@@ -285,6 +285,36 @@ IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
  * Returns -EALREADY when it is closed already. */
 IPOP_EXPORT int ipop_link_close(ipop_link_t *link);
 
+/** A UDP endpoint on this node's virtual addresses, for applications in
+ * mode "none" that want datagrams rather than IP packets. */
+typedef struct ipop_udp ipop_udp_t;
+
+/** Called with each datagram that arrived for an endpoint's port.
+ * `from_addr` is the sender's virtual address as text ("10.1.0.2" or
+ * "fd00::2").  Called from the network's loop, with no lock held. */
+typedef void (*ipop_udp_cb)(ipop_udp_t *sock, const char *from_addr, uint16_t from_port, const void *data,
+                            size_t len, void *user_data);
+
+/** Opens a UDP endpoint on `port` (1..65535) of the network's addresses
+ * (option "address", IPv4 and IPv6).  Datagrams to that port no longer reach
+ * the packet callback but `cb`.  Mode "none" only.  Returns 0, -EINVAL
+ * (bad argument, or not mode none), -EADDRINUSE (port taken). */
+IPOP_EXPORT int ipop_udp_open(ipop_network_t *net, uint16_t port, ipop_udp_cb cb, void *user_data,
+                              ipop_udp_t **ret);
+
+/** Sends a datagram from the endpoint to `to_addr`:`to_port`, building
+ * the IPv4 or IPv6 and UDP headers (checksums included).  May be called
+ * from any thread.  Returns 0, -EINVAL (bad address or argument, or no own
+ * address of that family), -EMSGSIZE (larger than the link MTU allows),
+ * or what ipop_network_send_packet() returns. */
+IPOP_EXPORT int ipop_udp_send(ipop_udp_t *sock, const char *to_addr, uint16_t to_port, const void *data,
+                              size_t len);
+
+/** Closes an endpoint; after it returns, its callback is not called again.
+ * Accepts NULL.  Returns NULL.  Must not be called from inside the
+ * endpoint's own callback. */
+IPOP_EXPORT ipop_udp_t *ipop_udp_close(ipop_udp_t *sock);
+
 /** Sets the process-wide log callback and the most verbose level passed to
  * it (default IPOP_LOG_INFO).  NULL drops all log lines (the default). */
 IPOP_EXPORT void ipop_set_log_cb(ipop_log_cb cb, ipop_log_level_t max_level, void *user_data);
