@@ -54,6 +54,8 @@ struct ipop_link {
     guint stream;
     GPtrArray *pending_cands;   /* remote candidates that came before the offer/answer */
     GPtrArray *local_cands;     /* local candidates not yet signalled */
+    GPtrArray *sent_cands;      /* local candidates signalled in this session */
+    GSource *resend_src;        /* repeats an unanswered offer */
     bool local_done, local_done_sent;
     GSource *flush_src;
 
@@ -130,6 +132,8 @@ struct ipop_network {
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
     guint64 no_route, bad_messages;
+
+    struct ipop__udp_set *udp;  /* udp.c: UDP endpoints; made by the first ipop_udp_open() */
 };
 
 /* network.c: used by link.c */
@@ -149,3 +153,9 @@ void ipop__link_handle(ipop_link_t *link, const ipop__msg *m); /* a message for 
 void ipop__link_shutdown(ipop_link_t *link, ipop_reason_t reason, bool say_bye);
 int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len);
 int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len);
+
+/* udp.c */
+typedef struct ipop__udp_set ipop__udp_set;
+bool ipop__udp_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
+void ipop__udp_set_free(ipop__udp_set *set);        /* with the network: frees endpoints left open */
+uint64_t ipop__udp_rx_drops(ipop_network_t *net);   /* bad datagrams to an open port, for tests */

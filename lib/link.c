@@ -9,6 +9,9 @@
  * candidates.  The smaller node id is ICE-controlling and the DTLS client.
  * When both sides offer at once, the offer of the smaller node id wins. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +27,7 @@
                  "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:" \
                  "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1"
 #define PING_INTERVAL_MS 5000
+#define OFFER_RESEND_MS 2000
 #define SOCKET_BUF (4 * 1024 * 1024)
 
 static void link_fail(ipop_link_t *link, ipop_reason_t reason);
@@ -55,8 +59,8 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
         ipop__fwd_remove_owner(net->fwd, link);
         link->in_fwd = false;
     }
-    snprintf(detail, sizeof(detail), "link to %s %s (%s)", short_id(link->peer_id),
-             ipop_link_state_str(state), ipop_reason_str(reason));
+    snprintf(detail, sizeof(detail), "link to %s %s%s%s%s", short_id(link->peer_id), ipop_link_state_str(state),
+             reason ? " (" : "", reason ? ipop_reason_str(reason) : "", reason ? ")" : "");
     ipop__info(net, "%s", detail);
     ipop__net_emit_simple(net, IPOP_EVENT_LINK_STATE, link->peer_id, link, reason, 0, detail);
 }
@@ -445,6 +449,62 @@ static void tune_sockets(ipop_link_t *link)
         g_ptr_array_unref(socks);
 }
 
+static bool in_subnet(const ipop__addr *net_addr, const ipop__addr *a)
+{
+    unsigned bits = net_addr->prefix, full = bits / 8;
+
+    if (!net_addr->family || net_addr->family != a->family)
+        return false;
+    if (memcmp(net_addr->bytes, a->bytes, full) != 0)
+        return false;
+    if (bits % 8) {
+        uint8_t mask = (uint8_t)(0xff << (8 - bits % 8));
+        return (net_addr->bytes[full] & mask) == (a->bytes[full] & mask);
+    }
+    return true;
+}
+
+/* Host candidates: every address that is up, except loopback, IPv6
+ * link-local, our own device, and anything inside our virtual subnets (a
+ * path through the overlay itself would carry the link inside itself).
+ * Returns how many were added; with none, libnice picks its own. */
+static unsigned add_host_addresses(NiceAgent *agent, ipop_network_t *net)
+{
+    struct ifaddrs *ifs = NULL;
+    unsigned n = 0;
+
+    if (getifaddrs(&ifs) < 0)
+        return 0;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        ipop__addr a = { 0 };
+        NiceAddress na;
+        if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+            continue;
+        if (net->dev_name[0] && !strcmp(i->ifa_name, net->dev_name))
+            continue;
+        if (i->ifa_addr->sa_family == AF_INET) {
+            a.family = AF_INET;
+            memcpy(a.bytes, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+        } else if (i->ifa_addr->sa_family == AF_INET6) {
+            const struct in6_addr *v6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+            if (IN6_IS_ADDR_LINKLOCAL(v6))
+                continue;
+            a.family = AF_INET6;
+            memcpy(a.bytes, v6, 16);
+        } else {
+            continue;
+        }
+        if (in_subnet(&net->addr4, &a) || in_subnet(&net->addr6, &a))
+            continue;
+        nice_address_init(&na);
+        nice_address_set_from_sockaddr(&na, i->ifa_addr);
+        if (nice_agent_add_local_address(agent, &na))
+            n++;
+    }
+    freeifaddrs(ifs);
+    return n;
+}
+
 static int start_agent(ipop_link_t *link)
 {
     ipop_network_t *net = link->net;
@@ -466,6 +526,8 @@ static int start_agent(ipop_link_t *link)
         if (nice_address_set_from_string(&addr, net->local_addrs->pdata[i]))
             nice_agent_add_local_address(agent, &addr);
     }
+    if (net->local_addrs->len == 0)
+        add_host_addresses(agent, net);
     link->stream = nice_agent_add_stream(agent, 1);
     if (link->stream == 0) {
         g_object_unref(agent);
@@ -483,6 +545,7 @@ static int start_agent(ipop_link_t *link)
     nice_agent_attach_recv(agent, link->stream, 1, net->ctx, on_recv, link);
 
     link->local_cands = g_ptr_array_new_with_free_func(g_free);
+    link->sent_cands = g_ptr_array_new_with_free_func(g_free);
     link->pending_cands = g_ptr_array_new_with_free_func(g_free);
     link->local_done = link->local_done_sent = false;
     g_mutex_lock(&link->tx_lock);
@@ -537,6 +600,8 @@ static void teardown(ipop_link_t *link)
         nice_agent_close_async(agent, on_agent_closed, net);
     }
     g_clear_pointer(&link->local_cands, g_ptr_array_unref);
+    g_clear_pointer(&link->sent_cands, g_ptr_array_unref);
+    ipop__source_clear(&link->resend_src);
     g_clear_pointer(&link->pending_cands, g_ptr_array_unref);
     link->remote_known = false;
     link->rx_data = NULL;
@@ -593,7 +658,7 @@ static void send_desc(ipop_link_t *link, ipop__msg_type type)
         }
         while (m->n_cands < CANDS_PER_MSG && link->local_cands->len > 0) {
             g_strlcpy(m->cands[m->n_cands++], link->local_cands->pdata[0], IPOP__SIGNAL_CAND_MAX + 1);
-            g_ptr_array_remove_index(link->local_cands, 0);
+            g_ptr_array_add(link->sent_cands, g_ptr_array_steal_index(link->local_cands, 0));
         }
         if (link->local_done && link->local_cands->len == 0) {
             m->cands_done = true;
@@ -604,6 +669,32 @@ static void send_desc(ipop_link_t *link, ipop__msg_type type)
         first = false;
     }
     g_free(m);
+}
+
+/* Sends the offer or answer again, with every candidate signalled so far:
+ * the first may have been lost, or dropped by a peer that was offering
+ * itself at the time. */
+static void resend_desc(ipop_link_t *link, ipop__msg_type type)
+{
+    if (!link->agent || !link->sent_cands)
+        return;
+    for (guint i = link->sent_cands->len; i > 0; i--)
+        g_ptr_array_insert(link->local_cands, 0, g_ptr_array_steal_index(link->sent_cands, i - 1));
+    link->local_done_sent = false;
+    send_desc(link, type);
+}
+
+static gboolean on_resend(gpointer data)
+{
+    ipop_link_t *link = data;
+
+    if (link->remote_known) {
+        ipop__source_clear(&link->resend_src);
+        return G_SOURCE_REMOVE;
+    }
+    ipop__dbg(link->net, "link to %s: no answer yet, offering again", short_id(link->peer_id));
+    resend_desc(link, IPOP__MSG_OFFER);
+    return G_SOURCE_CONTINUE;
 }
 
 static void add_remote_cands(ipop_link_t *link, char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned n,
@@ -695,8 +786,10 @@ int ipop__link_open(ipop_link_t *link)
 {
     int r = begin(link, NULL, true, IPOP_REASON_NONE);
 
-    if (r == 0)
+    if (r == 0) {
         send_desc(link, IPOP__MSG_OFFER);
+        link->resend_src = ipop__net_timeout(link->net, OFFER_RESEND_MS, on_resend, link);
+    }
     return r;
 }
 
@@ -705,11 +798,16 @@ static void on_offer(ipop_link_t *link, const ipop__msg *m)
     int state = g_atomic_int_get(&link->state);
     bool active = state == IPOP_LINK_CONNECTING || state == IPOP_LINK_CONNECTED;
 
-    if (active && strcmp(link->session, m->session) == 0)
-        return; /* a repeat of the session we are in */
+    if (active && strcmp(link->session, m->session) == 0) {
+        /* A repeat of the session we are in: our answer may have been lost. */
+        if (!link->offerer && state == IPOP_LINK_CONNECTING)
+            resend_desc(link, IPOP__MSG_ANSWER);
+        return;
+    }
     if (state == IPOP_LINK_CONNECTING && link->offerer && !link->remote_known &&
         strcmp(link->net->node_id, link->peer_id) < 0) {
         ipop__dbg(link->net, "link to %s: both sides offered; ours wins", short_id(link->peer_id));
+        resend_desc(link, IPOP__MSG_OFFER); /* theirs replaced it: the peer dropped ours */
         return;
     }
     if (begin(link, m->session, false, active ? IPOP_REASON_SUPERSEDED : IPOP_REASON_NONE) < 0)

@@ -166,6 +166,28 @@ static void test_simultaneous(void)
     node_clear(&b);
 }
 
+/* An offer lost on the way is repeated until the peer answers. */
+static void test_lost_offer(void)
+{
+    node a, b;
+
+    node_init(&a, "a", "10.26.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.26.0.2", NULL, NULL, NULL);
+    pair_start(&a, &b);
+    g_assert_cmpint(ipop_network_allow_peer(b.net, ipop_network_get_node_id(a.net)), ==, 0);
+    set_mute(&a, true);
+    g_assert_cmpint(ipop_network_connect(a.net, ipop_network_get_node_id(b.net), NULL), ==, 0);
+    g_usleep(500000);
+    set_mute(&a, false); /* what a said so far is lost */
+    g_assert_cmpuint(a.held->len, >, 0);
+    g_ptr_array_set_size(a.held, 0);
+    g_assert_true(wait_state(&a, IPOP_LINK_CONNECTED, 10));
+    g_assert_true(wait_state(&b, IPOP_LINK_CONNECTED, 5));
+    blast(&a, &b, AF_INET, 300);
+    node_clear(&a);
+    node_clear(&b);
+}
+
 /* A host that runs its own poll() loop drives one side, from a thread of
  * its own, the only caller of ipop_network_process(). */
 static gint driver_stop;
@@ -254,6 +276,7 @@ int main(int argc, char **argv)
     g_test_add_func("/link/fingerprint-mismatch", test_fingerprint_mismatch);
     g_test_add_func("/link/not-allowed", test_not_allowed);
     g_test_add_func("/link/simultaneous", test_simultaneous);
+    g_test_add_func("/link/lost-offer", test_lost_offer);
     g_test_add_func("/link/external-loop", test_external_loop);
     g_test_add_func("/link/glib-context", test_glib_context);
     return g_test_run();
