@@ -1,0 +1,27 @@
+# SPDX-License-Identifier: MIT
+"""Python binding of libipop, over ctypes.
+
+    import ipop
+    with ipop.Network("a", mode="none", address="10.1.0.1/24",
+                      ice_local_address="127.0.0.1",
+                      on_signal=..., on_packet=..., on_event=...) as net:
+        link = net.connect(peer_id)
+
+Callbacks run on the library's thread (loop="thread", the default) or
+inside Network.process() (loop="external").  See README.md.
+"""
+from ._lib import load_library
+from ._types import (DEFAULT_MTU, MAX_PACKET, NODE_ID_MAX, Event, EventType, IpopError, LinkState, LinkStats,
+                     LogLevel, PathType, Reason)
+from .network import (OPTION_KEYS, Link, Network, UdpEndpoint, has_udp, link_state_str, log_to_logging,
+                      path_type_str, reason_str, set_log_handler, strerror, version)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MTU", "MAX_PACKET", "NODE_ID_MAX", "OPTION_KEYS",
+    "Event", "EventType", "IpopError", "Link", "LinkState", "LinkStats", "LogLevel", "Network", "PathType",
+    "Reason", "UdpEndpoint",
+    "has_udp", "link_state_str", "load_library", "log_to_logging", "path_type_str", "reason_str",
+    "set_log_handler", "strerror", "version",
+]

@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: MIT
+"""Enums, value types and the exception of the binding.
+
+The numbers mirror include/ipop/ipop.h; tests/test_layout.py checks them
+against a program compiled from that header.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import typing
+
+if typing.TYPE_CHECKING:
+    from .network import Link
+
+MAX_PACKET = 1410
+DEFAULT_MTU = 1400
+NODE_ID_MAX = 64
+
+
+class LinkState(enum.IntEnum):
+    NEW = 0
+    CONNECTING = 1
+    CONNECTED = 2
+    FAILED = 3
+    CLOSED = 4
+
+
+class Reason(enum.IntEnum):
+    NONE = 0
+    ICE_FAILED = 1
+    CONSENT_LOST = 2
+    DTLS_FAILED = 3
+    FINGERPRINT_MISMATCH = 4
+    PEER_NOT_ALLOWED = 5
+    PEER_CLOSED = 6
+    LOCAL_CLOSED = 7
+    TIMEOUT = 8
+    BAD_MESSAGE = 9
+    DEVICE_ERROR = 10
+    SUPERSEDED = 11
+
+
+class PathType(enum.IntEnum):
+    UNKNOWN = 0
+    HOST = 1
+    SRFLX = 2
+    PRFLX = 3
+    RELAY = 4
+
+
+class EventType(enum.IntEnum):
+    LINK_STATE = 1
+    PEER_REFUSED = 2
+    DEVICE_ERROR = 3
+    BAD_MESSAGE = 4
+
+
+class LogLevel(enum.IntEnum):
+    ERR = 3
+    WARNING = 4
+    NOTICE = 5
+    INFO = 6
+    DEBUG = 7
+
+
+def _enum(cls, value):
+    """A member of `cls`, or the plain int when a newer library sends a
+    value this binding does not know yet."""
+    try:
+        return cls(value)
+    except ValueError:
+        return int(value)
+
+
+class IpopError(OSError):
+    """A negative errno returned by the library.
+
+    `errno` is the positive errno value (compare with the errno module),
+    `strerror` the text of ipop_strerror(), `function` the C function that
+    failed.
+    """
+
+    def __init__(self, errno: int, strerror: str, function: str | None = None):
+        super().__init__(errno, strerror)
+        self.function = function
+
+    def __str__(self):
+        s = super().__str__()
+        return f"{self.function}: {s}" if self.function else s
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """An event of a network, copied out of the library's ipop_event_t."""
+
+    type: EventType
+    peer_id: str | None
+    link: Link | None
+    state: LinkState
+    reason: Reason
+    error: int  # a negative errno value, or 0
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkStats:
+    """A copy of ipop_link_stats_t."""
+
+    state: LinkState
+    reason: Reason
+    tx_packets: int
+    tx_bytes: int
+    rx_packets: int
+    rx_bytes: int
+    tx_drops: int
+    rx_drops: int
+    rtt_us: int
+    local_path: PathType
+    remote_path: PathType
+    peer_id: str

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* Prints the layout of ipop.h's public structs and the values of its
+ * constants, as the C compiler sees them, one "kind name value" a line.
+ * test_layout.py compares them with the ctypes mirror. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include <ipop/ipop.h>
+
+#define SIZE(t) printf("sizeof %s %zu\n", #t, sizeof(t))
+#define FIELD(t, f) printf("offsetof %s.%s %zu %zu\n", #t, #f, offsetof(t, f), sizeof(((t *)0)->f))
+#define CONST(c) printf("const %s %lld\n", #c, (long long)(c))
+
+int main(void)
+{
+    SIZE(ipop_event_t);
+    FIELD(ipop_event_t, size);
+    FIELD(ipop_event_t, type);
+    FIELD(ipop_event_t, peer_id);
+    FIELD(ipop_event_t, link);
+    FIELD(ipop_event_t, state);
+    FIELD(ipop_event_t, reason);
+    FIELD(ipop_event_t, error);
+    FIELD(ipop_event_t, detail);
+
+    SIZE(ipop_link_stats_t);
+    FIELD(ipop_link_stats_t, size);
+    FIELD(ipop_link_stats_t, state);
+    FIELD(ipop_link_stats_t, reason);
+    FIELD(ipop_link_stats_t, tx_packets);
+    FIELD(ipop_link_stats_t, tx_bytes);
+    FIELD(ipop_link_stats_t, rx_packets);
+    FIELD(ipop_link_stats_t, rx_bytes);
+    FIELD(ipop_link_stats_t, tx_drops);
+    FIELD(ipop_link_stats_t, rx_drops);
+    FIELD(ipop_link_stats_t, rtt_us);
+    FIELD(ipop_link_stats_t, local_path);
+    FIELD(ipop_link_stats_t, remote_path);
+    FIELD(ipop_link_stats_t, peer_id);
+
+    /* the enums are passed as int through ctypes */
+    SIZE(ipop_link_state_t);
+    SIZE(ipop_reason_t);
+    SIZE(ipop_path_type_t);
+    SIZE(ipop_event_type_t);
+    SIZE(ipop_log_level_t);
+
+    CONST(IPOP_MAX_PACKET);
+    CONST(IPOP_DEFAULT_MTU);
+    CONST(IPOP_NODE_ID_MAX);
+
+    CONST(IPOP_LINK_NEW);
+    CONST(IPOP_LINK_CONNECTING);
+    CONST(IPOP_LINK_CONNECTED);
+    CONST(IPOP_LINK_FAILED);
+    CONST(IPOP_LINK_CLOSED);
+
+    CONST(IPOP_REASON_NONE);
+    CONST(IPOP_REASON_ICE_FAILED);
+    CONST(IPOP_REASON_CONSENT_LOST);
+    CONST(IPOP_REASON_DTLS_FAILED);
+    CONST(IPOP_REASON_FINGERPRINT_MISMATCH);
+    CONST(IPOP_REASON_PEER_NOT_ALLOWED);
+    CONST(IPOP_REASON_PEER_CLOSED);
+    CONST(IPOP_REASON_LOCAL_CLOSED);
+    CONST(IPOP_REASON_TIMEOUT);
+    CONST(IPOP_REASON_BAD_MESSAGE);
+    CONST(IPOP_REASON_DEVICE_ERROR);
+    CONST(IPOP_REASON_SUPERSEDED);
+
+    CONST(IPOP_PATH_UNKNOWN);
+    CONST(IPOP_PATH_HOST);
+    CONST(IPOP_PATH_SRFLX);
+    CONST(IPOP_PATH_PRFLX);
+    CONST(IPOP_PATH_RELAY);
+
+    CONST(IPOP_EVENT_LINK_STATE);
+    CONST(IPOP_EVENT_PEER_REFUSED);
+    CONST(IPOP_EVENT_DEVICE_ERROR);
+    CONST(IPOP_EVENT_BAD_MESSAGE);
+
+    CONST(IPOP_LOG_ERR);
+    CONST(IPOP_LOG_WARNING);
+    CONST(IPOP_LOG_NOTICE);
+    CONST(IPOP_LOG_INFO);
+    CONST(IPOP_LOG_DEBUG);
+    return 0;
+}
