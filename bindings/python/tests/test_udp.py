@@ -82,6 +82,24 @@ class TestUdp(unittest.TestCase):
         with self.assertRaises(ValueError):
             eb2.sendto(b"x", (self.a.addr4, 6000))
 
+        # an endpoint cannot close itself from inside its own callback
+        refused = []
+
+        def closes_itself(data, addr):
+            try:
+                ec.close()
+            except RuntimeError as e:
+                with cond:
+                    refused.append(e)
+                    cond.notify_all()
+
+        ec = self.b.net.udp_open(5001, closes_itself)
+        ea.sendto(b"close!", (self.b.addr4, 5001))
+        with cond:
+            self.assertTrue(cond.wait_for(lambda: refused, 10))
+        ec.close()  # from outside it can
+        self.assertEqual(len(refused), 1)
+
         # closing the network closes its endpoints first
         self.a.net.close()
         with self.assertRaises(ValueError):
