@@ -17,6 +17,7 @@
 
 typedef enum { MODE_NONE, MODE_TUN, MODE_TAP } net_mode;
 typedef enum { LOOP_THREAD, LOOP_EXTERNAL, LOOP_GLIB } net_loop;
+enum { OVERLAY_NONE, OVERLAY_GROUP };
 
 typedef struct relay_server {
     char *host;
@@ -133,6 +134,14 @@ struct ipop_network {
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
     guint64 no_route, bad_messages;
 
+    /* signalling over XMPP and the overlay policy (overlay.c) */
+    int overlay;                /* OVERLAY_* */
+    char *xmpp_jid, *xmpp_password, *xmpp_server, *xmpp_fingerprint;
+    unsigned xmpp_port;
+    bool xmpp_require_tls;
+    char *group_room, *group_secret;
+    struct ipop__overlay *ov;
+
     struct ipop__udp_set *udp;  /* udp.c: UDP endpoints; made by the first ipop_udp_open() */
 };
 
@@ -142,6 +151,8 @@ void ipop__source_clear(GSource **src);
 void ipop__net_emit(ipop_network_t *net, const ipop_event_t *ev);
 void ipop__net_emit_simple(ipop_network_t *net, ipop_event_type_t type, const char *peer,
                            ipop_link_t *link, ipop_reason_t reason, int error, const char *detail);
+void ipop__net_post(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *data), void *data,
+                    GDestroyNotify free_fn);
 void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m);
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
 

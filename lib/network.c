@@ -15,6 +15,7 @@
 #include "ipop/ipop-glib.h"
 #include "internal.h"
 #include "log.h"
+#include "overlay.h"
 #include "tun-linux.h"
 
 void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
@@ -204,6 +205,12 @@ static void post(ipop_network_t *net, mail_fn fn, void *data, GDestroyNotify fre
     g_mutex_unlock(&net->mail_lock);
 }
 
+void ipop__net_post(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *data), void *data,
+                    GDestroyNotify free_fn)
+{
+    post(net, fn, data, free_fn);
+}
+
 static void drop_mail(ipop_network_t *net)
 {
     mail *m;
@@ -317,6 +324,8 @@ void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__ms
 
     if (n < 0)
         ipop__err(net, "cannot encode a %s message: %s", ipop__msg_type_str(m->type), ipop_strerror(n));
+    else if (net->ov)
+        ipop__overlay_send(net, peer, buf);
     else if (net->signal_cb)
         net->signal_cb(net, peer, buf, net->signal_ud);
     g_free(buf);
@@ -336,6 +345,7 @@ IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
     net->turn = g_ptr_array_new_with_free_func(relay_free);
     net->local_addrs = g_ptr_array_new_with_free_func(g_free);
     net->link_timeout_s = 30;
+    net->xmpp_require_tls = true;
     net->dev_fd = -1;
     net->epoll_fd = -1;
     net->timeout_ms = -1;
@@ -353,6 +363,108 @@ static int bad_option(ipop_network_t *net, const char *key, const char *value, c
 {
     ipop__err(net, "option %s: %s%s%s", key, why, value ? ": " : "", value ? value : "");
     return -EINVAL;
+}
+
+static void set_str(char **field, const char *value)
+{
+    if (*field)
+        memset(*field, 0, strlen(*field));
+    g_free(*field);
+    *field = g_strdup(value);
+}
+
+/* A secret from a file: its first line, without the line end. */
+static int read_secret(ipop_network_t *net, const char *key, const char *path, char **field)
+{
+    gchar *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return bad_option(net, key, path, "cannot read the file");
+    text[strcspn(text, "\r\n")] = '\0';
+    if (!*text) {
+        g_free(text);
+        return bad_option(net, key, path, "the file is empty");
+    }
+    set_str(field, text);
+    memset(text, 0, strlen(text));
+    g_free(text);
+    return 0;
+}
+
+static int set_overlay_option(ipop_network_t *net, const char *key, const char *value)
+{
+    unsigned n;
+    bool b;
+
+    if (!strcmp(key, "overlay")) {
+        if (!strcmp(value, "none"))
+            net->overlay = OVERLAY_NONE;
+        else if (!strcmp(value, "group"))
+            net->overlay = OVERLAY_GROUP;
+        else
+            return bad_option(net, key, value, "expected none or group");
+    } else if (!strcmp(key, "xmpp.jid")) {
+        const char *at = strchr(value, '@');
+        if (!at || at == value || !at[1] || strchr(at + 1, '@') || strchr(value, '/') || strpbrk(value, " <>'\"&"))
+            return bad_option(net, key, value, "expected user@domain");
+        set_str(&net->xmpp_jid, value);
+    } else if (!strcmp(key, "xmpp.password")) {
+        set_str(&net->xmpp_password, value);
+    } else if (!strcmp(key, "xmpp.password-file")) {
+        return read_secret(net, key, value, &net->xmpp_password);
+    } else if (!strcmp(key, "xmpp.server")) {
+        if (!*value || strpbrk(value, " /"))
+            return bad_option(net, key, value, "expected a host name or address");
+        set_str(&net->xmpp_server, value);
+    } else if (!strcmp(key, "xmpp.port")) {
+        if (!parse_uint(value, 1, 65535, &n))
+            return bad_option(net, key, value, "expected a port number");
+        net->xmpp_port = n;
+    } else if (!strcmp(key, "xmpp.require-tls")) {
+        if (!parse_bool(value, &b))
+            return bad_option(net, key, value, "expected true or false");
+        net->xmpp_require_tls = b;
+    } else if (!strcmp(key, "xmpp.server-fingerprint")) {
+        size_t digits = 0;
+        for (const char *p = value; *p; p++) {
+            if (g_ascii_isxdigit(*p))
+                digits++;
+            else if (*p != ':')
+                return bad_option(net, key, value, "expected a SHA-256 fingerprint in hex");
+        }
+        if (digits != 64)
+            return bad_option(net, key, value, "expected a SHA-256 fingerprint in hex");
+        set_str(&net->xmpp_fingerprint, value);
+    } else if (!strcmp(key, "group.room")) {
+        const char *at = strchr(value, '@');
+        if (!at || at == value || !at[1] || strchr(value, '/') || strpbrk(value, " <>'\"&"))
+            return bad_option(net, key, value, "expected room@service");
+        set_str(&net->group_room, value);
+    } else if (!strcmp(key, "group.secret")) {
+        if (!*value)
+            return bad_option(net, key, NULL, "empty secret");
+        set_str(&net->group_secret, value);
+    } else if (!strcmp(key, "group.secret-file")) {
+        return read_secret(net, key, value, &net->group_secret);
+    } else {
+        return bad_option(net, key, NULL, "unknown option");
+    }
+    return 0;
+}
+
+static int check_overlay(ipop_network_t *net)
+{
+    if (net->overlay == OVERLAY_NONE)
+        return 0;
+    if (!net->xmpp_jid)
+        return bad_option(net, "xmpp.jid", NULL, "needed by overlay=group");
+    if (!net->xmpp_password)
+        return bad_option(net, "xmpp.password", NULL, "needed by overlay=group");
+    if (!net->group_room)
+        return bad_option(net, "group.room", NULL, "needed by overlay=group");
+    if (!net->group_secret)
+        return bad_option(net, "group.secret", NULL, "needed by overlay=group");
+    return 0;
 }
 
 IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, const char *value)
@@ -442,6 +554,8 @@ IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, co
         if (!parse_uint(value, 1, 3600, &n))
             return bad_option(net, key, value, "expected seconds from 1 to 3600");
         net->link_timeout_s = n;
+    } else if (g_str_has_prefix(key, "xmpp.") || g_str_has_prefix(key, "group.") || !strcmp(key, "overlay")) {
+        return set_overlay_option(net, key, value);
     } else {
         return bad_option(net, key, NULL, "unknown option");
     }
@@ -822,6 +936,9 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         g_strlcpy(net->node_id, ipop__identity_node_id(net->id), sizeof(net->node_id));
     }
     ipop__identity_set_verify(ipop__identity_credentials(net->id));
+    r = check_overlay(net);
+    if (r < 0)
+        return r;
     r = resolve_servers(net);
     if (r < 0)
         return r;
@@ -854,6 +971,14 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         g_main_context_acquire(net->ctx);
         iterate_once(net);
         g_main_context_release(net->ctx);
+    }
+    if (net->overlay != OVERLAY_NONE) {
+        r = ipop__overlay_start(net);
+        if (r < 0) {
+            ipop__err(net, "cannot start XMPP signalling: %s", ipop_strerror(r));
+            ipop_network_stop(net);
+            return r;
+        }
     }
     ipop__info(net, "network %s started, node id %s", net->name, net->node_id);
     return 0;
@@ -914,6 +1039,7 @@ IPOP_EXPORT int ipop_network_stop(ipop_network_t *net)
         return -EALREADY;
     net_call(net, close_all, NULL);
     g_atomic_int_set(&net->running, 0);
+    ipop__overlay_stop(net); /* after the goodbyes: they leave through it */
     if (net->loop_mode == LOOP_THREAD) {
         /* TURN allocations are released by the agents' close; give them a
          * moment, bounded, then end the thread. */
@@ -956,6 +1082,12 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     g_mutex_clear(&net->mail_lock);
     g_free(net->device_opt);
     g_free(net->identity_file);
+    set_str(&net->xmpp_password, NULL);
+    set_str(&net->group_secret, NULL);
+    g_free(net->xmpp_jid);
+    g_free(net->xmpp_server);
+    g_free(net->xmpp_fingerprint);
+    g_free(net->group_room);
     g_free(net->name);
     g_free(net);
     return NULL;

@@ -20,24 +20,6 @@ static char *turn_dir;
 static GPid turn_pid;
 static int turn_port;
 
-/* A port that is free for both UDP and TCP on loopback right now. */
-static int free_port(void)
-{
-    for (int tries = 0; tries < 50; tries++) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t sl = sizeof(sa);
-        int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-        if (bind(u, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(u, (struct sockaddr *)&sa, &sl) == 0 &&
-            bind(t, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            port = ntohs(sa.sin_port);
-        close(u);
-        close(t);
-        if (port > 0)
-            return port;
-    }
-    return -1;
-}
-
 static bool tcp_open(int port)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -69,7 +51,7 @@ static void start_coturn(void)
     }
     turn_dir = g_dir_make_tmp("ipop-turn-XXXXXX", NULL);
     g_chmod(turn_dir, 0755);
-    turn_port = free_port();
+    turn_port = test_free_port();
     g_assert_cmpint(turn_port, >, 0);
     relay_min = 40000 + g_random_int_range(0, 200) * 100;
     path = g_build_filename(turn_dir, "turnserver.conf", NULL);

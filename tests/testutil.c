@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "testutil.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static void log_line(ipop_log_level_t level, ipop_network_t *net, const char *msg, void *ud)
@@ -22,3 +25,22 @@ void test_require_root(const char *why)
         exit(TEST_SKIP);
     }
 }
+
+/* A port that is free for both UDP and TCP on loopback right now. */
+int test_free_port(void)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t sl = sizeof(sa);
+        int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+        if (bind(u, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(u, (struct sockaddr *)&sa, &sl) == 0 &&
+            bind(t, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            port = ntohs(sa.sin_port);
+        close(u);
+        close(t);
+        if (port > 0)
+            return port;
+    }
+    return -1;
+}
+

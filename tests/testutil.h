@@ -17,6 +17,9 @@ void test_log_to_stderr(ipop_log_level_t max_level);
 /* Exits with 77 and a reason unless running as root. */
 void test_require_root(const char *why);
 
+/* A port free for both UDP and TCP on 127.0.0.1 right now, or -1. */
+int test_free_port(void);
+
 /* Fails the test with a message (no abort: a clean exit status 1). */
 #define test_fail(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
     fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)

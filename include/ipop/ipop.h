@@ -94,6 +94,7 @@ typedef enum ipop_reason {
     IPOP_REASON_BAD_MESSAGE = 9,          /**< a signalling message could not be parsed */
     IPOP_REASON_DEVICE_ERROR = 10,        /**< the TUN/TAP device failed */
     IPOP_REASON_SUPERSEDED = 11,          /**< replaced by a newer session with the same peer */
+    IPOP_REASON_NOT_AUTHENTICATED = 12,   /**< a group message without a valid proof of the group secret */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -190,6 +191,18 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "loop": "thread" (default: the library's own thread) or "external"
  *    (the host drives it with ipop_network_process())
  *  - "link.timeout": seconds for a link to come up before it fails (default 30)
+ *
+ * Signalling over XMPP (instead of the signal callback) and GroupVPN:
+ *  - "overlay": "none" (default: the host carries signalling) or "group"
+ *  - "xmpp.jid": user@domain; "xmpp.password" or "xmpp.password-file"
+ *  - "xmpp.server", "xmpp.port": where to connect (default: the JID's
+ *    domain, port 5222)
+ *  - "xmpp.require-tls": "true" (default) or "false"
+ *  - "xmpp.server-fingerprint": SHA-256 of the server's certificate (hex,
+ *    colons allowed): accept that certificate even though it does not verify
+ *  - "group.room": the multi-user room, e.g. "vpn@rooms.example.org"
+ *  - "group.secret" or "group.secret-file": the secret every member knows;
+ *    the XMPP server never sees it
  */
 IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, const char *value);
 

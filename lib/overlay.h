@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Who links to whom, and signalling over XMPP: GroupVPN (a multi-user room
+ * and a group secret).  Runs in the network's loop thread. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipop/ipop.h"
+
+typedef struct ipop__overlay ipop__overlay;
+
+int ipop__overlay_start(ipop_network_t *net);
+void ipop__overlay_stop(ipop_network_t *net);
+/* Sends a signalling message to a peer through the overlay's transport. */
+void ipop__overlay_send(ipop_network_t *net, const char *peer, const char *text);
+
+/* The group authentication, pure: key = HMAC-SHA256(secret, "ipop-group-key-v1:" room);
+ * mac = HMAC-SHA256(key, "ipop-group-v1" LF room LF from LF to LF ts LF nonce LF text),
+ * as 64 lowercase hex digits. */
+void ipop__group_key(const char *secret, size_t secret_len, const char *room, uint8_t key[32]);
+void ipop__group_mac(const uint8_t key[32], const char *room, const char *from, const char *to, const char *ts,
+                     const char *nonce, const char *text, char out[65]);

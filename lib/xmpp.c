@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/* XMPP transport for signalling over libstrophe, in a thread of its own. */
+#include <errno.h>
+#include <string.h>
+#include <strophe.h>
+
+#include <glib.h>
+
+#include "log.h"
+#include "signal.h"
+#include "xmpp.h"
+
+#define RUN_SLICE_MS 10       /* how long one select() in libstrophe may wait */
+#define QUEUE_MAX 512         /* stanzas waiting for the connection */
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+typedef struct room {
+    char *room, *nick, *node_id;
+} room;
+
+struct ipop__xmpp {
+    char *jid, *password, *server, *fingerprint;
+    unsigned port;
+    bool require_tls;
+    ipop__xmpp_cb cb;
+    void *ud;
+
+    GThread *thread;
+    gint stop;
+    /* owned by the thread */
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    xmpp_log_t log;
+    bool connecting, online;
+    gint64 next_attempt;
+    guint backoff_ms;
+
+    GMutex lock;               /* guards queue, rooms, online_flag */
+    GQueue queue;              /* char*: serialized stanzas */
+    GPtrArray *rooms;          /* room* */
+    gint online_flag;
+};
+
+/* certfail handlers get only the certificate: find our transport by ctx */
+static GMutex registry_lock;
+static GHashTable *registry; /* xmpp_ctx_t* -> ipop__xmpp* */
+
+char *ipop__xml_escape(const char *text)
+{
+    GString *s = g_string_sized_new(strlen(text) + 16);
+
+    for (const char *p = text; *p; p++) {
+        switch (*p) {
+        case '&': g_string_append(s, "&amp;"); break;
+        case '<': g_string_append(s, "&lt;"); break;
+        case '>': g_string_append(s, "&gt;"); break;
+        case '"': g_string_append(s, "&quot;"); break;
+        case '\'': g_string_append(s, "&apos;"); break;
+        default: g_string_append_c(s, *p);
+        }
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void emit(ipop__xmpp *x, ipop__xmpp_event_type type, const char *from, const char *text)
+{
+    ipop__xmpp_event ev = { .type = type, .from = from, .text = text };
+    x->cb(x->ud, &ev);
+}
+
+static void on_log(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
+{
+    if (level >= XMPP_LEVEL_WARN)
+        ipop__dbg(NULL, "xmpp %s: %.200s", area, msg);
+}
+
+static void normalize_fp(const char *in, char out[65])
+{
+    size_t o = 0;
+
+    for (; in && *in && o < 64; in++)
+        if (g_ascii_isxdigit(*in))
+            out[o++] = g_ascii_tolower(*in);
+    out[o] = '\0';
+}
+
+static bool cert_matches(ipop__xmpp *x, const xmpp_tlscert_t *cert)
+{
+    char fp[65];
+
+    normalize_fp(xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256), fp);
+    return x->fingerprint && strcmp(fp, x->fingerprint) == 0;
+}
+
+/* Called when the server's certificate does not verify: a pinned
+ * fingerprint may still vouch for it. */
+static int on_certfail(const xmpp_tlscert_t *cert, const char *const why)
+{
+    ipop__xmpp *x;
+    bool ok;
+
+    g_mutex_lock(&registry_lock);
+    x = registry ? g_hash_table_lookup(registry, xmpp_tlscert_get_ctx(cert)) : NULL;
+    g_mutex_unlock(&registry_lock);
+    ok = x && cert_matches(x, cert);
+    if (!ok)
+        ipop__warn(NULL, "XMPP server certificate refused: %s%s", why,
+                   x && x->fingerprint ? " and its fingerprint is not the pinned one" : "");
+    return ok ? 1 : 0;
+}
+
+static void send_raw(ipop__xmpp *x, const char *xml)
+{
+    xmpp_send_raw(x->conn, xml, strlen(xml));
+}
+
+static char *presence_xml(const room *r, bool leave)
+{
+    char *to = g_strdup_printf("%s/%s", r->room, r->nick);
+    char *eto = ipop__xml_escape(to), *eid = ipop__xml_escape(r->node_id), *xml;
+
+    if (leave)
+        xml = g_strdup_printf("<presence to='%s' type='unavailable'/>", eto);
+    else
+        xml = g_strdup_printf("<presence to='%s'><x xmlns='http://jabber.org/protocol/muc'>"
+                              "<history maxchars='0'/></x><node xmlns='" IPOP__XMPP_NS_NODE "' id='%s'/></presence>",
+                              eto, eid);
+    g_free(to);
+    g_free(eto);
+    g_free(eid);
+    return xml;
+}
+
+static const char *attr(xmpp_stanza_t *s, const char *name)
+{
+    return s ? xmpp_stanza_get_attribute(s, name) : NULL;
+}
+
+static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    ipop__xmpp *x = ud;
+    xmpp_stanza_t *el = xmpp_stanza_get_child_by_name_and_ns(st, "ipop", IPOP__XMPP_NS_SIGNAL);
+    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st);
+    ipop__xmpp_event ev = { .type = IPOP__XMPP_SIGNAL };
+    char *text;
+
+    if (!el || !from || (type && !strcmp(type, "error")))
+        return 1;
+    text = xmpp_stanza_get_text(el);
+    ev.from = from;
+    ev.text = text ? text : "";
+    ev.ts = attr(el, "ts");
+    ev.nonce = attr(el, "nonce");
+    ev.mac = attr(el, "mac");
+    x->cb(x->ud, &ev);
+    if (text)
+        xmpp_free(x->ctx, text);
+    return 1;
+}
+
+static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    ipop__xmpp *x = ud;
+    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st);
+    xmpp_stanza_t *node = xmpp_stanza_get_child_by_name_and_ns(st, "node", IPOP__XMPP_NS_NODE);
+    ipop__xmpp_event ev = { .type = IPOP__XMPP_PRESENCE, .from = from };
+
+    if (!from)
+        return 1;
+    if (type && !strcmp(type, "error")) {
+        emit(x, IPOP__XMPP_ROOM_ERROR, from, "presence error");
+        return 1;
+    }
+    if (type && strcmp(type, "unavailable") != 0)
+        return 1; /* subscriptions are the roster's business */
+    ev.available = !type;
+    ev.node = attr(node, "id");
+    x->cb(x->ud, &ev);
+    return 1;
+}
+
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_stream_error_t *serr, void *ud)
+{
+    ipop__xmpp *x = ud;
+
+    x->connecting = false;
+    if (event == XMPP_CONN_CONNECT) {
+        if (x->fingerprint) {
+            xmpp_tlscert_t *cert = xmpp_conn_get_peer_cert(conn);
+            bool ok = cert && cert_matches(x, cert);
+            if (cert)
+                xmpp_tlscert_free(cert);
+            if (!ok) {
+                ipop__warn(NULL, "XMPP server certificate is not the pinned one: disconnecting");
+                xmpp_disconnect(conn);
+                return;
+            }
+        }
+        x->online = true;
+        x->backoff_ms = BACKOFF_MIN_MS;
+        xmpp_handler_delete(conn, on_message);
+        xmpp_handler_delete(conn, on_presence);
+        xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
+        xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, x);
+        send_raw(x, "<presence/>");
+        g_mutex_lock(&x->lock);
+        for (guint i = 0; i < x->rooms->len; i++) {
+            char *xml = presence_xml(x->rooms->pdata[i], false);
+            send_raw(x, xml);
+            g_free(xml);
+        }
+        g_atomic_int_set(&x->online_flag, 1);
+        g_mutex_unlock(&x->lock);
+        ipop__info(NULL, "XMPP session up as %s", xmpp_conn_get_bound_jid(conn));
+        emit(x, IPOP__XMPP_ONLINE, xmpp_conn_get_bound_jid(conn), NULL);
+        return;
+    }
+    /* disconnected or failed: try again later, backing off */
+    g_atomic_int_set(&x->online_flag, 0);
+    if (x->online || event == XMPP_CONN_FAIL || event == XMPP_CONN_DISCONNECT) {
+        const char *why = serr && serr->text ? serr->text : error ? g_strerror(error) : "disconnected";
+        if (x->online)
+            ipop__warn(NULL, "XMPP session lost: %s", why);
+        else
+            ipop__dbg(NULL, "XMPP connection failed: %s", why);
+        x->online = false;
+        emit(x, IPOP__XMPP_OFFLINE, NULL, why);
+    }
+    x->next_attempt = g_get_monotonic_time() + (gint64)x->backoff_ms * 1000;
+    x->backoff_ms = MIN(x->backoff_ms * 2, BACKOFF_MAX_MS);
+}
+
+static void try_connect(ipop__xmpp *x)
+{
+    long flags = x->require_tls ? XMPP_CONN_FLAG_MANDATORY_TLS : 0;
+
+    xmpp_conn_set_flags(x->conn, flags);
+    if (xmpp_connect_client(x->conn, x->server, (unsigned short)x->port, on_conn, x) == XMPP_EOK) {
+        x->connecting = true;
+    } else {
+        x->next_attempt = g_get_monotonic_time() + (gint64)x->backoff_ms * 1000;
+        x->backoff_ms = MIN(x->backoff_ms * 2, BACKOFF_MAX_MS);
+    }
+}
+
+/* Hands the queued stanzas to libstrophe. */
+static void flush_queue(ipop__xmpp *x)
+{
+    GQueue q = G_QUEUE_INIT;
+    char *xml;
+
+    g_mutex_lock(&x->lock);
+    q = x->queue;
+    g_queue_init(&x->queue);
+    g_mutex_unlock(&x->lock);
+    while ((xml = g_queue_pop_head(&q))) {
+        if (x->online)
+            send_raw(x, xml);
+        g_free(xml);
+    }
+}
+
+static gpointer run(gpointer p)
+{
+    ipop__xmpp *x = p;
+    gint64 end;
+
+    while (!g_atomic_int_get(&x->stop)) {
+        if (!x->online && !x->connecting && xmpp_conn_is_disconnected(x->conn) &&
+            g_get_monotonic_time() >= x->next_attempt)
+            try_connect(x);
+        flush_queue(x);
+        xmpp_run_once(x->ctx, RUN_SLICE_MS);
+    }
+    /* goodbye: what was queued (a link's bye), leaving the rooms, then the
+     * stream, bounded in time */
+    flush_queue(x);
+    if (x->online) {
+        g_mutex_lock(&x->lock);
+        for (guint i = 0; i < x->rooms->len; i++) {
+            char *xml = presence_xml(x->rooms->pdata[i], true);
+            send_raw(x, xml);
+            g_free(xml);
+        }
+        g_mutex_unlock(&x->lock);
+        send_raw(x, "<presence type='unavailable'/>");
+        end = g_get_monotonic_time() + G_USEC_PER_SEC;
+        while (xmpp_conn_send_queue_len(x->conn) > 0 && g_get_monotonic_time() < end)
+            xmpp_run_once(x->ctx, RUN_SLICE_MS);
+    }
+    if (!xmpp_conn_is_disconnected(x->conn)) {
+        xmpp_disconnect(x->conn);
+        end = g_get_monotonic_time() + G_USEC_PER_SEC;
+        while (!xmpp_conn_is_disconnected(x->conn) && g_get_monotonic_time() < end)
+            xmpp_run_once(x->ctx, RUN_SLICE_MS);
+    }
+    return NULL;
+}
+
+static void room_free(gpointer p)
+{
+    room *r = p;
+    g_free(r->room);
+    g_free(r->nick);
+    g_free(r->node_id);
+    g_free(r);
+}
+
+int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_cb cb, void *user_data)
+{
+    static gsize once;
+    ipop__xmpp *x;
+    char fp[65];
+
+    if (!cfg->jid || !cfg->password || !cb)
+        return -EINVAL;
+    if (g_once_init_enter(&once)) {
+        xmpp_initialize();
+        g_once_init_leave(&once, 1);
+    }
+    x = g_new0(ipop__xmpp, 1);
+    x->jid = cfg->resource ? g_strdup_printf("%s/%s", cfg->jid, cfg->resource) : g_strdup(cfg->jid);
+    x->password = g_strdup(cfg->password);
+    x->server = g_strdup(cfg->server);
+    x->port = cfg->port;
+    x->require_tls = cfg->require_tls;
+    if (cfg->fingerprint) {
+        normalize_fp(cfg->fingerprint, fp);
+        x->fingerprint = g_strdup(fp);
+    }
+    x->cb = cb;
+    x->ud = user_data;
+    x->backoff_ms = BACKOFF_MIN_MS;
+    g_mutex_init(&x->lock);
+    g_queue_init(&x->queue);
+    x->rooms = g_ptr_array_new_with_free_func(room_free);
+    x->log.handler = on_log;
+    x->log.userdata = x;
+    x->ctx = xmpp_ctx_new(NULL, &x->log);
+    x->conn = x->ctx ? xmpp_conn_new(x->ctx) : NULL;
+    if (!x->conn) {
+        ipop__xmpp_stop(x);
+        return -ENOMEM;
+    }
+    xmpp_conn_set_jid(x->conn, x->jid);
+    xmpp_conn_set_pass(x->conn, x->password);
+    xmpp_conn_set_certfail_handler(x->conn, on_certfail);
+    g_mutex_lock(&registry_lock);
+    if (!registry)
+        registry = g_hash_table_new(NULL, NULL);
+    g_hash_table_insert(registry, x->ctx, x);
+    g_mutex_unlock(&registry_lock);
+    x->thread = g_thread_try_new("ipop-xmpp", run, x, NULL);
+    if (!x->thread) {
+        ipop__xmpp_stop(x);
+        return -EAGAIN;
+    }
+    *ret = x;
+    return 0;
+}
+
+void ipop__xmpp_stop(ipop__xmpp *x)
+{
+    if (!x)
+        return;
+    g_atomic_int_set(&x->stop, 1);
+    if (x->thread)
+        g_thread_join(x->thread);
+    g_mutex_lock(&registry_lock);
+    if (registry)
+        g_hash_table_remove(registry, x->ctx);
+    g_mutex_unlock(&registry_lock);
+    if (x->conn)
+        xmpp_conn_release(x->conn);
+    if (x->ctx)
+        xmpp_ctx_free(x->ctx);
+    g_queue_clear_full(&x->queue, g_free);
+    g_ptr_array_unref(x->rooms);
+    g_mutex_clear(&x->lock);
+    if (x->password)
+        memset(x->password, 0, strlen(x->password));
+    g_free(x->password);
+    g_free(x->jid);
+    g_free(x->server);
+    g_free(x->fingerprint);
+    g_free(x);
+}
+
+static void enqueue(ipop__xmpp *x, char *xml)
+{
+    g_mutex_lock(&x->lock);
+    if (g_queue_get_length(&x->queue) < QUEUE_MAX)
+        g_queue_push_tail(&x->queue, xml);
+    else
+        g_free(xml);
+    g_mutex_unlock(&x->lock);
+}
+
+int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, const char *ts, const char *nonce,
+                           const char *mac)
+{
+    char *eto, *etext, *ets, *enonce, *emac;
+
+    if (!g_atomic_int_get(&x->online_flag))
+        return -ENOTCONN;
+    eto = ipop__xml_escape(to);
+    etext = ipop__xml_escape(text);
+    ets = ipop__xml_escape(ts ? ts : "");
+    enonce = ipop__xml_escape(nonce ? nonce : "");
+    emac = ipop__xml_escape(mac ? mac : "");
+    enqueue(x, g_strdup_printf("<message to='%s' type='chat'><ipop xmlns='" IPOP__XMPP_NS_SIGNAL "' ts='%s' "
+                               "nonce='%s' mac='%s'>%s</ipop><no-store xmlns='urn:xmpp:hints'/></message>",
+                               eto, ets, enonce, emac, etext));
+    g_free(eto);
+    g_free(etext);
+    g_free(ets);
+    g_free(enonce);
+    g_free(emac);
+    return 0;
+}
+
+void ipop__xmpp_join_room(ipop__xmpp *x, const char *room_jid, const char *nick, const char *node_id)
+{
+    room *r = g_new0(room, 1);
+
+    r->room = g_strdup(room_jid);
+    r->nick = g_strdup(nick);
+    r->node_id = g_strdup(node_id);
+    g_mutex_lock(&x->lock);
+    g_ptr_array_add(x->rooms, r);
+    if (g_atomic_int_get(&x->online_flag))
+        g_queue_push_tail(&x->queue, presence_xml(r, false));
+    g_mutex_unlock(&x->lock);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* XMPP transport (libstrophe) for signalling.  libstrophe resolves names and
+ * connects blocking and is not thread-safe, so each transport runs a thread
+ * of its own that alone touches libstrophe; other threads queue stanzas and
+ * receive events through a callback, called from that thread. */
+#pragma once
+
+#include <stdbool.h>
+
+#define IPOP__XMPP_NS_SIGNAL "urn:ipop:signal:1"
+#define IPOP__XMPP_NS_NODE "urn:ipop:node:1"
+
+typedef struct ipop__xmpp ipop__xmpp;
+
+typedef struct ipop__xmpp_config {
+    const char *jid;          /* user@domain (a resource is added) */
+    const char *password;
+    const char *server;       /* NULL: the JID's domain */
+    unsigned port;            /* 0: 5222 */
+    bool require_tls;
+    const char *fingerprint;  /* 64 hex digits: pin the server's certificate */
+    const char *resource;     /* the resource to ask for */
+} ipop__xmpp_config;
+
+typedef enum ipop__xmpp_event_type {
+    IPOP__XMPP_ONLINE = 1,   /* session up (again) */
+    IPOP__XMPP_OFFLINE,      /* connection lost or refused; `text` says why */
+    IPOP__XMPP_SIGNAL,       /* a signalling payload from `from` */
+    IPOP__XMPP_PRESENCE,     /* `from` became available or not; `node` its node id if it said */
+    IPOP__XMPP_ROOM_ERROR,   /* joining a room failed; `from` is the room */
+} ipop__xmpp_event_type;
+
+typedef struct ipop__xmpp_event {
+    ipop__xmpp_event_type type;
+    const char *from;        /* full JID */
+    const char *node;        /* node id from the presence, or NULL */
+    const char *text;        /* payload, or a reason */
+    const char *ts, *nonce, *mac; /* authentication attributes of a payload, or NULL */
+    bool available;
+} ipop__xmpp_event;
+
+typedef void (*ipop__xmpp_cb)(void *user_data, const ipop__xmpp_event *ev);
+
+/* Starts the transport's thread, which connects and keeps reconnecting with
+ * backoff.  Returns 0 or -errno. */
+int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_cb cb, void *user_data);
+/* Sends what is queued, says goodbye, disconnects and ends the thread. */
+void ipop__xmpp_stop(ipop__xmpp *x);
+
+/* Thread-safe.  Queue a signalling payload for `to`; dropped while offline
+ * (the link layer repeats what matters).  Returns 0 or -ENOTCONN. */
+int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, const char *ts, const char *nonce,
+                           const char *mac);
+/* Thread-safe.  Joins (or leaves) a multi-user room as room/nick, saying
+ * our node id in the presence.  Remembered: joined again after a reconnect. */
+void ipop__xmpp_join_room(ipop__xmpp *x, const char *room, const char *nick, const char *node_id);
+
+/* Writes `text` escaped for XML character data and attributes; the caller
+ * frees the result with g_free.  Pure. */
+char *ipop__xml_escape(const char *text);

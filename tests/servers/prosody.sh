@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Starts a private prosody for tests: its own config, certificate, data and
+# port, listening on one address only, with a multi-user chat component.
+#   prosody.sh start DIR ADDR PORT [USER:PASS ...]   prints the pid; writes DIR/fingerprint
+#   prosody.sh stop DIR
+# The XMPP domain is "ipop.test", the chat rooms "rooms.ipop.test".
+set -euo pipefail
+
+cmd=$1 dir=$2
+
+as_prosody() {
+    if [ "$(id -u)" = 0 ]; then runuser -u prosody -- "$@"; else "$@"; fi
+}
+
+case $cmd in
+start)
+    addr=$3 port=$4; shift 4
+    mkdir -p "$dir/data"
+    # A restart keeps the certificate: clients pin it.
+    [ -f "$dir/cert.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj "/CN=ipop.test" -addext "subjectAltName=DNS:ipop.test,DNS:rooms.ipop.test" \
+        -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+    openssl x509 -in "$dir/cert.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' \
+        | tr 'A-F' 'a-f' > "$dir/fingerprint"
+    cat > "$dir/prosody.cfg.lua" <<CFG
+pidfile = "$dir/prosody.pid"
+data_path = "$dir/data"
+interfaces = { "$addr" }
+local_interfaces = { "$addr" }
+c2s_ports = { $port }
+s2s_ports = { }
+component_ports = { }
+http_ports = { }
+https_ports = { }
+network_settings = { nagle = false }
+admins = { }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "presence"; "ping" }
+modules_disabled = { "s2s"; "limits"; "offline"; "c2s_timeout" }
+c2s_require_encryption = true
+allow_registration = false
+authentication = "internal_plain"
+log = { { levels = { min = "info" }, to = "file", filename = "$dir/prosody.log" } }
+certificates = "$dir"
+ssl = { key = "$dir/key.pem"; certificate = "$dir/cert.pem" }
+VirtualHost "ipop.test"
+    ssl = { key = "$dir/key.pem"; certificate = "$dir/cert.pem" }
+Component "rooms.ipop.test" "muc"
+    ssl = { key = "$dir/key.pem"; certificate = "$dir/cert.pem" }
+    restrict_room_creation = false
+    muc_room_default_public = false
+    muc_room_locking = false
+CFG
+    if [ "$(id -u)" = 0 ]; then chown -R prosody: "$dir"; chmod 755 "$dir"; fi
+    for up in "$@"; do
+        as_prosody prosodyctl --config "$dir/prosody.cfg.lua" register "${up%%:*}" ipop.test "${up#*:}" >/dev/null
+    done
+    as_prosody prosody -F --config "$dir/prosody.cfg.lua" >"$dir/stdout.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then echo "$pid"; exit 0; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "prosody did not start; log:" >&2
+    cat "$dir/stdout.log" "$dir/prosody.log" >&2 2>/dev/null || true
+    exit 1
+    ;;
+stop)
+    [ -f "$dir/prosody.pid" ] && kill "$(cat "$dir/prosody.pid")" 2>/dev/null || true
+    ;;
+esac
