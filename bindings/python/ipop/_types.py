@@ -39,6 +39,7 @@ class Reason(enum.IntEnum):
     BAD_MESSAGE = 9
     DEVICE_ERROR = 10
     SUPERSEDED = 11
+    NOT_AUTHENTICATED = 12
 
 
 class PathType(enum.IntEnum):

@@ -27,7 +27,9 @@ DatagramCallback = Callable[[bytes, "tuple[str, int]"], None]
 # The option keys of ipop_network_set_option() that Network() takes as
 # keyword arguments, spelled with "_" for "." and "-".
 OPTION_KEYS = ("mode", "device", "address", "mtu", "ice.stun", "ice.turn", "ice.local-address",
-               "ice.relay-only", "ice.tcp", "identity.file", "loop", "link.timeout")
+               "ice.relay-only", "ice.tcp", "identity.file", "loop", "link.timeout",
+               "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
+               "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file")
 _KWARGS = {k.replace(".", "_").replace("-", "_"): k for k in OPTION_KEYS}
 
 # Every network not yet freed, by its C address: the log callback names its

@@ -91,6 +91,9 @@ class TestLayout(unittest.TestCase):
                 self.assertIn(prefix + member, enumerators)
         for cname in CONSTANTS:
             self.assertRegex(text, rf"#define {cname} \d+")
+        # the keyword options name keys the header documents
+        for key in ipop.OPTION_KEYS:
+            self.assertIn(f'"{key}"', text)
 
 
 if __name__ == "__main__":
