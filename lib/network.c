@@ -725,7 +725,7 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
         if (n <= 0)
             break;
         if (n > max_packet(net) || route(net, pkt, (size_t)n, &link) < 0) {
-            net->no_route++;
+            __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
             continue;
         }
         if (!link) {
@@ -1199,7 +1199,7 @@ static void refuse(ipop_network_t *net, const char *from, ipop_event_type_t type
 {
     char detail[160];
 
-    net->bad_messages++;
+    __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
     snprintf(detail, sizeof(detail), "signalling message from %.16s refused: %s", from ? from : "(none)", what);
     ipop__warn(net, "%s", detail);
     ipop__net_emit_simple(net, type, from, NULL, reason, err, detail);
@@ -1244,6 +1244,29 @@ IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *fro
         return -EPERM;
     }
     post(net, handle_msg, m, g_free);
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t *stats)
+{
+    ipop_network_stats_t s;
+    size_t n;
+
+    if (!net || !stats || stats->size < sizeof(size_t))
+        return -EINVAL;
+    memset(&s, 0, sizeof(s));
+    n = MIN(stats->size, sizeof(s));
+    s.size = n;
+    s.signal_refused = __atomic_load_n(&net->bad_messages, __ATOMIC_RELAXED);
+    s.no_route = __atomic_load_n(&net->no_route, __ATOMIC_RELAXED);
+    g_mutex_lock(&net->lock);
+    for (guint i = 0; i < net->link_list->len; i++) {
+        s.links++;
+        if (g_atomic_int_get(&((ipop_link_t *)net->link_list->pdata[i])->state) == IPOP_LINK_CONNECTED)
+            s.links_connected++;
+    }
+    g_mutex_unlock(&net->lock);
+    memcpy(stats, &s, n);
     return 0;
 }
 

@@ -101,7 +101,7 @@ static void refuse(ipop_network_t *net, const char *peer, const char *why)
 {
     char detail[160];
 
-    net->bad_messages++;
+    __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
     snprintf(detail, sizeof(detail), "group message from %.16s refused: %s", peer, why);
     ipop__warn(net, "%s", detail);
     ipop__net_emit_simple(net, IPOP_EVENT_PEER_REFUSED, peer, NULL, IPOP_REASON_NOT_AUTHENTICATED, -EPERM, detail);

@@ -251,6 +251,15 @@ static void test_bad_signalling(void)
     bad++;
     g_free(big);
     g_assert_true(wait_count(&e, &e.bad, bad));
+    {
+        ipop_network_stats_t ns = { .size = sizeof(ns) };
+        g_assert_cmpint(ipop_network_get_stats(net, &ns), ==, 0);
+        g_assert_cmpuint(ns.signal_refused, ==, (guint64)bad);
+        g_assert_cmpuint(ns.links, ==, 0);
+        ns.size = 1;
+        g_assert_cmpint(ipop_network_get_stats(net, &ns), ==, -EINVAL);
+        g_assert_cmpint(ipop_network_get_stats(NULL, &ns), ==, -EINVAL);
+    }
 
     /* a well-formed message from a peer that is not allowed */
     msg = g_strdup_printf("ipop1 bye from=%s session=0123456789abcdef reason=7", peer);

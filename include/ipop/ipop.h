@@ -142,6 +142,16 @@ typedef struct ipop_link_stats {
     char peer_id[IPOP_NODE_ID_MAX + 1];
 } ipop_link_stats_t;
 
+/** Statistics of a network.  Set `size` to sizeof(ipop_network_stats_t)
+ * before calling ipop_network_get_stats(). */
+typedef struct ipop_network_stats {
+    size_t size;
+    uint64_t signal_refused;   /**< signalling messages refused: malformed, unauthenticated, replayed, not allowed */
+    uint64_t no_route;         /**< packets from the device with no link to their destination */
+    uint32_t links;            /**< links known, in any state */
+    uint32_t links_connected;  /**< links connected now */
+} ipop_network_stats_t;
+
 /** Log levels (syslog's numbers). */
 typedef enum ipop_log_level {
     IPOP_LOG_ERR = 3,
@@ -249,6 +259,11 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
  * IPOP_EVENT_LINK_STATE.  A link that failed or closed is started again.
  * `ret` may be NULL.  Returns -ENOTCONN when the network is not started. */
 IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
+
+/** Copies the network's statistics into `stats`, whose `size` field the
+ * caller sets.  May be called from any thread.  Returns -EINVAL for NULL
+ * or a size smaller than a size_t. */
+IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t *stats);
 
 /** Returns the link to `peer_id`, or NULL. */
 IPOP_EXPORT ipop_link_t *ipop_network_get_link(ipop_network_t *net, const char *peer_id);
