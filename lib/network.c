@@ -641,6 +641,8 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
         goto drop;
     }
     if (net->mode == MODE_NONE) {
+        if (ipop__udp_deliver(net, link, pkt, len))
+            return; /* for a UDP endpoint: delivered or dropped, and counted, by udp.c */
         if (net->packet_cb)
             net->packet_cb(net, pkt, len, net->packet_ud);
     } else if (write(net->dev_fd, pkt, len) != (ssize_t)len) {
@@ -1076,6 +1078,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     g_ptr_array_unref(net->turn);
     g_ptr_array_unref(net->local_addrs);
     ipop__identity_free(net->id);
+    ipop__udp_set_free(net->udp);
     if (net->user_ctx)
         g_main_context_unref(net->user_ctx);
     g_mutex_clear(&net->lock);

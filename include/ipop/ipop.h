@@ -325,8 +325,17 @@ typedef void (*ipop_udp_cb)(ipop_udp_t *sock, const char *from_addr, uint16_t fr
 
 /** Opens a UDP endpoint on `port` (1..65535) of the network's addresses
  * (option "address", IPv4 and IPv6).  Datagrams to that port no longer reach
- * the packet callback but `cb`.  Mode "none" only.  Returns 0, -EINVAL
- * (bad argument, or not mode none), -EADDRINUSE (port taken). */
+ * the packet callback but `cb`.  Mode "none" only; before or after start.
+ * May be called from any thread.  Returns 0, -EINVAL (bad argument, or not
+ * mode none), -EADDRINUSE (port taken).
+ *
+ * Only whole datagrams to one of the network's own addresses are taken:
+ * fragments (IPv4 MF or offset, any IPv6 extension header) and ports with
+ * no endpoint go to the packet callback as before.  A datagram for an
+ * endpoint whose headers do not hold together (UDP length, IPv4 header
+ * checksum) or whose UDP checksum is wrong (or absent in IPv6; IPv4 allows
+ * 0 for none) is dropped and counted in the link's rx_drops.
+ * ipop_network_free() frees the endpoints still open. */
 IPOP_EXPORT int ipop_udp_open(ipop_network_t *net, uint16_t port, ipop_udp_cb cb, void *user_data,
                               ipop_udp_t **ret);
 
@@ -339,8 +348,12 @@ IPOP_EXPORT int ipop_udp_send(ipop_udp_t *sock, const char *to_addr, uint16_t to
                               size_t len);
 
 /** Closes an endpoint; after it returns, its callback is not called again.
- * Accepts NULL.  Returns NULL.  Must not be called from inside the
- * endpoint's own callback. */
+ * May be called from any thread: when the endpoint's callback is running in
+ * another thread, it waits for that call to return (so the caller must not
+ * hold anything that callback waits for).  From inside the endpoint's own
+ * callback it returns at once, and the endpoint is freed when the callback
+ * returns.  The endpoint must not be used (ipop_udp_send()) after or during
+ * its close.  Accepts NULL.  Returns NULL. */
 IPOP_EXPORT ipop_udp_t *ipop_udp_close(ipop_udp_t *sock);
 
 /** Sets the process-wide log callback and the most verbose level passed to
