@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <strophe.h>
+
+#include "overlay.h"
 #include "pair.h"
 #include "testutil.h"
 
@@ -19,7 +22,7 @@ static int port;
 static void prosody(const char *cmd)
 {
     char *out = NULL, *err = NULL, *port_s = g_strdup_printf("%d", port);
-    const char *argv[] = { "bash", script, cmd, dir, "127.0.0.1", port_s, "a:pa", "b:pb", "c:pc", "d:pd", NULL };
+    const char *argv[] = { "bash", script, cmd, dir, "127.0.0.1", port_s, "a:pa", "b:pb", "c:pc", "d:pd", "e:pe", NULL };
     int status = 0;
     GError *error = NULL;
 
@@ -167,6 +170,132 @@ static void test_group(void)
     node_clear(&a);
 }
 
+/* ---- a hostile XMPP client in the room ---- */
+
+typedef struct hostile {
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    bool up, failed;
+} hostile;
+
+static void hostile_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_stream_error_t *se, void *ud)
+{
+    hostile *h = ud;
+
+    if (ev == XMPP_CONN_CONNECT)
+        h->up = true;
+    else
+        h->failed = true;
+}
+
+static void hostile_pump(hostile *h, int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+
+    while (g_get_monotonic_time() < end)
+        xmpp_run_once(h->ctx, 10);
+}
+
+static void hostile_send(hostile *h, const char *to, const char *text, const char *ts, const char *nonce,
+                         const char *mac)
+{
+    char *xml = g_strdup_printf("<message to='%s' type='chat'><ipop xmlns='urn:ipop:signal:1' ts='%s' "
+                                "nonce='%s' mac='%s'>%s</ipop></message>", to, ts, nonce, mac, text);
+    xmpp_send_raw(h->conn, xml, strlen(xml));
+    g_free(xml);
+    hostile_pump(h, 100);
+}
+
+static guint64 refused_count(node *n)
+{
+    ipop_network_stats_t st = { .size = sizeof(st) };
+
+    g_assert_cmpint(ipop_network_get_stats(n->net, &st), ==, 0);
+    return st.signal_refused;
+}
+
+static void test_hostile(void)
+{
+    /* the hostile client's nickname looks like a node id */
+    const char *fake = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    node a, b;
+    hostile h = { 0 };
+    char *to, *big, ts[24], mac[65], *join;
+    uint8_t key[32];
+    guint64 before;
+    int expected = 0;
+
+    member(&a, "a", "pa", "10.41.0.1", "sesame");
+    member(&b, "b", "pb", "10.41.0.2", "sesame");
+    a.peer = &b;
+    b.peer = &a;
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 20));
+
+    xmpp_initialize();
+    h.ctx = xmpp_ctx_new(NULL, NULL);
+    h.conn = xmpp_conn_new(h.ctx);
+    xmpp_conn_set_jid(h.conn, "e@ipop.test/hostile");
+    xmpp_conn_set_pass(h.conn, "pe");
+    xmpp_conn_set_flags(h.conn, XMPP_CONN_FLAG_TRUST_TLS);
+    g_assert_cmpint(xmpp_connect_client(h.conn, "127.0.0.1", (unsigned short)port, hostile_conn, &h), ==, XMPP_EOK);
+    for (int i = 0; i < 500 && !h.up && !h.failed; i++)
+        xmpp_run_once(h.ctx, 10);
+    g_assert_true(h.up);
+    join = g_strdup_printf("<presence to='vpn@rooms.ipop.test/%s'><x xmlns='http://jabber.org/protocol/muc'/>"
+                           "</presence>", fake);
+    xmpp_send_raw(h.conn, join, strlen(join));
+    hostile_pump(&h, 500);
+
+    to = g_strdup_printf("vpn@rooms.ipop.test/%s", ipop_network_get_node_id(a.net));
+    before = refused_count(&a);
+    snprintf(ts, sizeof(ts), "%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
+    /* no authentication at all, and garbage */
+    hostile_send(&h, to, "garbage &amp; &lt;", "", "", ""); /* (a control byte is not XML: the server ends such a stream) */
+    expected++;
+    /* well-formed attributes, wrong key */
+    hostile_send(&h, to, "ipop1 bye", ts, "0123456789abcdef",
+                 "0000000000000000000000000000000000000000000000000000000000000000");
+    expected++;
+    /* oversize */
+    big = g_malloc(20001);
+    memset(big, 'x', 20000);
+    big[20000] = '\0';
+    hostile_send(&h, to, big, ts, "0123456789abcdee",
+                 "1111111111111111111111111111111111111111111111111111111111111111");
+    expected++;
+    /* A server that knows a valid message (here: made with the secret, as
+     * if captured) replays it, and sends an old one. */
+    ipop__group_key("sesame", 6, "vpn@rooms.ipop.test", key);
+    ipop__group_mac(key, "vpn@rooms.ipop.test", fake, ipop_network_get_node_id(a.net), ts, "fedcba9876543210",
+                    "not a signal message", mac);
+    hostile_send(&h, to, "not a signal message", ts, "fedcba9876543210", mac); /* passes, then malformed */
+    expected++;
+    hostile_send(&h, to, "not a signal message", ts, "fedcba9876543210", mac); /* replayed */
+    expected++;
+    ipop__group_mac(key, "vpn@rooms.ipop.test", fake, ipop_network_get_node_id(a.net), "1000000000",
+                    "fedcba9876543211", "not a signal message", mac);
+    hostile_send(&h, to, "not a signal message", "1000000000", "fedcba9876543211", mac); /* stale */
+    expected++;
+    for (int i = 0; i < 100 && refused_count(&a) < before + (guint64)expected; i++)
+        g_usleep(50000);
+    g_assert_cmpuint(refused_count(&a), ==, before + (guint64)expected);
+
+    /* and a keeps working */
+    g_assert_cmpint(link_state(&a, &b), ==, IPOP_LINK_CONNECTED);
+    blast(&a, &b, AF_INET, 300);
+    g_free(big);
+    g_free(to);
+    g_free(join);
+    xmpp_disconnect(h.conn);
+    hostile_pump(&h, 200);
+    xmpp_conn_release(h.conn);
+    xmpp_ctx_free(h.ctx);
+    node_clear(&b);
+    node_clear(&a);
+}
+
 int main(int argc, char **argv)
 {
     int r;
@@ -176,6 +305,7 @@ int main(int argc, char **argv)
     test_log_to_stderr(IPOP_LOG_INFO);
     start_server();
     g_test_add_func("/group/members", test_group);
+    g_test_add_func("/group/hostile", test_hostile);
     r = g_test_run();
     stop_server();
     cmd = g_strdup_printf("rm -rf '%s'", dir);
