@@ -134,34 +134,58 @@ out:
     return r;
 }
 
+static int spki_node_id(gnutls_x509_crt_t crt, char out[IPOP__NODE_ID_LEN + 1])
+{
+    gnutls_pubkey_t pub = NULL;
+    gnutls_datum_t spki = { 0 };
+    uint8_t hash[32];
+    int r = -EINVAL;
+
+    if (gnutls_pubkey_init(&pub) < 0)
+        return -ENOMEM;
+    if (gnutls_pubkey_import_x509(pub, crt, 0) < 0 || gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) < 0 ||
+        gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, hash) < 0)
+        goto out;
+    base32(hash, sizeof(hash), out);
+    r = 0;
+out:
+    gnutls_free(spki.data);
+    gnutls_pubkey_deinit(pub);
+    return r;
+}
+
+int ipop__cert_node_id(const gnutls_datum_t *der, char out[IPOP__NODE_ID_LEN + 1])
+{
+    gnutls_x509_crt_t crt;
+    int r;
+
+    if (!der || !der->data || gnutls_x509_crt_init(&crt) < 0)
+        return -EINVAL;
+    r = gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) < 0 ? -EINVAL : spki_node_id(crt, out);
+    gnutls_x509_crt_deinit(crt);
+    return r;
+}
+
 /* Node id and fingerprint, and a check that the certificate holds our key. */
 static int derive(ipop__identity *id)
 {
-    gnutls_pubkey_t pub = NULL;
-    gnutls_datum_t spki = { 0 }, der = { 0 };
-    uint8_t key_id[32], hash[32];
-    size_t key_id_len = sizeof(key_id), crt_id_len = sizeof(hash);
+    gnutls_datum_t der = { 0 };
+    uint8_t key_id[32], crt_id[32];
+    size_t key_id_len = sizeof(key_id), crt_id_len = sizeof(crt_id);
     int r = -EINVAL;
 
     if (gnutls_x509_privkey_get_key_id(id->key, GNUTLS_KEYID_USE_SHA256, key_id, &key_id_len) < 0 ||
-        gnutls_x509_crt_get_key_id(id->crt, GNUTLS_KEYID_USE_SHA256, hash, &crt_id_len) < 0 ||
-        key_id_len != crt_id_len || memcmp(key_id, hash, key_id_len) != 0)
+        gnutls_x509_crt_get_key_id(id->crt, GNUTLS_KEYID_USE_SHA256, crt_id, &crt_id_len) < 0 ||
+        key_id_len != crt_id_len || memcmp(key_id, crt_id, key_id_len) != 0)
         goto out;
-    if (gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import_x509(pub, id->crt, 0) < 0 ||
-        gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) < 0)
+    if (spki_node_id(id->crt, id->node_id) < 0)
         goto out;
-    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, hash) < 0)
-        goto out;
-    base32(hash, sizeof(hash), id->node_id);
     if (gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_DER, &der) < 0 ||
         ipop__cert_fingerprint(&der, id->fingerprint) < 0)
         goto out;
     r = 0;
 out:
-    gnutls_free(spki.data);
     gnutls_free(der.data);
-    if (pub)
-        gnutls_pubkey_deinit(pub);
     return r;
 }
 

@@ -23,5 +23,9 @@ const char *ipop__identity_node_id(const ipop__identity *id);
 const uint8_t *ipop__identity_fingerprint(const ipop__identity *id);
 gnutls_certificate_credentials_t ipop__identity_credentials(const ipop__identity *id);
 
+/* The node id a DER certificate's public key stands for.  Returns 0 or
+ * -EINVAL. */
+int ipop__cert_node_id(const gnutls_datum_t *der, char out[IPOP__NODE_ID_LEN + 1]);
+
 /* SHA-256 of a DER certificate. Returns 0 or -EINVAL. */
 int ipop__cert_fingerprint(const gnutls_datum_t *der, uint8_t out[32]);

@@ -118,6 +118,7 @@ static int tls_verify(gnutls_session_t tls)
     const gnutls_datum_t *certs;
     unsigned n = 0;
     uint8_t fp[32];
+    char id[IPOP__NODE_ID_LEN + 1];
 
     if (!link)
         return GNUTLS_E_CERTIFICATE_ERROR;
@@ -129,6 +130,14 @@ static int tls_verify(gnutls_session_t tls)
     if (memcmp(fp, link->remote_fp, sizeof(fp)) != 0) {
         link->tls_fail = IPOP_REASON_FINGERPRINT_MISMATCH;
         ipop__warn(link->net, "peer %s presented a certificate that is not the signalled one",
+                   short_id(link->peer_id));
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    /* The node id is the hash of the key: a signalled fingerprint of some
+     * other key cannot stand in for a node id. */
+    if (ipop__cert_node_id(&certs[0], id) < 0 || strcmp(id, link->peer_id) != 0) {
+        link->tls_fail = IPOP_REASON_FINGERPRINT_MISMATCH;
+        ipop__warn(link->net, "peer %s presented a certificate whose key is not its node id's",
                    short_id(link->peer_id));
         return GNUTLS_E_CERTIFICATE_ERROR;
     }
@@ -597,7 +606,11 @@ static void teardown(ipop_link_t *link)
         g_signal_handlers_disconnect_by_data(agent, link);
         nice_agent_attach_recv(agent, link->stream, 1, net->ctx, NULL, NULL);
         g_atomic_int_inc(&net->closing_agents);
+        /* The close completes on the thread-default context: make it ours
+         * (a host loop calling in has its own default). */
+        g_main_context_push_thread_default(net->ctx);
         nice_agent_close_async(agent, on_agent_closed, net);
+        g_main_context_pop_thread_default(net->ctx);
     }
     g_clear_pointer(&link->local_cands, g_ptr_array_unref);
     g_clear_pointer(&link->sent_cands, g_ptr_array_unref);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <gnutls/x509.h>
+
 #include "identity.h"
 #include "signal.h"
 #include "testutil.h"
@@ -39,6 +41,34 @@ static void test_file(void)
     g_assert_cmpint(ipop__identity_load(&b, path), ==, 0);
     g_assert_cmpstr(ipop__identity_node_id(a), ==, ipop__identity_node_id(b));
     g_assert_true(memcmp(ipop__identity_fingerprint(a), ipop__identity_fingerprint(b), 32) == 0);
+    /* What a peer checks: the certificate's key hashes to the node id, and
+     * the fingerprint is the certificate's. */
+    {
+        gchar *pem = NULL;
+        gsize len = 0;
+        gnutls_x509_crt_t crt;
+        gnutls_datum_t d, der = { 0 };
+        char id[IPOP__NODE_ID_LEN + 1];
+        uint8_t fp[32];
+        g_assert_true(g_file_get_contents(path, &pem, &len, NULL));
+        d.data = (unsigned char *)pem;
+        d.size = (unsigned)len;
+        g_assert_cmpint(gnutls_x509_crt_init(&crt), ==, 0);
+        g_assert_cmpint(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM), ==, 0);
+        g_assert_cmpint(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), ==, 0);
+        g_assert_cmpint(ipop__cert_node_id(&der, id), ==, 0);
+        g_assert_cmpstr(id, ==, ipop__identity_node_id(a));
+        g_assert_cmpint(ipop__cert_fingerprint(&der, fp), ==, 0);
+        g_assert_true(memcmp(fp, ipop__identity_fingerprint(a), 32) == 0);
+        der.data[der.size / 2] ^= 0xff; /* a damaged certificate names nobody */
+        g_assert_true(ipop__cert_node_id(&der, id) < 0 || strcmp(id, ipop__identity_node_id(a)) != 0);
+        d.size = 10;
+        g_assert_cmpint(ipop__cert_node_id(&d, id), ==, -EINVAL);
+        g_assert_cmpint(ipop__cert_node_id(NULL, id), ==, -EINVAL);
+        gnutls_free(der.data);
+        gnutls_x509_crt_deinit(crt);
+        g_free(pem);
+    }
     ipop__identity_free(a);
     ipop__identity_free(b);
 
