@@ -203,6 +203,10 @@ static void post(ipop_network_t *net, mail_fn fn, void *data, GDestroyNotify fre
         g_source_attach(net->mail_src, net->ctx);
     }
     g_mutex_unlock(&net->mail_lock);
+    /* GLib wakes a context only when some thread owns it; a host that polls
+     * our fd (loop=external) owns it only inside ipop_network_process(). */
+    if (net->ctx)
+        g_main_context_wakeup(net->ctx);
 }
 
 void ipop__net_post(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *data), void *data,

@@ -117,7 +117,7 @@ typedef enum ipop_event_type {
 /** An event.  Valid only during the callback. */
 typedef struct ipop_event {
     size_t size;             /**< sizeof(ipop_event_t) of the library; fields may be added at the end */
-    ipop_event_type_t type;
+    ipop_event_type_t type;  /**< what happened */
     const char *peer_id;     /**< the peer concerned, or NULL */
     ipop_link_t *link;       /**< the link concerned, or NULL */
     ipop_link_state_t state; /**< for IPOP_EVENT_LINK_STATE: the new state */
@@ -129,23 +129,25 @@ typedef struct ipop_event {
 /** Link statistics.  Set `size` to sizeof(ipop_link_stats_t) before calling
  * ipop_link_get_stats(); the library fills at most that many bytes. */
 typedef struct ipop_link_stats {
-    size_t size;
-    ipop_link_state_t state;
+    size_t size;                     /**< set by the caller: sizeof(ipop_link_stats_t) */
+    ipop_link_state_t state;         /**< the link's state now */
     ipop_reason_t reason;            /**< why the link failed or closed */
-    uint64_t tx_packets, tx_bytes;   /**< packets and bytes sent to the peer */
-    uint64_t rx_packets, rx_bytes;   /**< packets and bytes received and delivered */
+    uint64_t tx_packets;             /**< packets sent to the peer */
+    uint64_t tx_bytes;               /**< bytes sent to the peer */
+    uint64_t rx_packets;             /**< packets received and delivered */
+    uint64_t rx_bytes;               /**< bytes received and delivered */
     uint64_t tx_drops;               /**< packets not sent (too big, link not up, send error) */
     uint64_t rx_drops;               /**< packets received and dropped (bad frame, spoofed source) */
     uint32_t rtt_us;                 /**< smoothed round-trip time in microseconds, 0 if unknown */
     ipop_path_type_t local_path;     /**< type of the local candidate of the selected pair */
     ipop_path_type_t remote_path;    /**< type of the remote candidate of the selected pair */
-    char peer_id[IPOP_NODE_ID_MAX + 1];
+    char peer_id[IPOP_NODE_ID_MAX + 1]; /**< the peer's node id */
 } ipop_link_stats_t;
 
 /** Statistics of a network.  Set `size` to sizeof(ipop_network_stats_t)
  * before calling ipop_network_get_stats(). */
 typedef struct ipop_network_stats {
-    size_t size;
+    size_t size;               /**< set by the caller: sizeof(ipop_network_stats_t) */
     uint64_t signal_refused;   /**< signalling messages refused: malformed, unauthenticated, replayed, not allowed */
     uint64_t no_route;         /**< packets from the device with no link to their destination */
     uint32_t links;            /**< links known, in any state */
@@ -204,7 +206,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *
  * Signalling over XMPP (instead of the signal callback) and GroupVPN:
  *  - "overlay": "none" (default: the host carries signalling) or "group"
- *  - "xmpp.jid": user@domain; "xmpp.password" or "xmpp.password-file"
+ *  - "xmpp.jid": `user@domain`; "xmpp.password" or "xmpp.password-file"
  *  - "xmpp.server", "xmpp.port": where to connect (default: the JID's
  *    domain, port 5222)
  *  - "xmpp.require-tls": "true" (default) or "false"
@@ -225,7 +227,9 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net);
 /** Closes every link (saying goodbye to the peers), removes the device and
  * stops the loop.  Returns -EALREADY if not started.  Links stay valid (in
  * state IPOP_LINK_CLOSED) until the network is freed.  The network may be
- * started again. */
+ * started again.  Must not be called from inside one of the network's own
+ * callbacks.  The signal callback may still be called during the call (the
+ * goodbyes), so what it uses must outlive it. */
 IPOP_EXPORT int ipop_network_stop(ipop_network_t *net);
 
 /** Returns this node's id: a stable printable string derived from its public
@@ -289,8 +293,9 @@ IPOP_EXPORT int ipop_network_set_event_cb(ipop_network_t *net, ipop_event_cb cb,
 IPOP_EXPORT int ipop_network_get_fd(ipop_network_t *net);
 
 /** With option loop=external: milliseconds until ipop_network_process()
- * must be called even if the fd stays quiet; -1 means no deadline.  Returns
- * the timeout, or -EINVAL/-ENOTCONN as ipop_network_get_fd(). */
+ * must be called even if the fd stays quiet; -1 means no deadline (never
+ * -EPERM).  Returns the timeout, or -EINVAL/-ENOTCONN as
+ * ipop_network_get_fd(). */
 IPOP_EXPORT int ipop_network_get_timeout(ipop_network_t *net);
 
 /** With option loop=external: runs what is due without blocking.  Returns 0,
@@ -298,15 +303,17 @@ IPOP_EXPORT int ipop_network_get_timeout(ipop_network_t *net);
  * kept the network's loop for more than a second. */
 IPOP_EXPORT int ipop_network_process(ipop_network_t *net);
 
-/** Returns a link's state (an ipop_link_state_t) or -EINVAL for NULL. */
+/** Returns a link's state (an ipop_link_state_t) or -EINVAL for NULL.  May
+ * be called from any thread. */
 IPOP_EXPORT int ipop_link_get_state(ipop_link_t *link);
 
-/** Returns the peer id of a link, or NULL for NULL. */
+/** Returns the peer id of a link, or NULL for NULL.  May be called from any
+ * thread. */
 IPOP_EXPORT const char *ipop_link_get_peer_id(ipop_link_t *link);
 
 /** Copies a link's statistics into `stats`, whose `size` field the caller
- * sets.  Returns -EINVAL for NULL or a size smaller than the first two
- * fields. */
+ * sets.  May be called from any thread.  Returns -EINVAL for NULL or a size
+ * smaller than the first two fields. */
 IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats);
 
 /** Closes a link and says goodbye to the peer.  The link object stays valid.
@@ -372,7 +379,7 @@ IPOP_EXPORT const char *ipop_link_state_str(ipop_link_state_t state);
 /** Returns a text for a path type (never NULL): "host", "srflx", "relay". */
 IPOP_EXPORT const char *ipop_path_type_str(ipop_path_type_t type);
 
-/** Returns the run-time library version, "MAJOR.MINOR.PATCH". */
+/** Returns the run-time library version, "MAJOR.MINOR.MICRO". */
 IPOP_EXPORT const char *ipop_version(void);
 
 #ifdef __cplusplus
