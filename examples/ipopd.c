@@ -2,21 +2,30 @@
 /*
  * ipopd: a thin daemon on libipop's public API.
  *
- * Each group of the config file is one network.  Signalling travels over a
- * UDP socket of the daemon's own ("signal.listen"), one datagram per message:
- * "<sender-node-id> <message>".  The channel needs no authentication of its
- * own: a node id is the hash of the node's public key and the library pins
- * the certificate carried in the messages.  XMPP comes later.
+ * Each group of the config file is one network.  A network with
+ * "overlay = group" signals over XMPP, inside the library (GroupVPN: every
+ * member of the room that knows the group secret links with every other).
+ * Any other network signals over a UDP socket of the daemon's own
+ * ("signal.listen"), one datagram per message: "<sender-node-id> <message>".
+ * That channel needs no authentication of its own: a node id is the hash of
+ * the node's public key and the library pins the certificate carried in the
+ * messages.
+ *
+ * A Unix socket ("--control") answers ipopctl: one request line per
+ * connection, answered from the main loop without blocking it.
  *
  * Threads: the library calls the signal, event and log callbacks from its
  * own threads.  The signal callback only reads state that is fixed before
- * start and calls sendto().  The event callback logs and hands the events
- * the daemon acts on to the main thread through a pipe, so that only the main
- * thread calls the network's functions (ipop.h forbids concurrent calls).
+ * start and calls sendto().  The event callback logs and hands link events
+ * to the main thread through a pipe, so that only the main thread calls the
+ * networks' functions (ipop.h forbids concurrent calls) and only it touches
+ * the per-network list of links.  The log callback looks network names up
+ * in the table under a mutex; only the main thread changes the table.
  */
-#define _GNU_SOURCE /* pipe2 */
+#define _GNU_SOURCE /* pipe2, accept4 */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <glib.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -29,6 +38,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +51,10 @@
 /* A node id, a space and the longest message the library accepts (8 KiB)
  * fit with room to spare; anything longer is cut and dropped. */
 #define DATAGRAM_MAX 16384
+#define DEFAULT_CONTROL "/run/ipopd.sock"
+#define CONTROL_CLIENTS_MAX 16
+#define CONTROL_REQUEST_MAX 256
+#define CONTROL_DEADLINE_MS 5000
 
 struct peer {
     char *id;
@@ -49,30 +64,51 @@ struct peer {
 };
 
 struct net {
+    unsigned id;                  /* unique in this process: names the network in the event pipe */
     char *name;
+    char *canon;                  /* the section's keys and values, to see what a reload changed */
     ipop_network_t *net;
-    int sock;                     /* signal.listen, -1 until bound */
+    bool started;
+    bool group;                   /* overlay = group: the library signals over XMPP */
+    char *mode;
+    GPtrArray *addresses;         /* char *, as configured */
+    int sock;                     /* signal.listen, -1 unless bound */
     struct sockaddr_storage listen;
     socklen_t listenlen;
     bool has_listen;
     struct peer *peers;
     size_t n_peers;
+    GPtrArray *links;             /* ipop_link_t *, seen in link events; main thread only */
     char own_id[IPOP_NODE_ID_MAX + 1];
 };
 
 /* What the event callback passes to the main thread: fits in PIPE_BUF, so
  * each write is atomic. */
 struct link_event {
-    size_t net_idx;
+    unsigned net_id;
+    ipop_link_t *link;
     ipop_link_state_t state;
     ipop_reason_t reason;
     char peer_id[IPOP_NODE_ID_MAX + 1];
 };
 
-static struct net *nets;
-static size_t n_nets;
+struct client {
+    int fd;
+    char in[CONTROL_REQUEST_MAX];
+    size_t in_len;
+    GString *out;                 /* NULL while the request is being read */
+    size_t out_off;
+    int64_t deadline;
+};
+
+static GPtrArray *nets;           /* struct net *; changed by the main thread under nets_lock */
+static GMutex nets_lock;
+static unsigned next_net_id = 1;
 static bool verbose;
 static int event_pipe[2] = {-1, -1};
+static int control_fd = -1;
+static char *control_path;
+static GPtrArray *clients;        /* struct client * */
 
 static int64_t now_ms(void)
 {
@@ -82,13 +118,12 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *net_name(ipop_network_t *net)
+static struct net *net_at(size_t i)
 {
-    for (size_t i = 0; i < n_nets; i++)
-        if (nets[i].net == net)
-            return nets[i].name;
-    return NULL;
+    return g_ptr_array_index(nets, i);
 }
+
+/* ---- logging ---- */
 
 static void vlog_line(const char *net, const char *fmt, va_list ap)
 {
@@ -123,34 +158,148 @@ static void __attribute__((format(printf, 2, 3))) debug_net(const struct net *n,
     va_end(ap);
 }
 
+/* Any thread. */
 static void on_log(ipop_log_level_t level, ipop_network_t *net, const char *message, void *user_data)
 {
     const char *prefix = level <= IPOP_LOG_ERR ? "error: " : level == IPOP_LOG_WARNING ? "warning: " : "";
-    const char *name = net ? net_name(net) : NULL;
+    char name[128] = "";
 
-    if (name)
+    (void)user_data;
+    if (net && nets) {
+        g_mutex_lock(&nets_lock);
+        for (size_t i = 0; i < nets->len; i++)
+            if (net_at(i)->net == net)
+                g_strlcpy(name, net_at(i)->name, sizeof(name));
+        g_mutex_unlock(&nets_lock);
+    }
+    if (name[0])
         fprintf(stderr, "ipopd[%s]: %s%s\n", name, prefix, message);
     else
         fprintf(stderr, "ipopd: %s%s\n", prefix, message);
 }
 
+/* ---- networks: creation and freeing ---- */
+
+static struct net *net_new(const char *name)
+{
+    struct net *n = g_new0(struct net, 1);
+
+    n->id = next_net_id++;
+    n->name = g_strdup(name);
+    n->sock = -1;
+    n->addresses = g_ptr_array_new_with_free_func(g_free);
+    n->links = g_ptr_array_new();
+    return n;
+}
+
+/* Stops (goodbye to the peers, device removed) and frees.  Not under
+ * nets_lock: the library's threads may log while it stops. */
+static void net_free(struct net *n)
+{
+    if (!n)
+        return;
+    ipop_network_free(n->net);
+    if (n->sock >= 0)
+        close(n->sock);
+    for (size_t j = 0; j < n->n_peers; j++)
+        g_free(n->peers[j].id);
+    g_free(n->peers);
+    if (n->canon) /* it holds the secrets of the section */
+        explicit_bzero(n->canon, strlen(n->canon));
+    g_free(n->canon);
+    g_free(n->mode);
+    g_ptr_array_free(n->addresses, TRUE);
+    g_ptr_array_free(n->links, TRUE);
+    g_free(n->name);
+    g_free(n);
+}
+
+static void net_list_free(GPtrArray *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->len; i++)
+        net_free(g_ptr_array_index(list, i));
+    g_ptr_array_free(list, TRUE);
+}
+
 /* ---- configuration ---- */
 
-static void __attribute__((format(printf, 4, 5)))
-config_error(const char *file, const char *group, const char *key, const char *fmt, ...)
+struct config {
+    const char *file;
+    GKeyFile *kf;
+    char **lines;                 /* the file's text, for line numbers */
+};
+
+/* GKeyFile does not say where a key was: find its line ourselves.  The
+ * last occurrence counts, as GKeyFile keeps the last value.  Without a key:
+ * the group's header.  0 when not found. */
+static unsigned config_line(const struct config *c, const char *group, const char *key)
 {
-    char msg[512];
+    g_autofree char *group_cur = NULL;
+    unsigned found = 0;
+
+    for (unsigned i = 0; c->lines && c->lines[i]; i++) {
+        const char *s = c->lines[i];
+        const char *eq;
+        size_t klen;
+
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '[') {
+            const char *end = strchr(s, ']');
+            g_free(group_cur);
+            group_cur = end ? g_strndup(s + 1, (size_t)(end - s - 1)) : NULL;
+            if (!key && group_cur && strcmp(group_cur, group) == 0)
+                found = i + 1;
+            continue;
+        }
+        if (!key || !group_cur || strcmp(group_cur, group) != 0 || *s == '#' || !(eq = strchr(s, '=')))
+            continue;
+        klen = (size_t)(eq - s);
+        while (klen && (s[klen - 1] == ' ' || s[klen - 1] == '\t'))
+            klen--;
+        if (klen == strlen(key) && memcmp(s, key, klen) == 0)
+            found = i + 1;
+    }
+    return found;
+}
+
+/* GKeyFile's parse errors quote the bad line: find it for its number. */
+static unsigned config_quoted_line(const struct config *c, const char *message)
+{
+    const char *open = strstr(message, "\xe2\x80\x9c"), *close; /* “ ... ” */
+    g_autofree char *quoted = NULL;
+
+    if (!open || !(close = strstr(open + 3, "\xe2\x80\x9d")))
+        return 0;
+    quoted = g_strndup(open + 3, (size_t)(close - open - 3));
+    for (unsigned i = 0; c->lines && c->lines[i]; i++)
+        if (strcmp(c->lines[i], quoted) == 0)
+            return i + 1;
+    return 0;
+}
+
+/* "ipopd: FILE:LINE: [group] key: message", with what is known. */
+static void __attribute__((format(printf, 5, 6)))
+config_error(const struct config *c, unsigned line, const char *group, const char *key, const char *fmt, ...)
+{
+    char msg[512], where[64] = "";
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (line == 0 && group)
+        line = config_line(c, group, key);
+    if (line)
+        snprintf(where, sizeof(where), "%u:", line);
     if (group && key)
-        fprintf(stderr, "ipopd: %s: [%s] %s: %s\n", file, group, key, msg);
+        fprintf(stderr, "ipopd: %s:%s [%s] %s: %s\n", c->file, where, group, key, msg);
     else if (group)
-        fprintf(stderr, "ipopd: %s: [%s]: %s\n", file, group, msg);
+        fprintf(stderr, "ipopd: %s:%s [%s]: %s\n", c->file, where, group, msg);
     else
-        fprintf(stderr, "ipopd: %s: %s\n", file, msg);
+        fprintf(stderr, "ipopd: %s:%s %s\n", c->file, where, msg);
 }
 
 /* Parses "IP:PORT" or "[IPv6]:PORT" (numeric only, port 1..65535). */
@@ -195,22 +344,22 @@ static int parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t 
     return 0;
 }
 
-static int parse_listen(const char *file, struct net *n, GKeyFile *kf, const char *key)
+static int parse_listen(const struct config *c, struct net *n, const char *key)
 {
-    g_autofree char *value = g_key_file_get_string(kf, n->name, key, NULL);
+    g_autofree char *value = g_key_file_get_string(c->kf, n->name, key, NULL);
 
     if (!value || parse_hostport(value, &n->listen, &n->listenlen) < 0) {
-        config_error(file, n->name, key, "expected IP:PORT or [IPv6]:PORT, got \"%s\"", value ? value : "");
+        config_error(c, 0, n->name, key, "expected IP:PORT or [IPv6]:PORT, got \"%s\"", value ? value : "");
         return -EINVAL;
     }
     n->has_listen = true;
     return 0;
 }
 
-static int parse_peers(const char *file, struct net *n, GKeyFile *kf, const char *key)
+static int parse_peers(const struct config *c, struct net *n, const char *key)
 {
     gsize count = 0;
-    g_auto(GStrv) items = g_key_file_get_string_list(kf, n->name, key, &count, NULL);
+    g_auto(GStrv) items = g_key_file_get_string_list(c->kf, n->name, key, &count, NULL);
 
     n->peers = g_new0(struct peer, count);
     for (gsize i = 0; i < count; i++) {
@@ -220,22 +369,22 @@ static int parse_peers(const char *file, struct net *n, GKeyFile *kf, const char
         int r;
 
         if (!at || at == item) {
-            config_error(file, n->name, key, "\"%s\": expected NODEID@IP:PORT", item);
+            config_error(c, 0, n->name, key, "\"%s\": expected NODEID@IP:PORT", item);
             return -EINVAL;
         }
         *at = '\0';
         r = ipop_network_allow_peer(n->net, item);
         if (r < 0) {
-            config_error(file, n->name, key, "\"%s\": not a node id (%s)", item, ipop_strerror(r));
+            config_error(c, 0, n->name, key, "\"%s\": not a node id (%s)", item, ipop_strerror(r));
             return r;
         }
         if (parse_hostport(at + 1, &p->addr, &p->addrlen) < 0) {
-            config_error(file, n->name, key, "\"%s\": expected IP:PORT or [IPv6]:PORT after '@'", at + 1);
+            config_error(c, 0, n->name, key, "\"%s\": expected IP:PORT or [IPv6]:PORT after '@'", at + 1);
             return -EINVAL;
         }
         for (size_t j = 0; j < n->n_peers; j++) {
             if (strcmp(n->peers[j].id, item) == 0) {
-                config_error(file, n->name, key, "peer %s listed twice", item);
+                config_error(c, 0, n->name, key, "peer %s listed twice", item);
                 return -EINVAL;
             }
         }
@@ -246,10 +395,10 @@ static int parse_peers(const char *file, struct net *n, GKeyFile *kf, const char
 }
 
 /* Passes a library key on, once per item of a ';'-separated list. */
-static int set_library_option(const char *file, struct net *n, GKeyFile *kf, const char *key)
+static int set_library_option(const struct config *c, struct net *n, const char *key)
 {
     gsize count = 0;
-    g_auto(GStrv) items = g_key_file_get_string_list(kf, n->name, key, &count, NULL);
+    g_auto(GStrv) items = g_key_file_get_string_list(c->kf, n->name, key, &count, NULL);
     const char *empty[] = {"", NULL};
     const char *const *values = count ? (const char *const *)items : empty;
 
@@ -257,84 +406,156 @@ static int set_library_option(const char *file, struct net *n, GKeyFile *kf, con
         int r = ipop_network_set_option(n->net, key, values[i]);
 
         if (r == -EINVAL) {
-            config_error(file, n->name, key, "unknown key or bad value \"%s\"", values[i]);
+            /* Secrets stay out of the log. */
+            bool secret = strstr(key, "password") || strcmp(key, "group.secret") == 0;
+            config_error(c, 0, n->name, key, "unknown key or bad value \"%s\"", secret ? "..." : values[i]);
             return r;
         }
         if (r < 0) {
-            config_error(file, n->name, key, "%s", ipop_strerror(r));
+            config_error(c, 0, n->name, key, "%s", ipop_strerror(r));
             return r;
         }
+        if (strcmp(key, "address") == 0)
+            g_ptr_array_add(n->addresses, g_strdup(values[i]));
+        else if (strcmp(key, "mode") == 0) {
+            g_free(n->mode);
+            n->mode = g_strdup(values[i]);
+        } else if (strcmp(key, "overlay") == 0)
+            n->group = strcmp(values[i], "group") == 0;
     }
     return 0;
 }
 
-static int load_group(const char *file, GKeyFile *kf, struct net *n)
+static bool has_key(const struct config *c, const struct net *n, const char *key)
 {
-    g_auto(GStrv) keys = g_key_file_get_keys(kf, n->name, NULL, NULL);
+    return g_key_file_has_key(c->kf, n->name, key, NULL);
+}
+
+/* What the library would refuse only at start, refused before anything
+ * starts, with the file and line. */
+static int check_group(const struct config *c, struct net *n)
+{
+    static const char *const needed[][2] = {
+        {"xmpp.jid", NULL},
+        {"xmpp.password", "xmpp.password-file"},
+        {"group.room", NULL},
+        {"group.secret", "group.secret-file"},
+    };
+    unsigned line = config_line(c, n->name, "overlay");
+
+    if (n->has_listen || n->n_peers) {
+        const char *key = n->has_listen ? "signal.listen" : "signal.peers";
+        config_error(c, 0, n->name, key, "not used with overlay = group (the library signals over XMPP)");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(needed); i++) {
+        if (has_key(c, n, needed[i][0]) || (needed[i][1] && has_key(c, n, needed[i][1])))
+            continue;
+        if (needed[i][1])
+            config_error(c, line, n->name, needed[i][0], "missing: overlay = group needs it or %s", needed[i][1]);
+        else
+            config_error(c, line, n->name, needed[i][0], "missing: overlay = group needs it");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int load_group(const struct config *c, struct net *n)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(c->kf, n->name, NULL, NULL);
+    GString *canon = g_string_new(NULL);
     int r = ipop_network_new(&n->net, n->name);
 
     if (r < 0) {
-        config_error(file, n->name, NULL, "cannot create the network: %s", ipop_strerror(r));
-        return r;
+        config_error(c, 0, n->name, NULL, "cannot create the network: %s", ipop_strerror(r));
+        goto out;
     }
     for (size_t i = 0; keys && keys[i]; i++) {
         const char *key = keys[i];
+        g_autofree char *raw = g_key_file_get_value(c->kf, n->name, key, NULL);
 
+        g_string_append_printf(canon, "%s=%s\n", key, raw ? raw : "");
+        if (raw)
+            explicit_bzero(raw, strlen(raw));
         if (strcmp(key, "signal.listen") == 0)
-            r = parse_listen(file, n, kf, key);
+            r = parse_listen(c, n, key);
         else if (strcmp(key, "signal.peers") == 0)
-            r = parse_peers(file, n, kf, key);
+            r = parse_peers(c, n, key);
         else if (g_str_has_prefix(key, "signal.")) {
-            config_error(file, n->name, key, "unknown key");
+            config_error(c, 0, n->name, key, "unknown key");
             r = -EINVAL;
         } else
-            r = set_library_option(file, n, kf, key);
+            r = set_library_option(c, n, key);
         if (r < 0)
-            return r;
+            goto out;
     }
+    if (n->group) {
+        r = check_group(c, n);
+        goto out;
+    }
+    r = -EINVAL;
     if (!n->has_listen) {
-        config_error(file, n->name, "signal.listen", "missing (the UDP address peers send signalling to)");
-        return -EINVAL;
+        config_error(c, 0, n->name, NULL,
+                     "signal.listen missing (the UDP address peers send signalling to), or set overlay = group");
+        goto out;
     }
     for (size_t i = 0; i < n->n_peers; i++) {
         if (n->peers[i].addr.ss_family != n->listen.ss_family) {
-            config_error(file, n->name, "signal.peers", "%s: not the address family of signal.listen",
+            config_error(c, 0, n->name, "signal.peers", "%s: not the address family of signal.listen",
                          n->peers[i].id);
-            return -EINVAL;
+            goto out;
         }
     }
-    return 0;
+    r = 0;
+out:
+    n->canon = g_string_free(canon, FALSE);
+    return r;
 }
 
-static int load_config(const char *file)
+/* Reads FILE into a list of networks, configured but not started.  Prints
+ * what is wrong and returns -EINVAL on a bad config. */
+static int load_config(const char *file, GPtrArray **ret)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
     g_auto(GStrv) groups = NULL;
+    g_auto(GStrv) lines = NULL;
+    GPtrArray *list = NULL;
+    struct config c = {.file = file, .kf = kf};
     gsize count = 0;
 
-    if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, &error)) {
-        config_error(file, NULL, NULL, "%s", error->message);
+    if (!g_file_get_contents(file, &text, NULL, &error)) {
+        fprintf(stderr, "ipopd: %s\n", error->message);
+        return -EINVAL;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    c.lines = lines;
+    if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &error)) {
+        config_error(&c, config_quoted_line(&c, error->message), NULL, NULL, "%s", error->message);
         return -EINVAL;
     }
     groups = g_key_file_get_groups(kf, &count);
     if (count == 0) {
-        config_error(file, NULL, NULL, "no network: add a group such as [net0]");
+        config_error(&c, 0, NULL, NULL, "no network: add a group such as [net0]");
         return -EINVAL;
     }
-    nets = g_new0(struct net, count);
+    list = g_ptr_array_new();
     for (gsize i = 0; i < count; i++) {
-        struct net *n = &nets[n_nets++];
+        struct net *n = net_new(groups[i]);
 
-        n->name = g_strdup(groups[i]);
-        n->sock = -1;
-        if (load_group(file, kf, n) < 0)
+        g_ptr_array_add(list, n);
+        if (load_group(&c, n) < 0) {
+            net_list_free(list);
             return -EINVAL;
+        }
     }
+    explicit_bzero(text, strlen(text));
+    *ret = list;
     return 0;
 }
 
-/* ---- signalling ---- */
+/* ---- signalling over UDP (networks without an overlay) ---- */
 
 static const struct peer *find_peer(const struct net *n, const char *id)
 {
@@ -352,6 +573,7 @@ static void on_signal(ipop_network_t *net, const char *peer_id, const char *mess
     g_autofree char *datagram = NULL;
     size_t len;
 
+    (void)net;
     if (!p || !n->own_id[0]) {
         debug_net(n, "no signal address for peer %.8s: message dropped", peer_id);
         return;
@@ -397,13 +619,18 @@ static void receive_signal(struct net *n)
 static int open_signal_socket(struct net *n)
 {
     char host[NI_MAXHOST], port[NI_MAXSERV];
+    int err;
 
     getnameinfo((struct sockaddr *)&n->listen, n->listenlen, host, sizeof(host), port, sizeof(port),
                 NI_NUMERICHOST | NI_NUMERICSERV);
     n->sock = socket(n->listen.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (n->sock < 0 || bind(n->sock, (struct sockaddr *)&n->listen, n->listenlen) < 0) {
-        log_net(n, "error: signal.listen %s port %s: %s", host, port, strerror(errno));
-        return -errno;
+        err = errno;
+        log_net(n, "error: signal.listen %s port %s: %s", host, port, strerror(err));
+        if (n->sock >= 0)
+            close(n->sock);
+        n->sock = -1;
+        return -err;
     }
     debug_net(n, "signalling on %s port %s", host, port);
     return 0;
@@ -411,38 +638,34 @@ static int open_signal_socket(struct net *n)
 
 /* ---- events ---- */
 
-/* Library thread: log, and pass what needs a call on the network to the
- * main thread. */
+/* Library thread: log, and pass link events to the main thread. */
 static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_data)
 {
     struct net *n = user_data;
     const char *peer = ev->peer_id ? ev->peer_id : "-";
     const char *detail = ev->detail ? ev->detail : "";
     const char *sep = detail[0] ? ": " : "";
-    struct link_event le = {.net_idx = (size_t)(n - nets), .state = ev->state, .reason = ev->reason};
+    struct link_event le = {.net_id = n->id, .link = ev->link, .state = ev->state, .reason = ev->reason};
 
+    (void)net;
     switch (ev->type) {
     case IPOP_EVENT_LINK_STATE:
-        /* The library logs the details of a state change itself. */
-        if (!verbose)
-            sep = detail = "";
+        /* The library logs state changes itself, at level info. */
         if (ev->reason != IPOP_REASON_NONE)
-            log_net(n, "link %.8s: %s (%s)%s%s", peer, ipop_link_state_str(ev->state),
+            debug_net(n, "link %.8s: %s (%s)%s%s", peer, ipop_link_state_str(ev->state),
                     ipop_reason_str(ev->reason), sep, detail);
         else
-            log_net(n, "link %.8s: %s%s%s", peer, ipop_link_state_str(ev->state), sep, detail);
+            debug_net(n, "link %.8s: %s%s%s", peer, ipop_link_state_str(ev->state), sep, detail);
         break;
     case IPOP_EVENT_PEER_REFUSED:
         /* The library has logged it already, with the details. */
-        debug_net(n, "peer %.8s refused (%s)%s%s", peer, ipop_reason_str(ev->reason), sep,
-                detail);
+        debug_net(n, "peer %.8s refused (%s)%s%s", peer, ipop_reason_str(ev->reason), sep, detail);
         return;
     case IPOP_EVENT_DEVICE_ERROR:
         log_net(n, "error: device: %s%s%s", ipop_strerror(ev->error), sep, detail);
         return;
     case IPOP_EVENT_BAD_MESSAGE:
-        debug_net(n, "bad message from %.8s: %s%s%s", peer, ipop_strerror(ev->error), sep,
-                detail);
+        debug_net(n, "bad message from %.8s: %s%s%s", peer, ipop_strerror(ev->error), sep, detail);
         return;
     default:
         debug_net(n, "event %d%s%s", (int)ev->type, sep, detail);
@@ -450,11 +673,17 @@ static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_dat
     }
     if (!ev->peer_id || strlen(ev->peer_id) > IPOP_NODE_ID_MAX)
         return;
-    if (ev->state != IPOP_LINK_CONNECTED && ev->state != IPOP_LINK_FAILED && ev->state != IPOP_LINK_CLOSED)
-        return;
     strcpy(le.peer_id, ev->peer_id);
     if (write(event_pipe[1], &le, sizeof(le)) != (ssize_t)sizeof(le))
         log_net(n, "warning: event for %.8s lost: %s", peer, strerror(errno));
+}
+
+static struct net *find_net_by_id(unsigned id)
+{
+    for (size_t i = 0; i < nets->len; i++)
+        if (net_at(i)->id == id)
+            return net_at(i);
+    return NULL;
 }
 
 static void schedule_reconnect(struct net *n, const char *peer_id, int64_t delay_ms)
@@ -462,33 +691,41 @@ static void schedule_reconnect(struct net *n, const char *peer_id, int64_t delay
     struct peer *p = (struct peer *)find_peer(n, peer_id);
 
     if (!p)
-        return; /* a peer allowed by the library but not configured here */
+        return; /* a group member, or a peer allowed by the library but not configured here */
     p->reconnect_at = now_ms() + delay_ms;
     debug_net(n, "link %.8s: reconnecting in %lld ms", peer_id, (long long)delay_ms);
 }
 
+static void remember_link(struct net *n, ipop_link_t *link)
+{
+    if (!link)
+        return;
+    for (size_t i = 0; i < n->links->len; i++)
+        if (g_ptr_array_index(n->links, i) == link)
+            return;
+    g_ptr_array_add(n->links, link);
+}
+
 static void handle_link_event(const struct link_event *le)
 {
-    struct net *n;
-    ipop_link_t *link;
+    /* A network freed by a reload leaves its last events behind: dropped. */
+    struct net *n = find_net_by_id(le->net_id);
 
-    if (le->net_idx >= n_nets)
+    if (!n)
         return;
-    n = &nets[le->net_idx];
-    link = ipop_network_get_link(n->net, le->peer_id);
+    remember_link(n, le->link);
     if (le->state == IPOP_LINK_CONNECTED) {
         ipop_link_stats_t st = {.size = sizeof(st)};
         const char *path = "unknown";
 
-        if (link && ipop_link_get_stats(link, &st) == 0)
+        if (le->link && ipop_link_get_stats(le->link, &st) == 0)
             path = ipop_path_type_str(st.local_path);
         log_net(NULL, "link to %.8s connected (%s)", le->peer_id, path);
         return;
     }
     /* Our own close (stop, ipop_link_close) is not retried; a peer's
      * goodbye or any failure is. */
-    if (le->state == IPOP_LINK_FAILED ||
-        (le->state == IPOP_LINK_CLOSED && le->reason == IPOP_REASON_PEER_CLOSED))
+    if (le->state == IPOP_LINK_FAILED || (le->state == IPOP_LINK_CLOSED && le->reason == IPOP_REASON_PEER_CLOSED))
         schedule_reconnect(n, le->peer_id, RECONNECT_DELAY_MS);
 }
 
@@ -510,45 +747,37 @@ static void connect_peer(struct net *n, struct peer *p)
     /* The peer may have opened the link again in the meantime. */
     if (state == IPOP_LINK_CONNECTING || state == IPOP_LINK_CONNECTED)
         return;
-    r = ipop_network_connect(n->net, p->id, NULL);
+    r = ipop_network_connect(n->net, p->id, &link);
     if (r < 0) {
         log_net(n, "warning: connect to %.8s: %s", p->id, ipop_strerror(r));
         p->reconnect_at = now_ms() + RECONNECT_DELAY_MS;
+        return;
     }
+    remember_link(n, link);
 }
 
 static void run_timers(int64_t now)
 {
-    for (size_t i = 0; i < n_nets; i++)
-        for (size_t j = 0; j < nets[i].n_peers; j++)
-            if (nets[i].peers[j].reconnect_at && nets[i].peers[j].reconnect_at <= now)
-                connect_peer(&nets[i], &nets[i].peers[j]);
-}
-
-static int next_timeout(int64_t now, int64_t status_at)
-{
-    int64_t due = verbose ? status_at : INT64_MAX;
-
-    for (size_t i = 0; i < n_nets; i++)
-        for (size_t j = 0; j < nets[i].n_peers; j++)
-            if (nets[i].peers[j].reconnect_at && nets[i].peers[j].reconnect_at < due)
-                due = nets[i].peers[j].reconnect_at;
-    if (due == INT64_MAX)
-        return -1;
-    return due <= now ? 0 : (int)MIN(due - now, 60000);
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+        for (size_t j = 0; n->started && j < n->n_peers; j++)
+            if (n->peers[j].reconnect_at && n->peers[j].reconnect_at <= now)
+                connect_peer(n, &n->peers[j]);
+    }
 }
 
 static void log_status(void)
 {
-    for (size_t i = 0; i < n_nets; i++) {
-        for (size_t j = 0; j < nets[i].n_peers; j++) {
-            ipop_link_t *link = ipop_network_get_link(nets[i].net, nets[i].peers[j].id);
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+
+        for (size_t j = 0; j < n->links->len; j++) {
             ipop_link_stats_t st = {.size = sizeof(st)};
 
-            if (!link || ipop_link_get_stats(link, &st) < 0)
+            if (ipop_link_get_stats(g_ptr_array_index(n->links, j), &st) < 0)
                 continue;
-            debug_net(&nets[i], "status %.8s: %s %s/%s rtt %u us, tx %llu pkts %llu B (%llu drops), "
-                      "rx %llu pkts %llu B (%llu drops)", nets[i].peers[j].id, ipop_link_state_str(st.state),
+            debug_net(n, "status %.8s: %s %s/%s rtt %u us, tx %llu pkts %llu B (%llu drops), "
+                      "rx %llu pkts %llu B (%llu drops)", st.peer_id, ipop_link_state_str(st.state),
                       ipop_path_type_str(st.local_path), ipop_path_type_str(st.remote_path), st.rtt_us,
                       (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
                       (unsigned long long)st.tx_drops, (unsigned long long)st.rx_packets,
@@ -565,7 +794,10 @@ static int start_net(struct net *n)
     const char *dev;
     int r;
 
-    ipop_network_set_signal_cb(n->net, on_signal, n);
+    if (!n->group && (r = open_signal_socket(n)) < 0)
+        return r;
+    if (!n->group)
+        ipop_network_set_signal_cb(n->net, on_signal, n);
     ipop_network_set_event_cb(n->net, on_event, n);
     r = ipop_network_start(n->net);
     if (r < 0) {
@@ -573,67 +805,535 @@ static int start_net(struct net *n)
                 r == -EPERM || r == -EACCES ? " (tun and tap modes need root or CAP_NET_ADMIN)" : "");
         return r;
     }
+    n->started = true;
     id = ipop_network_get_node_id(n->net);
     g_strlcpy(n->own_id, id ? id : "", sizeof(n->own_id));
     dev = ipop_network_get_device(n->net);
-    log_net(n, "node %s started%s%s", n->own_id, dev ? ", device " : "", dev ? dev : "");
+    log_net(n, "node %s started%s%s%s", n->own_id, dev ? ", device " : "", dev ? dev : "",
+            n->group ? ", GroupVPN over XMPP" : "");
     for (size_t i = 0; i < n->n_peers; i++)
         connect_peer(n, &n->peers[i]);
     return 0;
 }
 
-static void free_nets(void)
+/* Stops and frees the networks, and takes them out of the table.  They
+ * stay in it while they stop, so that their last log lines carry their
+ * names. */
+static void remove_nets(GPtrArray *gone)
 {
-    /* All networks first: until the last is gone, the log callback may
-     * look up names in the table. */
-    for (size_t i = 0; i < n_nets; i++)
-        nets[i].net = ipop_network_free(nets[i].net);
-    for (size_t i = 0; i < n_nets; i++) {
-        if (nets[i].sock >= 0)
-            close(nets[i].sock);
-        for (size_t j = 0; j < nets[i].n_peers; j++)
-            g_free(nets[i].peers[j].id);
-        g_free(nets[i].peers);
-        g_free(nets[i].name);
+    /* Stop all first: each says goodbye to its peers. */
+    for (size_t i = 0; i < gone->len; i++) {
+        struct net *n = g_ptr_array_index(gone, i);
+        if (n->started)
+            ipop_network_stop(n->net);
     }
-    g_free(nets);
-    nets = NULL;
-    n_nets = 0;
+    for (size_t i = 0; i < gone->len; i++) {
+        struct net *n = g_ptr_array_index(gone, i);
+        ipop_network_t *net = n->net;
+
+        ipop_network_free(net); /* no callback of it runs after this */
+        g_mutex_lock(&nets_lock);
+        n->net = NULL;
+        g_ptr_array_remove(nets, n);
+        g_mutex_unlock(&nets_lock);
+        net_free(n);
+    }
+    g_ptr_array_set_size(gone, 0);
 }
 
-static int main_loop(int sigfd)
+/* Adds the networks of `fresh` to the table and starts them.  Returns the
+ * first error; with keep_going, starts the others anyway. */
+static int add_nets(GPtrArray *fresh, bool keep_going)
 {
-    size_t nfds = n_nets + 2;
-    g_autofree struct pollfd *fds = g_new0(struct pollfd, nfds);
-    int64_t status_at = now_ms() + STATUS_INTERVAL_MS;
+    int status = 0;
 
-    fds[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-    fds[1] = (struct pollfd){.fd = event_pipe[0], .events = POLLIN};
-    for (size_t i = 0; i < n_nets; i++)
-        fds[i + 2] = (struct pollfd){.fd = nets[i].sock, .events = POLLIN};
+    g_mutex_lock(&nets_lock);
+    for (size_t i = 0; i < fresh->len; i++)
+        g_ptr_array_add(nets, g_ptr_array_index(fresh, i));
+    g_mutex_unlock(&nets_lock);
+    for (size_t i = 0; i < fresh->len; i++) {
+        int r = start_net(g_ptr_array_index(fresh, i));
+        if (r < 0 && status == 0)
+            status = r;
+        if (r < 0 && !keep_going)
+            break;
+    }
+    g_ptr_array_set_size(fresh, 0);
+    return status;
+}
+
+static struct net *find_net_by_name(GPtrArray *list, const char *name)
+{
+    for (size_t i = 0; i < list->len; i++) {
+        struct net *n = g_ptr_array_index(list, i);
+        if (strcmp(n->name, name) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+/* SIGHUP: networks whose section is unchanged keep running; the others
+ * stop, and the changed and new ones start.  A bad config changes nothing. */
+static void reload(const char *file)
+{
+    GPtrArray *fresh = NULL;
+    g_autoptr(GPtrArray) gone = g_ptr_array_new();
+    g_autoptr(GPtrArray) start = g_ptr_array_new();
+    unsigned kept = 0;
+
+    log_net(NULL, "reloading %s", file);
+    if (load_config(file, &fresh) < 0) {
+        log_net(NULL, "error: %s: bad config, keeping the running one", file);
+        return;
+    }
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *old = net_at(i);
+        struct net *nw = find_net_by_name(fresh, old->name);
+
+        if (nw && old->started && strcmp(old->canon, nw->canon) == 0) {
+            g_ptr_array_remove(fresh, nw);
+            net_free(nw);
+            kept++;
+        } else {
+            g_ptr_array_add(gone, old);
+        }
+    }
+    for (size_t i = 0; i < fresh->len; i++)
+        g_ptr_array_add(start, g_ptr_array_index(fresh, i));
+    g_ptr_array_free(fresh, TRUE);
+    log_net(NULL, "reload: %u unchanged, %u stopped, %u to start", kept, gone->len, start->len);
+    remove_nets(gone);
+    if (add_nets(start, true) < 0)
+        log_net(NULL, "warning: reload: some networks did not start (ipopctl status shows which)");
+}
+
+/* ---- control socket ---- */
+
+static void json_str(GString *s, const char *v)
+{
+    bool utf8 = v && g_utf8_validate(v, -1, NULL);
+
+    if (!v) {
+        g_string_append(s, "null");
+        return;
+    }
+    g_string_append_c(s, '"');
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        switch (*p) {
+        case '"': g_string_append(s, "\\\""); break;
+        case '\\': g_string_append(s, "\\\\"); break;
+        case '\n': g_string_append(s, "\\n"); break;
+        case '\r': g_string_append(s, "\\r"); break;
+        case '\t': g_string_append(s, "\\t"); break;
+        default:
+            /* Invalid UTF-8 would make the document invalid: such bytes
+             * become the code points of the same value. */
+            if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8))
+                g_string_append_printf(s, "\\u%04x", *p);
+            else
+                g_string_append_c(s, (char)*p);
+        }
+    }
+    g_string_append_c(s, '"');
+}
+
+static void json_link(GString *s, const char *network, const ipop_link_stats_t *st)
+{
+    g_string_append(s, "{");
+    if (network) {
+        g_string_append(s, "\"network\":");
+        json_str(s, network);
+        g_string_append(s, ",");
+    }
+    g_string_append(s, "\"peer_id\":");
+    json_str(s, st->peer_id);
+    g_string_append(s, ",\"state\":");
+    json_str(s, ipop_link_state_str(st->state));
+    g_string_append(s, ",\"reason\":");
+    json_str(s, ipop_reason_str(st->reason));
+    g_string_append(s, ",\"path\":");
+    json_str(s, ipop_path_type_str(st->local_path));
+    g_string_append(s, ",\"remote_path\":");
+    json_str(s, ipop_path_type_str(st->remote_path));
+    g_string_append_printf(s, ",\"rtt_us\":%u,\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"rx_packets\":%llu,"
+                           "\"tx_packets\":%llu,\"rx_drops\":%llu,\"tx_drops\":%llu}",
+                           st->rtt_us, (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes,
+                           (unsigned long long)st->rx_packets, (unsigned long long)st->tx_packets,
+                           (unsigned long long)st->rx_drops, (unsigned long long)st->tx_drops);
+}
+
+/* The stats of the i-th known link of n; false when it has none. */
+static bool link_stats(struct net *n, size_t i, ipop_link_stats_t *st)
+{
+    *st = (ipop_link_stats_t){.size = sizeof(*st)};
+    return ipop_link_get_stats(g_ptr_array_index(n->links, i), st) == 0;
+}
+
+static void status_json(GString *s)
+{
+    g_string_append(s, "{\"version\":");
+    json_str(s, ipop_version());
+    g_string_append(s, ",\"networks\":[");
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+        ipop_network_stats_t ns = {.size = sizeof(ns)};
+        bool first = true;
+
+        ipop_network_get_stats(n->net, &ns);
+        g_string_append(s, i ? ",{\"name\":" : "{\"name\":");
+        json_str(s, n->name);
+        g_string_append_printf(s, ",\"running\":%s,\"node_id\":", n->started ? "true" : "false");
+        json_str(s, n->own_id[0] ? n->own_id : NULL);
+        g_string_append(s, ",\"device\":");
+        json_str(s, n->started ? ipop_network_get_device(n->net) : NULL);
+        g_string_append(s, ",\"mode\":");
+        json_str(s, n->mode ? n->mode : "none");
+        g_string_append(s, ",\"overlay\":");
+        json_str(s, n->group ? "group" : "none");
+        g_string_append(s, ",\"addresses\":[");
+        for (size_t j = 0; j < n->addresses->len; j++) {
+            if (j)
+                g_string_append_c(s, ',');
+            json_str(s, g_ptr_array_index(n->addresses, j));
+        }
+        g_string_append_printf(s, "],\"signal_refused\":%llu,\"no_route\":%llu,\"links\":[",
+                               (unsigned long long)ns.signal_refused, (unsigned long long)ns.no_route);
+        for (size_t j = 0; j < n->links->len; j++) {
+            ipop_link_stats_t st;
+            if (!link_stats(n, j, &st))
+                continue;
+            if (!first)
+                g_string_append_c(s, ',');
+            first = false;
+            json_link(s, NULL, &st);
+        }
+        g_string_append(s, "]}");
+    }
+    g_string_append(s, "]}\n");
+}
+
+static void peers_json(GString *s)
+{
+    bool first = true;
+
+    g_string_append(s, "{\"peers\":[");
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+        for (size_t j = 0; j < n->links->len; j++) {
+            ipop_link_stats_t st;
+            if (!link_stats(n, j, &st))
+                continue;
+            if (!first)
+                g_string_append_c(s, ',');
+            first = false;
+            json_link(s, n->name, &st);
+        }
+    }
+    g_string_append(s, "]}\n");
+}
+
+static void rtt_text(char *buf, size_t size, uint32_t rtt_us)
+{
+    if (rtt_us == 0)
+        g_strlcpy(buf, "-", size);
+    else
+        snprintf(buf, size, "%.1fms", rtt_us / 1000.0);
+}
+
+static void link_text(GString *s, const char *prefix, const ipop_link_stats_t *st)
+{
+    char rtt[32];
+
+    rtt_text(rtt, sizeof(rtt), st->rtt_us);
+    g_string_append_printf(s, "%s%-*s %-10s %-6s %9s %12llu %12llu\n", prefix, 52, st->peer_id,
+                           ipop_link_state_str(st->state), st->state == IPOP_LINK_CONNECTED ?
+                           ipop_path_type_str(st->local_path) : "-", rtt,
+                           (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes);
+}
+
+static void status_text(GString *s)
+{
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+        ipop_network_stats_t ns = {.size = sizeof(ns)};
+        const char *dev = n->started ? ipop_network_get_device(n->net) : NULL;
+
+        ipop_network_get_stats(n->net, &ns);
+        g_string_append_printf(s, "%snetwork %s: %s\n", i ? "\n" : "", n->name,
+                               n->started ? "running" : "not running (see the log)");
+        g_string_append_printf(s, "  node id:   %s\n", n->own_id[0] ? n->own_id : "-");
+        g_string_append_printf(s, "  device:    %s (mode %s)\n", dev ? dev : "-", n->mode ? n->mode : "none");
+        g_string_append_printf(s, "  overlay:   %s\n", n->group ? "group (XMPP)" : "none (UDP signalling)");
+        g_string_append(s, "  addresses:");
+        for (size_t j = 0; j < n->addresses->len; j++)
+            g_string_append_printf(s, " %s", (char *)g_ptr_array_index(n->addresses, j));
+        g_string_append_printf(s, "%s\n", n->addresses->len ? "" : " -");
+        g_string_append_printf(s, "  links:     %u, %u connected; %llu signalling messages refused\n", ns.links,
+                               ns.links_connected, (unsigned long long)ns.signal_refused);
+        if (n->links->len)
+            g_string_append_printf(s, "  %-52s %-10s %-6s %9s %12s %12s\n", "PEER", "STATE", "PATH", "RTT",
+                                   "BYTES IN", "BYTES OUT");
+        for (size_t j = 0; j < n->links->len; j++) {
+            ipop_link_stats_t st;
+            if (link_stats(n, j, &st))
+                link_text(s, "  ", &st);
+        }
+    }
+}
+
+static void peers_text(GString *s)
+{
+    g_string_append_printf(s, "%-12s %-52s %-10s %-6s %9s %12s %12s\n", "NETWORK", "PEER", "STATE", "PATH",
+                           "RTT", "BYTES IN", "BYTES OUT");
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+        for (size_t j = 0; j < n->links->len; j++) {
+            ipop_link_stats_t st;
+            char prefix[64];
+            if (!link_stats(n, j, &st))
+                continue;
+            snprintf(prefix, sizeof(prefix), "%-12s ", n->name);
+            link_text(s, prefix, &st);
+        }
+    }
+}
+
+/* The protocol: one request line, "COMMAND [json]"; the answer is "ok\n"
+ * and the body, or "error TEXT\n"; then the daemon closes. */
+static void answer(const char *request, GString *out)
+{
+    g_auto(GStrv) words = g_strsplit(request, " ", 3);
+    const char *cmd = words[0] ? words[0] : "";
+    bool json = words[0] && words[1] && strcmp(words[1], "json") == 0;
+
+    if (words[0] && words[1] && (!json || words[2])) {
+        g_string_append(out, "error bad request\n");
+    } else if (strcmp(cmd, "status") == 0) {
+        g_string_append(out, "ok\n");
+        json ? status_json(out) : status_text(out);
+    } else if (strcmp(cmd, "peers") == 0) {
+        g_string_append(out, "ok\n");
+        json ? peers_json(out) : peers_text(out);
+    } else if (strcmp(cmd, "accept") == 0) {
+        g_string_append(out, "error not supported yet\n");
+    } else {
+        g_string_append(out, "error unknown request\n");
+    }
+}
+
+static void client_free(struct client *cl)
+{
+    close(cl->fd);
+    if (cl->out)
+        g_string_free(cl->out, TRUE);
+    g_free(cl);
+}
+
+static void control_accept(void)
+{
     for (;;) {
+        int fd = accept4(control_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        struct client *cl;
+
+        if (fd < 0)
+            return; /* EAGAIN, or a client that went away already */
+        if (clients->len >= CONTROL_CLIENTS_MAX) {
+            close(fd);
+            continue;
+        }
+        cl = g_new0(struct client, 1);
+        cl->fd = fd;
+        cl->deadline = now_ms() + CONTROL_DEADLINE_MS;
+        g_ptr_array_add(clients, cl);
+    }
+}
+
+/* Reads or writes what it can; returns false when the client is done. */
+static bool client_io(struct client *cl)
+{
+    if (!cl->out) {
+        ssize_t len = recv(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - 1 - cl->in_len, 0);
+        char *nl;
+
+        if (len < 0)
+            return errno == EAGAIN || errno == EINTR;
+        if (len == 0)
+            return false;
+        cl->in_len += (size_t)len;
+        cl->in[cl->in_len] = '\0';
+        nl = strchr(cl->in, '\n');
+        if (!nl) {
+            if (cl->in_len < sizeof(cl->in) - 1)
+                return true;
+            cl->out = g_string_new("error request too long\n");
+        } else {
+            *nl = '\0';
+            if (nl > cl->in && nl[-1] == '\r')
+                nl[-1] = '\0';
+            cl->out = g_string_new(NULL);
+            answer(cl->in, cl->out);
+        }
+    }
+    while (cl->out_off < cl->out->len) {
+        ssize_t len = send(cl->fd, cl->out->str + cl->out_off, cl->out->len - cl->out_off, MSG_NOSIGNAL);
+        if (len < 0)
+            return errno == EAGAIN || errno == EINTR;
+        cl->out_off += (size_t)len;
+    }
+    return false;
+}
+
+static void clients_expire(int64_t now)
+{
+    for (size_t i = clients->len; i-- > 0;) {
+        struct client *cl = g_ptr_array_index(clients, i);
+        if (cl->deadline <= now) {
+            client_free(cl);
+            g_ptr_array_remove_index(clients, i);
+        }
+    }
+}
+
+/* Binds the control socket, mode 0600.  A socket file that nobody answers
+ * on is a leftover and is replaced; a live one is another ipopd's. */
+static int control_open(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    mode_t old_mask;
+    int fd, probe, r;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        log_net(NULL, "error: control socket %s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+    strcpy(sa.sun_path, path);
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            log_net(NULL, "error: control socket %s: exists and is not a socket", path);
+            return -EEXIST;
+        }
+        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        r = probe >= 0 ? connect(probe, (struct sockaddr *)&sa, sizeof(sa)) : -1;
+        if (probe >= 0)
+            close(probe);
+        if (r == 0) {
+            log_net(NULL, "error: control socket %s: another ipopd answers there (use --control)", path);
+            return -EADDRINUSE;
+        }
+        unlink(path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    /* Created with mode 0600 from the start: no window for others. */
+    old_mask = umask(0177);
+    r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old_mask);
+    if (r < 0 || chmod(path, 0600) < 0 || listen(fd, CONTROL_CLIENTS_MAX) < 0) {
+        r = -errno;
+        log_net(NULL, "error: control socket %s: %s", path, strerror(-r));
+        close(fd);
+        return r;
+    }
+    control_fd = fd;
+    control_path = g_strdup(path);
+    return 0;
+}
+
+static void control_close(void)
+{
+    for (size_t i = 0; clients && i < clients->len; i++)
+        client_free(g_ptr_array_index(clients, i));
+    if (clients)
+        g_ptr_array_set_size(clients, 0);
+    if (control_fd >= 0) {
+        close(control_fd);
+        unlink(control_path);
+    }
+    control_fd = -1;
+    g_clear_pointer(&control_path, g_free);
+}
+
+/* ---- main loop ---- */
+
+static int next_timeout(int64_t now, int64_t status_at)
+{
+    int64_t due = verbose ? status_at : INT64_MAX;
+
+    for (size_t i = 0; i < nets->len; i++)
+        for (size_t j = 0; j < net_at(i)->n_peers; j++)
+            if (net_at(i)->peers[j].reconnect_at && net_at(i)->peers[j].reconnect_at < due)
+                due = net_at(i)->peers[j].reconnect_at;
+    for (size_t i = 0; i < clients->len; i++) {
+        struct client *cl = g_ptr_array_index(clients, i);
+        if (cl->deadline < due)
+            due = cl->deadline;
+    }
+    if (due == INT64_MAX)
+        return -1;
+    return due <= now ? 0 : (int)MIN(due - now, 60000);
+}
+
+/* Returns the exit status: 0 after SIGINT or SIGTERM. */
+static int main_loop(int sigfd, const char *config)
+{
+    int64_t status_at = now_ms() + STATUS_INTERVAL_MS;
+    g_autoptr(GArray) fds = g_array_new(FALSE, TRUE, sizeof(struct pollfd));
+
+    for (;;) {
+        /* Rebuilt at each turn: reloads and clients change the set. */
+        size_t first_net, first_client;
+        struct pollfd *p;
         int64_t now = now_ms();
 
-        if (poll(fds, nfds, next_timeout(now, status_at)) < 0) {
+        g_array_set_size(fds, 0);
+        g_array_append_val(fds, ((struct pollfd){.fd = sigfd, .events = POLLIN}));
+        g_array_append_val(fds, ((struct pollfd){.fd = event_pipe[0], .events = POLLIN}));
+        g_array_append_val(fds, ((struct pollfd){.fd = control_fd, .events = POLLIN}));
+        first_net = fds->len;
+        for (size_t i = 0; i < nets->len; i++)
+            g_array_append_val(fds, ((struct pollfd){.fd = net_at(i)->sock, .events = POLLIN}));
+        first_client = fds->len;
+        for (size_t i = 0; i < clients->len; i++) {
+            struct client *cl = g_ptr_array_index(clients, i);
+            g_array_append_val(fds, ((struct pollfd){.fd = cl->fd, .events = cl->out ? POLLOUT : POLLIN}));
+        }
+        p = (struct pollfd *)fds->data;
+        if (poll(p, fds->len, next_timeout(now, status_at)) < 0) {
             if (errno == EINTR)
                 continue;
             log_net(NULL, "error: poll: %s", strerror(errno));
             return 1;
         }
-        if (fds[0].revents & POLLIN) {
+        if (p[0].revents & POLLIN) {
             struct signalfd_siginfo si;
 
             if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    reload(config);
+                    continue; /* the table changed under the fds */
+                }
                 log_net(NULL, "%s: stopping", strsignal((int)si.ssi_signo));
                 return 0;
             }
         }
-        if (fds[1].revents & POLLIN)
+        if (p[1].revents & POLLIN)
             drain_events();
-        for (size_t i = 0; i < n_nets; i++)
-            if (fds[i + 2].revents & POLLIN)
-                receive_signal(&nets[i]);
+        for (size_t i = 0; i < nets->len; i++)
+            if (p[first_net + i].revents & POLLIN)
+                receive_signal(net_at(i));
+        for (size_t i = clients->len; i-- > 0;) {
+            struct client *cl = g_ptr_array_index(clients, i);
+            if (p[first_client + i].revents && !client_io(cl)) {
+                client_free(cl);
+                g_ptr_array_remove_index(clients, i);
+            }
+        }
+        if (p[2].revents & POLLIN)
+            control_accept();
         now = now_ms();
+        clients_expire(now);
         run_timers(now);
         if (verbose && now >= status_at) {
             log_status();
@@ -642,46 +1342,67 @@ static int main_loop(int sigfd)
     }
 }
 
-static int run(const char *config)
+static int run(const char *config, const char *control, bool control_explicit)
 {
+    GPtrArray *fresh = NULL, *all;
     sigset_t mask;
     int sigfd = -1;
     int status = 1;
-    size_t started = 0;
 
-    if (load_config(config) < 0) {
-        free_nets();
-        return EXIT_CONFIG;
+    nets = g_ptr_array_new();
+    clients = g_ptr_array_new();
+    if (load_config(config, &fresh) < 0) {
+        status = EXIT_CONFIG;
+        goto out;
     }
     /* Block the signals before the library starts threads, which inherit
      * the mask, so that only the signalfd sees them. */
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sigfd < 0 || pipe2(event_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         log_net(NULL, "error: %s", strerror(errno));
         goto out;
     }
-    for (size_t i = 0; i < n_nets; i++)
-        if (open_signal_socket(&nets[i]) < 0)
+    if (control_open(control) < 0) {
+        if (control_explicit)
             goto out;
-    for (; started < n_nets; started++)
-        if (start_net(&nets[started]) < 0)
-            goto out;
-    status = main_loop(sigfd);
+        log_net(NULL, "warning: running without a control socket (ipopctl will not reach this ipopd)");
+    }
+    if (add_nets(fresh, false) < 0)
+        goto out;
+    status = main_loop(sigfd, config);
 out:
+    control_close();
     /* Stop says goodbye to the peers and removes the devices. */
-    for (size_t i = 0; i < started; i++)
-        ipop_network_stop(nets[i].net);
-    free_nets();
+    all = g_ptr_array_copy(nets, NULL, NULL);
+    remove_nets(all);
+    g_ptr_array_free(all, TRUE);
+    net_list_free(fresh);
+    g_ptr_array_free(nets, TRUE);
+    g_ptr_array_free(clients, TRUE);
+    nets = clients = NULL;
     if (sigfd >= 0)
         close(sigfd);
     for (int i = 0; i < 2; i++)
         if (event_pipe[i] >= 0)
             close(event_pipe[i]);
     return status;
+}
+
+/* --check: the config loads and every option is accepted; nothing starts. */
+static int check_config(const char *config)
+{
+    GPtrArray *list = NULL;
+
+    if (load_config(config, &list) < 0)
+        return EXIT_CONFIG;
+    printf("%s: %u network%s, config OK\n", config, list->len, list->len == 1 ? "" : "s");
+    net_list_free(list);
+    return 0;
 }
 
 /* --node-id: through the public API only, as any host would. */
@@ -713,9 +1434,13 @@ int main(int argc, char **argv)
 {
     g_autofree char *config = NULL;
     g_autofree char *id_file = NULL;
-    gboolean version = FALSE, debug = FALSE;
+    g_autofree char *control = NULL;
+    gboolean version = FALSE, debug = FALSE, check = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Run the networks of config FILE", "FILE"},
+        {"check", 0, 0, G_OPTION_ARG_NONE, &check, "With --config: check the config, start nothing", NULL},
+        {"control", 0, 0, G_OPTION_ARG_FILENAME, &control,
+         "Control socket for ipopctl (default $IPOPD_CONTROL, else " DEFAULT_CONTROL ")", "PATH"},
         {"node-id", 0, 0, G_OPTION_ARG_FILENAME, &id_file,
          "Create FILE (if missing) with a new identity, print its node id", "FILE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &debug, "Log debug messages", NULL},
@@ -724,26 +1449,34 @@ int main(int argc, char **argv)
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- IP-over-P2P VPN daemon");
     g_autoptr(GError) error = NULL;
+    const char *env = getenv("IPOPD_CONTROL");
+    bool control_explicit;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_set_summary(ctx, "Each [group] of the config file is one network.  See doc/ipopd.md.");
+    g_option_context_set_summary(ctx, "Each [group] of the config file is one network.  See ipopd(8), "
+                                      "ipopd.conf(5) and ipopctl(8).");
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "ipopd: %s (try --help)\n", error->message);
         return EXIT_CONFIG;
     }
+    control_explicit = control || (env && *env);
     if (version) {
         printf("ipopd %s (libipop %s)\n", IPOP_VERSION, ipop_version());
         return 0;
     }
-    if (argc > 1 || (!config == !id_file)) {
+    if (argc > 1 || (!config == !id_file) || (check && !config)) {
         fprintf(stderr, "ipopd: give one of --config FILE or --node-id FILE (try --help)\n");
         return EXIT_CONFIG;
     }
     verbose = debug;
-    /* --node-id is a command whose output is the id: only problems are
-     * worth a log line there. */
-    ipop_set_log_cb(on_log, debug ? IPOP_LOG_DEBUG : id_file ? IPOP_LOG_WARNING : IPOP_LOG_INFO, NULL);
+    /* --node-id and --check are commands whose output is the answer: only
+     * problems are worth a log line there. */
+    ipop_set_log_cb(on_log, debug ? IPOP_LOG_DEBUG : (id_file || check) ? IPOP_LOG_WARNING : IPOP_LOG_INFO, NULL);
     if (id_file)
         return print_node_id(id_file);
-    return run(config);
+    if (check)
+        return check_config(config);
+    if (!control)
+        control = g_strdup(env && *env ? env : DEFAULT_CONTROL);
+    return run(config, control, control_explicit);
 }

@@ -20,6 +20,7 @@ UNDER_B=10.0.2.2
 WORK=""
 DAEMON_PIDS=()
 NAMESPACES=()
+CLEANUP_HOOKS=() # commands the cleanup runs first (a test's own servers)
 FAILED=0
 
 # alive PID: the process runs (a zombie, not yet waited for, does not).
@@ -78,6 +79,9 @@ cleanup() {
     if [ "$FAILED" = 1 ] && [ -n "$WORK" ]; then
         dump_diagnostics
     fi
+    for pid in "${CLEANUP_HOOKS[@]}"; do
+        $pid 2>/dev/null
+    done
     for pid in "${DAEMON_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null
     done
@@ -176,13 +180,14 @@ EOF
 }
 
 # start_daemon NS NAME IPOPD CONFIG: starts ipopd in namespace NS, its log
-# in $WORK/NAME.log.
+# in $WORK/NAME.log, its control socket $WORK/NAME.sock.
 start_daemon() {
-    ip netns exec "$1" "$3" -v --config "$4" 2>"$WORK/$2.log" &
+    ip netns exec "$1" "$3" -v --config "$4" --control "$WORK/$2.sock" 2>"$WORK/$2.log" &
     DAEMON_PIDS+=("$!")
 }
 
-# stop_daemon PID: SIGTERM, then expects exit status 0 within 5 s.
+# stop_daemon PID: SIGTERM, then expects exit status 0 within 5 s.  The
+# daemon is no longer watched by wait_for.
 stop_daemon() {
     local pid=$1 i status
     kill -TERM "$pid" 2>/dev/null || fail "daemon $pid is not running"
@@ -193,6 +198,11 @@ stop_daemon() {
     alive "$pid" && fail "daemon $pid did not exit within 5 s of SIGTERM"
     wait "$pid"
     status=$?
+    local left=() p
+    for p in "${DAEMON_PIDS[@]}"; do
+        [ "$p" = "$pid" ] || left+=("$p")
+    done
+    DAEMON_PIDS=("${left[@]}")
     [ "$status" = 0 ] || fail "daemon $pid exited with status $status after SIGTERM"
 }
 

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipopctl: asks a running ipopd over its control socket.
+ *
+ *   ipopctl [--control PATH] status|peers [--json]
+ *
+ * The protocol (ipopd.c, answer()): one request line "COMMAND [json]"; the
+ * daemon answers "ok" and the body, or "error TEXT", and closes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_CONTROL "/run/ipopd.sock"
+#define TIMEOUT_MS 5000
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_UNSUPPORTED 3
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ipopctl [--control PATH] status|peers [--json]\n"
+               "       ipopctl accept PEER   (SocialVPN: not supported yet)\n"
+               "The control socket is PATH, else $IPOPD_CONTROL, else " DEFAULT_CONTROL ".\n");
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for fd to be ready for `events` until `deadline`; false on timeout. */
+static bool wait_fd(int fd, short events, long long deadline)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        long long left = deadline - now_ms();
+        int r;
+
+        if (left <= 0)
+            return false;
+        r = poll(&p, 1, (int)left);
+        if (r > 0)
+            return true;
+        if (r < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+/* Sends the request, reads the whole answer into *ret (NUL-terminated). */
+static int ask(const char *path, const char *request, char **ret)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    long long deadline = now_ms() + TIMEOUT_MS;
+    size_t len = 0, cap = 4096, sent = 0, rlen = strlen(request);
+    char *buf = NULL;
+    int fd, err = 0;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        err = -errno;
+        goto out;
+    }
+    while (sent < rlen) {
+        ssize_t n = send(fd, request + sent, rlen - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            err = -errno;
+            goto out;
+        }
+        if (n > 0)
+            sent += (size_t)n;
+        else if (!wait_fd(fd, POLLOUT, deadline)) {
+            err = -ETIMEDOUT;
+            goto out;
+        }
+    }
+    buf = malloc(cap);
+    for (;;) {
+        ssize_t n;
+
+        if (!buf) {
+            err = -ENOMEM;
+            goto out;
+        }
+        if (len + 1 >= cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                err = -ENOMEM;
+                goto out;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n == 0)
+            break;
+        if (n > 0) {
+            len += (size_t)n;
+            continue;
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            err = -errno;
+            goto out;
+        }
+        if (!wait_fd(fd, POLLIN, deadline)) {
+            err = -ETIMEDOUT;
+            goto out;
+        }
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return err;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"control", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL, *cmd;
+    char request[64], *reply = NULL, *body;
+    bool json = false;
+    int opt, r;
+
+    while ((opt = getopt_long(argc, argv, "c:jh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'j': json = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    cmd = argv[optind];
+    if (strcmp(cmd, "accept") == 0) {
+        fprintf(stderr, "ipopctl: accept: not supported yet (SocialVPN is not built)\n");
+        return EXIT_UNSUPPORTED;
+    }
+    if ((strcmp(cmd, "status") != 0 && strcmp(cmd, "peers") != 0) || optind + 1 != argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!path)
+        path = getenv("IPOPD_CONTROL") && *getenv("IPOPD_CONTROL") ? getenv("IPOPD_CONTROL") : DEFAULT_CONTROL;
+    snprintf(request, sizeof(request), "%s%s\n", cmd, json ? " json" : "");
+    r = ask(path, request, &reply);
+    if (r < 0) {
+        fprintf(stderr, "ipopctl: %s: %s%s\n", path, strerror(-r),
+                r == -ENOENT || r == -ECONNREFUSED ? " (is ipopd running? see --control)" : "");
+        return EXIT_FAIL;
+    }
+    body = strchr(reply, '\n');
+    if (strncmp(reply, "ok\n", 3) != 0) {
+        if (body)
+            *body = '\0';
+        fprintf(stderr, "ipopctl: ipopd answered: %s\n",
+                strncmp(reply, "error ", 6) == 0 ? reply + 6 : "something unexpected");
+        free(reply);
+        return EXIT_FAIL;
+    }
+    fputs(body + 1, stdout);
+    free(reply);
+    return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+}
