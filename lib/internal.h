@@ -17,7 +17,7 @@
 
 typedef enum { MODE_NONE, MODE_TUN, MODE_TAP } net_mode;
 typedef enum { LOOP_THREAD, LOOP_EXTERNAL, LOOP_GLIB } net_loop;
-enum { OVERLAY_NONE, OVERLAY_GROUP };
+enum { OVERLAY_NONE, OVERLAY_GROUP, OVERLAY_SOCIAL };
 
 typedef struct relay_server {
     char *host;
@@ -62,6 +62,8 @@ struct ipop_link {
 
     uint8_t remote_fp[32];
     ipop__addr raddr4, raddr6;
+    ipop__addr alias4;          /* SocialVPN: the peer's address here, or family 0 */
+    char name[128];             /* SocialVPN: the friend's JID */
 
     gnutls_session_t tls;
     bool tls_done;
@@ -140,6 +142,8 @@ struct ipop_network {
     unsigned xmpp_port;
     bool xmpp_require_tls;
     char *group_room, *group_secret;
+    ipop__addr social_subnet;
+    char *social_state_file;
     struct ipop__overlay *ov;
 
     struct ipop__udp_set *udp;  /* udp.c: UDP endpoints; made by the first ipop_udp_open() */
@@ -164,6 +168,10 @@ void ipop__link_handle(ipop_link_t *link, const ipop__msg *m); /* a message for 
 void ipop__link_shutdown(ipop_link_t *link, ipop_reason_t reason, bool say_bye);
 int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len);
 int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len);
+/* SocialVPN: route the peer by `alias` (NULL: by its own address) and translate. */
+void ipop__link_set_alias(ipop_link_t *link, const ipop__addr *alias, const char *name);
+/* Before a packet goes to the peer: a SocialVPN alias destination becomes its address. */
+void ipop__link_out_rewrite(ipop_link_t *link, uint8_t *pkt, size_t len);
 
 /* udp.c */
 typedef struct ipop__udp_set ipop__udp_set;

@@ -21,6 +21,7 @@
 #include <gnutls/x509.h>
 
 #include "internal.h"
+#include "rewrite.h"
 #include "log.h"
 
 #define PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
@@ -50,8 +51,11 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
     g_atomic_int_set(&link->state, state);
 
     if (state == IPOP_LINK_CONNECTED && !link->in_fwd) {
-        if ((link->raddr4.family && ipop__fwd_add_ip(net->fwd, &link->raddr4, link) < 0) ||
-            (link->raddr6.family && ipop__fwd_add_ip(net->fwd, &link->raddr6, link) < 0))
+        /* A SocialVPN friend is reached at its alias here, over IPv4 only. */
+        const ipop__addr *r4 = link->alias4.family ? &link->alias4 : &link->raddr4;
+        bool v6 = link->raddr6.family && !link->alias4.family;
+        if ((r4->family && ipop__fwd_add_ip(net->fwd, r4, link) < 0) ||
+            (v6 && ipop__fwd_add_ip(net->fwd, &link->raddr6, link) < 0))
             ipop__err(net, "link to %s: cannot add its addresses to the forwarding table", short_id(link->peer_id));
         link->in_fwd = true;
         link->ever_connected = true;
@@ -257,6 +261,34 @@ int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len)
     return r;
 }
 
+void ipop__link_set_alias(ipop_link_t *link, const ipop__addr *alias, const char *name)
+{
+    bool reroute = link->in_fwd;
+
+    if (reroute) {
+        ipop__fwd_remove_owner(link->net->fwd, link);
+        link->in_fwd = false;
+    }
+    if (alias)
+        link->alias4 = *alias;
+    else
+        memset(&link->alias4, 0, sizeof(link->alias4));
+    g_strlcpy(link->name, name ? name : "", sizeof(link->name));
+    if (reroute && g_atomic_int_get(&link->state) == IPOP_LINK_CONNECTED) {
+        const ipop__addr *r4 = link->alias4.family ? &link->alias4 : &link->raddr4;
+        if (r4->family)
+            ipop__fwd_add_ip(link->net->fwd, r4, link);
+        link->in_fwd = true;
+    }
+}
+
+void ipop__link_out_rewrite(ipop_link_t *link, uint8_t *pkt, size_t len)
+{
+    if (link->alias4.family && link->raddr4.family && len >= 20 && (pkt[0] >> 4) == 4 &&
+        memcmp(pkt + 16, link->alias4.bytes, 4) == 0)
+        ipop__ip4_rewrite(pkt, len, false, link->raddr4.bytes);
+}
+
 int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len)
 {
     int r;
@@ -268,6 +300,7 @@ int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len)
     g_mutex_lock(&link->tx_lock);
     link->txbuf[0] = IPOP__FRAME_DATA;
     memcpy(link->txbuf + IPOP__FRAME_HDR, pkt, len);
+    ipop__link_out_rewrite(link, link->txbuf + IPOP__FRAME_HDR, len);
     r = send_record_locked(link, link->txbuf, len + IPOP__FRAME_HDR);
     g_mutex_unlock(&link->tx_lock);
     if (r < 0) {

@@ -86,6 +86,7 @@ IPOP_EXPORT const char *ipop_reason_str(ipop_reason_t reason)
     case IPOP_REASON_DEVICE_ERROR: return "device-error";
     case IPOP_REASON_SUPERSEDED: return "superseded";
     case IPOP_REASON_NOT_AUTHENTICATED: return "not-authenticated";
+    case IPOP_REASON_IDENTITY_CHANGED: return "identity-changed";
     }
     return "unknown";
 }

@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "log.h"
 #include "overlay.h"
+#include "rewrite.h"
 #include "tun-linux.h"
 
 void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
@@ -405,8 +406,10 @@ static int set_overlay_option(ipop_network_t *net, const char *key, const char *
             net->overlay = OVERLAY_NONE;
         else if (!strcmp(value, "group"))
             net->overlay = OVERLAY_GROUP;
+        else if (!strcmp(value, "social"))
+            net->overlay = OVERLAY_SOCIAL;
         else
-            return bad_option(net, key, value, "expected none or group");
+            return bad_option(net, key, value, "expected none, group or social");
     } else if (!strcmp(key, "xmpp.jid")) {
         const char *at = strchr(value, '@');
         if (!at || at == value || !at[1] || strchr(at + 1, '@') || strchr(value, '/') || strpbrk(value, " <>'\"&"))
@@ -450,6 +453,15 @@ static int set_overlay_option(ipop_network_t *net, const char *key, const char *
         set_str(&net->group_secret, value);
     } else if (!strcmp(key, "group.secret-file")) {
         return read_secret(net, key, value, &net->group_secret);
+    } else if (!strcmp(key, "social.subnet")) {
+        ipop__addr a;
+        if (ipop__addr_parse(value, &a) < 0 || a.family != AF_INET || a.prefix < 8 || a.prefix > 30)
+            return bad_option(net, key, value, "expected an IPv4 subnet from /8 to /30");
+        net->social_subnet = a;
+    } else if (!strcmp(key, "social.state-file")) {
+        if (!*value)
+            return bad_option(net, key, value, "empty path");
+        set_str(&net->social_state_file, value);
     } else {
         return bad_option(net, key, NULL, "unknown option");
     }
@@ -464,6 +476,15 @@ static int check_overlay(ipop_network_t *net)
         return bad_option(net, "xmpp.jid", NULL, "needed by overlay=group");
     if (!net->xmpp_password)
         return bad_option(net, "xmpp.password", NULL, "needed by overlay=group");
+    if (net->overlay == OVERLAY_SOCIAL) {
+        if (!net->social_subnet.family)
+            return bad_option(net, "social.subnet", NULL, "needed by overlay=social");
+        if (!net->addr4.family)
+            return bad_option(net, "address", NULL, "an IPv4 address is needed by overlay=social");
+        if (net->mode == MODE_TAP)
+            return bad_option(net, "mode", "tap", "overlay=social translates IP packets: use tun or none");
+        return 0;
+    }
     if (!net->group_room)
         return bad_option(net, "group.room", NULL, "needed by overlay=group");
     if (!net->group_secret)
@@ -558,7 +579,8 @@ IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, co
         if (!parse_uint(value, 1, 3600, &n))
             return bad_option(net, key, value, "expected seconds from 1 to 3600");
         net->link_timeout_s = n;
-    } else if (g_str_has_prefix(key, "xmpp.") || g_str_has_prefix(key, "group.") || !strcmp(key, "overlay")) {
+    } else if (g_str_has_prefix(key, "xmpp.") || g_str_has_prefix(key, "group.") || g_str_has_prefix(key, "social.") ||
+               !strcmp(key, "overlay")) {
         return set_overlay_option(net, key, value);
     } else {
         return bad_option(net, key, NULL, "unknown option");
@@ -643,6 +665,11 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
         ipop__fwd_learn_mac(net->fwd, smac, link);
     } else if (ipop__ip_src_dst(pkt, len, &src, &dst) < 0 || !from_peer(link, &src)) {
         goto drop;
+    } else if (link->alias4.family) {
+        /* SocialVPN: the friend appears here at its alias (IPv4 only). */
+        if (src.family != AF_INET)
+            goto drop;
+        ipop__ip4_rewrite((uint8_t *)pkt, len, true, link->alias4.bytes);
     }
     if (net->mode == MODE_NONE) {
         if (ipop__udp_deliver(net, link, pkt, len))
@@ -740,6 +767,7 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
         }
         /* The frame header goes in front of the packet: no copy. */
         net->devbuf[0] = IPOP__FRAME_DATA;
+        ipop__link_out_rewrite(link, pkt, (size_t)n);
         if (ipop__link_send_record(link, net->devbuf, (size_t)n + IPOP__FRAME_HDR) == 0) {
             __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&link->tx_bytes, (guint64)n, __ATOMIC_RELAXED);
@@ -1095,6 +1123,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     g_free(net->xmpp_server);
     g_free(net->xmpp_fingerprint);
     g_free(net->group_room);
+    g_free(net->social_state_file);
     g_free(net->name);
     g_free(net);
     return NULL;
@@ -1311,8 +1340,37 @@ IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
     s.local_path = g_atomic_int_get(&link->local_path);
     s.remote_path = g_atomic_int_get(&link->remote_path);
     g_strlcpy(s.peer_id, link->peer_id, sizeof(s.peer_id));
+    {
+        const ipop__addr *a = link->alias4.family ? &link->alias4 : &link->raddr4;
+        if (a->family)
+            ipop__addr_format(a, s.address, sizeof(s.address));
+        g_strlcpy(s.name, link->name, sizeof(s.name));
+    }
     memcpy(stats, &s, n);
     return 0;
+}
+
+typedef struct accept_req {
+    const char *jid;
+    int r;
+} accept_req;
+
+static void do_accept(ipop_network_t *net, void *p)
+{
+    accept_req *req = p;
+    req->r = ipop__overlay_accept(net, req->jid);
+}
+
+IPOP_EXPORT int ipop_network_accept_identity(ipop_network_t *net, const char *friend_jid)
+{
+    accept_req req = { .jid = friend_jid, .r = -EINVAL };
+
+    if (!net || !friend_jid || net->overlay != OVERLAY_SOCIAL)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    net_call(net, do_accept, &req);
+    return req.r;
 }
 
 static void do_close(ipop_network_t *net, void *p)

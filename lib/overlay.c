@@ -1,5 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* GroupVPN over XMPP.  Every node that is in the room and proves that it
+/* The overlays over XMPP.
+ *
+ * SocialVPN: a node links with the contacts of its roster that have a
+ * mutual presence subscription, and only with them.  A friend's node id is
+ * pinned at first contact (in the state file); a changed one is refused and
+ * reported until the user accepts it.  Each friend gets an IPv4 address of
+ * this node's own choosing in `social.subnet`, and packets are translated
+ * between it and the friend's real virtual address.
+ *
+ * GroupVPN over XMPP.  Every node that is in the room and proves that it
  * knows the group secret links with every other.  The XMPP server relays
  * and may drop messages, but cannot forge one: each signalling message
  * carries an HMAC under a key derived from the secret, bound to the room,
@@ -7,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gnutls/crypto.h>
 
@@ -24,6 +34,18 @@
 /* After reconnecting, members not seen again within this are gone. */
 #define REJOIN_GRACE_US (6 * G_USEC_PER_SEC)
 
+typedef struct friend {
+    char *jid;                   /* bare JID */
+    char *sub;                   /* roster subscription: none, to, from, both */
+    char *full;                  /* full JID of the resource that said its node id, or NULL */
+    char node[IPOP__NODE_ID_LEN + 1];    /* node id now */
+    char pinned[IPOP__NODE_ID_LEN + 1];  /* node id pinned at first contact */
+    char pending[IPOP__NODE_ID_LEN + 1]; /* a changed node id waiting for acceptance */
+    char *pending_full;          /* the resource that came with it */
+    ipop__addr alias;            /* its address here */
+    gint64 left_at;
+} friend;
+
 typedef struct member {
     unsigned gen;                /* session generation it was last seen in */
     gint64 left_at;              /* when it said it left, or 0 */
@@ -40,6 +62,12 @@ struct ipop__overlay {
     unsigned gen;                /* counts XMPP sessions */
     gint64 online_since;
     GSource *sweep_src;
+    /* SocialVPN */
+    bool social;
+    char *own_bare;
+    ipop__addr subnet;
+    char *state_file;
+    GHashTable *friends;         /* bare JID -> friend* */
 };
 
 static void hex(const uint8_t *in, size_t n, char *out)
@@ -97,14 +125,19 @@ static const char *room_nick(ipop__overlay *ov, const char *from)
     return from + n + 1;
 }
 
-static void refuse(ipop_network_t *net, const char *peer, const char *why)
+static void refuse_as(ipop_network_t *net, const char *peer, ipop_reason_t reason, const char *why)
 {
-    char detail[160];
+    char detail[200];
 
     __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
-    snprintf(detail, sizeof(detail), "group message from %.16s refused: %s", peer, why);
+    snprintf(detail, sizeof(detail), "message from %.40s refused: %s", peer, why);
     ipop__warn(net, "%s", detail);
-    ipop__net_emit_simple(net, IPOP_EVENT_PEER_REFUSED, peer, NULL, IPOP_REASON_NOT_AUTHENTICATED, -EPERM, detail);
+    ipop__net_emit_simple(net, IPOP_EVENT_PEER_REFUSED, peer, NULL, reason, -EPERM, detail);
+}
+
+static void refuse(ipop_network_t *net, const char *peer, const char *why)
+{
+    refuse_as(net, peer, IPOP_REASON_NOT_AUTHENTICATED, why);
 }
 
 static bool fresh_nonce(ipop__overlay *ov, const char *nonce)
@@ -170,6 +203,8 @@ static void drop_member(ipop__overlay *ov, const char *peer)
         ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, true);
 }
 
+static void social_sweep(ipop__overlay *ov);
+
 static gboolean on_sweep(gpointer data)
 {
     ipop__overlay *ov = data;
@@ -179,6 +214,10 @@ static gboolean on_sweep(gpointer data)
 
     if (!ov->online)
         return G_SOURCE_CONTINUE;
+    if (ov->social) {
+        social_sweep(ov);
+        return G_SOURCE_CONTINUE;
+    }
     g_hash_table_iter_init(&it, ov->members);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         member *m = v;
@@ -224,6 +263,296 @@ static void on_presence(ipop__overlay *ov, xev *e)
         ipop_network_connect(net, peer, NULL);
 }
 
+/* ---- SocialVPN ---- */
+
+static void friend_free(gpointer p)
+{
+    friend *f = p;
+    g_free(f->jid);
+    g_free(f->sub);
+    g_free(f->full);
+    g_free(f->pending_full);
+    g_free(f);
+}
+
+static friend *friend_get(ipop__overlay *ov, const char *bare)
+{
+    friend *f = g_hash_table_lookup(ov->friends, bare);
+
+    if (!f) {
+        f = g_new0(friend, 1);
+        f->jid = g_strdup(bare);
+        f->sub = g_strdup("none");
+        g_hash_table_insert(ov->friends, f->jid, f);
+    }
+    return f;
+}
+
+static friend *friend_by_node(ipop__overlay *ov, const char *node)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, ov->friends);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (!strcmp(((friend *)v)->node, node))
+            return v;
+    return NULL;
+}
+
+static bool alias_taken(ipop__overlay *ov, const ipop__addr *a, const friend *self)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    if (ipop__addr_equal_host(a, &ov->net->addr4))
+        return true;
+    g_hash_table_iter_init(&it, ov->friends);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (v != self && ((friend *)v)->alias.family && ipop__addr_equal_host(a, &((friend *)v)->alias))
+            return true;
+    return false;
+}
+
+/* A stable address for a friend: from a hash of its JID, the next free one
+ * on a collision. */
+static void assign_alias(ipop__overlay *ov, friend *f)
+{
+    uint32_t base, hosts, idx;
+
+    if (f->alias.family)
+        return;
+    memcpy(&base, ov->subnet.bytes, 4);
+    base = g_ntohl(base) & (ov->subnet.prefix ? ~0u << (32 - ov->subnet.prefix) : 0);
+    hosts = ov->subnet.prefix >= 31 ? 1 : (1u << (32 - ov->subnet.prefix)) - 2;
+    idx = g_str_hash(f->jid) % hosts;
+    for (uint32_t tries = 0; tries < hosts; tries++, idx = (idx + 1) % hosts) {
+        uint32_t a = g_htonl(base + 1 + idx);
+        f->alias.family = AF_INET;
+        f->alias.prefix = 32;
+        memcpy(f->alias.bytes, &a, 4);
+        if (!alias_taken(ov, &f->alias, f))
+            return;
+    }
+    f->alias.family = 0;
+    ipop__err(ov->net, "social.subnet has no free address for %s", f->jid);
+}
+
+/* The state file: a line per friend: JID, pinned node id, address. */
+static void state_save(ipop__overlay *ov)
+{
+    GString *text = g_string_new("# libipop SocialVPN state: JID, node id pinned at first contact, local address\n");
+    GHashTableIter it;
+    gpointer v;
+    char addr[64], *tmp;
+
+    if (!ov->state_file)
+        return;
+    g_hash_table_iter_init(&it, ov->friends);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        friend *f = v;
+        if (!f->pinned[0])
+            continue;
+        if (!f->alias.family || ipop__addr_format(&f->alias, addr, sizeof(addr)) < 0)
+            g_strlcpy(addr, "-", sizeof(addr));
+        g_string_append_printf(text, "%s %s %s\n", f->jid, f->pinned, addr);
+    }
+    tmp = g_strdup_printf("%s.tmp", ov->state_file);
+    if (!g_file_set_contents(tmp, text->str, (gssize)text->len, NULL) || rename(tmp, ov->state_file) < 0)
+        ipop__err(ov->net, "cannot write the state file %s", ov->state_file);
+    g_free(tmp);
+    g_string_free(text, TRUE);
+}
+
+static void state_load(ipop__overlay *ov)
+{
+    gchar *text = NULL, **lines;
+
+    if (!ov->state_file || !g_file_get_contents(ov->state_file, &text, NULL, NULL))
+        return;
+    lines = g_strsplit(text, "\n", -1);
+    for (gchar **l = lines; *l; l++) {
+        gchar **w = g_strsplit(*l, " ", 4);
+        if (w[0] && w[1] && w[2] && !w[3] && w[0][0] != '#' && strchr(w[0], '@') && ipop__node_id_valid(w[1])) {
+            friend *f = friend_get(ov, w[0]);
+            ipop__addr a;
+            g_strlcpy(f->pinned, w[1], sizeof(f->pinned));
+            if (ipop__addr_parse(w[2], &a) == 0 && a.family == AF_INET) {
+                a.prefix = 32;
+                f->alias = a;
+            }
+        }
+        g_strfreev(w);
+    }
+    g_strfreev(lines);
+    g_free(text);
+}
+
+static void social_drop(ipop__overlay *ov, friend *f, const char *why)
+{
+    ipop_network_t *net = ov->net;
+    ipop_link_t *link;
+
+    if (!f->node[0])
+        return;
+    ipop__info(net, "friend %s: %s", f->jid, why);
+    link = ipop_network_get_link(net, f->node);
+    g_mutex_lock(&net->lock);
+    g_hash_table_remove(net->allowed, f->node);
+    g_mutex_unlock(&net->lock);
+    if (link)
+        ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, true);
+    f->node[0] = '\0';
+    g_clear_pointer(&f->full, g_free);
+    f->left_at = 0;
+}
+
+static void social_link(ipop__overlay *ov, friend *f)
+{
+    ipop_network_t *net = ov->net;
+    ipop_link_t *link = NULL;
+    int state;
+
+    assign_alias(ov, f);
+    ipop_network_allow_peer(net, f->node);
+    link = ipop_network_get_link(net, f->node);
+    state = link ? ipop_link_get_state(link) : IPOP_LINK_NEW;
+    if (state != IPOP_LINK_CONNECTING && state != IPOP_LINK_CONNECTED)
+        ipop_network_connect(net, f->node, &link);
+    if (link)
+        ipop__link_set_alias(link, f->alias.family ? &f->alias : NULL, f->jid);
+}
+
+static void social_roster(ipop__overlay *ov, xev *e)
+{
+    friend *f;
+
+    if (!strcmp(e->from, ov->own_bare))
+        return;
+    f = friend_get(ov, e->from);
+    g_free(f->sub);
+    f->sub = g_strdup(e->text);
+    if (strcmp(f->sub, "both") != 0)
+        social_drop(ov, f, "no mutual subscription any more");
+    else if (f->node[0])
+        social_link(ov, f);
+}
+
+static void social_presence(ipop__overlay *ov, xev *e)
+{
+    ipop_network_t *net = ov->net;
+    char *bare = g_strndup(e->from, strcspn(e->from, "/"));
+    friend *f = g_hash_table_lookup(ov->friends, bare);
+    char detail[200];
+
+    if (!f || strcmp(f->sub, "both") != 0)
+        goto out; /* not a friend: nothing to do with us */
+    if (!e->available) {
+        if (f->full && !strcmp(f->full, e->from) && !f->left_at)
+            f->left_at = g_get_monotonic_time();
+        goto out;
+    }
+    if (!e->node || !ipop__node_id_valid(e->node) || !strcmp(e->node, net->node_id))
+        goto out; /* a client of the friend's that runs no node */
+    if (f->pinned[0] && strcmp(f->pinned, e->node) != 0) {
+        g_free(f->pending_full);
+        f->pending_full = g_strdup(e->from);
+        if (strcmp(f->pending, e->node) != 0) {
+            g_strlcpy(f->pending, e->node, sizeof(f->pending));
+            snprintf(detail, sizeof(detail), "friend %s has a new node id %.8s (pinned %.8s): refused until accepted",
+                     f->jid, e->node, f->pinned);
+            ipop__warn(net, "%s", detail);
+            __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
+            ipop__net_emit_simple(net, IPOP_EVENT_PEER_REFUSED, e->node, NULL, IPOP_REASON_IDENTITY_CHANGED,
+                                  -EPERM, detail);
+        }
+        goto out;
+    }
+    if (!f->pinned[0]) {
+        g_strlcpy(f->pinned, e->node, sizeof(f->pinned));
+        assign_alias(ov, f);
+        state_save(ov);
+        ipop__info(net, "friend %s: node id %.8s pinned", f->jid, e->node);
+    }
+    if (f->node[0] && strcmp(f->node, e->node) != 0)
+        social_drop(ov, f, "moved to another node");
+    g_free(f->full);
+    f->full = g_strdup(e->from);
+    g_strlcpy(f->node, e->node, sizeof(f->node));
+    f->left_at = 0;
+    social_link(ov, f);
+out:
+    g_free(bare);
+}
+
+static void social_signal(ipop__overlay *ov, xev *e)
+{
+    ipop_network_t *net = ov->net;
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, ov->friends);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        friend *f = v;
+        if (f->full && f->node[0] && !strcmp(f->full, e->from) && !strcmp(f->sub, "both")) {
+            ipop_network_signal_receive(net, f->node, e->text);
+            return;
+        }
+    }
+    refuse_as(net, e->from, IPOP_REASON_PEER_NOT_ALLOWED, "not from a friend's node");
+}
+
+static void social_sweep(ipop__overlay *ov)
+{
+    GHashTableIter it;
+    gpointer v;
+    gint64 now = g_get_monotonic_time();
+
+    g_hash_table_iter_init(&it, ov->friends);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        friend *f = v;
+        if (f->left_at && now - f->left_at >= LEAVE_GRACE_US)
+            social_drop(ov, f, "went offline");
+    }
+}
+
+int ipop__overlay_accept(ipop_network_t *net, const char *jid)
+{
+    ipop__overlay *ov = net->ov;
+    friend *f;
+
+    if (!ov || !ov->social)
+        return -EINVAL;
+    f = g_hash_table_lookup(ov->friends, jid);
+    if (!f || !f->pending[0])
+        return -ENOENT;
+    ipop__info(net, "friend %s: new node id %.8s accepted", jid, f->pending);
+    g_strlcpy(f->pinned, f->pending, sizeof(f->pinned));
+    f->pending[0] = '\0';
+    state_save(ov);
+    if (f->pending_full && !strcmp(f->sub, "both")) {
+        if (f->node[0] && strcmp(f->node, f->pinned) != 0)
+            social_drop(ov, f, "moved to another node");
+        g_free(f->full);
+        f->full = g_steal_pointer(&f->pending_full);
+        g_strlcpy(f->node, f->pinned, sizeof(f->node));
+        f->left_at = 0;
+        social_link(ov, f);
+    }
+    return 0;
+}
+
+int ipop__overlay_peer_info(ipop_network_t *net, const char *peer, char *jid, size_t size)
+{
+    ipop__overlay *ov = net->ov;
+    friend *f = ov && ov->social ? friend_by_node(ov, peer) : NULL;
+
+    if (!f)
+        return -ENOENT;
+    g_strlcpy(jid, f->jid, size);
+    return 0;
+}
+
 static void handle(ipop_network_t *net, void *p)
 {
     ipop__overlay *ov = net->ov;
@@ -233,10 +562,20 @@ static void handle(ipop_network_t *net, void *p)
         return;
     switch (e->type) {
     case IPOP__XMPP_SIGNAL:
-        on_signal(ov, e);
+        if (ov->social)
+            social_signal(ov, e);
+        else
+            on_signal(ov, e);
         break;
     case IPOP__XMPP_PRESENCE:
-        on_presence(ov, e);
+        if (ov->social)
+            social_presence(ov, e);
+        else
+            on_presence(ov, e);
+        break;
+    case IPOP__XMPP_ROSTER:
+        if (ov->social)
+            social_roster(ov, e);
         break;
     case IPOP__XMPP_ONLINE:
         ipop__info(net, "signalling online");
@@ -278,6 +617,13 @@ void ipop__overlay_send(ipop_network_t *net, const char *peer, const char *text)
     uint8_t rnd[8];
     char nonce[17], ts[24], mac[65], *to;
 
+    if (ov->social) {
+        friend *f = friend_by_node(ov, peer);
+        if (!f || !f->full || ipop__xmpp_send_signal(ov->xmpp, f->full, text, NULL, NULL, NULL) < 0)
+            ipop__dbg(net, "no way to reach %.8s now: message not sent", peer);
+        return;
+    }
+
     gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
     hex(rnd, sizeof(rnd), nonce);
     snprintf(ts, sizeof(ts), "%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
@@ -303,11 +649,22 @@ int ipop__overlay_start(ipop_network_t *net)
     int r;
 
     ov->net = net;
-    ov->room = g_strdup(net->group_room);
-    ipop__group_key(net->group_secret, strlen(net->group_secret), ov->room, ov->key);
     ov->members = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    ov->sweep_src = ipop__net_timeout(net, 1000, on_sweep, ov);
     ov->nonces = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ov->friends = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, friend_free);
+    ov->social = net->overlay == OVERLAY_SOCIAL;
+    ov->own_bare = g_strdup(net->xmpp_jid);
+    if (ov->social) {
+        ov->subnet = net->social_subnet;
+        ov->state_file = g_strdup(net->social_state_file);
+        state_load(ov);
+        cfg.node_id = net->node_id;
+        cfg.roster = true;
+    } else {
+        ov->room = g_strdup(net->group_room);
+        ipop__group_key(net->group_secret, strlen(net->group_secret), ov->room, ov->key);
+    }
+    ov->sweep_src = ipop__net_timeout(net, 1000, on_sweep, ov);
     snprintf(resource, sizeof(resource), "ipop-%.12s", net->node_id);
     cfg.resource = resource;
     net->ov = ov;
@@ -316,8 +673,9 @@ int ipop__overlay_start(ipop_network_t *net)
         ipop__overlay_stop(net);
         return r;
     }
-    /* The nickname is the node id: unique in the room, and who we are. */
-    ipop__xmpp_join_room(ov->xmpp, ov->room, net->node_id, net->node_id);
+    /* GroupVPN: the nickname is the node id: unique in the room, and who we are. */
+    if (!ov->social)
+        ipop__xmpp_join_room(ov->xmpp, ov->room, net->node_id, net->node_id);
     return 0;
 }
 
@@ -327,8 +685,12 @@ void ipop__overlay_stop(ipop_network_t *net)
 
     if (!ov)
         return;
-    ipop__xmpp_stop(ov->xmpp);
+    if (ov->xmpp)
+        ipop__xmpp_stop(ov->xmpp);
     ipop__source_clear(&ov->sweep_src);
+    g_hash_table_unref(ov->friends);
+    g_free(ov->own_bare);
+    g_free(ov->state_file);
     net->ov = NULL;
     g_hash_table_unref(ov->members);
     g_hash_table_unref(ov->nonces);

@@ -12,6 +12,12 @@ typedef struct ipop__overlay ipop__overlay;
 
 int ipop__overlay_start(ipop_network_t *net);
 void ipop__overlay_stop(ipop_network_t *net);
+/* SocialVPN: accepts the changed node id of friend `jid`.  Returns 0,
+ * -ENOENT (no change waiting), -EINVAL (not social). */
+int ipop__overlay_accept(ipop_network_t *net, const char *jid);
+/* SocialVPN: the JID of the friend behind node `peer`. */
+int ipop__overlay_peer_info(ipop_network_t *net, const char *peer, char *jid, size_t size);
+
 /* Sends a signalling message to a peer through the overlay's transport. */
 void ipop__overlay_send(ipop_network_t *net, const char *peer, const char *text);
 

@@ -20,7 +20,8 @@ typedef struct room {
 } room;
 
 struct ipop__xmpp {
-    char *jid, *password, *server, *fingerprint;
+    char *jid, *password, *server, *fingerprint, *node_id;
+    bool roster;
     unsigned port;
     bool require_tls;
     ipop__xmpp_cb cb;
@@ -159,6 +160,45 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1;
 }
 
+/* The roster: the answer to our query, and pushes from the server. */
+static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    ipop__xmpp *x = ud;
+    xmpp_stanza_t *q = xmpp_stanza_get_child_by_name_and_ns(st, "query", "jabber:iq:roster");
+    const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st), *from = xmpp_stanza_get_from(st);
+    ipop__xmpp_event ev = { .type = IPOP__XMPP_ROSTER };
+
+    if (!q || !type)
+        return 1;
+    if (!strcmp(type, "set")) {
+        /* A push is only believed from our own account (RFC 6121 2.1.6). */
+        char *bare = xmpp_jid_bare(x->ctx, x->jid);
+        bool own = !from || !strcmp(from, bare);
+        xmpp_free(x->ctx, bare);
+        if (!own)
+            return 1;
+        if (id) {
+            char *eid = ipop__xml_escape(id), *xml = g_strdup_printf("<iq type='result' id='%s'/>", eid);
+            send_raw(x, xml);
+            g_free(eid);
+            g_free(xml);
+        }
+    } else if (strcmp(type, "result") != 0 || !id || strcmp(id, "ipop-roster") != 0) {
+        return 1;
+    }
+    for (xmpp_stanza_t *item = xmpp_stanza_get_children(q); item; item = xmpp_stanza_get_next(item)) {
+        const char *name = xmpp_stanza_get_name(item);
+        ev.from = attr(item, "jid");
+        ev.text = attr(item, "subscription");
+        if (!name || strcmp(name, "item") != 0 || !ev.from)
+            continue;
+        if (!ev.text)
+            ev.text = "none";
+        x->cb(x->ud, &ev);
+    }
+    return 1;
+}
+
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     ipop__xmpp *x = ud;
@@ -201,9 +241,20 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
         x->backoff_ms = BACKOFF_MIN_MS;
         xmpp_handler_delete(conn, on_message);
         xmpp_handler_delete(conn, on_presence);
+        xmpp_handler_delete(conn, on_iq);
         xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
         xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, x);
-        send_raw(x, "<presence/>");
+        xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, x);
+        if (x->roster)
+            send_raw(x, "<iq type='get' id='ipop-roster'><query xmlns='jabber:iq:roster'/></iq>");
+        if (x->node_id) {
+            char *xml = g_strdup_printf("<presence><node xmlns='" IPOP__XMPP_NS_NODE "' id='%s'/></presence>",
+                                        x->node_id);
+            send_raw(x, xml);
+            g_free(xml);
+        } else {
+            send_raw(x, "<presence/>");
+        }
         g_mutex_lock(&x->lock);
         for (guint i = 0; i < x->rooms->len; i++) {
             char *xml = presence_xml(x->rooms->pdata[i], false);
@@ -323,6 +374,8 @@ int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_
     x->jid = cfg->resource ? g_strdup_printf("%s/%s", cfg->jid, cfg->resource) : g_strdup(cfg->jid);
     x->password = g_strdup(cfg->password);
     x->server = g_strdup(cfg->server);
+    x->node_id = cfg->node_id && ipop__node_id_valid(cfg->node_id) ? g_strdup(cfg->node_id) : NULL;
+    x->roster = cfg->roster;
     x->port = cfg->port;
     x->require_tls = cfg->require_tls;
     if (cfg->fingerprint) {
@@ -384,6 +437,7 @@ void ipop__xmpp_stop(ipop__xmpp *x)
     g_free(x->jid);
     g_free(x->server);
     g_free(x->fingerprint);
+    g_free(x->node_id);
     g_free(x);
 }
 

@@ -20,6 +20,8 @@ typedef struct ipop__xmpp_config {
     bool require_tls;
     const char *fingerprint;  /* 64 hex digits: pin the server's certificate */
     const char *resource;     /* the resource to ask for */
+    const char *node_id;      /* said in our broadcast presence (friends see it), or NULL */
+    bool roster;              /* fetch and follow the roster */
 } ipop__xmpp_config;
 
 typedef enum ipop__xmpp_event_type {
@@ -28,6 +30,7 @@ typedef enum ipop__xmpp_event_type {
     IPOP__XMPP_SIGNAL,       /* a signalling payload from `from` */
     IPOP__XMPP_PRESENCE,     /* `from` became available or not; `node` its node id if it said */
     IPOP__XMPP_ROOM_ERROR,   /* joining a room failed; `from` is the room */
+    IPOP__XMPP_ROSTER,       /* roster item `from` (bare JID) has subscription `text` ("remove" when gone) */
 } ipop__xmpp_event_type;
 
 typedef struct ipop__xmpp_event {

@@ -47,6 +47,7 @@ static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *ud)
         n->reason = ev->reason;
     } else if (ev->type == IPOP_EVENT_PEER_REFUSED) {
         n->refused++;
+        n->refused_reasons |= 1u << ev->reason;
         n->reason = ev->reason;
     } else if (ev->type == IPOP_EVENT_BAD_MESSAGE) {
         n->bad_messages++;
@@ -77,6 +78,8 @@ static void on_packet(ipop_network_t *net, const void *packet, size_t len, void 
             ok = p[i] == (guint8)(seq * 7 + i);
     }
     g_mutex_lock(&n->lock);
+    n->last_len = MIN(len, sizeof(n->last));
+    memcpy(n->last, packet, n->last_len);
     if (ok && !n->seen[seq]) {
         n->seen[seq] = 1;
         n->received++;

@@ -20,6 +20,7 @@ typedef struct node {
     int state;                    /* last link state seen in an event */
     ipop_reason_t reason;         /* its reason */
     int refused;                  /* IPOP_EVENT_PEER_REFUSED seen */
+    guint refused_reasons;        /* 1 << reason of each refusal */
     int bad_messages;
     guint received;               /* packets that arrived intact */
     guint corrupt;
@@ -28,6 +29,8 @@ typedef struct node {
     bool mute;                    /* hold our outgoing messages back */
     GPtrArray *held;              /* messages held back while muted */
     int signal_errors;
+    guint8 last[1600];            /* the last packet that arrived */
+    size_t last_len;
     guint window;                 /* packets in flight in blast() to this node; 0: WINDOW */
 } node;
 

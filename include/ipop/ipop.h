@@ -95,6 +95,7 @@ typedef enum ipop_reason {
     IPOP_REASON_DEVICE_ERROR = 10,        /**< the TUN/TAP device failed */
     IPOP_REASON_SUPERSEDED = 11,          /**< replaced by a newer session with the same peer */
     IPOP_REASON_NOT_AUTHENTICATED = 12,   /**< a group message without a valid proof of the group secret */
+    IPOP_REASON_IDENTITY_CHANGED = 13,    /**< a SocialVPN friend came with another node id than the pinned one */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -142,6 +143,8 @@ typedef struct ipop_link_stats {
     ipop_path_type_t local_path;     /**< type of the local candidate of the selected pair */
     ipop_path_type_t remote_path;    /**< type of the remote candidate of the selected pair */
     char peer_id[IPOP_NODE_ID_MAX + 1]; /**< the peer's node id */
+    char address[48];                /**< the peer's IPv4 virtual address as this node reaches it, "" if none */
+    char name[128];                  /**< SocialVPN: the friend's JID; "" otherwise */
 } ipop_link_stats_t;
 
 /** Statistics of a network.  Set `size` to sizeof(ipop_network_stats_t)
@@ -204,8 +207,10 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    (the host drives it with ipop_network_process())
  *  - "link.timeout": seconds for a link to come up before it fails (default 30)
  *
- * Signalling over XMPP (instead of the signal callback) and GroupVPN:
- *  - "overlay": "none" (default: the host carries signalling) or "group"
+ * Signalling over XMPP (instead of the signal callback), GroupVPN and
+ * SocialVPN:
+ *  - "overlay": "none" (default: the host carries signalling), "group" or
+ *    "social"
  *  - "xmpp.jid": `user@domain`; "xmpp.password" or "xmpp.password-file"
  *  - "xmpp.server", "xmpp.port": where to connect (default: the JID's
  *    domain, port 5222)
@@ -215,6 +220,10 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "group.room": the multi-user room, e.g. "vpn@rooms.example.org"
  *  - "group.secret" or "group.secret-file": the secret every member knows;
  *    the XMPP server never sees it
+ *  - "social.subnet": IPv4 subnet (/8 to /30) from which each friend gets
+ *    an address here; needs an IPv4 "address" of this node's own
+ *  - "social.state-file": where friends' node ids are pinned at first
+ *    contact (without it, pins last until the network is freed)
  */
 IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, const char *value);
 
@@ -263,6 +272,13 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
  * IPOP_EVENT_LINK_STATE.  A link that failed or closed is started again.
  * `ret` may be NULL.  Returns -ENOTCONN when the network is not started. */
 IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
+
+/** SocialVPN: accepts that friend `friend_jid` (a bare JID) now runs a
+ * node with another node id than the one pinned at first contact; until
+ * then its links are refused with IPOP_REASON_IDENTITY_CHANGED.  Returns
+ * 0, -ENOENT when no change is waiting for that friend, -EINVAL when the
+ * network is not a SocialVPN, -ENOTCONN when not started. */
+IPOP_EXPORT int ipop_network_accept_identity(ipop_network_t *net, const char *friend_jid);
 
 /** Copies the network's statistics into `stats`, whose `size` field the
  * caller sets.  May be called from any thread.  Returns -EINVAL for NULL

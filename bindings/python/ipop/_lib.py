@@ -47,6 +47,8 @@ class LinkStatsStruct(ctypes.Structure):
         ("local_path", c_enum),
         ("remote_path", c_enum),
         ("peer_id", ctypes.c_char * (NODE_ID_MAX + 1)),
+        ("address", ctypes.c_char * 48),
+        ("name", ctypes.c_char * 128),
     ]
 
 

@@ -40,6 +40,7 @@ class Reason(enum.IntEnum):
     DEVICE_ERROR = 10
     SUPERSEDED = 11
     NOT_AUTHENTICATED = 12
+    IDENTITY_CHANGED = 13
 
 
 class PathType(enum.IntEnum):
@@ -120,3 +121,5 @@ class LinkStats:
     local_path: PathType
     remote_path: PathType
     peer_id: str
+    address: str = ""
+    name: str = ""

@@ -37,6 +37,8 @@ int main(void)
     FIELD(ipop_link_stats_t, local_path);
     FIELD(ipop_link_stats_t, remote_path);
     FIELD(ipop_link_stats_t, peer_id);
+    FIELD(ipop_link_stats_t, address);
+    FIELD(ipop_link_stats_t, name);
 
     /* the enums are passed as int through ctypes */
     SIZE(ipop_link_state_t);
@@ -68,6 +70,7 @@ int main(void)
     CONST(IPOP_REASON_DEVICE_ERROR);
     CONST(IPOP_REASON_SUPERSEDED);
     CONST(IPOP_REASON_NOT_AUTHENTICATED);
+    CONST(IPOP_REASON_IDENTITY_CHANGED);
 
     CONST(IPOP_PATH_UNKNOWN);
     CONST(IPOP_PATH_HOST);

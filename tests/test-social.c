@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/* SocialVPN over a real prosody: A and B are friends, B and C are friends,
+ * A and C are not.  A reaches B, B reaches C, A never reaches C; each sees
+ * its friends at addresses of its own choosing; a friend that comes back
+ * with another identity is refused until accepted. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <glib.h>
+#include <signal.h>
+#include <string.h>
+#include <strophe.h>
+#include <unistd.h>
+
+#include "pair.h"
+#include "testutil.h"
+
+static char *dir, *script, *fingerprint;
+static int port;
+
+static void prosody(const char *cmd)
+{
+    char *out = NULL, *err = NULL, *port_s = g_strdup_printf("%d", port);
+    const char *argv[] = { "bash", script, cmd, dir, "127.0.0.1", port_s, "sa:pa", "sb:pb", "sc:pc", NULL };
+    int status = 0;
+    GError *error = NULL;
+
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error))
+        g_error("cannot run %s: %s", script, error->message);
+    if (!g_spawn_check_wait_status(status, NULL))
+        g_error("prosody %s failed: %s%s", cmd, out, err);
+    g_free(out);
+    g_free(err);
+    g_free(port_s);
+}
+
+/* ---- making friends with a plain XMPP client, as a user would ---- */
+
+typedef struct client {
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    bool up, failed;
+} client;
+
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_stream_error_t *se, void *ud)
+{
+    client *c = ud;
+
+    if (ev == XMPP_CONN_CONNECT) {
+        c->up = true;
+        xmpp_send_raw_string(conn, "<presence/>");
+    } else {
+        c->failed = true;
+    }
+}
+
+static void pump(client **cs, int n, int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+
+    while (g_get_monotonic_time() < end)
+        for (int i = 0; i < n; i++)
+            xmpp_run_once(cs[i]->ctx, 5);
+}
+
+static client *client_new(const char *user, const char *pass)
+{
+    client *c = g_new0(client, 1);
+    char *jid = g_strdup_printf("%s@ipop.test/befriend", user);
+
+    c->ctx = xmpp_ctx_new(NULL, NULL);
+    c->conn = xmpp_conn_new(c->ctx);
+    xmpp_conn_set_jid(c->conn, jid);
+    xmpp_conn_set_pass(c->conn, pass);
+    xmpp_conn_set_flags(c->conn, XMPP_CONN_FLAG_TRUST_TLS);
+    g_assert_cmpint(xmpp_connect_client(c->conn, "127.0.0.1", (unsigned short)port, on_conn, c), ==, XMPP_EOK);
+    for (int i = 0; i < 500 && !c->up && !c->failed; i++)
+        xmpp_run_once(c->ctx, 10);
+    g_assert_true(c->up);
+    g_free(jid);
+    return c;
+}
+
+static void client_free(client *c)
+{
+    xmpp_disconnect(c->conn);
+    for (int i = 0; i < 20; i++)
+        xmpp_run_once(c->ctx, 10);
+    xmpp_conn_release(c->conn);
+    xmpp_ctx_free(c->ctx);
+    g_free(c);
+}
+
+/* Mutual presence subscription between two accounts. */
+static void befriend(const char *u1, const char *p1, const char *u2, const char *p2)
+{
+    client *a = client_new(u1, p1), *b = client_new(u2, p2), *both[] = { a, b };
+
+    xmpp_send_raw_string(a->conn, "<presence to='%s@ipop.test' type='subscribe'/>", u2);
+    pump(both, 2, 300);
+    xmpp_send_raw_string(b->conn, "<presence to='%s@ipop.test' type='subscribed'/>", u1);
+    xmpp_send_raw_string(b->conn, "<presence to='%s@ipop.test' type='subscribe'/>", u1);
+    pump(both, 2, 300);
+    xmpp_send_raw_string(a->conn, "<presence to='%s@ipop.test' type='subscribed'/>", u2);
+    pump(both, 2, 300);
+    client_free(a);
+    client_free(b);
+}
+
+/* ---- the nodes ---- */
+
+static void friend_node(node *n, const char *user, const char *pass, const char *state_file)
+{
+    char *jid = g_strdup_printf("%s@ipop.test", user), *port_s = g_strdup_printf("%d", port);
+
+    /* Every node calls itself 10.60.0.1: friends appear at addresses each
+     * node picks in its own social.subnet. */
+    node_init(n, user, "10.60.0.1", NULL, "overlay", "social");
+    g_assert_cmpint(ipop_network_set_option(n->net, "social.subnet", "10.61.0.0/24"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "social.state-file", state_file), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.jid", jid), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.password", pass), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server", "127.0.0.1"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.port", port_s), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server-fingerprint", fingerprint), ==, 0);
+    g_free(jid);
+    g_free(port_s);
+}
+
+static bool linked(node *from, node *to, ipop_link_stats_t *st)
+{
+    ipop_link_t *l = ipop_network_get_link(from->net, ipop_network_get_node_id(to->net));
+
+    st->size = sizeof(*st);
+    return l && ipop_link_get_stats(l, st) == 0 && st->state == IPOP_LINK_CONNECTED;
+}
+
+static bool wait_linked(node *from, node *to, int seconds, ipop_link_stats_t *st)
+{
+    for (int i = 0; i < seconds * 20; i++) {
+        if (linked(from, to, st))
+            return true;
+        g_usleep(50000);
+    }
+    return false;
+}
+
+/* Protocol 253 (for experiments: no transport checksum over the pattern
+ * the receiver checks) and a valid IPv4 header checksum. */
+static void set_ip_checksum(guint8 *p)
+{
+    guint32 sum = 0;
+
+    p[9] = 253;
+    p[10] = p[11] = 0;
+    for (int i = 0; i < 20; i += 2)
+        sum += (guint32)((p[i] << 8) | p[i + 1]);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    p[10] = (guint8)(~sum >> 8);
+    p[11] = (guint8)~sum;
+}
+
+/* Sends packets from `from` to its alias of `to`; they arrive from `to`'s
+ * alias of `from`, with checksums that still hold. */
+static void exchange(node *from, node *to, const char *to_alias, const char *from_alias)
+{
+    guint8 buf[300];
+    guint8 want_src[4], want_dst[4];
+    char *dst = g_strndup(to_alias, strcspn(to_alias, "/")), *src = g_strndup(from_alias, strcspn(from_alias, "/"));
+    gint64 end;
+
+    g_mutex_lock(&to->lock);
+    to->received = 0;
+    memset(to->seen, 0, N_PACKETS);
+    g_mutex_unlock(&to->lock);
+    for (guint32 seq = 0; seq < 200; seq++) {
+        build_packet(buf, AF_INET, "10.60.0.1", dst, seq, sizeof(buf));
+        set_ip_checksum(buf);
+        g_assert_cmpint(ipop_network_send_packet(from->net, buf, sizeof(buf)), ==, 0);
+        g_usleep(1000);
+    }
+    end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    g_mutex_lock(&to->lock);
+    while (to->received < 200 && g_cond_wait_until(&to->cond, &to->lock, end))
+        ;
+    if (to->received != 200) {
+        ipop_link_stats_t s1 = { .size = sizeof(s1) }, s2 = { .size = sizeof(s2) };
+        ipop_link_get_stats(ipop_network_get_link(from->net, ipop_network_get_node_id(to->net)), &s1);
+        ipop_link_get_stats(ipop_network_get_link(to->net, ipop_network_get_node_id(from->net)), &s2);
+        g_test_message("sender: tx %" G_GUINT64_FORMAT " drops %" G_GUINT64_FORMAT "; receiver: rx %" G_GUINT64_FORMAT
+                       " drops %" G_GUINT64_FORMAT ", corrupt %u", s1.tx_packets, s1.tx_drops, s2.rx_packets,
+                       s2.rx_drops, to->corrupt);
+    }
+    g_assert_cmpuint(to->received, ==, 200);
+    inet_pton(AF_INET, src, want_src);
+    inet_pton(AF_INET, "10.60.0.1", want_dst);
+    g_assert_cmpmem(to->last + 12, 4, want_src, 4);
+    g_assert_cmpmem(to->last + 16, 4, want_dst, 4);
+    {
+        /* the IPv4 header checksum still holds after translation */
+        guint32 sum = 0;
+        for (int i = 0; i < 20; i += 2)
+            sum += (guint32)((to->last[i] << 8) | to->last[i + 1]);
+        while (sum >> 16)
+            sum = (sum & 0xffff) + (sum >> 16);
+        g_assert_cmphex(sum, ==, 0xffff);
+    }
+    g_mutex_unlock(&to->lock);
+    g_free(dst);
+    g_free(src);
+}
+
+static void test_social(void)
+{
+    node a, b, c, c2;
+    ipop_link_stats_t ab, ba, bc, cb;
+    char *sa = g_build_filename(dir, "a.state", NULL), *sb = g_build_filename(dir, "b.state", NULL),
+         *sc = g_build_filename(dir, "c.state", NULL), *state = NULL;
+
+    befriend("sa", "pa", "sb", "pb");
+    befriend("sb", "pb", "sc", "pc");
+    friend_node(&a, "sa", "pa", sa);
+    friend_node(&b, "sb", "pb", sb);
+    friend_node(&c, "sc", "pc", sc);
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(c.net), ==, 0);
+
+    g_assert_true(wait_linked(&a, &b, 20, &ab));
+    g_assert_true(wait_linked(&b, &a, 5, &ba));
+    g_assert_true(wait_linked(&b, &c, 20, &bc));
+    g_assert_true(wait_linked(&c, &b, 5, &cb));
+    g_assert_cmpstr(ab.name, ==, "sb@ipop.test");
+    g_assert_cmpstr(ba.name, ==, "sa@ipop.test");
+    g_assert_true(g_str_has_prefix(ab.address, "10.61.0."));
+    g_assert_true(g_str_has_prefix(ba.address, "10.61.0."));
+    g_test_message("a sees b at %s, b sees a at %s, c at %s", ab.address, ba.address, bc.address);
+
+    exchange(&a, &b, ab.address, ba.address);
+    exchange(&b, &a, ba.address, ab.address);
+    exchange(&c, &b, cb.address, bc.address);
+
+    /* A and C are not friends: no link, ever, and nothing routes there. */
+    g_usleep(2 * G_USEC_PER_SEC);
+    g_assert_null(ipop_network_get_link(a.net, ipop_network_get_node_id(c.net)));
+    g_assert_null(ipop_network_get_link(c.net, ipop_network_get_node_id(a.net)));
+    {
+        guint8 buf[100];
+        build_packet(buf, AF_INET, "10.60.0.1", "10.61.0.200", 1, sizeof(buf));
+        g_assert_cmpint(ipop_network_send_packet(a.net, buf, sizeof(buf)), ==, -EHOSTUNREACH);
+    }
+
+    /* The state file pins b's friends. */
+    g_assert_true(g_file_get_contents(sb, &state, NULL, NULL));
+    g_assert_nonnull(strstr(state, ipop_network_get_node_id(a.net)));
+    g_assert_nonnull(strstr(state, ipop_network_get_node_id(c.net)));
+    g_free(state);
+
+    /* C comes back with another identity: B refuses it until accepted. */
+    node_clear(&c);
+    friend_node(&c2, "sc", "pc", sc);
+    c2.peer = &b;
+    g_assert_cmpint(ipop_network_start(c2.net), ==, 0);
+    for (int i = 0; i < 200; i++) {
+        g_mutex_lock(&b.lock);
+        bool seen = b.refused > 0;
+        g_mutex_unlock(&b.lock);
+        if (seen)
+            break;
+        g_usleep(50000);
+    }
+    g_mutex_lock(&b.lock);
+    g_assert_cmpint(b.refused, >, 0);
+    g_assert_true(b.refused_reasons & (1u << IPOP_REASON_IDENTITY_CHANGED));
+    g_mutex_unlock(&b.lock);
+    g_assert_false(linked(&b, &c2, &bc));
+    g_assert_cmpint(ipop_network_accept_identity(b.net, "nobody@ipop.test"), ==, -ENOENT);
+    g_assert_cmpint(ipop_network_accept_identity(a.net, "sc@ipop.test"), ==, -ENOENT);
+    g_assert_cmpint(ipop_network_accept_identity(b.net, "sc@ipop.test"), ==, 0);
+    g_assert_true(wait_linked(&b, &c2, 20, &bc));
+    g_assert_true(wait_linked(&c2, &b, 5, &cb));
+    exchange(&c2, &b, cb.address, bc.address);
+
+    node_clear(&c2);
+    node_clear(&b);
+    node_clear(&a);
+    g_free(sa);
+    g_free(sb);
+    g_free(sc);
+}
+
+int main(int argc, char **argv)
+{
+    char *srcdir, *fp_path, *cmd;
+    int r;
+
+    g_test_init(&argc, &argv, NULL);
+    test_log_to_stderr(IPOP_LOG_INFO);
+    if (!g_find_program_in_path("prosody") || !g_find_program_in_path("openssl")) {
+        printf("SKIP: prosody and openssl are needed (Debian packages prosody, openssl)\n");
+        return TEST_SKIP;
+    }
+    srcdir = g_strdup(getenv("IPOP_TEST_SRCDIR") ? getenv("IPOP_TEST_SRCDIR") : "tests");
+    script = g_build_filename(srcdir, "servers", "prosody.sh", NULL);
+    dir = g_dir_make_tmp("ipop-social-XXXXXX", NULL);
+    port = test_free_port();
+    xmpp_initialize();
+    prosody("start");
+    fp_path = g_build_filename(dir, "fingerprint", NULL);
+    g_assert_true(g_file_get_contents(fp_path, &fingerprint, NULL, NULL));
+    g_strstrip(fingerprint);
+    g_test_add_func("/social/friends", test_social);
+    r = g_test_run();
+    prosody("stop");
+    cmd = g_strdup_printf("rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    g_free(cmd);
+    g_free(fp_path);
+    g_free(srcdir);
+    return r;
+}
