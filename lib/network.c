@@ -674,13 +674,14 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
     if (net->mode == MODE_NONE) {
         if (ipop__udp_deliver(net, link, pkt, len))
             return; /* for a UDP endpoint: delivered or dropped, and counted, by udp.c */
-        if (net->packet_cb)
-            net->packet_cb(net, pkt, len, net->packet_ud);
     } else if (write(net->dev_fd, pkt, len) != (ssize_t)len) {
         goto drop;
     }
+    /* Counted before the callback, so that a host the callback wakes sees it. */
     __atomic_fetch_add(&link->rx_packets, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&link->rx_bytes, len, __ATOMIC_RELAXED);
+    if (net->mode == MODE_NONE && net->packet_cb)
+        net->packet_cb(net, pkt, len, net->packet_ud);
     return;
 drop:
     __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);

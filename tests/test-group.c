@@ -16,6 +16,15 @@
 #include "pair.h"
 #include "testutil.h"
 
+static bool have_program(const char *name)
+{
+    char *path = g_find_program_in_path(name);
+    bool found = path != NULL;
+
+    g_free(path);
+    return found;
+}
+
 static char *dir, *script, *fingerprint;
 static int port;
 
@@ -40,7 +49,7 @@ static void start_server(void)
     char *srcdir = getenv("IPOP_TEST_SRCDIR") ? g_strdup(getenv("IPOP_TEST_SRCDIR")) : g_strdup("tests");
     char *fp_path;
 
-    if (!g_find_program_in_path("prosody") || !g_find_program_in_path("openssl")) {
+    if (!have_program("prosody") || !have_program("openssl")) {
         printf("SKIP: prosody and openssl are needed (Debian packages prosody, openssl)\n");
         exit(TEST_SKIP);
     }

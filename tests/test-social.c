@@ -14,6 +14,15 @@
 #include "pair.h"
 #include "testutil.h"
 
+static bool have_program(const char *name)
+{
+    char *path = g_find_program_in_path(name);
+    bool found = path != NULL;
+
+    g_free(path);
+    return found;
+}
+
 static char *dir, *script, *fingerprint;
 static int port;
 
@@ -296,7 +305,7 @@ int main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     test_log_to_stderr(IPOP_LOG_INFO);
-    if (!g_find_program_in_path("prosody") || !g_find_program_in_path("openssl")) {
+    if (!have_program("prosody") || !have_program("openssl")) {
         printf("SKIP: prosody and openssl are needed (Debian packages prosody, openssl)\n");
         return TEST_SKIP;
     }
