@@ -50,6 +50,8 @@ struct ipop_link {
     bool remote_known;          /* offer or answer received for this session */
     bool in_fwd;                /* our routes point at this link */
     bool ever_connected;
+    uint64_t my_seq;            /* the seq of our offer or answer in this session */
+    uint64_t peer_seq;          /* the highest seq seen from the peer: older offers are stale */
 
     NiceAgent *agent;
     guint stream;
@@ -135,6 +137,7 @@ struct ipop_network {
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
     guint64 no_route, bad_messages;
+    uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
 
     /* signalling over XMPP and the overlay policy (overlay.c) */
     int overlay;                /* OVERLAY_* */

@@ -701,6 +701,7 @@ static void send_desc(ipop_link_t *link, ipop__msg_type type)
             m->has_fingerprint = true;
             m->addr4 = link->net->addr4;
             m->addr6 = link->net->addr6;
+            m->seq = link->my_seq;
         }
         while (m->n_cands < CANDS_PER_MSG && link->local_cands->len > 0) {
             g_strlcpy(m->cands[m->n_cands++], link->local_cands->pdata[0], IPOP__SIGNAL_CAND_MAX + 1);
@@ -802,6 +803,16 @@ static gboolean on_link_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* Orders this node's offers and answers, across restarts too: from the
+ * clock, and always increasing. */
+static uint64_t next_seq(ipop_network_t *net)
+{
+    uint64_t now = (uint64_t)g_get_real_time();
+
+    net->seq_last = MAX(net->seq_last + 1, now);
+    return net->seq_last;
+}
+
 /* Starts a session: ours (offerer) or the one the peer offered. */
 static int begin(ipop_link_t *link, const char *session, bool offerer, ipop_reason_t why)
 {
@@ -817,6 +828,7 @@ static int begin(ipop_link_t *link, const char *session, bool offerer, ipop_reas
             snprintf(link->session + 2 * i, 3, "%02x", rnd[i]);
     }
     link->offerer = offerer;
+    link->my_seq = next_seq(link->net);
     g_atomic_int_set(&link->rtt_us, 0);
     set_state(link, IPOP_LINK_CONNECTING, why);
     r = start_agent(link);
@@ -850,10 +862,18 @@ static void on_offer(ipop_link_t *link, const ipop__msg *m)
             resend_desc(link, IPOP__MSG_ANSWER);
         return;
     }
-    if (state == IPOP_LINK_CONNECTING && link->offerer && !link->remote_known &&
-        strcmp(link->net->node_id, link->peer_id) < 0) {
+    /* An offer older than something the peer said since: it gave that
+     * session up (its offer crossed ours and it answered ours). */
+    if (m->seq && m->seq <= link->peer_seq) {
+        ipop__dbg(link->net, "link to %s: stale offer ignored", short_id(link->peer_id));
+        return;
+    }
+    link->peer_seq = MAX(link->peer_seq, m->seq);
+    /* Both sides offered: the smaller node id's offer wins, also when the
+     * peer has answered ours already (its offer crossed our answer). */
+    if (state == IPOP_LINK_CONNECTING && link->offerer && strcmp(link->net->node_id, link->peer_id) < 0) {
         ipop__dbg(link->net, "link to %s: both sides offered; ours wins", short_id(link->peer_id));
-        resend_desc(link, IPOP__MSG_OFFER); /* theirs replaced it: the peer dropped ours */
+        resend_desc(link, IPOP__MSG_OFFER); /* the peer may have dropped ours, or started again */
         return;
     }
     if (begin(link, m->session, false, active ? IPOP_REASON_SUPERSEDED : IPOP_REASON_NONE) < 0)
@@ -876,6 +896,7 @@ void ipop__link_handle(ipop_link_t *link, const ipop__msg *m)
     case IPOP__MSG_ANSWER:
         if (!ours || !link->offerer || link->remote_known)
             return; /* stale or repeated */
+        link->peer_seq = MAX(link->peer_seq, m->seq);
         if (apply_remote(link, m) < 0)
             link_fail(link, IPOP_REASON_BAD_MESSAGE);
         break;

@@ -9,6 +9,7 @@
 #include "signal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@ enum key {
     K_ADDR6,
     K_END,
     K_REASON,
+    K_SEQ,
     K_UNKNOWN,
 };
 
@@ -55,6 +57,7 @@ static const struct {
     [K_CAND] = { "cand", T_CANDS },
     [K_END] = { "end", T_CANDS },
     [K_REASON] = { "reason", T(IPOP__MSG_BYE) },
+    [K_SEQ] = { "seq", T_DESC },
 };
 
 static const char *const type_names[] = {
@@ -190,6 +193,27 @@ static int parse_reason(const char *s, int *ret)
     return 0;
 }
 
+/* Seq: decimal 1..2^64-1 without sign or leading zero. */
+static int parse_seq(const char *s, uint64_t *ret)
+{
+    size_t n = strlen(s);
+    uint64_t v = 0;
+
+    if (n < 1 || n > 20 || s[0] == '0')
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d;
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -EINVAL;
+        v = v * 10 + d;
+    }
+    *ret = v;
+    return 0;
+}
+
 static int parse_fp(const char *s, uint8_t fp[32])
 {
     if (strlen(s) != FP_HEX_LEN || !is_lower_hex(s, FP_HEX_LEN))
@@ -265,6 +289,8 @@ static int set_short_field(ipop__msg *m, enum key k, const char *v, size_t n)
         return strcmp(tmp, "1") == 0 ? 0 : -EINVAL;
     case K_REASON:
         return parse_reason(tmp, &m->reason);
+    case K_SEQ:
+        return parse_seq(tmp, &m->seq);
     default:
         return -EINVAL;
     }
@@ -451,7 +477,8 @@ static bool addr_valid(const ipop__addr *a, int family)
 static bool desc_valid(const ipop__msg *m)
 {
     if (!(T(m->type) & T_DESC))
-        return !m->ufrag[0] && !m->pwd[0] && !m->has_fingerprint && !m->addr4.family && !m->addr6.family;
+        return !m->ufrag[0] && !m->pwd[0] && !m->has_fingerprint && !m->addr4.family && !m->addr6.family &&
+               !m->seq;
     return text_valid(m->ufrag, IPOP__SIGNAL_CRED_MAX) && text_valid(m->pwd, IPOP__SIGNAL_CRED_MAX) &&
            m->has_fingerprint && addr_valid(&m->addr4, AF_INET) && addr_valid(&m->addr6, AF_INET6);
 }
@@ -495,6 +522,10 @@ static void put_desc(writer *w, const ipop__msg *m)
         put_pair(w, "addr4", text);
     if (m->addr6.family && ipop__addr_format(&m->addr6, text, sizeof(text)) > 0)
         put_pair(w, "addr6", text);
+    if (m->seq) {
+        snprintf(text, sizeof(text), "%" PRIu64, m->seq);
+        put_pair(w, "seq", text);
+    }
 }
 
 int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size)
@@ -537,7 +568,7 @@ static bool addr_same(const ipop__addr *a, const ipop__addr *b)
 bool ipop__msg_equal(const ipop__msg *a, const ipop__msg *b)
 {
     if (a->type != b->type || a->n_cands != b->n_cands || a->cands_done != b->cands_done ||
-        a->reason != b->reason || a->has_fingerprint != b->has_fingerprint)
+        a->reason != b->reason || a->has_fingerprint != b->has_fingerprint || a->seq != b->seq)
         return false;
     if (strncmp(a->node_id, b->node_id, sizeof(a->node_id)) != 0 ||
         strncmp(a->session, b->session, sizeof(a->session)) != 0 ||

@@ -34,6 +34,7 @@ typedef struct ipop__msg {
     uint8_t fingerprint[32];               /* SHA-256 of the DER certificate */
     bool has_fingerprint;
     ipop__addr addr4, addr6;               /* family 0 when absent */
+    uint64_t seq;                          /* the sender's ordering of its offers and answers; 0: absent */
     /* any type but bye */
     unsigned n_cands;
     char cands[IPOP__SIGNAL_MAX_CANDS][IPOP__SIGNAL_CAND_MAX + 1];

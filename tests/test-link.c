@@ -152,8 +152,14 @@ static void test_simultaneous(void)
     set_mute(&b, false);
     g_assert_cmpuint(a.held->len, >, 0);
     g_assert_cmpuint(b.held->len, >, 0);
-    release_held(&a);
-    release_held(&b);
+    /* The hard order: the smaller node's offer first, so that its peer
+     * answers it before the crossing offer reaches the smaller node. */
+    {
+        bool a_smaller = strcmp(ipop_network_get_node_id(a.net), ipop_network_get_node_id(b.net)) < 0;
+        release_held(a_smaller ? &a : &b);
+        g_usleep(300000);
+        release_held(a_smaller ? &b : &a);
+    }
     g_assert_true(wait_state(&a, IPOP_LINK_CONNECTED, 15));
     g_assert_true(wait_state(&b, IPOP_LINK_CONNECTED, 5));
     g_usleep(300000);

@@ -274,6 +274,8 @@ static void rand_msg(ipop__msg *m)
             rand_addr(&m->addr4, AF_INET);
         if (g_test_rand_bit())
             rand_addr(&m->addr6, AF_INET6);
+        if (g_test_rand_bit())
+            m->seq = ((uint64_t)g_test_rand_int() << 32 | (uint32_t)g_test_rand_int()) | 1;
     }
     m->n_cands = (unsigned)g_test_rand_int_range(0, IPOP__SIGNAL_MAX_CANDS + 1);
     for (unsigned i = 0; i < m->n_cands; i++)
@@ -905,6 +907,36 @@ static void test_type_str(void)
     g_assert_cmpstr(ipop__msg_type_str(42), ==, "unknown");
 }
 
+static void test_seq(void)
+{
+    static const char *good[] = { "1", "18446744073709551615", "1732460000000000" };
+    static const char *bad[] = { "0", "01", "18446744073709551616", "-1", "1x", "" };
+    const char *id = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst";
+    const char *fp = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    ipop__msg *m = g_new(ipop__msg, 1);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        char *t = g_strdup_printf("ipop1 offer from=%s session=0123456789abcdef ufrag=u pwd=p fp=%s seq=%s", id, fp,
+                                  good[i]);
+        g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, 0);
+        g_assert_cmpuint(m->seq, ==, g_ascii_strtoull(good[i], NULL, 10));
+        g_free(t);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        char *t = g_strdup_printf("ipop1 answer from=%s session=0123456789abcdef ufrag=u pwd=p fp=%s seq=%s", id,
+                                  fp, bad[i]);
+        g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, -EINVAL);
+        g_free(t);
+    }
+    /* only offers and answers carry it */
+    {
+        char *t = g_strdup_printf("ipop1 bye from=%s session=0123456789abcdef seq=5", id);
+        g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, -EINVAL);
+        g_free(t);
+    }
+    g_free(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -940,5 +972,6 @@ int main(int argc, char **argv)
     g_test_add_func("/signal/encode/too-long", test_encode_too_long);
     g_test_add_func("/signal/node-id", test_node_id_valid);
     g_test_add_func("/signal/type-str", test_type_str);
+    g_test_add_func("/signal/seq", test_seq);
     return g_test_run();
 }
