@@ -3,9 +3,11 @@
  * ipopctl: asks a running ipopd over its control socket.
  *
  *   ipopctl [--control PATH] status|peers [--json]
+ *   ipopctl [--control PATH] accept JID [--network NAME]
  *
- * The protocol (ipopd.c, answer()): one request line "COMMAND [json]"; the
- * daemon answers "ok" and the body, or "error TEXT", and closes.
+ * The protocol (ipopd.c, answer()): one request line, "status [json]",
+ * "peers [json]" or "accept JID [NETWORK]"; the daemon answers "ok" and the
+ * body, or "error TEXT", and closes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,12 +26,14 @@
 #define TIMEOUT_MS 5000
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
-#define EXIT_UNSUPPORTED 3
+/* ipopd reads at most 256 bytes of request. */
+#define WORD_MAX 200
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ipopctl [--control PATH] status|peers [--json]\n"
-               "       ipopctl accept PEER   (SocialVPN: not supported yet)\n"
+               "       ipopctl [--control PATH] accept JID [--network NAME]\n"
+               "accept: SocialVPN friend JID runs a node with a new identity; link with it again.\n"
                "The control socket is PATH, else $IPOPD_CONTROL, else " DEFAULT_CONTROL ".\n");
 }
 
@@ -39,6 +43,19 @@ static long long now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A word of the protocol: printable, no space, not too long. */
+static bool valid_word(const char *s)
+{
+    size_t len = strlen(s);
+
+    if (len == 0 || len > WORD_MAX)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f)
+            return false;
+    return true;
 }
 
 /* Waits for fd to be ready for `events` until `deadline`; false on timeout. */
@@ -138,18 +155,20 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"control", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
+        {"network", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL, *cmd;
-    char request[64], *reply = NULL, *body;
+    const char *path = NULL, *network = NULL, *cmd;
+    char request[2 * WORD_MAX + 16], *reply = NULL, *body;
     bool json = false;
     int opt, r;
 
-    while ((opt = getopt_long(argc, argv, "c:jh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:jn:h", options, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 'j': json = true; break;
+        case 'n': network = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -160,16 +179,25 @@ int main(int argc, char **argv)
     }
     cmd = argv[optind];
     if (strcmp(cmd, "accept") == 0) {
-        fprintf(stderr, "ipopctl: accept: not supported yet (SocialVPN is not built)\n");
-        return EXIT_UNSUPPORTED;
-    }
-    if ((strcmp(cmd, "status") != 0 && strcmp(cmd, "peers") != 0) || optind + 1 != argc) {
+        if (optind + 2 != argc || json) {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        if (!valid_word(argv[optind + 1]) || (network && !valid_word(network))) {
+            fprintf(stderr, "ipopctl: accept: a JID or network name with a space or control character, "
+                            "empty, or longer than %d bytes\n", WORD_MAX);
+            return EXIT_USAGE;
+        }
+        snprintf(request, sizeof(request), "accept %s%s%s\n", argv[optind + 1], network ? " " : "",
+                 network ? network : "");
+    } else if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0) && optind + 1 == argc && !network) {
+        snprintf(request, sizeof(request), "%s%s\n", cmd, json ? " json" : "");
+    } else {
         usage(stderr);
         return EXIT_USAGE;
     }
     if (!path)
         path = getenv("IPOPD_CONTROL") && *getenv("IPOPD_CONTROL") ? getenv("IPOPD_CONTROL") : DEFAULT_CONTROL;
-    snprintf(request, sizeof(request), "%s%s\n", cmd, json ? " json" : "");
     r = ask(path, request, &reply);
     if (r < 0) {
         fprintf(stderr, "ipopctl: %s: %s%s\n", path, strerror(-r),

@@ -4,8 +4,10 @@
  *
  * Each group of the config file is one network.  A network with
  * "overlay = group" signals over XMPP, inside the library (GroupVPN: every
- * member of the room that knows the group secret links with every other).
- * Any other network signals over a UDP socket of the daemon's own
+ * member of the room that knows the group secret links with every other);
+ * so does one with "overlay = social" (SocialVPN: each node links with the
+ * roster contacts of mutual subscription, each at an address it picks in
+ * social.subnet).  Any other network signals over a UDP socket of the daemon's own
  * ("signal.listen"), one datagram per message: "<sender-node-id> <message>".
  * That channel needs no authentication of its own: a node id is the hash of
  * the node's public key and the library pins the certificate carried in the
@@ -26,7 +28,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <arpa/inet.h>
 #include <glib.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -55,6 +61,10 @@
 #define CONTROL_CLIENTS_MAX 16
 #define CONTROL_REQUEST_MAX 256
 #define CONTROL_DEADLINE_MS 5000
+#define DEFAULT_STATE_DIR "/var/lib/ipopd"
+/* Identity changes of SocialVPN friends remembered per network for
+ * ipopctl; the oldest go first. */
+#define PENDING_MAX 16
 
 struct peer {
     char *id;
@@ -63,13 +73,30 @@ struct peer {
     int64_t reconnect_at;         /* monotonic ms, 0: none due */
 };
 
+enum overlay {
+    OVERLAY_NONE,                 /* ipopd's UDP signalling */
+    OVERLAY_GROUP,                /* GroupVPN: the library signals over XMPP */
+    OVERLAY_SOCIAL,               /* SocialVPN: likewise, with roster friends */
+};
+
+/* A friend that came back with another node id, refused by the library
+ * until `ipopctl accept`. */
+struct pending {
+    char peer_id[IPOP_NODE_ID_MAX + 1]; /* its new node id */
+    char *jid;                    /* from the event's text, or NULL */
+    char *detail;                 /* the event's text */
+};
+
 struct net {
     unsigned id;                  /* unique in this process: names the network in the event pipe */
     char *name;
     char *canon;                  /* the section's keys and values, to see what a reload changed */
     ipop_network_t *net;
     bool started;
-    bool group;                   /* overlay = group: the library signals over XMPP */
+    enum overlay overlay;
+    char *state_file;             /* social.state-file, as given or by default */
+    char *social_subnet;          /* social.subnet, as given */
+    char *default_dir;            /* the --state-dir to create at start, when a default is used */
     char *mode;
     GPtrArray *addresses;         /* char *, as configured */
     int sock;                     /* signal.listen, -1 unless bound */
@@ -79,17 +106,21 @@ struct net {
     struct peer *peers;
     size_t n_peers;
     GPtrArray *links;             /* ipop_link_t *, seen in link events; main thread only */
+    GPtrArray *pending;           /* struct pending *; main thread only */
     char own_id[IPOP_NODE_ID_MAX + 1];
 };
 
 /* What the event callback passes to the main thread: fits in PIPE_BUF, so
- * each write is atomic. */
+ * each write is atomic.  A link event, or (refused) a friend's identity
+ * change. */
 struct link_event {
     unsigned net_id;
     ipop_link_t *link;
     ipop_link_state_t state;
     ipop_reason_t reason;
+    bool refused;
     char peer_id[IPOP_NODE_ID_MAX + 1];
+    char detail[256];
 };
 
 struct client {
@@ -105,6 +136,7 @@ static GPtrArray *nets;           /* struct net *; changed by the main thread un
 static GMutex nets_lock;
 static unsigned next_net_id = 1;
 static bool verbose;
+static const char *state_dir = DEFAULT_STATE_DIR;
 static int event_pipe[2] = {-1, -1};
 static int control_fd = -1;
 static char *control_path;
@@ -180,6 +212,15 @@ static void on_log(ipop_log_level_t level, ipop_network_t *net, const char *mess
 
 /* ---- networks: creation and freeing ---- */
 
+static void pending_free(void *p)
+{
+    struct pending *pd = p;
+
+    g_free(pd->jid);
+    g_free(pd->detail);
+    g_free(pd);
+}
+
 static struct net *net_new(const char *name)
 {
     struct net *n = g_new0(struct net, 1);
@@ -189,6 +230,7 @@ static struct net *net_new(const char *name)
     n->sock = -1;
     n->addresses = g_ptr_array_new_with_free_func(g_free);
     n->links = g_ptr_array_new();
+    n->pending = g_ptr_array_new_with_free_func(pending_free);
     return n;
 }
 
@@ -210,6 +252,10 @@ static void net_free(struct net *n)
     g_free(n->mode);
     g_ptr_array_free(n->addresses, TRUE);
     g_ptr_array_free(n->links, TRUE);
+    g_ptr_array_free(n->pending, TRUE);
+    g_free(n->state_file);
+    g_free(n->social_subnet);
+    g_free(n->default_dir);
     g_free(n->name);
     g_free(n);
 }
@@ -420,8 +466,17 @@ static int set_library_option(const struct config *c, struct net *n, const char 
         else if (strcmp(key, "mode") == 0) {
             g_free(n->mode);
             n->mode = g_strdup(values[i]);
-        } else if (strcmp(key, "overlay") == 0)
-            n->group = strcmp(values[i], "group") == 0;
+        } else if (strcmp(key, "overlay") == 0) {
+            n->overlay = strcmp(values[i], "group") == 0    ? OVERLAY_GROUP
+                         : strcmp(values[i], "social") == 0 ? OVERLAY_SOCIAL
+                                                            : OVERLAY_NONE;
+        } else if (strcmp(key, "social.state-file") == 0) {
+            g_free(n->state_file);
+            n->state_file = g_strdup(values[i]);
+        } else if (strcmp(key, "social.subnet") == 0) {
+            g_free(n->social_subnet);
+            n->social_subnet = g_strdup(values[i]);
+        }
     }
     return 0;
 }
@@ -431,33 +486,129 @@ static bool has_key(const struct config *c, const struct net *n, const char *key
     return g_key_file_has_key(c->kf, n->name, key, NULL);
 }
 
+/* Keys of one overlay that mean nothing to the other: a sign of a section
+ * half changed from one to the other. */
+static int check_foreign_keys(const struct config *c, struct net *n, const char *prefix, const char *overlay)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(c->kf, n->name, NULL, NULL);
+
+    for (size_t i = 0; keys && keys[i]; i++) {
+        if (g_str_has_prefix(keys[i], prefix)) {
+            config_error(c, 0, n->name, keys[i], "not used with overlay = %s", overlay);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static bool has_ipv4_address(const struct net *n)
+{
+    for (size_t i = 0; i < n->addresses->len; i++) {
+        const char *a = g_ptr_array_index(n->addresses, i);
+        if (!strchr(a, ':'))
+            return true;
+    }
+    return false;
+}
+
+/* A file name of the state directory for network n, or NULL when the
+ * network's name does not make a safe one. */
+static char *state_path(const struct net *n, const char *suffix)
+{
+    for (const char *p = n->name; *p; p++)
+        if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
+            return NULL;
+    if (n->name[0] == '.' || !n->name[0])
+        return NULL;
+    return g_strdup_printf("%s/%s%s", state_dir, n->name, suffix);
+}
+
+/* A SocialVPN pins each friend's node id, so a node needs an identity
+ * that survives restarts, and a place for the pins: both default to files
+ * of the state directory. */
+static int social_defaults(const struct config *c, struct net *n)
+{
+    static const char *const defaults[][2] = {
+        {"identity.file", ".key"},
+        {"social.state-file", ".friends"},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(defaults); i++) {
+        g_autofree char *path = NULL;
+        int r;
+
+        if (has_key(c, n, defaults[i][0]))
+            continue;
+        path = state_path(n, defaults[i][1]);
+        if (!path) {
+            config_error(c, 0, n->name, defaults[i][0],
+                         "missing, and the network's name is no file name for a default under %s: set it",
+                         state_dir);
+            return -EINVAL;
+        }
+        r = ipop_network_set_option(n->net, defaults[i][0], path);
+        if (r < 0) {
+            config_error(c, 0, n->name, defaults[i][0], "default %s: %s", path, ipop_strerror(r));
+            return r;
+        }
+        if (strcmp(defaults[i][0], "social.state-file") == 0)
+            n->state_file = g_strdup(path);
+        g_free(n->default_dir);
+        n->default_dir = g_strdup(state_dir);
+    }
+    return 0;
+}
+
 /* What the library would refuse only at start, refused before anything
  * starts, with the file and line. */
-static int check_group(const struct config *c, struct net *n)
+static int check_overlay(const struct config *c, struct net *n)
 {
-    static const char *const needed[][2] = {
+    static const char *const group_needs[][2] = {
         {"xmpp.jid", NULL},
         {"xmpp.password", "xmpp.password-file"},
         {"group.room", NULL},
         {"group.secret", "group.secret-file"},
     };
+    static const char *const social_needs[][2] = {
+        {"xmpp.jid", NULL},
+        {"xmpp.password", "xmpp.password-file"},
+        {"social.subnet", NULL},
+    };
+    bool social = n->overlay == OVERLAY_SOCIAL;
+    const char *name = social ? "social" : "group";
+    const char *const(*needed)[2] = social ? social_needs : group_needs;
+    size_t n_needed = social ? G_N_ELEMENTS(social_needs) : G_N_ELEMENTS(group_needs);
     unsigned line = config_line(c, n->name, "overlay");
 
     if (n->has_listen || n->n_peers) {
         const char *key = n->has_listen ? "signal.listen" : "signal.peers";
-        config_error(c, 0, n->name, key, "not used with overlay = group (the library signals over XMPP)");
+        config_error(c, 0, n->name, key, "not used with overlay = %s (the library signals over XMPP)", name);
         return -EINVAL;
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(needed); i++) {
+    for (size_t i = 0; i < n_needed; i++) {
         if (has_key(c, n, needed[i][0]) || (needed[i][1] && has_key(c, n, needed[i][1])))
             continue;
         if (needed[i][1])
-            config_error(c, line, n->name, needed[i][0], "missing: overlay = group needs it or %s", needed[i][1]);
+            config_error(c, line, n->name, needed[i][0], "missing: overlay = %s needs it or %s", name,
+                         needed[i][1]);
         else
-            config_error(c, line, n->name, needed[i][0], "missing: overlay = group needs it");
+            config_error(c, line, n->name, needed[i][0], "missing: overlay = %s needs it", name);
         return -EINVAL;
     }
-    return 0;
+    if (check_foreign_keys(c, n, social ? "group." : "social.", name) < 0)
+        return -EINVAL;
+    if (!social)
+        return 0;
+    if (!has_ipv4_address(n)) {
+        config_error(c, has_key(c, n, "address") ? 0 : line, n->name, "address",
+                     "overlay = social needs an IPv4 address of this node's own, e.g. 10.70.0.1/24");
+        return -EINVAL;
+    }
+    if (n->mode && strcmp(n->mode, "tap") == 0) {
+        config_error(c, 0, n->name, "mode", "overlay = social translates IP packets: use tun or none");
+        return -EINVAL;
+    }
+    return social_defaults(c, n);
 }
 
 static int load_group(const struct config *c, struct net *n)
@@ -489,14 +640,15 @@ static int load_group(const struct config *c, struct net *n)
         if (r < 0)
             goto out;
     }
-    if (n->group) {
-        r = check_group(c, n);
+    if (n->overlay != OVERLAY_NONE) {
+        r = check_overlay(c, n);
         goto out;
     }
     r = -EINVAL;
     if (!n->has_listen) {
         config_error(c, 0, n->name, NULL,
-                     "signal.listen missing (the UDP address peers send signalling to), or set overlay = group");
+                     "signal.listen missing (the UDP address peers send signalling to), "
+                     "or set overlay = group or social");
         goto out;
     }
     for (size_t i = 0; i < n->n_peers; i++) {
@@ -638,6 +790,13 @@ static int open_signal_socket(struct net *n)
 
 /* ---- events ---- */
 
+/* The library writes a link's address with its prefix ("10.71.0.45/32");
+ * shown bare, it is what one pings. */
+static void strip_prefix(char *address)
+{
+    address[strcspn(address, "/")] = '\0';
+}
+
 /* Library thread: log, and pass link events to the main thread. */
 static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_data)
 {
@@ -660,7 +819,12 @@ static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_dat
     case IPOP_EVENT_PEER_REFUSED:
         /* The library has logged it already, with the details. */
         debug_net(n, "peer %.8s refused (%s)%s%s", peer, ipop_reason_str(ev->reason), sep, detail);
-        return;
+        if (ev->reason != IPOP_REASON_IDENTITY_CHANGED)
+            return;
+        /* Kept for ipopctl, which says how to accept it. */
+        le.refused = true;
+        g_strlcpy(le.detail, detail, sizeof(le.detail));
+        break;
     case IPOP_EVENT_DEVICE_ERROR:
         log_net(n, "error: device: %s%s%s", ipop_strerror(ev->error), sep, detail);
         return;
@@ -706,6 +870,45 @@ static void remember_link(struct net *n, ipop_link_t *link)
     g_ptr_array_add(n->links, link);
 }
 
+/* The library's text: "friend JID has a new node id ...".  NULL when it
+ * does not read so. */
+static char *jid_of_detail(const char *detail)
+{
+    const char *end;
+
+    if (!g_str_has_prefix(detail, "friend ") || !(end = strchr(detail + 7, ' ')) || end == detail + 7)
+        return NULL;
+    return g_strndup(detail + 7, (size_t)(end - detail - 7));
+}
+
+/* Forgets the identity changes of a node id (it linked: accepted), or of
+ * a JID (accepted through ipopctl). */
+static void pending_forget(struct net *n, const char *peer_id, const char *jid)
+{
+    for (size_t i = n->pending->len; i-- > 0;) {
+        struct pending *pd = g_ptr_array_index(n->pending, i);
+        if ((peer_id && strcmp(pd->peer_id, peer_id) == 0) || (jid && pd->jid && strcmp(pd->jid, jid) == 0))
+            g_ptr_array_remove_index(n->pending, i);
+    }
+}
+
+static void pending_add(struct net *n, const struct link_event *le)
+{
+    struct pending *pd = g_new0(struct pending, 1);
+
+    pending_forget(n, le->peer_id, NULL);
+    g_strlcpy(pd->peer_id, le->peer_id, sizeof(pd->peer_id));
+    pd->detail = g_strdup(le->detail);
+    pd->jid = jid_of_detail(le->detail);
+    if (pd->jid)
+        pending_forget(n, NULL, pd->jid); /* only the latest node id of a friend waits */
+    if (n->pending->len >= PENDING_MAX)
+        g_ptr_array_remove_index(n->pending, 0);
+    g_ptr_array_add(n->pending, pd);
+    log_net(n, "%s: to accept it, ipopctl accept %s --network %s", pd->jid ? pd->jid : le->peer_id,
+            pd->jid ? pd->jid : "JID", n->name);
+}
+
 static void handle_link_event(const struct link_event *le)
 {
     /* A network freed by a reload leaves its last events behind: dropped. */
@@ -713,14 +916,24 @@ static void handle_link_event(const struct link_event *le)
 
     if (!n)
         return;
+    if (le->refused) {
+        pending_add(n, le);
+        return;
+    }
     remember_link(n, le->link);
     if (le->state == IPOP_LINK_CONNECTED) {
+        pending_forget(n, le->peer_id, NULL);
         ipop_link_stats_t st = {.size = sizeof(st)};
         const char *path = "unknown";
 
         if (le->link && ipop_link_get_stats(le->link, &st) == 0)
             path = ipop_path_type_str(st.local_path);
-        log_net(NULL, "link to %.8s connected (%s)", le->peer_id, path);
+        strip_prefix(st.address);
+        if (st.name[0] || st.address[0])
+            log_net(NULL, "link to %.8s connected (%s): %s at %s", le->peer_id, path, st.name[0] ? st.name : "-",
+                    st.address[0] ? st.address : "-");
+        else
+            log_net(NULL, "link to %.8s connected (%s)", le->peer_id, path);
         return;
     }
     /* Our own close (stop, ipop_link_close) is not retried; a peer's
@@ -788,16 +1001,81 @@ static void log_status(void)
 
 /* ---- lifecycle ---- */
 
+/* Adds a route to the IPv4 `subnet` ("A.B.C.D/N") through device `dev`,
+ * over rtnetlink.  An existing one is fine. */
+static int add_route(const char *dev, const char *subnet)
+{
+    struct {
+        struct nlmsghdr nh;
+        struct rtmsg rt;
+        char attrs[64];
+    } req = {
+        .nh = {.nlmsg_type = RTM_NEWROUTE, .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+               .nlmsg_seq = 1},
+        .rt = {.rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN, .rtm_protocol = RTPROT_BOOT,
+               .rtm_scope = RT_SCOPE_LINK, .rtm_type = RTN_UNICAST},
+    };
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    char addr[INET_ADDRSTRLEN], reply[512];
+    const char *slash = strchr(subnet, '/');
+    uint32_t ifindex = if_nametoindex(dev);
+    struct in_addr dst;
+    struct rtattr *rta;
+    ssize_t len;
+    int fd, r = 0;
+
+    if (!slash || (size_t)(slash - subnet) >= sizeof(addr) || !ifindex)
+        return -EINVAL;
+    memcpy(addr, subnet, (size_t)(slash - subnet));
+    addr[slash - subnet] = '\0';
+    if (inet_pton(AF_INET, addr, &dst) != 1)
+        return -EINVAL;
+    req.rt.rtm_dst_len = (unsigned char)atoi(slash + 1);
+    req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.rt));
+    rta = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
+    rta->rta_type = RTA_DST;
+    rta->rta_len = RTA_LENGTH(sizeof(dst));
+    memcpy(RTA_DATA(rta), &dst, sizeof(dst));
+    req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+    rta = (struct rtattr *)((char *)&req + req.nh.nlmsg_len);
+    rta->rta_type = RTA_OIF;
+    rta->rta_len = RTA_LENGTH(sizeof(ifindex));
+    memcpy(RTA_DATA(rta), &ifindex, sizeof(ifindex));
+    req.nh.nlmsg_len += RTA_ALIGN(rta->rta_len);
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0)
+        return -errno;
+    if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0 ||
+        (len = recv(fd, reply, sizeof(reply), 0)) < 0) {
+        r = -errno;
+    } else {
+        const struct nlmsghdr *nh = (const struct nlmsghdr *)reply;
+        if (!NLMSG_OK(nh, (size_t)len) || nh->nlmsg_type != NLMSG_ERROR)
+            r = -EPROTO;
+        else
+            r = ((const struct nlmsgerr *)NLMSG_DATA(nh))->error;
+    }
+    close(fd);
+    return r == -EEXIST ? 0 : r;
+}
+
 static int start_net(struct net *n)
 {
     const char *id;
     const char *dev;
     int r;
 
-    if (!n->group && (r = open_signal_socket(n)) < 0)
+    if (n->overlay == OVERLAY_NONE && (r = open_signal_socket(n)) < 0)
         return r;
-    if (!n->group)
+    if (n->overlay == OVERLAY_NONE)
         ipop_network_set_signal_cb(n->net, on_signal, n);
+    /* The default files of a SocialVPN live there; private: they are an
+     * identity key and a list of friends. */
+    if (n->default_dir && g_mkdir_with_parents(n->default_dir, 0700) < 0) {
+        r = -errno;
+        log_net(n, "error: state directory %s: %s (see --state-dir)", n->default_dir, strerror(-r));
+        return r;
+    }
     ipop_network_set_event_cb(n->net, on_event, n);
     r = ipop_network_start(n->net);
     if (r < 0) {
@@ -810,7 +1088,14 @@ static int start_net(struct net *n)
     g_strlcpy(n->own_id, id ? id : "", sizeof(n->own_id));
     dev = ipop_network_get_device(n->net);
     log_net(n, "node %s started%s%s%s", n->own_id, dev ? ", device " : "", dev ? dev : "",
-            n->group ? ", GroupVPN over XMPP" : "");
+            n->overlay == OVERLAY_GROUP ? ", GroupVPN over XMPP" :
+            n->overlay == OVERLAY_SOCIAL ? ", SocialVPN over XMPP" : "");
+    if (n->state_file)
+        log_net(n, "friends' node ids pinned in %s", n->state_file);
+    /* Friends live at addresses of social.subnet: the kernel must send
+     * that subnet into the device. */
+    if (dev && n->social_subnet && (r = add_route(dev, n->social_subnet)) < 0)
+        log_net(n, "warning: route to social.subnet %s through %s: %s", n->social_subnet, dev, strerror(-r));
     for (size_t i = 0; i < n->n_peers; i++)
         connect_peer(n, &n->peers[i]);
     return 0;
@@ -937,6 +1222,17 @@ static void json_str(GString *s, const char *v)
     g_string_append_c(s, '"');
 }
 
+static const char *overlay_str(enum overlay o)
+{
+    return o == OVERLAY_GROUP ? "group" : o == OVERLAY_SOCIAL ? "social" : "none";
+}
+
+/* A string member, null when empty. */
+static void json_opt_str(GString *s, const char *v)
+{
+    json_str(s, v && v[0] ? v : NULL);
+}
+
 static void json_link(GString *s, const char *network, const ipop_link_stats_t *st)
 {
     g_string_append(s, "{");
@@ -947,6 +1243,10 @@ static void json_link(GString *s, const char *network, const ipop_link_stats_t *
     }
     g_string_append(s, "\"peer_id\":");
     json_str(s, st->peer_id);
+    g_string_append(s, ",\"address\":");
+    json_opt_str(s, st->address);
+    g_string_append(s, ",\"name\":");
+    json_opt_str(s, st->name);
     g_string_append(s, ",\"state\":");
     json_str(s, ipop_link_state_str(st->state));
     g_string_append(s, ",\"reason\":");
@@ -966,7 +1266,27 @@ static void json_link(GString *s, const char *network, const ipop_link_stats_t *
 static bool link_stats(struct net *n, size_t i, ipop_link_stats_t *st)
 {
     *st = (ipop_link_stats_t){.size = sizeof(*st)};
-    return ipop_link_get_stats(g_ptr_array_index(n->links, i), st) == 0;
+    if (ipop_link_get_stats(g_ptr_array_index(n->links, i), st) < 0)
+        return false;
+    strip_prefix(st->address);
+    return true;
+}
+
+static void pending_json(GString *s, const struct net *n)
+{
+    g_string_append(s, ",\"pending_identities\":[");
+    for (size_t j = 0; j < n->pending->len; j++) {
+        const struct pending *pd = g_ptr_array_index(n->pending, j);
+
+        g_string_append(s, j ? ",{\"peer_id\":" : "{\"peer_id\":");
+        json_str(s, pd->peer_id);
+        g_string_append(s, ",\"name\":");
+        json_str(s, pd->jid);
+        g_string_append(s, ",\"detail\":");
+        json_str(s, pd->detail);
+        g_string_append(s, "}");
+    }
+    g_string_append(s, "]");
 }
 
 static void status_json(GString *s)
@@ -989,14 +1309,20 @@ static void status_json(GString *s)
         g_string_append(s, ",\"mode\":");
         json_str(s, n->mode ? n->mode : "none");
         g_string_append(s, ",\"overlay\":");
-        json_str(s, n->group ? "group" : "none");
+        json_str(s, overlay_str(n->overlay));
         g_string_append(s, ",\"addresses\":[");
         for (size_t j = 0; j < n->addresses->len; j++) {
             if (j)
                 g_string_append_c(s, ',');
             json_str(s, g_ptr_array_index(n->addresses, j));
         }
-        g_string_append_printf(s, "],\"signal_refused\":%llu,\"no_route\":%llu,\"links\":[",
+        g_string_append(s, "]");
+        if (n->overlay == OVERLAY_SOCIAL) {
+            g_string_append(s, ",\"state_file\":");
+            json_str(s, n->state_file);
+            pending_json(s, n);
+        }
+        g_string_append_printf(s, ",\"signal_refused\":%llu,\"no_route\":%llu,\"links\":[",
                                (unsigned long long)ns.signal_refused, (unsigned long long)ns.no_route);
         for (size_t j = 0; j < n->links->len; j++) {
             ipop_link_stats_t st;
@@ -1040,15 +1366,31 @@ static void rtt_text(char *buf, size_t size, uint32_t rtt_us)
         snprintf(buf, size, "%.1fms", rtt_us / 1000.0);
 }
 
+/* One line per link; the name last, as it has no fixed width. */
+#define LINK_HEADER "%-52s %-15s %-10s %-6s %9s %12s %12s  %s\n"
+
+static void link_header(GString *s, const char *prefix)
+{
+    g_string_append(s, prefix);
+    g_string_append_printf(s, LINK_HEADER, "PEER", "ADDRESS", "STATE", "PATH", "RTT", "BYTES IN", "BYTES OUT",
+                           "NAME");
+}
+
 static void link_text(GString *s, const char *prefix, const ipop_link_stats_t *st)
 {
     char rtt[32];
 
     rtt_text(rtt, sizeof(rtt), st->rtt_us);
-    g_string_append_printf(s, "%s%-*s %-10s %-6s %9s %12llu %12llu\n", prefix, 52, st->peer_id,
-                           ipop_link_state_str(st->state), st->state == IPOP_LINK_CONNECTED ?
-                           ipop_path_type_str(st->local_path) : "-", rtt,
-                           (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes);
+    g_string_append_printf(s, "%s%-52s %-15s %-10s %-6s %9s %12llu %12llu  %s\n", prefix, st->peer_id,
+                           st->address[0] ? st->address : "-", ipop_link_state_str(st->state),
+                           st->state == IPOP_LINK_CONNECTED ? ipop_path_type_str(st->local_path) : "-", rtt,
+                           (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes,
+                           st->name[0] ? st->name : "-");
+}
+
+static const char *overlay_text(enum overlay o)
+{
+    return o == OVERLAY_GROUP ? "group (XMPP)" : o == OVERLAY_SOCIAL ? "social (XMPP)" : "none (UDP signalling)";
 }
 
 static void status_text(GString *s)
@@ -1063,16 +1405,24 @@ static void status_text(GString *s)
                                n->started ? "running" : "not running (see the log)");
         g_string_append_printf(s, "  node id:   %s\n", n->own_id[0] ? n->own_id : "-");
         g_string_append_printf(s, "  device:    %s (mode %s)\n", dev ? dev : "-", n->mode ? n->mode : "none");
-        g_string_append_printf(s, "  overlay:   %s\n", n->group ? "group (XMPP)" : "none (UDP signalling)");
+        g_string_append_printf(s, "  overlay:   %s\n", overlay_text(n->overlay));
         g_string_append(s, "  addresses:");
         for (size_t j = 0; j < n->addresses->len; j++)
             g_string_append_printf(s, " %s", (char *)g_ptr_array_index(n->addresses, j));
         g_string_append_printf(s, "%s\n", n->addresses->len ? "" : " -");
+        if (n->overlay == OVERLAY_SOCIAL)
+            g_string_append_printf(s, "  friends:   pinned in %s\n", n->state_file ? n->state_file : "memory only");
         g_string_append_printf(s, "  links:     %u, %u connected; %llu signalling messages refused\n", ns.links,
                                ns.links_connected, (unsigned long long)ns.signal_refused);
+        for (size_t j = 0; j < n->pending->len; j++) {
+            const struct pending *pd = g_ptr_array_index(n->pending, j);
+            g_string_append_printf(s, "  refused:   %s\n", pd->detail);
+            if (pd->jid)
+                g_string_append_printf(s, "             to accept: ipopctl accept %s --network %s\n", pd->jid,
+                                       n->name);
+        }
         if (n->links->len)
-            g_string_append_printf(s, "  %-52s %-10s %-6s %9s %12s %12s\n", "PEER", "STATE", "PATH", "RTT",
-                                   "BYTES IN", "BYTES OUT");
+            link_header(s, "  ");
         for (size_t j = 0; j < n->links->len; j++) {
             ipop_link_stats_t st;
             if (link_stats(n, j, &st))
@@ -1083,8 +1433,8 @@ static void status_text(GString *s)
 
 static void peers_text(GString *s)
 {
-    g_string_append_printf(s, "%-12s %-52s %-10s %-6s %9s %12s %12s\n", "NETWORK", "PEER", "STATE", "PATH",
-                           "RTT", "BYTES IN", "BYTES OUT");
+    g_string_append_printf(s, "%-12s ", "NETWORK");
+    link_header(s, "");
     for (size_t i = 0; i < nets->len; i++) {
         struct net *n = net_at(i);
         for (size_t j = 0; j < n->links->len; j++) {
@@ -1098,15 +1448,64 @@ static void peers_text(GString *s)
     }
 }
 
-/* The protocol: one request line, "COMMAND [json]"; the answer is "ok\n"
- * and the body, or "error TEXT\n"; then the daemon closes. */
+/* "accept JID [NETWORK]": ipop_network_accept_identity() on the network
+ * named, else on every SocialVPN network (accepted where a change waits). */
+static void accept_request(const char *jid, const char *network, GString *out)
+{
+    g_autoptr(GString) done = g_string_new(NULL);
+    int err = -ENOENT;
+    bool any = false;
+
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+        int r;
+
+        if (network ? strcmp(n->name, network) != 0 : n->overlay != OVERLAY_SOCIAL)
+            continue;
+        any = true;
+        r = n->started ? ipop_network_accept_identity(n->net, jid) : -ENOTCONN;
+        if (r == 0) {
+            pending_forget(n, NULL, jid);
+            log_net(n, "friend %s: new node id accepted (ipopctl)", jid);
+            g_string_append_printf(done, "%s: accepted the new node id of %s\n", n->name, jid);
+        } else if (err == -ENOENT) {
+            err = r; /* a more telling error wins over "nothing waiting" */
+        }
+    }
+    if (done->len) {
+        g_string_append(out, "ok\n");
+        g_string_append(out, done->str);
+    } else if (!any && network) {
+        g_string_append_printf(out, "error no network %s\n", network);
+    } else if (!any) {
+        g_string_append(out, "error no SocialVPN network (overlay = social) here\n");
+    } else if (err == -ENOENT) {
+        g_string_append_printf(out, "error %s: no identity change waiting for acceptance (%s)\n", jid,
+                               ipop_strerror(err));
+    } else if (err == -EINVAL) {
+        g_string_append_printf(out, "error %s: not a SocialVPN network (%s)\n", network ? network : "-",
+                               ipop_strerror(err));
+    } else {
+        g_string_append_printf(out, "error %s: %s\n", jid, ipop_strerror(err));
+    }
+}
+
+/* The protocol: one request line, "status [json]", "peers [json]" or
+ * "accept JID [NETWORK]"; the answer is "ok\n" and the body, or
+ * "error TEXT\n"; then the daemon closes. */
 static void answer(const char *request, GString *out)
 {
-    g_auto(GStrv) words = g_strsplit(request, " ", 3);
-    const char *cmd = words[0] ? words[0] : "";
-    bool json = words[0] && words[1] && strcmp(words[1], "json") == 0;
+    g_auto(GStrv) words = g_strsplit(request, " ", 4);
+    guint count = g_strv_length(words);
+    const char *cmd = count ? words[0] : "";
+    bool json = count == 2 && strcmp(words[1], "json") == 0;
 
-    if (words[0] && words[1] && (!json || words[2])) {
+    if (strcmp(cmd, "accept") == 0) {
+        if (count < 2 || count > 3 || !words[1][0] || (count == 3 && !words[2][0]))
+            g_string_append(out, "error bad request: accept JID [NETWORK]\n");
+        else
+            accept_request(words[1], count == 3 ? words[2] : NULL, out);
+    } else if (count > 2 || (count == 2 && !json)) {
         g_string_append(out, "error bad request\n");
     } else if (strcmp(cmd, "status") == 0) {
         g_string_append(out, "ok\n");
@@ -1114,8 +1513,6 @@ static void answer(const char *request, GString *out)
     } else if (strcmp(cmd, "peers") == 0) {
         g_string_append(out, "ok\n");
         json ? peers_json(out) : peers_text(out);
-    } else if (strcmp(cmd, "accept") == 0) {
-        g_string_append(out, "error not supported yet\n");
     } else {
         g_string_append(out, "error unknown request\n");
     }
@@ -1435,12 +1832,15 @@ int main(int argc, char **argv)
     g_autofree char *config = NULL;
     g_autofree char *id_file = NULL;
     g_autofree char *control = NULL;
+    g_autofree char *state = NULL;
     gboolean version = FALSE, debug = FALSE, check = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Run the networks of config FILE", "FILE"},
         {"check", 0, 0, G_OPTION_ARG_NONE, &check, "With --config: check the config, start nothing", NULL},
         {"control", 0, 0, G_OPTION_ARG_FILENAME, &control,
          "Control socket for ipopctl (default $IPOPD_CONTROL, else " DEFAULT_CONTROL ")", "PATH"},
+        {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state,
+         "Default place of SocialVPN identities and friends (default " DEFAULT_STATE_DIR ")", "DIR"},
         {"node-id", 0, 0, G_OPTION_ARG_FILENAME, &id_file,
          "Create FILE (if missing) with a new identity, print its node id", "FILE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &debug, "Log debug messages", NULL},
@@ -1469,6 +1869,8 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     verbose = debug;
+    if (state)
+        state_dir = state;
     /* --node-id and --check are commands whose output is the answer: only
      * problems are worth a log line there. */
     ipop_set_log_cb(on_log, debug ? IPOP_LOG_DEBUG : (id_file || check) ? IPOP_LOG_WARNING : IPOP_LOG_INFO, NULL);

@@ -1,0 +1,295 @@
+#!/bin/bash
+# shellcheck source-path=SCRIPTDIR
+# SocialVPN with real ipopd processes: a private prosody on the "public"
+# side of a router, three nodes (users sa, sb, sc) in three host namespaces
+# behind it, TUN mode.  sa and sb are friends, sb and sc are friends (mutual
+# presence subscriptions, made by a plain XMPP client: befriend), sa and sc
+# are not.  Every node calls itself 10.70.0.1/24 and sees each friend at an
+# address it picks in its own social.subnet 10.71.0.0/24.
+#   - a pings b at the address `ipopctl status --json` on a shows for sb,
+#     b pings c likewise (and back);
+#   - a has no link to c, c none to a, and no address of a's subnet but b's
+#     reaches c (c's device receives nothing);
+#   - c comes back with a new identity file: b refuses it (log, ipopctl
+#     status), `ipopctl accept sc@ipop.test` on b, and b pings c again.
+#
+#   iss (prosody 10.99.0.2) -- isr (router 10.99.0.1, 10.0.N.1) -- is1..is3 (10.0.N.2)
+#
+# Usage: social.sh PATH-TO-IPOPD PATH-TO-BEFRIEND   (root; exits 77
+# otherwise).  ipopctl is taken from ipopd's directory.
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NS_R="isr-$$"
+NS_S="iss-$$"
+SERVER=10.99.0.2
+XMPP_PORT=5222
+OWN=10.70.0.1
+SUBNET=10.71.0.0/24
+IPOPD=""
+IPOPCTL=""
+BEFRIEND=""
+declare -A PID
+USERS=(x sa sb sc) # node N is user ${USERS[N]}, password pN
+
+host_ns() { printf 'is%s-%s' "$1" "$$"; }
+
+require_tools() {
+    local t
+    for t in prosody openssl runuser python3; do
+        command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }
+    done
+    id prosody >/dev/null 2>&1 || { echo "SKIP: needs the prosody user (Debian package prosody)"; exit 77; }
+}
+
+# link_to_router NS IFNAME ROUTER_IF ROUTER_ADDR HOST_ADDR
+link_to_router() {
+    ip -n "$1" link add "$2" type veth peer name "$3" netns "$NS_R" || fail "veth $1"
+    ip -n "$NS_R" addr add "$4/24" dev "$3"
+    ip -n "$NS_R" link set "$3" up
+    ip -n "$1" addr add "$5/24" dev "$2"
+    ip -n "$1" link set "$2" up
+    ip -n "$1" route add default via "$4"
+}
+
+topology() {
+    local i
+    add_ns "$NS_R"
+    add_ns "$NS_S"
+    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
+    link_to_router "$NS_S" eth0 rs 10.99.0.1 "$SERVER"
+    for i in 1 2 3; do
+        add_ns "$(host_ns "$i")"
+        link_to_router "$(host_ns "$i")" eth0 "r$i" "10.0.$i.1" "10.0.$i.2"
+    done
+    for i in 1 2 3; do
+        wait_for 5 "the underlay (host $i to the server)" ip netns exec "$(host_ns "$i")" ping -c 1 -W 1 "$SERVER"
+    done
+}
+
+start_prosody() {
+    chmod 711 "$WORK" # prosody runs as its own user
+    mkdir "$WORK/xmpp"
+    ip netns exec "$NS_S" bash "$SRCDIR/tests/servers/prosody.sh" start "$WORK/xmpp" "$SERVER" "$XMPP_PORT" \
+        sa:p1 sb:p2 sc:p3 >"$WORK/prosody-start.log" 2>&1 || {
+        cat "$WORK/prosody-start.log" >&2
+        fail "prosody did not start"
+    }
+    [ -s "$WORK/xmpp/fingerprint" ] || fail "prosody.sh wrote no fingerprint"
+}
+
+stop_prosody() {
+    [ -d "$WORK/xmpp" ] && bash "$SRCDIR/tests/servers/prosody.sh" stop "$WORK/xmpp"
+}
+
+# befriend N M: users of nodes N and M subscribe to each other's presence.
+befriend() {
+    ip netns exec "$(host_ns "$1")" "$BEFRIEND" "$SERVER" "$XMPP_PORT" "${USERS[$1]}:p$1" "${USERS[$2]}:p$2" ||
+        fail "befriend ${USERS[$1]} ${USERS[$2]} failed"
+    log "${USERS[$1]} and ${USERS[$2]} are friends"
+}
+
+# write_social_config N [IDENTITY_LINE]: node N's config.  Without an
+# identity line, the identity and the friends' pins take ipopd's defaults
+# under --state-dir.
+write_social_config() {
+    local n=$1 identity_line=${2:-}
+    printf 'p%s\n' "$n" >"$WORK/n$n.pass"
+    chmod 600 "$WORK/n$n.pass"
+    cat >"$WORK/n$n.conf" <<EOF
+# written by ${0##*/}
+[social]
+mode = tun
+device = ipop0
+address = $OWN/24
+link.timeout = 10
+overlay = social
+social.subnet = $SUBNET
+xmpp.jid = ${USERS[$n]}@ipop.test
+xmpp.password-file = $WORK/n$n.pass
+xmpp.server = $SERVER
+xmpp.port = $XMPP_PORT
+xmpp.server-fingerprint = $(cat "$WORK/xmpp/fingerprint")
+$identity_line
+EOF
+}
+
+# start_node N: ipopd of node N, state in $WORK/state-N, log appended to
+# $WORK/nN.log (a restart keeps the earlier lines).
+start_node() {
+    local n=$1
+    "$IPOPD" --check --config "$WORK/n$n.conf" --state-dir "$WORK/state-$n" >/dev/null ||
+        fail "ipopd --check refused n$n.conf"
+    ip netns exec "$(host_ns "$n")" "$IPOPD" -v --config "$WORK/n$n.conf" --state-dir "$WORK/state-$n" \
+        --control "$WORK/n$n.sock" 2>>"$WORK/n$n.log" &
+    PID[$n]=$!
+    DAEMON_PIDS+=("$!")
+}
+
+ctl() {
+    local n=$1
+    shift
+    "$IPOPCTL" --control "$WORK/n$n.sock" "$@"
+}
+
+# link_field N JID FIELD: FIELD (address, peer_id, state) of node N's
+# connected link to friend JID, as ipopctl status --json shows it; nothing
+# when there is none.  Fails the test when the answer is not the JSON
+# expected.
+link_field() {
+    local json
+    json=$(ctl "$1" status --json) || return 1
+    printf '%s' "$json" | python3 -c '
+import json, sys
+jid, field = sys.argv[1], sys.argv[2]
+for net in json.load(sys.stdin)["networks"]:
+    for link in net["links"]:
+        if link["name"] == jid and link["state"] == "connected":
+            print(link[field])
+' "$2" "$3" || fail "ipopctl status --json of node $1 is not the JSON expected: $json"
+}
+
+# net_field N FIELD: a member of node N's network in ipopctl status --json.
+net_field() {
+    ctl "$1" status --json | python3 -c '
+import json, sys
+print(json.dumps(json.load(sys.stdin)["networks"][0][sys.argv[1]]))' "$2"
+}
+
+linked() { [ -n "$(link_field "$1" "$2" address)" ]; }
+# linked_to N JID ID: node N's connected link to JID goes to node id ID.
+linked_to() { [ "$(link_field "$1" "$2" peer_id)" = "$3" ]; }
+# any_link N JID: node N knows a link to JID, in any state.
+any_link() {
+    ctl "$1" status --json | python3 -c '
+import json, sys
+sys.exit(0 if any(l["name"] == sys.argv[1] for n in json.load(sys.stdin)["networks"] for l in n["links"]) else 1)' "$2"
+}
+pending_for() { net_field "$1" pending_identities | grep -q "\"$2\""; }
+
+rx_packets() { ip -n "$(host_ns "$1")" -s -j link show dev ipop0 | python3 -c '
+import json, sys
+print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+
+main() {
+    local i t0 ab ba bc cb bc2 id_c id_c2 rx_before rx_after no_route_before no_route_after out
+    require_root
+    require_tools
+    check_ipopd "${1:-}"
+    IPOPD=$(realpath "$1")
+    IPOPCTL=$(dirname "$IPOPD")/ipopctl
+    BEFRIEND=${2:-}
+    [ -x "$IPOPCTL" ] || fail "no ipopctl next to $IPOPD"
+    [ -x "$BEFRIEND" ] || fail "usage: ${0##*/} PATH-TO-IPOPD PATH-TO-BEFRIEND"
+    setup_traps
+    CLEANUP_HOOKS+=(stop_prosody)
+    topology
+    start_prosody
+
+    if ip netns exec "$(host_ns 1)" ping -c 1 -W 1 10.71.0.1 >/dev/null 2>&1; then
+        fail "10.71.0.1 answers before ipopd runs"
+    fi
+    befriend 1 2
+    befriend 2 3
+
+    # a and b take the default identity and state files of --state-dir.
+    write_social_config 1
+    write_social_config 2
+    write_social_config 3 "identity.file = $WORK/n3.key"
+    id_c=$(node_id "$IPOPD" "$WORK/n3.key") || exit 1
+    t0=$(date +%s%N)
+    for i in 1 2 3; do
+        start_node "$i"
+    done
+    wait_for 30 "a linked with sb" linked 1 sb@ipop.test
+    wait_for 30 "b linked with sa" linked 2 sa@ipop.test
+    wait_for 30 "b linked with sc" linked 2 sc@ipop.test
+    wait_for 30 "c linked with sb" linked 3 sb@ipop.test
+    log "all friends linked after $((($(date +%s%N) - t0) / 1000000)) ms"
+    [ -s "$WORK/state-1/social.key" ] || fail "a's default identity file $WORK/state-1/social.key is missing"
+    grep -q "^sb@ipop.test " "$WORK/state-1/social.friends" || fail "a's default state file does not pin sb"
+    [ "$(stat -c %a "$WORK/state-1")" = 700 ] || fail "the state directory is not mode 0700"
+
+    ab=$(link_field 1 sb@ipop.test address)
+    ba=$(link_field 2 sa@ipop.test address)
+    bc=$(link_field 2 sc@ipop.test address)
+    cb=$(link_field 3 sb@ipop.test address)
+    log "a sees sb at $ab; b sees sa at $ba and sc at $bc; c sees sb at $cb"
+    for addr in "$ab" "$ba" "$bc" "$cb"; do
+        case $addr in 10.71.0.*) ;; *) fail "a friend's address $addr is not in $SUBNET" ;; esac
+    done
+    [ "$ba" != "$bc" ] || fail "b sees sa and sc at the same address $ba"
+    [ "$(link_field 2 sc@ipop.test peer_id)" = "$id_c" ] || fail "b's link to sc is not to c's node id"
+    ctl 2 status >&2 || fail "ipopctl status failed"
+    ctl 2 peers | grep -q "$bc .*sc@ipop.test" || fail "ipopctl peers on b does not show sc at $bc"
+
+    ping_ok "$(host_ns 1)" -c 3 -i 0.2 -W 2 "$ab"
+    ping_ok "$(host_ns 2)" -c 3 -i 0.2 -W 2 "$ba"
+    ping_ok "$(host_ns 2)" -c 3 -i 0.2 -W 2 "$bc"
+    ping_ok "$(host_ns 3)" -c 3 -i 0.2 -W 2 "$cb"
+
+    # a and c are not friends: no link either way, and nothing a sends into
+    # its subnet reaches c.  The sweep does reach a's overlay (no_route).
+    any_link 1 sc@ipop.test && fail "a has a link to sc"
+    any_link 3 sa@ipop.test && fail "c has a link to sa"
+    rx_before=$(rx_packets 3)
+    no_route_before=$(net_field 1 no_route)
+    for i in $(seq 1 254); do
+        [ "10.71.0.$i" = "$ab" ] && continue
+        ip netns exec "$(host_ns 1)" ping -c 1 -W 1 "10.71.0.$i" >/dev/null 2>&1 && touch "$WORK/reached.$i" &
+    done
+    wait_jobs_but_daemons
+    if ls "$WORK"/reached.* >/dev/null 2>&1; then
+        fail "a reached $(ls "$WORK"/reached.* | sed 's/.*reached\./10.71.0./' | tr '\n' ' ')"
+    fi
+    rx_after=$(rx_packets 3)
+    no_route_after=$(net_field 1 no_route)
+    [ "$no_route_after" -ge $((no_route_before + 253)) ] ||
+        fail "a's overlay saw only $((no_route_after - no_route_before)) of the 253 pings (no_route)"
+    [ "$rx_after" = "$rx_before" ] || fail "c's ipop0 received $((rx_after - rx_before)) packets during a's sweep"
+    any_link 1 sc@ipop.test && fail "a has a link to sc"
+    log "a: 253 addresses of its subnet tried, none answered, c's device received nothing"
+
+    # c comes back with a new identity: b refuses it until accepted.
+    stop_daemon "${PID[3]}"
+    write_social_config 3 "identity.file = $WORK/n3-new.key"
+    id_c2=$(node_id "$IPOPD" "$WORK/n3-new.key") || exit 1
+    [ "$id_c2" != "$id_c" ] || fail "the new identity has the old node id"
+    start_node 3
+    wait_for 30 "b refusing c's new node id (ipopctl status)" pending_for 2 sc@ipop.test
+    grep -q "friend sc@ipop.test has a new node id" "$WORK/n2.log" || fail "b's log does not show the refusal"
+    out=$(ctl 2 status) || fail "ipopctl status on b failed"
+    printf '%s\n' "$out" | grep -E "refused:|to accept:" >&2
+    printf '%s\n' "$out" | grep -q "to accept: ipopctl accept sc@ipop.test" ||
+        fail "ipopctl status on b does not say how to accept sc"
+    sleep 2
+    linked_to 2 sc@ipop.test "$id_c2" && fail "b linked with c's new node id before accepting it"
+
+    out=$(ctl 2 accept nobody@ipop.test 2>&1) && fail "ipopctl accept nobody@ipop.test succeeded"
+    printf '%s\n' "$out" | grep -q "no identity change waiting" || fail "ipopctl accept nobody: '$out'"
+    out=$(ctl 1 accept sc@ipop.test 2>&1) && fail "ipopctl accept sc@ipop.test on a succeeded"
+    out=$(ctl 2 accept sc@ipop.test --network nosuch 2>&1) && fail "accept on a network that does not exist"
+    printf '%s\n' "$out" | grep -q "no network nosuch" || fail "ipopctl accept --network nosuch: '$out'"
+    ctl 2 accept sc@ipop.test --network social || fail "ipopctl accept sc@ipop.test on b failed"
+    wait_for 30 "b linked with c's new node id" linked_to 2 sc@ipop.test "$id_c2"
+    wait_for 30 "c linked with sb again" linked 3 sb@ipop.test
+    pending_for 2 sc@ipop.test && fail "b still lists sc's identity change after accepting it"
+    bc2=$(link_field 2 sc@ipop.test address)
+    cb=$(link_field 3 sb@ipop.test address)
+    log "after the accept, b sees sc at $bc2 (before: $bc)"
+    ping_ok "$(host_ns 2)" -c 3 -i 0.2 -W 2 "$bc2"
+    ping_ok "$(host_ns 3)" -c 3 -i 0.2 -W 2 "$cb"
+    grep -q "^sc@ipop.test $id_c2 " "$WORK/state-2/social.friends" || fail "b's state file does not pin c's new id"
+    log "PASS"
+}
+
+# Waits for the background pings, not for the daemons (also children).
+wait_jobs_but_daemons() {
+    local pid
+    for pid in $(jobs -p); do
+        [[ " ${DAEMON_PIDS[*]} " == *" $pid "* ]] || wait "$pid"
+    done
+}
+
+main "$@"
