@@ -45,6 +45,7 @@ struct ipop_link {
     gint state;                 /* ipop_link_state_t, read from any thread */
     gint reason;                /* ipop_reason_t */
     char session[IPOP__SESSION_LEN + 1];
+    char dead_session[IPOP__SESSION_LEN + 1]; /* given up by us for a newer one: its offers are stale */
     bool offerer;               /* we opened this session */
     bool controlling;           /* ICE role and DTLS client: the smaller node id */
     bool remote_known;          /* offer or answer received for this session */
@@ -146,6 +147,9 @@ struct ipop_network {
     bool xmpp_require_tls;
     char *group_room, *group_secret;
     ipop__addr social_subnet;
+    ipop__addr group_subnet4, group_subnet6; /* automatic addresses from the node id */
+    bool auto4, auto6;          /* addr4/addr6 were derived, and may move on a conflict */
+    unsigned attempt4, attempt6;
     char *social_state_file;
     struct ipop__overlay *ov;
 
@@ -162,11 +166,15 @@ void ipop__net_post(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *d
                     GDestroyNotify free_fn);
 void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m);
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
+/* A peer signalled one of our automatic addresses as its own. */
+void ipop__net_addr_conflict(ipop_network_t *net, ipop_link_t *link, int family);
 
 /* link.c */
 ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id);
 void ipop__link_free(ipop_link_t *link);
 int ipop__link_open(ipop_link_t *link);                       /* as offerer, new session */
+/* Gives the current session up (goodbye; its offers become stale) and opens a new one. */
+int ipop__link_renew(ipop_link_t *link);
 void ipop__link_handle(ipop_link_t *link, const ipop__msg *m); /* a message for this link */
 void ipop__link_shutdown(ipop_link_t *link, ipop_reason_t reason, bool say_bye);
 int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len);

@@ -771,6 +771,10 @@ static int apply_remote(ipop_link_t *link, const ipop__msg *m)
     memcpy(link->remote_fp, m->fingerprint, sizeof(link->remote_fp));
     link->raddr4 = m->addr4;
     link->raddr6 = m->addr6;
+    if (link->net->auto4 && m->addr4.family && ipop__addr_equal_host(&m->addr4, &link->net->addr4))
+        ipop__net_addr_conflict(link->net, link, AF_INET);
+    if (link->net->auto6 && m->addr6.family && ipop__addr_equal_host(&m->addr6, &link->net->addr6))
+        ipop__net_addr_conflict(link->net, link, AF_INET6);
     if (!nice_agent_set_remote_credentials(link->agent, link->stream, m->ufrag, m->pwd))
         return -EINVAL;
     r = tls_setup(link);
@@ -840,6 +844,13 @@ static int begin(ipop_link_t *link, const char *session, bool offerer, ipop_reas
     return 0;
 }
 
+int ipop__link_renew(ipop_link_t *link)
+{
+    g_strlcpy(link->dead_session, link->session, sizeof(link->dead_session));
+    ipop__link_shutdown(link, IPOP_REASON_SUPERSEDED, true);
+    return ipop__link_open(link);
+}
+
 int ipop__link_open(ipop_link_t *link)
 {
     int r = begin(link, NULL, true, IPOP_REASON_NONE);
@@ -854,7 +865,7 @@ int ipop__link_open(ipop_link_t *link)
 static void on_offer(ipop_link_t *link, const ipop__msg *m)
 {
     int state = g_atomic_int_get(&link->state);
-    bool active = state == IPOP_LINK_CONNECTING || state == IPOP_LINK_CONNECTED;
+    bool active = state == IPOP_LINK_CONNECTING || state == IPOP_LINK_CONNECTED, moved_on;
 
     if (active && strcmp(link->session, m->session) == 0) {
         /* A repeat of the session we are in: our answer may have been lost. */
@@ -864,14 +875,18 @@ static void on_offer(ipop_link_t *link, const ipop__msg *m)
     }
     /* An offer older than something the peer said since: it gave that
      * session up (its offer crossed ours and it answered ours). */
-    if (m->seq && m->seq <= link->peer_seq) {
+    if (!strcmp(m->session, link->dead_session) || (m->seq && m->seq < link->peer_seq)) {
+        /* (the same seq is the same session, offered again: not stale) */
         ipop__dbg(link->net, "link to %s: stale offer ignored", short_id(link->peer_id));
         return;
     }
+    /* Newer than the peer's answer to our offer: the peer gave our session
+     * up (it started again, or moved to another address). */
+    moved_on = link->remote_known && m->seq > link->peer_seq;
     link->peer_seq = MAX(link->peer_seq, m->seq);
-    /* Both sides offered: the smaller node id's offer wins, also when the
-     * peer has answered ours already (its offer crossed our answer). */
-    if (state == IPOP_LINK_CONNECTING && link->offerer && strcmp(link->net->node_id, link->peer_id) < 0) {
+    /* Both sides offered: the smaller node id's offer wins. */
+    if (state == IPOP_LINK_CONNECTING && link->offerer && !moved_on &&
+        strcmp(link->net->node_id, link->peer_id) < 0) {
         ipop__dbg(link->net, "link to %s: both sides offered; ours wins", short_id(link->peer_id));
         resend_desc(link, IPOP__MSG_OFFER); /* the peer may have dropped ours, or started again */
         return;

@@ -76,6 +76,33 @@ static void hex(const uint8_t *in, size_t n, char *out)
         snprintf(out + 2 * i, 3, "%02x", in[i]);
 }
 
+void ipop__group_auto_addr(const ipop__addr *subnet, const char *node_id, unsigned attempt, ipop__addr *out)
+{
+    uint8_t h[32];
+    char *data = g_strdup_printf("ipop-auto-addr-v1:%s:%u", node_id, attempt);
+    unsigned bits = subnet->family == AF_INET ? 32 : 128, host_bits = bits - subnet->prefix;
+
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, data, strlen(data), h);
+    g_free(data);
+    *out = *subnet;
+    if (subnet->family == AF_INET) {
+        uint32_t base, hosts = host_bits >= 31 ? 0x7ffffffe : (1u << host_bits) - 2, idx;
+        memcpy(&base, subnet->bytes, 4);
+        base = g_ntohl(base) & (host_bits >= 32 ? 0 : ~0u << host_bits);
+        idx = ((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3]) % (hosts ? hosts : 1);
+        base = g_htonl(base + 1 + idx); /* neither the network nor the broadcast address */
+        memcpy(out->bytes, &base, 4);
+        return;
+    }
+    /* IPv6: the host bits from the hash (at most 64 of them), never all zero. */
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned first = i * 8;
+        uint8_t mask = first >= subnet->prefix ? 0xff : first + 8 <= subnet->prefix ? 0 : (uint8_t)(0xff >> (subnet->prefix - first));
+        out->bytes[i] = (uint8_t)((subnet->bytes[i] & ~mask) | (h[16 + i % 16] & mask));
+    }
+    out->bytes[15] |= 1;
+}
+
 void ipop__group_key(const char *secret, size_t secret_len, const char *room, uint8_t key[32])
 {
     char *label = g_strdup_printf("ipop-group-key-v1:%s", room);

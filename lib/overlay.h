@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ipop/ipop.h"
+#include "addr.h"
 
 typedef struct ipop__overlay ipop__overlay;
 
@@ -20,6 +21,11 @@ int ipop__overlay_peer_info(ipop_network_t *net, const char *peer, char *jid, si
 
 /* Sends a signalling message to a peer through the overlay's transport. */
 void ipop__overlay_send(ipop_network_t *net, const char *peer, const char *text);
+
+/* The automatic address of a node in `subnet`, pure: host bits from
+ * SHA-256(node id, attempt); the prefix is the subnet's.  attempt > 0 gives
+ * the next choice after a conflict. */
+void ipop__group_auto_addr(const ipop__addr *subnet, const char *node_id, unsigned attempt, ipop__addr *out);
 
 /* The group authentication, pure: key = HMAC-SHA256(secret, "ipop-group-key-v1:" room);
  * mac = HMAC-SHA256(key, "ipop-group-v1" LF room LF from LF to LF ts LF nonce LF text),

@@ -290,6 +290,29 @@ int ipop__tun_add_addr(const char *ifname, const ipop__addr *a)
     return nl_talk(&m);
 }
 
+int ipop__tun_del_addr(const char *ifname, const ipop__addr *a)
+{
+    struct ifaddrmsg *ifa;
+    nl_req m;
+    size_t len = addr_len(a);
+    int idx;
+
+    if (len == 0)
+        return -EINVAL;
+    idx = ifindex_of(ifname);
+    if (idx < 0)
+        return idx;
+    nl_begin(&m, RTM_DELADDR, 0);
+    ifa = nl_append(&m, sizeof *ifa);
+    if (ifa) {
+        ifa->ifa_family = (uint8_t)a->family;
+        ifa->ifa_prefixlen = a->prefix;
+        ifa->ifa_index = (uint32_t)idx;
+    }
+    nl_attr(&m, IFA_LOCAL, a->bytes, len);
+    return nl_talk(&m);
+}
+
 int ipop__tun_get_mac(const char *ifname, uint8_t mac[6])
 {
     struct ifreq ifr = { 0 };

@@ -27,6 +27,8 @@ int ipop__tun_set_mtu(const char *ifname, int mtu);
  * skips duplicate address detection, so it is usable at once.  -EEXIST when
  * the device already has it. */
 int ipop__tun_add_addr(const char *ifname, const ipop__addr *a);
+/* Removes an address added with ipop__tun_add_addr(). */
+int ipop__tun_del_addr(const char *ifname, const ipop__addr *a);
 int ipop__tun_set_up(const char *ifname, bool up);
 /* -EOPNOTSUPP for a device without an Ethernet address (TUN). */
 int ipop__tun_get_mac(const char *ifname, uint8_t mac[6]);

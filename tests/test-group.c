@@ -12,6 +12,7 @@
 
 #include <strophe.h>
 
+#include "identity.h"
 #include "overlay.h"
 #include "pair.h"
 #include "testutil.h"
@@ -315,6 +316,77 @@ static void test_hostile(void)
     node_clear(&a);
 }
 
+/* Automatic addresses: derived from the node id; on a conflict the larger
+ * node id moves, and the link comes back with the new address. */
+static void test_auto_address(void)
+{
+    char *path_x = g_build_filename(dir, "x.pem", NULL), *path_y = g_build_filename(dir, "y.pem", NULL);
+    ipop__identity *ix = NULL, *iy = NULL;
+    ipop__addr subnet, first, second;
+    char text[64], first_text[64], now[64];
+    node x, y;
+
+    g_assert_cmpint(ipop__identity_load(&ix, path_x), ==, 0);
+    g_assert_cmpint(ipop__identity_load(&iy, path_y), ==, 0);
+    if (strcmp(ipop__identity_node_id(ix), ipop__identity_node_id(iy)) < 0) { /* x must be the larger */
+        char *t = path_x;
+        path_x = path_y;
+        path_y = t;
+        ipop__identity *ti = ix;
+        ix = iy;
+        iy = ti;
+    }
+    g_assert_cmpint(ipop__addr_parse("10.42.0.0/24", &subnet), ==, 0);
+    ipop__group_auto_addr(&subnet, ipop__identity_node_id(ix), 0, &first);
+    ipop__group_auto_addr(&subnet, ipop__identity_node_id(ix), 1, &second);
+    g_assert_false(ipop__addr_equal_host(&first, &second));
+    g_assert_cmpint(first.prefix, ==, 24);
+    g_assert_cmpint(first.bytes[3], !=, 0);
+    g_assert_cmpint(first.bytes[3], !=, 255);
+    ipop__addr_format(&first, first_text, sizeof(first_text));
+
+    /* y takes x's first choice as its static address */
+    member(&y, "e", "pe", NULL, "sesame");
+    g_assert_cmpint(ipop_network_set_option(y.net, "identity.file", path_y), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(y.net, "address", first_text), ==, 0);
+    member(&x, "a", "pa", NULL, "sesame");
+    g_assert_cmpint(ipop_network_set_option(x.net, "identity.file", path_x), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(x.net, "group.subnet", "10.42.0.0/24"), ==, 0);
+    g_assert_cmpint(ipop_network_get_address(x.net, AF_INET, now, sizeof(now)), ==, -ENOENT);
+    g_assert_cmpint(ipop_network_start(x.net), ==, 0);
+    g_assert_cmpint(ipop_network_get_address(x.net, AF_INET, now, sizeof(now)), ==, 0);
+    g_assert_cmpstr(now, ==, first_text);
+    g_assert_cmpint(ipop_network_get_address(x.net, AF_INET6, now, sizeof(now)), ==, -ENOENT);
+    g_assert_cmpint(ipop_network_start(y.net), ==, 0);
+    /* x moves to its second choice, and the link is up with it */
+    ipop__addr_format(&second, text, sizeof(text));
+    for (int i = 0; i < 300; i++) {
+        ipop_network_get_address(x.net, AF_INET, now, sizeof(now));
+        if (!strcmp(now, text) && link_state(&x, &y) == IPOP_LINK_CONNECTED && link_state(&y, &x) == IPOP_LINK_CONNECTED)
+            break;
+        g_usleep(50000);
+    }
+    g_assert_cmpstr(now, ==, text);
+    g_assert_true(wait_link(&y, &x, IPOP_LINK_CONNECTED, 10));
+    {
+        char *bare = g_strndup(text, strcspn(text, "/"));
+        x.addr4 = bare;
+        y.addr4 = g_strndup(first_text, strcspn(first_text, "/"));
+        x.peer = &y;
+        y.peer = &x;
+        blast(&y, &x, AF_INET, 300);
+        blast(&x, &y, AF_INET, 300);
+        g_free((char *)y.addr4);
+        g_free(bare);
+    }
+    node_clear(&x);
+    node_clear(&y);
+    ipop__identity_free(ix);
+    ipop__identity_free(iy);
+    g_free(path_x);
+    g_free(path_y);
+}
+
 int main(int argc, char **argv)
 {
     int r;
@@ -325,6 +397,7 @@ int main(int argc, char **argv)
     start_server();
     g_test_add_func("/group/members", test_group);
     g_test_add_func("/group/hostile", test_hostile);
+    g_test_add_func("/group/auto-address", test_auto_address);
     r = g_test_run();
     stop_server();
     cmd = g_strdup_printf("rm -rf '%s'", dir);

@@ -220,6 +220,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "group.room": the multi-user room, e.g. "vpn@rooms.example.org"
  *  - "group.secret" or "group.secret-file": the secret every member knows;
  *    the XMPP server never sees it
+ *  - "group.subnet": an IPv4 (/8 to /30) or IPv6 (/8 to /120) subnet, once
+ *    per family: without an "address" of that family, the node takes one
+ *    derived from its node id; when a peer signals the same one, the node
+ *    with the larger node id moves to its next choice (static addresses
+ *    never move: keep them apart from automatic ones)
  *  - "social.subnet": IPv4 subnet (/8 to /30) from which each friend gets
  *    an address here; needs an IPv4 "address" of this node's own
  *  - "social.state-file": where friends' node ids are pinned at first
@@ -279,6 +284,13 @@ IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, i
  * 0, -ENOENT when no change is waiting for that friend, -EINVAL when the
  * network is not a SocialVPN, -ENOTCONN when not started. */
 IPOP_EXPORT int ipop_network_accept_identity(ipop_network_t *net, const char *friend_jid);
+
+/** Writes the network's current address of `family` (AF_INET or
+ * AF_INET6), with prefix, into `buf`: the "address" option, or the one
+ * derived from "group.subnet" (valid once started; it may move after a
+ * conflict).  May be called from any thread.  Returns 0, -ENOENT when
+ * there is none, -ENOSPC when `buf` is too small, -EINVAL. */
+IPOP_EXPORT int ipop_network_get_address(ipop_network_t *net, int family, char *buf, size_t size);
 
 /** Copies the network's statistics into `stats`, whose `size` field the
  * caller sets.  May be called from any thread.  Returns -EINVAL for NULL
