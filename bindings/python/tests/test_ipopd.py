@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: MIT
+"""A Python node and an ipopd node form a GroupVPN through a real prosody
+started by the test, and packets from Python arrive at ipopd's link."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import ipop  # noqa: E402
+from pair import ipv4_packet  # noqa: E402
+
+IPOPD = os.environ.get("IPOPD")
+IPOPCTL = os.environ.get("IPOPCTL")
+PROSODY_SH = os.environ.get("PROSODY_SH")
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@unittest.skipUnless(IPOPD and IPOPCTL and PROSODY_SH and shutil.which("prosody") and shutil.which("openssl"),
+                     "needs ipopd, ipopctl, prosody and openssl")
+class PythonWithIpopd(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ipop-py-")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        subprocess.run(["bash", PROSODY_SH, "start", self.dir, "127.0.0.1", str(self.port), "py:pp", "d:pd"],
+                       check=True, capture_output=True)
+        with open(os.path.join(self.dir, "fingerprint")) as f:
+            self.fp = f.read().strip()
+        self.daemon = None
+
+    def tearDown(self):
+        if self.daemon:
+            self.daemon.terminate()
+            self.daemon.wait(10)
+        subprocess.run(["bash", PROSODY_SH, "stop", self.dir], check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def common(self) -> dict:
+        return {"overlay": "group", "xmpp.server": "127.0.0.1", "xmpp.port": str(self.port),
+                "xmpp.server-fingerprint": self.fp, "group.room": "py@rooms.ipop.test",
+                "group.secret": "from python", "ice.local-address": "127.0.0.1"}
+
+    def status(self) -> dict:
+        out = subprocess.run([IPOPCTL, "--control", self.sock, "status", "--json"], check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out)
+
+    def test_link_and_packets(self):
+        self.sock = os.path.join(self.dir, "ipopd.sock")
+        conf = os.path.join(self.dir, "ipopd.conf")
+        opts = dict(self.common(), **{"mode": "none", "address": "10.80.0.2/24", "xmpp.jid": "d@ipop.test",
+                                      "xmpp.password": "pd"})
+        with open(conf, "w") as f:
+            f.write("[net0]\n" + "".join(f"{k} = {v}\n" for k, v in opts.items()))
+        self.daemon = subprocess.Popen([IPOPD, "--config", conf, "--control", self.sock],
+                                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "ipopd.log"), "w"))
+        options = dict(self.common(), **{"address": "10.80.0.1/24", "xmpp.jid": "py@ipop.test",
+                                         "xmpp.password": "pp"})
+        with ipop.Network("py", options=options) as net:
+            deadline = time.monotonic() + 30
+            link = None
+            while time.monotonic() < deadline:
+                links = [l for n in self.status()["networks"] for l in n["links"] if l["state"] == "connected"]
+                if links:
+                    link = links[0]
+                    break
+                time.sleep(0.2)
+            self.assertIsNotNone(link, "no connected link on the ipopd side; log: " +
+                                 open(os.path.join(self.dir, "ipopd.log")).read()[-2000:])
+            self.assertEqual(link["peer_id"], net.node_id)
+            peer = net.get_link(self.status()["networks"][0]["node_id"])
+            self.assertIsNotNone(peer, "the Python node has no link to ipopd's node id")
+            for _ in range(50):
+                if peer.state == ipop.LinkState.CONNECTED:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(peer.state, ipop.LinkState.CONNECTED)
+            sent = 0
+            for i in range(200):
+                net.send_packet(ipv4_packet("10.80.0.1", "10.80.0.2", i.to_bytes(4, "big") * 50, ident=i))
+                sent += 1
+                time.sleep(0.001)
+            deadline = time.monotonic() + 10
+            rx = 0
+            while time.monotonic() < deadline:
+                links = [l for n in self.status()["networks"] for l in n["links"] if l["peer_id"] == net.node_id]
+                rx = links[0]["rx_packets"] if links else 0
+                if rx >= sent:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(rx, sent)
+            self.assertEqual(peer.stats().tx_packets, sent)
+
+
+if __name__ == "__main__":
+    unittest.main()
