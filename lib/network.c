@@ -841,7 +841,9 @@ static void readdress(ipop_network_t *net, void *p)
         ipop__group_auto_addr(&net->group_subnet4, net->node_id, ++net->attempt4, &next);
     else
         ipop__group_auto_addr(&net->group_subnet6, net->node_id, ++net->attempt6, &next);
-    if (net->dev_name[0] && (ipop__tun_add_addr(net->dev_name, &next) < 0 || ipop__tun_del_addr(net->dev_name, &old) < 0))
+    /* The old address goes first: removing a primary IPv4 address removes
+     * the secondaries of its subnet with it. */
+    if (net->dev_name[0] && (ipop__tun_del_addr(net->dev_name, &old) < 0 || ipop__tun_add_addr(net->dev_name, &next) < 0))
         ipop__err(net, "cannot move device %s to its new address", net->dev_name);
     g_mutex_lock(&net->lock);
     if (family == AF_INET)

@@ -255,10 +255,11 @@ static size_t addr_len(const ipop__addr *a)
     return 0;
 }
 
-int ipop__tun_add_addr(const char *ifname, const ipop__addr *a)
+/* Starts an RTM_NEWADDR or RTM_DELADDR request for `a` on `ifname`.
+ * Returns 0 or -errno. */
+static int addr_begin(nl_req *m, uint16_t type, uint16_t flags, const char *ifname, const ipop__addr *a)
 {
     struct ifaddrmsg *ifa;
-    nl_req m;
     size_t len = addr_len(a);
     int idx;
 
@@ -267,8 +268,8 @@ int ipop__tun_add_addr(const char *ifname, const ipop__addr *a)
     idx = ifindex_of(ifname);
     if (idx < 0)
         return idx;
-    nl_begin(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
-    ifa = nl_append(&m, sizeof *ifa);
+    nl_begin(m, type, flags);
+    ifa = nl_append(m, sizeof *ifa);
     if (ifa) {
         ifa->ifa_family = (uint8_t)a->family;
         ifa->ifa_prefixlen = a->prefix;
@@ -277,8 +278,18 @@ int ipop__tun_add_addr(const char *ifname, const ipop__addr *a)
         /* No duplicate address detection: usable at once, not tentative. */
         ifa->ifa_flags = a->family == AF_INET6 ? IFA_F_NODAD : 0;
     }
-    nl_attr(&m, IFA_LOCAL, a->bytes, len);
-    nl_attr(&m, IFA_ADDRESS, a->bytes, len);
+    nl_attr(m, IFA_LOCAL, a->bytes, len);
+    return 0;
+}
+
+int ipop__tun_add_addr(const char *ifname, const ipop__addr *a)
+{
+    nl_req m;
+    int r = addr_begin(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifname, a);
+
+    if (r < 0)
+        return r;
+    nl_attr(&m, IFA_ADDRESS, a->bytes, addr_len(a));
     if (a->family == AF_INET && a->prefix < 31) {
         uint8_t brd[4];
         uint32_t host = UINT32_MAX >> a->prefix;
@@ -292,25 +303,10 @@ int ipop__tun_add_addr(const char *ifname, const ipop__addr *a)
 
 int ipop__tun_del_addr(const char *ifname, const ipop__addr *a)
 {
-    struct ifaddrmsg *ifa;
     nl_req m;
-    size_t len = addr_len(a);
-    int idx;
+    int r = addr_begin(&m, RTM_DELADDR, 0, ifname, a);
 
-    if (len == 0)
-        return -EINVAL;
-    idx = ifindex_of(ifname);
-    if (idx < 0)
-        return idx;
-    nl_begin(&m, RTM_DELADDR, 0);
-    ifa = nl_append(&m, sizeof *ifa);
-    if (ifa) {
-        ifa->ifa_family = (uint8_t)a->family;
-        ifa->ifa_prefixlen = a->prefix;
-        ifa->ifa_index = (uint32_t)idx;
-    }
-    nl_attr(&m, IFA_LOCAL, a->bytes, len);
-    return nl_talk(&m);
+    return r < 0 ? r : nl_talk(&m);
 }
 
 int ipop__tun_get_mac(const char *ifname, uint8_t mac[6])

@@ -15,69 +15,12 @@
 #include "identity.h"
 #include "overlay.h"
 #include "pair.h"
+#include "prosody.h"
 #include "testutil.h"
 
-static bool have_program(const char *name)
-{
-    char *path = g_find_program_in_path(name);
-    bool found = path != NULL;
-
-    g_free(path);
-    return found;
-}
-
-static char *dir, *script, *fingerprint;
+static test_prosody srv;
+static const char *dir, *fingerprint;
 static int port;
-
-static void prosody(const char *cmd)
-{
-    char *out = NULL, *err = NULL, *port_s = g_strdup_printf("%d", port);
-    const char *argv[] = { "bash", script, cmd, dir, "127.0.0.1", port_s, "a:pa", "b:pb", "c:pc", "d:pd", "e:pe", NULL };
-    int status = 0;
-    GError *error = NULL;
-
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error))
-        g_error("cannot run %s: %s", script, error->message);
-    if (!g_spawn_check_wait_status(status, NULL))
-        g_error("prosody %s failed: %s%s", cmd, out, err);
-    g_free(out);
-    g_free(err);
-    g_free(port_s);
-}
-
-static void start_server(void)
-{
-    char *srcdir = getenv("IPOP_TEST_SRCDIR") ? g_strdup(getenv("IPOP_TEST_SRCDIR")) : g_strdup("tests");
-    char *fp_path;
-
-    if (!have_program("prosody") || !have_program("openssl")) {
-        printf("SKIP: prosody and openssl are needed (Debian packages prosody, openssl)\n");
-        exit(TEST_SKIP);
-    }
-    script = g_build_filename(srcdir, "servers", "prosody.sh", NULL);
-    dir = g_dir_make_tmp("ipop-xmpp-XXXXXX", NULL);
-    port = test_free_port();
-    prosody("start");
-    fp_path = g_build_filename(dir, "fingerprint", NULL);
-    g_assert_true(g_file_get_contents(fp_path, &fingerprint, NULL, NULL));
-    g_strstrip(fingerprint);
-    g_free(fp_path);
-    g_free(srcdir);
-}
-
-static void stop_server(void)
-{
-    char *pid_path = g_build_filename(dir, "prosody.pid", NULL), *pid = NULL;
-
-    if (g_file_get_contents(pid_path, &pid, NULL, NULL)) {
-        pid_t p = (pid_t)atoi(pid);
-        kill(p, SIGTERM);
-        for (int i = 0; i < 200 && kill(p, 0) == 0; i++)
-            g_usleep(20000);
-    }
-    g_free(pid);
-    g_free(pid_path);
-}
 
 static void member(node *n, const char *user, const char *pass, const char *a4, const char *secret)
 {
@@ -154,7 +97,7 @@ static void test_group(void)
     node_clear(&c);
 
     /* The server goes away for a while: the link stays up and carries traffic. */
-    stop_server();
+    test_prosody_stop(&srv);
     {
         /* Ten seconds without a server, traffic flowing all along: every
          * packet arrives (blast() asserts it). */
@@ -168,7 +111,7 @@ static void test_group(void)
         g_test_message("%d x 2 x %d packets crossed while the server was down", rounds, N_PACKETS);
     }
     g_assert_cmpint(link_state(&a, &b), ==, IPOP_LINK_CONNECTED);
-    prosody("start");
+    test_prosody_restart(&srv);
     /* A member that joins after the restart links with the others. */
     member(&d, "d", "pd", "10.40.0.4", "sesame");
     g_assert_cmpint(ipop_network_start(d.net), ==, 0);
@@ -389,20 +332,19 @@ static void test_auto_address(void)
 
 int main(int argc, char **argv)
 {
+    static const char *const users[] = { "a:pa", "b:pb", "c:pc", "d:pd", "e:pe", NULL };
     int r;
-    char *cmd;
 
     g_test_init(&argc, &argv, NULL);
     test_log_to_stderr(IPOP_LOG_INFO);
-    start_server();
+    test_prosody_start(&srv, users);
+    dir = srv.dir;
+    fingerprint = srv.fingerprint;
+    port = srv.port;
     g_test_add_func("/group/members", test_group);
     g_test_add_func("/group/hostile", test_hostile);
     g_test_add_func("/group/auto-address", test_auto_address);
     r = g_test_run();
-    stop_server();
-    cmd = g_strdup_printf("rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-    g_free(cmd);
+    test_prosody_free(&srv);
     return r;
 }

@@ -12,35 +12,12 @@
 #include <unistd.h>
 
 #include "pair.h"
+#include "prosody.h"
 #include "testutil.h"
 
-static bool have_program(const char *name)
-{
-    char *path = g_find_program_in_path(name);
-    bool found = path != NULL;
-
-    g_free(path);
-    return found;
-}
-
-static char *dir, *script, *fingerprint;
+static test_prosody srv;
+static const char *dir, *fingerprint;
 static int port;
-
-static void prosody(const char *cmd)
-{
-    char *out = NULL, *err = NULL, *port_s = g_strdup_printf("%d", port);
-    const char *argv[] = { "bash", script, cmd, dir, "127.0.0.1", port_s, "sa:pa", "sb:pb", "sc:pc", NULL };
-    int status = 0;
-    GError *error = NULL;
-
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error))
-        g_error("cannot run %s: %s", script, error->message);
-    if (!g_spawn_check_wait_status(status, NULL))
-        g_error("prosody %s failed: %s%s", cmd, out, err);
-    g_free(out);
-    g_free(err);
-    g_free(port_s);
-}
 
 /* ---- making friends with a plain XMPP client, as a user would ---- */
 
@@ -300,32 +277,18 @@ static void test_social(void)
 
 int main(int argc, char **argv)
 {
-    char *srcdir, *fp_path, *cmd;
+    static const char *const users[] = { "sa:pa", "sb:pb", "sc:pc", NULL };
     int r;
 
     g_test_init(&argc, &argv, NULL);
     test_log_to_stderr(IPOP_LOG_INFO);
-    if (!have_program("prosody") || !have_program("openssl")) {
-        printf("SKIP: prosody and openssl are needed (Debian packages prosody, openssl)\n");
-        return TEST_SKIP;
-    }
-    srcdir = g_strdup(getenv("IPOP_TEST_SRCDIR") ? getenv("IPOP_TEST_SRCDIR") : "tests");
-    script = g_build_filename(srcdir, "servers", "prosody.sh", NULL);
-    dir = g_dir_make_tmp("ipop-social-XXXXXX", NULL);
-    port = test_free_port();
+    test_prosody_start(&srv, users);
+    dir = srv.dir;
+    fingerprint = srv.fingerprint;
+    port = srv.port;
     xmpp_initialize();
-    prosody("start");
-    fp_path = g_build_filename(dir, "fingerprint", NULL);
-    g_assert_true(g_file_get_contents(fp_path, &fingerprint, NULL, NULL));
-    g_strstrip(fingerprint);
     g_test_add_func("/social/friends", test_social);
     r = g_test_run();
-    prosody("stop");
-    cmd = g_strdup_printf("rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-    g_free(cmd);
-    g_free(fp_path);
-    g_free(srcdir);
+    test_prosody_free(&srv);
     return r;
 }

@@ -455,6 +455,38 @@ static void test_kernel_name(void)
     g_assert_cmpuint(if_nametoindex(ifname), ==, 0);
 }
 
+/* Addresses move: the old one is removed, the new one added, and removing it
+ * twice is an error (what a GroupVPN member does after an address conflict). */
+static void test_del_addr(void)
+{
+    char name[IFNAMSIZ];
+    ipop__addr a4, b4, a6;
+    struct in_addr addr, mask;
+    unsigned plen = 0;
+    int fd = ipop__tun_open("iptstdel%d", false, name);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ipop__addr_parse("10.79.0.1/24", &a4), ==, 0);
+    g_assert_cmpint(ipop__addr_parse("10.79.0.2/24", &b4), ==, 0);
+    g_assert_cmpint(ipop__addr_parse("fd79::1/64", &a6), ==, 0);
+    g_assert_cmpint(ipop__tun_add_addr(name, &a4), ==, 0);
+    g_assert_cmpint(ipop__tun_add_addr(name, &a6), ==, 0);
+    g_assert_cmpint(ipop__tun_set_up(name, true), ==, 0);
+    /* (removing a primary address removes the secondaries of its subnet
+     * too: the old one goes first) */
+    g_assert_cmpint(ipop__tun_del_addr(name, &a4), ==, 0);
+    g_assert_false(dev_ipv4(name, &addr, &mask));
+    g_assert_cmpint(ipop__tun_add_addr(name, &b4), ==, 0);
+    g_assert_true(dev_ipv4(name, &addr, &mask));
+    g_assert_cmpstr(inet_ntoa(addr), ==, "10.79.0.2");
+    g_assert_cmpint(ipop__tun_del_addr(name, &a4), <, 0);
+    g_assert_cmpint(dev_ipv6_flags(name, "fd79::1", &plen), >=, 0);
+    g_assert_cmpint(ipop__tun_del_addr(name, &a6), ==, 0);
+    g_assert_cmpint(dev_ipv6_flags(name, "fd79::1", &plen), ==, -1);
+    g_assert_cmpint(ipop__tun_del_addr("nosuchdev0", &b4), <, 0);
+    close(fd);
+}
+
 static void test_errors(void)
 {
     static const char *no_such = "iptst-none";
@@ -512,5 +544,6 @@ int main(int argc, char **argv)
     g_test_add_func("/tun/tun", test_tun);
     g_test_add_func("/tun/tap", test_tap);
     g_test_add_func("/tun/kernel-name", test_kernel_name);
+    g_test_add_func("/tun/del-addr", test_del_addr);
     return g_test_run();
 }

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "prosody.h"
+#include "testutil.h"
+
+static bool have_program(const char *name)
+{
+    char *path = g_find_program_in_path(name);
+    bool found = path != NULL;
+
+    g_free(path);
+    return found;
+}
+
+static void run_script(test_prosody *p, const char *cmd)
+{
+    GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+    char *out = NULL, *err = NULL;
+    int status = 0;
+    GError *error = NULL;
+
+    g_ptr_array_add(argv, g_strdup("bash"));
+    g_ptr_array_add(argv, g_strdup(p->script));
+    g_ptr_array_add(argv, g_strdup(cmd));
+    g_ptr_array_add(argv, g_strdup(p->dir));
+    g_ptr_array_add(argv, g_strdup("127.0.0.1"));
+    g_ptr_array_add(argv, g_strdup_printf("%d", p->port));
+    for (char **u = p->users; *u; u++)
+        g_ptr_array_add(argv, g_strdup(*u));
+    g_ptr_array_add(argv, NULL);
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error))
+        g_error("cannot run %s: %s", p->script, error->message);
+    if (!g_spawn_check_wait_status(status, NULL))
+        g_error("prosody %s failed: %s%s", cmd, out, err);
+    g_free(out);
+    g_free(err);
+    g_ptr_array_unref(argv);
+}
+
+void test_prosody_start(test_prosody *p, const char *const *users)
+{
+    const char *srcdir = getenv("IPOP_TEST_SRCDIR");
+    char *fp_path;
+
+    if (!have_program("prosody") || !have_program("openssl")) {
+        printf("SKIP: prosody and openssl are needed (Debian packages prosody, openssl)\n");
+        exit(TEST_SKIP);
+    }
+    p->script = g_build_filename(srcdir ? srcdir : "tests", "servers", "prosody.sh", NULL);
+    p->dir = g_dir_make_tmp("ipop-xmpp-XXXXXX", NULL);
+    p->port = test_free_port();
+    p->users = g_strdupv((char **)users);
+    run_script(p, "start");
+    fp_path = g_build_filename(p->dir, "fingerprint", NULL);
+    if (!g_file_get_contents(fp_path, &p->fingerprint, NULL, NULL))
+        g_error("prosody wrote no fingerprint in %s", p->dir);
+    g_strstrip(p->fingerprint);
+    g_free(fp_path);
+}
+
+void test_prosody_restart(test_prosody *p)
+{
+    run_script(p, "start");
+}
+
+void test_prosody_stop(test_prosody *p)
+{
+    char *pid_path = g_build_filename(p->dir, "prosody.pid", NULL), *pid = NULL;
+
+    if (g_file_get_contents(pid_path, &pid, NULL, NULL)) {
+        pid_t n = (pid_t)atoi(pid);
+        kill(n, SIGTERM);
+        for (int i = 0; i < 200 && kill(n, 0) == 0; i++)
+            g_usleep(20000);
+    }
+    g_free(pid);
+    g_free(pid_path);
+}
+
+void test_prosody_free(test_prosody *p)
+{
+    char *cmd;
+
+    test_prosody_stop(p);
+    cmd = g_strdup_printf("rm -rf '%s'", p->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", p->dir);
+    g_free(cmd);
+    g_free(p->dir);
+    g_free(p->fingerprint);
+    g_free(p->script);
+    g_strfreev(p->users);
+}

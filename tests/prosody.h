@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* A private prosody for a test (tests/servers/prosody.sh): its own port,
+ * directory, certificate and accounts on 127.0.0.1; domain ipop.test, rooms
+ * at rooms.ipop.test.  Exits the test with 77 when prosody or openssl is
+ * missing. */
+#pragma once
+
+typedef struct test_prosody {
+    char *dir;          /* its data, config and certificate */
+    char *fingerprint;  /* SHA-256 of its certificate, hex */
+    int port;
+    char *script;
+    char **users;       /* "user:password", NULL-terminated */
+} test_prosody;
+
+/* Starts a new server with these accounts. */
+void test_prosody_start(test_prosody *p, const char *const *users);
+/* Starts it again after test_prosody_stop(): same port, certificate, data. */
+void test_prosody_restart(test_prosody *p);
+/* Stops it and waits until it is gone. */
+void test_prosody_stop(test_prosody *p);
+/* Stops it and removes its directory. */
+void test_prosody_free(test_prosody *p);
