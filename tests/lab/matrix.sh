@@ -1,0 +1,430 @@
+#!/bin/bash
+# shellcheck source-path=SCRIPTDIR
+# SPDX-License-Identifier: MIT
+# The NAT traversal matrix: for each pair of NAT types the lab builds
+# (lab.sh), two ipopd nodes, each behind its own NAT, form a GroupVPN over
+# the lab's prosody with ice.stun and ice.turn (UDP and TCP) at the lab's
+# coturn; they must ping each other over the overlay, and the path ICE
+# selected (ipopctl status --json) must be direct where the pair of NATs
+# allows a direct path and relayed where it does not.  Also two hosts
+# behind the same NAT: direct, on host candidates.
+#
+# Before the pairs, the NAT classifier (natcheck.py) checks that each NAT
+# type behaves as its name says; the matrix asserts nothing about a type
+# that fails that check (the run fails instead).
+#
+# Usage: matrix.sh [--doc FILE] [--pairs 'A/B C/D ...'] PATH-TO-IPOPD
+#   --doc FILE   write the results as markdown (doc/connectivity.md)
+#   --pairs      run only these pairs (types: full-cone addr-restricted
+#                port-restricted symmetric udp-blocked; "same-nat" for two
+#                hosts behind one port-restricted NAT)
+# ipopctl is taken from the directory of ipopd.  Root only (exits 77 otherwise).
+# shellcheck source=lab.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lab.sh"
+
+TYPES=(full-cone addr-restricted port-restricted symmetric udp-blocked)
+DOC=""
+PAIRS=()
+IPOPD=""
+IPOPCTL=""
+RESULTS=() # "pair|expected|path a|path b|verdict|setup ms"
+CMDLINE="$0 $*"
+
+# expected TYPE_A TYPE_B: "direct" or "relay" (see doc/connectivity.md).
+expected() {
+    local a=$1 b=$2
+    if [ "$a" = udp-blocked ] || [ "$b" = udp-blocked ]; then
+        echo relay
+        return
+    fi
+    # Endpoint-independent filtering on either side lets any mapping in.
+    if [ "$a" = full-cone ] || [ "$b" = full-cone ]; then
+        echo direct
+        return
+    fi
+    # Both map endpoint-independently: each side's srflx is good for the
+    # other, and each side's own checks open its filter for the other.
+    if [ "$a" != symmetric ] && [ "$b" != symmetric ]; then
+        echo direct
+        return
+    fi
+    # symmetric with address-restricted: the restricted side opened its
+    # filter to the symmetric NAT's address (any port) by checking its
+    # srflx; the symmetric side's checks, from a new port, then get in.
+    if [ "$a" = addr-restricted ] || [ "$b" = addr-restricted ]; then
+        echo direct
+        return
+    fi
+    echo relay # symmetric with port-restricted or symmetric
+}
+
+# link_paths NODE: "state path remote_path rtt_us" of NODE's first link.
+link_paths() {
+    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json 2>/dev/null | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+links = [l for n in doc["networks"] for l in n["links"]]
+conn = [l for l in links if l["state"] == "connected"]
+l = (conn or links or [None])[0]
+print("none - - -" if l is None else "%s %s %s %s" % (l["state"], l["path"], l["remote_path"], l["rtt_us"]))
+'
+}
+
+has_overlay() { lab_exec "$1" ip -4 addr show dev ipop0 2>/dev/null | grep -q 'inet 10.40.0.'; }
+
+connected() { [ "$(link_paths "$1" | cut -d' ' -f1)" = connected ]; }
+
+# kind PATH REMOTE_PATH: relay when either end of the selected pair is a
+# relayed candidate, else host when both are host candidates, else direct.
+kind() {
+    if [ "$1" = relay ] || [ "$2" = relay ]; then
+        echo relay
+    elif [ "$1" = host ] && [ "$2" = host ]; then
+        echo host
+    else
+        echo direct
+    fi
+}
+
+# write_config NODE INDEX USER ROOM: NODE's config (overlay address 10.40.0.INDEX).
+write_config() {
+    local node=$1 idx=$2 user=$3 room=$4 turn
+    turn="turn:$LAB_TURN_USER:$LAB_TURN_PASS@$LAB_SRV:$LAB_TURN_PORT"
+    cat >"$LAB_WORK/$node.conf" <<EOF
+# written by ${0##*/}
+[lab]
+mode = tun
+device = ipop0
+address = 10.40.0.$idx/24
+identity.file = $LAB_WORK/$node.key
+link.timeout = 10
+ice.stun = $LAB_SRV:$LAB_TURN_PORT
+ice.turn = $turn?transport=udp;$turn?transport=tcp
+overlay = group
+xmpp.jid = $user@ipop.test
+xmpp.password = pw-$user
+xmpp.server = $LAB_SRV
+xmpp.port = $LAB_XMPP_PORT
+xmpp.server-fingerprint = $(cat "$LAB_WORK/xmpp/fingerprint")
+group.room = $room@rooms.ipop.test
+group.secret = lab secret
+EOF
+    "$IPOPD" --check --config "$LAB_WORK/$node.conf" >/dev/null || lab_fail "ipopd --check refused $node.conf"
+}
+
+start_node() {
+    local host=$1 node=$2
+    lab_exec "$host" "$IPOPD" -v --config "$LAB_WORK/$node.conf" --control "$LAB_WORK/$node.sock" \
+        2> >(lab_stamp >"$LAB_WORK/$node.log") &
+    LAB_PIDS+=("$!")
+}
+
+stop_node() {
+    local pid=$1 i left=() p
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+        lab_alive "$pid" || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    for p in "${LAB_PIDS[@]}"; do
+        [ "$p" = "$pid" ] || left+=("$p")
+    done
+    LAB_PIDS=("${left[@]}")
+}
+
+# run_pair INDEX PAIR: one cell of the matrix.
+run_pair() {
+    local i=$1 pair=$2 ta tb ka kb na nb ha hb want t0 t_ping pid_a pid_b pa pb ka_kind kb_kind verdict
+    local a="p${i}a" b="p${i}b"
+    ka=$((2 * i + 1))
+    kb=$((2 * i + 2))
+    if [ "$pair" = same-nat ]; then
+        ta=port-restricted tb=port-restricted
+        na="nat$ka" nb="nat$ka"
+        lab_nat "$na" "$ka" "$ta"
+        lab_host "h$ka" "$na" "$ka" 1
+        lab_host "h$kb" "$na" "$ka" 2
+        want=host
+    else
+        ta=${pair%/*} tb=${pair#*/}
+        na="nat$ka" nb="nat$kb"
+        lab_nat "$na" "$ka" "$ta"
+        lab_nat "$nb" "$kb" "$tb"
+        lab_host "h$ka" "$na" "$ka" 1
+        lab_host "h$kb" "$nb" "$kb" 1
+        want=$(expected "$ta" "$tb")
+    fi
+    ha="h$ka" hb="h$kb"
+    "$IPOPD" --node-id "$LAB_WORK/$a.key" >/dev/null || lab_fail "ipopd --node-id"
+    "$IPOPD" --node-id "$LAB_WORK/$b.key" >/dev/null || lab_fail "ipopd --node-id"
+    write_config "$a" 1 "$a" "pair$i"
+    write_config "$b" 2 "$b" "pair$i"
+
+    t0=$(lab_now_ms)
+    start_node "$ha" "$a"
+    pid_a=$!
+    start_node "$hb" "$b"
+    pid_b=$!
+    # The overlay device first, then one ping every 0.1 s until one answer.
+    if ! lab_wait 30 has_overlay "$ha" ||
+        ! lab_exec "$ha" ping -q -c 1 -i 0.1 -w 40 10.40.0.2 >/dev/null 2>&1; then
+        lab_log "$pair: no overlay ping within 40 s"
+        lab_log "a: $(link_paths "$a")  b: $(link_paths "$b")"
+        tail -n 40 "$LAB_WORK/$a.log" "$LAB_WORK/$b.log" >&2
+        lab_fail "$pair: the nodes did not link"
+    fi
+    t_ping=$(($(lab_now_ms) - t0))
+    lab_wait 10 connected "$a" || lab_fail "$pair: a pings b but ipopctl shows no connected link on a"
+    lab_wait 10 connected "$b" || lab_fail "$pair: a pings b but ipopctl shows no connected link on b"
+    # ICE may still switch to a better pair for a moment: let it settle.
+    sleep 2
+    lab_exec "$hb" ping -c 3 -i 0.2 -W 2 10.40.0.1 >/dev/null || lab_fail "$pair: b does not ping a"
+    pa=$(link_paths "$a")
+    pb=$(link_paths "$b")
+    read -r _ pa1 pa2 _ <<<"$pa"
+    read -r _ pb1 pb2 _ <<<"$pb"
+    ka_kind=$(kind "$pa1" "$pa2")
+    kb_kind=$(kind "$pb1" "$pb2")
+    if [ "$ka_kind" != "$kb_kind" ]; then
+        verdict="FAIL (the two ends disagree)"
+    elif [ "$ka_kind" = "$want" ]; then
+        verdict=ok
+    elif [ "$want" = direct ] && [ "$ka_kind" = host ]; then
+        verdict=ok
+    else
+        verdict="FAIL (expected $want)"
+    fi
+    lab_log "$(printf '%-34s expected %-6s a: %-7s (%s/%s)  b: %-7s (%s/%s)  first ping %5d ms  %s' \
+        "$pair" "$want" "$ka_kind" "$pa1" "$pa2" "$kb_kind" "$pb1" "$pb2" "$t_ping" "$verdict")"
+    RESULTS+=("$pair|$ta|$tb|$want|$ka_kind|$pa1/$pa2|$pb1/$pb2|$t_ping|$verdict")
+    if [ "$verdict" != ok ]; then
+        for f in "$a" "$b"; do
+            echo "===== $f.log (candidates and link lines) =====" >&2
+            grep -E -i 'candidate|connected|selected|path|fail' "$LAB_WORK/$f.log" | tail -n 40 >&2
+        done
+        FAILURES=$((FAILURES + 1))
+    fi
+    stop_node "$pid_a"
+    stop_node "$pid_b"
+    lab_ns_del "$ha"
+    lab_ns_del "$hb"
+    lab_ns_del "$na"
+    [ "$nb" != "$na" ] && lab_ns_del "$nb"
+    return 0
+}
+
+write_doc() {
+    local file=$1 r pair ta tb want got pa pb ms verdict
+    {
+        cat <<'EOF'
+# NAT traversal: the connectivity matrix
+
+This file is written by `tests/lab/matrix.sh` (meson test `lab-matrix`,
+suite `lab`); do not edit it by hand.  Each row is two `ipopd` nodes, each in
+its own network namespace behind its own NAT namespace, forming a GroupVPN
+over a private prosody, with `ice.stun` and `ice.turn` (TURN over UDP and
+over TCP) at a private coturn, all on the lab's "internet" (tests/lab/lab.sh).
+
+EOF
+        # shellcheck disable=SC2016 # the backquotes are markdown
+        printf 'Generated %s by `%s` (ipopd from `%s`); %d pairs, %s.\n\n' \
+            "$(date -u '+%Y-%m-%d %H:%M UTC')" "$CMDLINE" "${IPOPD#"$LAB_SRCDIR"/}" "${#RESULTS[@]}" "$SUMMARY"
+        cat <<'EOF'
+| pair (node a / node b) | expected | path | a: local/remote candidate | b: local/remote candidate | node start to first ping | result |
+|---|---|---|---|---|---:|---|
+EOF
+        for r in "${RESULTS[@]}"; do
+            IFS='|' read -r pair ta tb want got pa pb ms verdict <<<"$r"
+            [ "$pair" = same-nat ] && pair="same NAT (port-restricted), two hosts"
+            printf '| %s | %s | %s | %s | %s | %d ms | %s |\n' "$pair" "$want" "$got" "$pa" "$pb" "$ms" "$verdict"
+        done
+        cat <<'EOF'
+
+*path*: `relay` when either end of the selected ICE pair is a relayed
+candidate, `host` when both are host candidates, otherwise `direct` (server-
+or peer-reflexive through the NATs).  *local/remote candidate*: the `path` and
+`remote_path` that `ipopctl status --json` shows on each node.  The first ping
+is timed from starting both daemons (XMPP login, room join, ICE, DTLS
+included): a ping every 0.1 s once the overlay device is up.
+
+## The lab
+
+```
+       srv: prosody 10.200.0.2:5222, coturn 10.200.0.2:3478 (UDP and TCP),
+            natcheck 10.200.0.2:4000/4001 and 10.200.0.3:4000
+                  |
+            inet (router, the "internet")
+       /                     \
+  natK: wan 10.201.K.2      natL: wan 10.201.L.2      nftables: the NAT type
+        br0 10.202.K.1            br0 10.202.L.1      a bridge for the LAN
+         |                         |
+  host 10.202.K.2           host 10.202.L.2
+```
+
+Every address is in 10.0.0.0/8 and exists only inside the namespaces the
+script makes; everything is removed when it exits.  Each host has its own NAT
+namespace (one namespace cannot be two independent NATs); the same-NAT row
+puts two hosts on one NAT's bridge.
+
+## How each NAT type is built (nftables)
+
+All types masquerade on `wan` and drop `iifname "wan" ct state new` in the
+NAT's INPUT chain: without that drop, conntrack confirms an entry for a
+peer's first unsolicited packet to the NAT itself, that entry takes the port
+mapping the host's own packets to that peer need, and hole punching fails
+(found with examples/demo.sh).  The FORWARD chain passes what the LAN sends
+and `ct state established,related`.
+
+- **port-restricted** (endpoint-independent mapping, address- and
+  port-dependent filtering): plain `masquerade`.  Conntrack keeps the source
+  port of a new mapping unless that would clash, so the mapping does not
+  depend on the destination; a packet from outside gets in only if it matches
+  a conntrack entry, that is comes from the exact address and port the host
+  sent to.
+- **full-cone** (endpoint-independent mapping and filtering): `masquerade`,
+  plus a dynamic map `public port -> private address . private port`.  A
+  filter chain in POSTROUTING at priority `srcnat + 10`, after masquerade
+  chose the port, adds each outgoing UDP packet's mapping to it
+  (`update @mapping { ct reply proto-dst : ct original ip saddr . ct original proto-src }`,
+  timeout 120 s).  In PREROUTING, `dnat ip addr . port to udp dport map @mapping`
+  sends any inbound UDP to a mapped port to the host, from any address and
+  port; FORWARD accepts `ct status dnat`.  Ports never mapped stay closed.
+- **addr-restricted** (endpoint-independent mapping, address-dependent
+  filtering): as full-cone, plus a dynamic set `public port . remote address`
+  of the addresses each mapping has sent to (same chain, same timeout); the
+  PREROUTING dnat applies only when `udp dport . ip saddr @contacted` matches,
+  so any port of a contacted address gets in, nothing from other addresses.
+- **symmetric** (endpoint-dependent mapping, address- and port-dependent
+  filtering): `masquerade fully-random`: every new conntrack entry, that is
+  every new destination, gets a random public port; filtering is conntrack's.
+- **udp-blocked**: a firewall (with masquerade) that forwards nothing from
+  the LAN but TCP to the server's XMPP (5222) and TURN (3478) ports; all UDP
+  is dropped, so only TURN over TCP works.
+
+The lab does not take these names on trust: before the pairs, `natcheck.py`
+classifies each type from a host behind it (RFC 4787/5780 style: the mapped
+address seen by two ports of one server address and by a second address; then
+whether a first packet from the same address and another port, and from
+another address, gets back in) and the run fails unless each type is what its
+name says.  Results of this run:
+
+EOF
+        for r in "${NATCHECK[@]}"; do
+            printf -- '- %s\n' "$r"
+        done
+        cat <<'EOF'
+
+## What is expected, and why
+
+- udp-blocked with anything: **relay** (TURN over TCP; nothing else leaves).
+- full-cone with anything else: **direct** (the full-cone mapping accepts the
+  other side's checks from whatever port its NAT gives them).
+- addr-restricted or port-restricted with each other: **direct** (both
+  mappings are endpoint-independent, so each side's server-reflexive
+  candidate is valid for the other, and each side's own checks open its
+  filter for the other).
+- symmetric with addr-restricted: **direct** (the restricted side's checks to
+  the symmetric side's server-reflexive address open its filter to that
+  address, any port; the symmetric side's checks, from a new port, then get
+  in and are answered: a peer-reflexive pair).
+- symmetric with port-restricted or symmetric: **relay** (the symmetric side
+  uses a new port for the peer, which the other side's filter has never seen).
+- two hosts behind one NAT: **host** candidates, the LAN.
+
+## Observed
+
+The setup times fall in two groups, ~0.25 s and ~1.2 s.  In the slow runs
+the node logs (ipopd -v, time-stamped by the lab) show ICE connected on both
+sides within ~70 ms of starting and DTLS up ~1 s later: the first DTLS flight
+is lost and resent by GnuTLS's 1 s initial retransmission timer
+(`gnutls_dtls_set_timeouts(tls, 1000, 30000)` in lib/link.c).  Which flight
+is lost, and where (libnice before the receiving side's check completes,
+or ipop before its session exists), is not established yet.
+
+`direct` accepts a host pair too.  Not in the matrix: NATs with hairpinning,
+port-preservation-less endpoint-independent mapping (the lab's NATs keep
+ports), IPv6, and the fault cases (peer restart, address change, TURN
+restart, loss and delay, silent peer).
+EOF
+    } >"$file"
+}
+
+main() {
+    local i pair t t0_run k out
+    while [ $# -gt 1 ]; do
+        case $1 in
+        --doc) DOC=$2; shift 2 ;;
+        --pairs) read -r -a PAIRS <<<"$2"; shift 2 ;;
+        *) break ;;
+        esac
+    done
+    lab_require
+    if [ -z "${1:-}" ] || [ ! -x "$1" ]; then
+        lab_log "usage: ${0##*/} [--doc FILE] [--pairs 'A/B ...'] PATH-TO-IPOPD"
+        exit 2
+    fi
+    IPOPD=$(realpath "$1")
+    IPOPCTL=$(dirname "$IPOPD")/ipopctl
+    [ -x "$IPOPCTL" ] || lab_fail "no ipopctl next to $IPOPD"
+    [ -n "$DOC" ] && DOC=$(realpath -m "$DOC")
+    if [ ${#PAIRS[@]} = 0 ]; then
+        for ((i = 0; i < ${#TYPES[@]}; i++)); do
+            for ((k = i; k < ${#TYPES[@]}; k++)); do
+                PAIRS+=("${TYPES[$i]}/${TYPES[$k]}")
+            done
+        done
+        PAIRS+=(same-nat)
+    fi
+    t0_run=$(lab_now_ms)
+    lab_init
+    lab_internet
+    local users=()
+    for ((i = 0; i < ${#PAIRS[@]}; i++)); do
+        users+=("p${i}a:pw-p${i}a" "p${i}b:pw-p${i}b")
+    done
+    lab_prosody "${users[@]}"
+    lab_coturn
+    lab_natcheck_server
+
+    # Each NAT type, classified from a host behind it (in parallel).
+    NATCHECK=()
+    local checks=() pid
+    k=100
+    for t in "${TYPES[@]}"; do
+        lab_nat "check$k" "$k" "$t"
+        lab_host "checkh$k" "check$k" "$k" 1
+        (
+            trap - EXIT
+            lab_expect_nat "checkh$k" "$t"
+        ) >"$LAB_WORK/natcheck-$t.out" 2>"$LAB_WORK/natcheck-$t.err" &
+        checks+=("$!")
+        k=$((k + 1))
+    done
+    for pid in "${checks[@]}"; do
+        wait "$pid"
+    done
+    k=100
+    for t in "${TYPES[@]}"; do
+        out=$(cat "$LAB_WORK/natcheck-$t.out")
+        [ -n "$out" ] || { cat "$LAB_WORK/natcheck-$t.err" >&2; lab_fail "NAT type $t does not behave as specified"; }
+        lab_log "natcheck $t: $out"
+        NATCHECK+=("$t: \`${out%% seen=*}\`")
+        lab_ns_del "checkh$k"
+        lab_ns_del "check$k"
+        k=$((k + 1))
+    done
+
+    FAILURES=0
+    for ((i = 0; i < ${#PAIRS[@]}; i++)); do
+        run_pair "$i" "${PAIRS[$i]}"
+    done
+    SUMMARY="$((${#PAIRS[@]} - FAILURES)) as expected, $FAILURES not; the whole run took $((($(lab_now_ms) - t0_run) / 1000)) s"
+    lab_log "$SUMMARY"
+    [ -n "$DOC" ] && write_doc "$DOC" && lab_log "wrote $DOC"
+    [ "$FAILURES" = 0 ] || lab_fail "$FAILURES pairs did not take the expected path"
+    lab_log "PASS"
+}
+
+main "$@"
