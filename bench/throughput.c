@@ -5,7 +5,10 @@
  * Two networks in mode "none" live in this one process, each on its own
  * library thread.  Their signalling callbacks hand every message straight to
  * the other network, so the link comes up over loopback: ICE host
- * candidates, then DTLS.  Then the main thread sends IPv4 packets from a
+ * candidates, then DTLS.  Both networks gather candidates on 127.0.0.1 only
+ * (option ice.local-address), so the link stays on loopback whatever other
+ * interfaces the machine has, and ICE has one pair to check: it comes up in
+ * a few milliseconds instead of ~1 s.  Then the main thread sends IPv4 packets from a
  * (10.9.0.1) to b (10.9.0.2) as fast as ipop_network_send_packet() takes
  * them, for a number of seconds per packet size, and b's packet callback
  * counts what arrives.
@@ -129,6 +132,7 @@ static int setup_node(node *n, const char *name, const char *addr, node *peer)
     if ((r = ipop_network_new(&n->net, name)) < 0 ||
         (r = ipop_network_set_option(n->net, "mode", "none")) < 0 ||
         (r = ipop_network_set_option(n->net, "address", addr)) < 0 ||
+        (r = ipop_network_set_option(n->net, "ice.local-address", "127.0.0.1")) < 0 ||
         (r = ipop_network_set_signal_cb(n->net, on_signal, n)) < 0 ||
         (r = ipop_network_set_event_cb(n->net, on_event, n)) < 0 ||
         (r = ipop_network_set_packet_cb(n->net, on_packet, n)) < 0 ||
