@@ -929,11 +929,13 @@ static void handle_link_event(const struct link_event *le)
         if (le->link && ipop_link_get_stats(le->link, &st) == 0)
             path = ipop_path_type_str(st.local_path);
         strip_prefix(st.address);
-        if (st.name[0] || st.address[0])
-            log_net(NULL, "link to %.8s connected (%s): %s at %s", le->peer_id, path, st.name[0] ? st.name : "-",
-                    st.address[0] ? st.address : "-");
-        else
-            log_net(NULL, "link to %.8s connected (%s)", le->peer_id, path);
+        {
+            /* "... (host), sb@example.org at 10.71.0.45" */
+            g_autofree char *who = g_strdup_printf("%s%s%s%s", st.name[0] || st.address[0] ? ", " : "", st.name,
+                                                   st.name[0] && st.address[0] ? " " : "",
+                                                   st.address[0] ? "at " : "");
+            log_net(NULL, "link to %.8s connected (%s)%s%s", le->peer_id, path, who, st.address);
+        }
         return;
     }
     /* Our own close (stop, ipop_link_close) is not retried; a peer's
