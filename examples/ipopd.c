@@ -61,7 +61,8 @@
 #define CONTROL_CLIENTS_MAX 16
 #define CONTROL_REQUEST_MAX 256
 #define CONTROL_DEADLINE_MS 5000
-#define DEFAULT_STATE_DIR "/var/lib/ipopd"
+/* The systemd unit (examples/ipopd.service) makes it: StateDirectory=ipop. */
+#define DEFAULT_STATE_DIR "/var/lib/ipop"
 /* Identity changes of SocialVPN friends remembered per network for
  * ipopctl; the oldest go first. */
 #define PENDING_MAX 16
