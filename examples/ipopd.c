@@ -791,13 +791,6 @@ static int open_signal_socket(struct net *n)
 
 /* ---- events ---- */
 
-/* The library writes a link's address with its prefix ("10.71.0.45/32");
- * shown bare, it is what one pings. */
-static void strip_prefix(char *address)
-{
-    address[strcspn(address, "/")] = '\0';
-}
-
 /* Library thread: log, and pass link events to the main thread. */
 static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_data)
 {
@@ -929,7 +922,6 @@ static void handle_link_event(const struct link_event *le)
 
         if (le->link && ipop_link_get_stats(le->link, &st) == 0)
             path = ipop_path_type_str(st.local_path);
-        strip_prefix(st.address);
         {
             /* "... (host), sb@example.org at 10.71.0.45" */
             g_autofree char *who = g_strdup_printf("%s%s%s%s", st.name[0] || st.address[0] ? ", " : "", st.name,
@@ -1271,7 +1263,6 @@ static bool link_stats(struct net *n, size_t i, ipop_link_stats_t *st)
     *st = (ipop_link_stats_t){.size = sizeof(*st)};
     if (ipop_link_get_stats(g_ptr_array_index(n->links, i), st) < 0)
         return false;
-    strip_prefix(st->address);
     return true;
 }
 

@@ -1424,8 +1424,8 @@ IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
     g_strlcpy(s.peer_id, link->peer_id, sizeof(s.peer_id));
     {
         const ipop__addr *a = link->alias4.family ? &link->alias4 : &link->raddr4;
-        if (a->family)
-            ipop__addr_format(a, s.address, sizeof(s.address));
+        if (a->family && ipop__addr_format(a, s.address, sizeof(s.address)) > 0)
+            s.address[strcspn(s.address, "/")] = '\0'; /* an address to ping, not a route */
         g_strlcpy(s.name, link->name, sizeof(s.name));
     }
     memcpy(stats, &s, n);

@@ -152,7 +152,9 @@ static void exchange(node *from, node *to, const char *to_alias, const char *fro
 {
     guint8 buf[300];
     guint8 want_src[4], want_dst[4];
-    char *dst = g_strndup(to_alias, strcspn(to_alias, "/")), *src = g_strndup(from_alias, strcspn(from_alias, "/"));
+    char *dst = g_strdup(to_alias), *src = g_strdup(from_alias);
+
+    g_assert_null(strchr(to_alias, '/'));
     gint64 end;
 
     g_mutex_lock(&to->lock);
