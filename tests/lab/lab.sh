@@ -34,6 +34,8 @@ LAB_TURN_PASS=labpass
 LAB_CHECK_PORT1=4000
 LAB_CHECK_PORT2=4001
 LAB_NAMESPACES=()
+IPOPD=""   # set by the script that sources this: ipopd, and ipopctl next to it
+IPOPCTL=""
 LAB_PIDS=()
 LAB_FAILED=0
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -236,14 +238,15 @@ log-file=$LAB_WORK/turn/turn.log
 simple-log
 EOF
     chown -R turnserver: "$LAB_WORK/turn"
-    lab_exec srv runuser -u turnserver -- turnserver -c "$LAB_WORK/turn/turnserver.conf" >/dev/null 2>&1 &
+    ip netns exec "$(lab_nsname srv)" runuser -u turnserver -- turnserver -c "$LAB_WORK/turn/turnserver.conf" \
+        >/dev/null 2>&1 &
     LAB_PIDS+=("$!")
     lab_wait 5 lab_exec srv bash -c "exec 3<>/dev/tcp/$LAB_SRV/$LAB_TURN_PORT" || lab_fail "coturn did not listen"
 }
 
 # lab_natcheck_server: the NAT classifier's server side (natcheck.py).
 lab_natcheck_server() {
-    lab_exec srv python3 "$LAB_DIR/natcheck.py" server "$LAB_SRV" "$LAB_SRV2" \
+    ip netns exec "$(lab_nsname srv)" python3 "$LAB_DIR/natcheck.py" server "$LAB_SRV" "$LAB_SRV2" \
         "$LAB_CHECK_PORT1" "$LAB_CHECK_PORT2" >"$LAB_WORK/natcheck-server.log" 2>&1 &
     LAB_PIDS+=("$!")
     lab_wait 5 grep -q ready "$LAB_WORK/natcheck-server.log" || lab_fail "natcheck server did not start"
@@ -395,3 +398,87 @@ lab_expect_nat() {
     fi
     printf '%s\n' "$got"
 }
+
+# ---- ipopd nodes (GroupVPN over the lab's prosody; STUN and TURN at its coturn)
+# A node NODE has its files in $LAB_WORK: NODE.conf, NODE.key, NODE.sock,
+# NODE.log (time-stamped).  Its XMPP user must have been given to lab_prosody
+# as NODE:pw-NODE.
+
+# link_paths NODE: "state path remote_path rtt_us" of NODE's first link.
+link_paths() {
+    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json 2>/dev/null | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+links = [l for n in doc["networks"] for l in n["links"]]
+conn = [l for l in links if l["state"] == "connected"]
+l = (conn or links or [None])[0]
+print("none - - -" if l is None else "%s %s %s %s" % (l["state"], l["path"], l["remote_path"], l["rtt_us"]))
+'
+}
+
+has_overlay() { lab_exec "$1" ip -4 addr show dev ipop0 2>/dev/null | grep -q 'inet 10.40.0.'; }
+
+connected() { [ "$(link_paths "$1" | cut -d' ' -f1)" = connected ]; }
+
+# kind PATH REMOTE_PATH: relay when either end of the selected pair is a
+# relayed candidate, else host when both are host candidates, else direct.
+kind() {
+    if [ "$1" = relay ] || [ "$2" = relay ]; then
+        echo relay
+    elif [ "$1" = host ] && [ "$2" = host ]; then
+        echo host
+    else
+        echo direct
+    fi
+}
+
+# write_config NODE INDEX USER ROOM: NODE's config (overlay address 10.40.0.INDEX).
+write_config() {
+    local node=$1 idx=$2 user=$3 room=$4 turn
+    turn="turn:$LAB_TURN_USER:$LAB_TURN_PASS@$LAB_SRV:$LAB_TURN_PORT"
+    cat >"$LAB_WORK/$node.conf" <<EOF
+# written by ${0##*/}
+[lab]
+mode = tun
+device = ipop0
+address = 10.40.0.$idx/24
+identity.file = $LAB_WORK/$node.key
+link.timeout = 10
+ice.stun = $LAB_SRV:$LAB_TURN_PORT
+ice.turn = $turn?transport=udp;$turn?transport=tcp
+overlay = group
+xmpp.jid = $user@ipop.test
+xmpp.password = pw-$user
+xmpp.server = $LAB_SRV
+xmpp.port = $LAB_XMPP_PORT
+xmpp.server-fingerprint = $(cat "$LAB_WORK/xmpp/fingerprint")
+group.room = $room@rooms.ipop.test
+group.secret = lab secret
+EOF
+    "$IPOPD" --check --config "$LAB_WORK/$node.conf" >/dev/null || lab_fail "ipopd --check refused $node.conf"
+}
+
+start_node() {
+    local host=$1 node=$2
+    # Not through lab_exec: a function run in the background is a subshell,
+    # and $! must be ipopd itself (ip netns exec execs it) for signals.
+    ip netns exec "$(lab_nsname "$host")" "$IPOPD" -v --config "$LAB_WORK/$node.conf" \
+        --control "$LAB_WORK/$node.sock" 2> >(lab_stamp >"$LAB_WORK/$node.log") &
+    LAB_PIDS+=("$!")
+}
+
+stop_node() {
+    local pid=$1 i left=() p
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+        lab_alive "$pid" || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    for p in "${LAB_PIDS[@]}"; do
+        [ "$p" = "$pid" ] || left+=("$p")
+    done
+    LAB_PIDS=("${left[@]}")
+}
+

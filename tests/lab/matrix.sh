@@ -25,8 +25,6 @@
 TYPES=(full-cone addr-restricted port-restricted symmetric udp-blocked)
 DOC=""
 PAIRS=()
-IPOPD=""
-IPOPCTL=""
 RESULTS=() # "pair|expected|path a|path b|verdict|setup ms"
 CMDLINE="$0 $*"
 
@@ -56,82 +54,6 @@ expected() {
         return
     fi
     echo relay # symmetric with port-restricted or symmetric
-}
-
-# link_paths NODE: "state path remote_path rtt_us" of NODE's first link.
-link_paths() {
-    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json 2>/dev/null | python3 -c '
-import json, sys
-doc = json.load(sys.stdin)
-links = [l for n in doc["networks"] for l in n["links"]]
-conn = [l for l in links if l["state"] == "connected"]
-l = (conn or links or [None])[0]
-print("none - - -" if l is None else "%s %s %s %s" % (l["state"], l["path"], l["remote_path"], l["rtt_us"]))
-'
-}
-
-has_overlay() { lab_exec "$1" ip -4 addr show dev ipop0 2>/dev/null | grep -q 'inet 10.40.0.'; }
-
-connected() { [ "$(link_paths "$1" | cut -d' ' -f1)" = connected ]; }
-
-# kind PATH REMOTE_PATH: relay when either end of the selected pair is a
-# relayed candidate, else host when both are host candidates, else direct.
-kind() {
-    if [ "$1" = relay ] || [ "$2" = relay ]; then
-        echo relay
-    elif [ "$1" = host ] && [ "$2" = host ]; then
-        echo host
-    else
-        echo direct
-    fi
-}
-
-# write_config NODE INDEX USER ROOM: NODE's config (overlay address 10.40.0.INDEX).
-write_config() {
-    local node=$1 idx=$2 user=$3 room=$4 turn
-    turn="turn:$LAB_TURN_USER:$LAB_TURN_PASS@$LAB_SRV:$LAB_TURN_PORT"
-    cat >"$LAB_WORK/$node.conf" <<EOF
-# written by ${0##*/}
-[lab]
-mode = tun
-device = ipop0
-address = 10.40.0.$idx/24
-identity.file = $LAB_WORK/$node.key
-link.timeout = 10
-ice.stun = $LAB_SRV:$LAB_TURN_PORT
-ice.turn = $turn?transport=udp;$turn?transport=tcp
-overlay = group
-xmpp.jid = $user@ipop.test
-xmpp.password = pw-$user
-xmpp.server = $LAB_SRV
-xmpp.port = $LAB_XMPP_PORT
-xmpp.server-fingerprint = $(cat "$LAB_WORK/xmpp/fingerprint")
-group.room = $room@rooms.ipop.test
-group.secret = lab secret
-EOF
-    "$IPOPD" --check --config "$LAB_WORK/$node.conf" >/dev/null || lab_fail "ipopd --check refused $node.conf"
-}
-
-start_node() {
-    local host=$1 node=$2
-    lab_exec "$host" "$IPOPD" -v --config "$LAB_WORK/$node.conf" --control "$LAB_WORK/$node.sock" \
-        2> >(lab_stamp >"$LAB_WORK/$node.log") &
-    LAB_PIDS+=("$!")
-}
-
-stop_node() {
-    local pid=$1 i left=() p
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do
-        lab_alive "$pid" || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    for p in "${LAB_PIDS[@]}"; do
-        [ "$p" = "$pid" ] || left+=("$p")
-    done
-    LAB_PIDS=("${left[@]}")
 }
 
 # run_pair INDEX PAIR: one cell of the matrix.
@@ -343,10 +265,30 @@ is lost and resent by GnuTLS's 1 s initial retransmission timer
 is lost, and where (libnice before the receiving side's check completes,
 or ipop before its session exists), is not established yet.
 
+## Faults (tests/lab/faults.sh, not part of this matrix)
+
+`tests/lab/faults.sh PATH-TO-IPOPD` applies faults to a fresh linked pair
+each (port-restricted NATs; symmetric for the TURN case) and reports; only
+peer-restart is asserted.  Observed when the lab was written:
+
+- peer restart (SIGTERM, start again): overlay back ~1.4-1.9 s after the
+  restart.  Asserted.
+- loss, 10 % of UDP each way at each NAT (nftables `numgen`; this kernel has
+  no `sch_netem`, so no delay fault): linked in 2.7-6.7 s in 4 of 5 runs
+  (DTLS retransmissions), ~30-40 % ping loss as expected; once no link
+  within 60 s.  Reported, not asserted.
+- silent peer (SIGSTOP 25 s): the link fails ~9 s after the freeze, but no
+  link comes back within 40 s of SIGCONT.  Reported.
+- address change (b's NAT renumbered): no link within 60 s.  Reported.
+- TURN restart (relayed pair): the link fails ~9.3 s after coturn stops; no
+  link within 60 s of coturn starting again.  Reported.
+
+The last three suggest that a GroupVPN link that failed is not tried again
+while both members stay in the room.
+
 `direct` accepts a host pair too.  Not in the matrix: NATs with hairpinning,
 port-preservation-less endpoint-independent mapping (the lab's NATs keep
-ports), IPv6, and the fault cases (peer restart, address change, TURN
-restart, loss and delay, silent peer).
+ports), IPv6, and the fault cases (above).
 EOF
     } >"$file"
 }
