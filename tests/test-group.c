@@ -18,6 +18,10 @@
 #include "prosody.h"
 #include "testutil.h"
 
+/* Waits are upper bounds, generous for a loaded machine and the sanitizers:
+ * a test goes on as soon as the condition holds.  The 15 s for a departed
+ * member is the requirement itself. */
+
 static test_prosody srv;
 static const char *dir, *fingerprint;
 static int port;
@@ -76,8 +80,8 @@ static void test_group(void)
     t0 = g_get_monotonic_time();
     g_assert_cmpint(ipop_network_start(a.net), ==, 0);
     g_assert_cmpint(ipop_network_start(b.net), ==, 0);
-    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 20));
-    g_assert_true(wait_link(&b, &a, IPOP_LINK_CONNECTED, 5));
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 60));
+    g_assert_true(wait_link(&b, &a, IPOP_LINK_CONNECTED, 30));
     g_test_message("two members linked over XMPP in %.0f ms", (g_get_monotonic_time() - t0) / 1000.0);
     blast(&a, &b, AF_INET, 500);
     blast(&b, &a, AF_INET, 500);
@@ -85,7 +89,7 @@ static void test_group(void)
     /* c is in the room but does not know the secret */
     member(&c, "c", "pc", "10.40.0.3", "guess");
     g_assert_cmpint(ipop_network_start(c.net), ==, 0);
-    for (int i = 0; i < 200 && (refused(&a) == 0 || refused(&b) == 0 || refused(&c) == 0); i++)
+    for (int i = 0; i < 1200 && (refused(&a) == 0 || refused(&b) == 0 || refused(&c) == 0); i++)
         g_usleep(50000);
     /* each side refuses the other's messages, with that reason */
     g_assert_cmpint(refused(&a), >, 0);
@@ -115,8 +119,8 @@ static void test_group(void)
     /* A member that joins after the restart links with the others. */
     member(&d, "d", "pd", "10.40.0.4", "sesame");
     g_assert_cmpint(ipop_network_start(d.net), ==, 0);
-    g_assert_true(wait_link(&d, &a, IPOP_LINK_CONNECTED, 30));
-    g_assert_true(wait_link(&d, &b, IPOP_LINK_CONNECTED, 30));
+    g_assert_true(wait_link(&d, &a, IPOP_LINK_CONNECTED, 90));
+    g_assert_true(wait_link(&d, &b, IPOP_LINK_CONNECTED, 90));
     d.peer = &a;
     blast(&d, &a, AF_INET, 200);
     g_assert_cmpint(link_state(&a, &b), ==, IPOP_LINK_CONNECTED);
@@ -194,7 +198,7 @@ static void test_hostile(void)
     b.peer = &a;
     g_assert_cmpint(ipop_network_start(a.net), ==, 0);
     g_assert_cmpint(ipop_network_start(b.net), ==, 0);
-    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 20));
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 60));
 
     xmpp_initialize();
     h.ctx = xmpp_ctx_new(NULL, NULL);
@@ -241,7 +245,7 @@ static void test_hostile(void)
                     "fedcba9876543211", "not a signal message", mac);
     hostile_send(&h, to, "not a signal message", "1000000000", "fedcba9876543211", mac); /* stale */
     expected++;
-    for (int i = 0; i < 100 && refused_count(&a) < before + (guint64)expected; i++)
+    for (int i = 0; i < 600 && refused_count(&a) < before + (guint64)expected; i++)
         g_usleep(50000);
     g_assert_cmpuint(refused_count(&a), ==, before + (guint64)expected);
 
@@ -303,14 +307,14 @@ static void test_auto_address(void)
     g_assert_cmpint(ipop_network_start(y.net), ==, 0);
     /* x moves to its second choice, and the link is up with it */
     ipop__addr_format(&second, text, sizeof(text));
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 1200; i++) {
         ipop_network_get_address(x.net, AF_INET, now, sizeof(now));
         if (!strcmp(now, text) && link_state(&x, &y) == IPOP_LINK_CONNECTED && link_state(&y, &x) == IPOP_LINK_CONNECTED)
             break;
         g_usleep(50000);
     }
     g_assert_cmpstr(now, ==, text);
-    g_assert_true(wait_link(&y, &x, IPOP_LINK_CONNECTED, 10));
+    g_assert_true(wait_link(&y, &x, IPOP_LINK_CONNECTED, 30));
     {
         char *bare = g_strndup(text, strcspn(text, "/"));
         x.addr4 = bare;

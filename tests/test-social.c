@@ -214,10 +214,10 @@ static void test_social(void)
     g_assert_cmpint(ipop_network_start(b.net), ==, 0);
     g_assert_cmpint(ipop_network_start(c.net), ==, 0);
 
-    g_assert_true(wait_linked(&a, &b, 20, &ab));
-    g_assert_true(wait_linked(&b, &a, 5, &ba));
-    g_assert_true(wait_linked(&b, &c, 20, &bc));
-    g_assert_true(wait_linked(&c, &b, 5, &cb));
+    g_assert_true(wait_linked(&a, &b, 60, &ab));
+    g_assert_true(wait_linked(&b, &a, 30, &ba));
+    g_assert_true(wait_linked(&b, &c, 60, &bc));
+    g_assert_true(wait_linked(&c, &b, 30, &cb));
     g_assert_cmpstr(ab.name, ==, "sb@ipop.test");
     g_assert_cmpstr(ba.name, ==, "sa@ipop.test");
     g_assert_true(g_str_has_prefix(ab.address, "10.61.0."));
@@ -249,7 +249,7 @@ static void test_social(void)
     friend_node(&c2, "sc", "pc", sc);
     c2.peer = &b;
     g_assert_cmpint(ipop_network_start(c2.net), ==, 0);
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 1200; i++) {
         g_mutex_lock(&b.lock);
         bool seen = b.refused > 0;
         g_mutex_unlock(&b.lock);
@@ -265,8 +265,8 @@ static void test_social(void)
     g_assert_cmpint(ipop_network_accept_identity(b.net, "nobody@ipop.test"), ==, -ENOENT);
     g_assert_cmpint(ipop_network_accept_identity(a.net, "sc@ipop.test"), ==, -ENOENT);
     g_assert_cmpint(ipop_network_accept_identity(b.net, "sc@ipop.test"), ==, 0);
-    g_assert_true(wait_linked(&b, &c2, 20, &bc));
-    g_assert_true(wait_linked(&c2, &b, 5, &cb));
+    g_assert_true(wait_linked(&b, &c2, 60, &bc));
+    g_assert_true(wait_linked(&c2, &b, 30, &cb));
     exchange(&c2, &b, cb.address, bc.address);
 
     node_clear(&c2);
