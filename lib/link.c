@@ -175,7 +175,8 @@ static int tls_setup(ipop_link_t *link)
     gnutls_transport_set_pull_function(tls, tls_pull);
     gnutls_transport_set_pull_timeout_function(tls, tls_pull_timeout);
     gnutls_dtls_set_mtu(tls, DTLS_MTU);
-    gnutls_dtls_set_timeouts(tls, 1000, 30000);
+    /* A lost first flight costs 250 ms, not a second (GnuTLS doubles it). */
+    gnutls_dtls_set_timeouts(tls, 250, 30000);
     link->tls_fail = IPOP_REASON_NONE;
     g_mutex_lock(&link->tx_lock);
     link->tls = tls;

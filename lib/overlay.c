@@ -34,6 +34,12 @@
 /* After reconnecting, members not seen again within this are gone. */
 #define REJOIN_GRACE_US (6 * G_USEC_PER_SEC)
 
+/* When to try a failed link again: after 1 s, doubling to 30 s. */
+typedef struct retry {
+    gint64 at;
+    guint backoff_ms;
+} retry;
+
 typedef struct friend {
     char *jid;                   /* bare JID */
     char *sub;                   /* roster subscription: none, to, from, both */
@@ -44,11 +50,13 @@ typedef struct friend {
     char *pending_full;          /* the resource that came with it */
     ipop__addr alias;            /* its address here */
     gint64 left_at;
+    retry retry;
 } friend;
 
 typedef struct member {
     unsigned gen;                /* session generation it was last seen in */
     gint64 left_at;              /* when it said it left, or 0 */
+    retry retry;
 } member;
 
 struct ipop__overlay {
@@ -232,6 +240,32 @@ static void drop_member(ipop__overlay *ov, const char *peer)
 
 static void social_sweep(ipop__overlay *ov);
 
+/* A link that failed (ICE, consent, timeout) while the peer is still
+ * around is tried again, backing off; one the peer closed is not. */
+static void retry_link(ipop_network_t *net, const char *peer, retry *r, gint64 now)
+{
+    ipop_link_t *link = ipop_network_get_link(net, peer);
+    int state = link ? ipop_link_get_state(link) : IPOP_LINK_NEW;
+
+    if (state == IPOP_LINK_CONNECTED) {
+        r->at = 0;
+        r->backoff_ms = 0;
+        return;
+    }
+    if (state != IPOP_LINK_FAILED)
+        return;
+    if (!r->at) {
+        r->backoff_ms = r->backoff_ms ? MIN(r->backoff_ms * 2, 30000u) : 1000u;
+        r->at = now + (gint64)r->backoff_ms * 1000;
+        return;
+    }
+    if (now < r->at)
+        return;
+    r->at = 0;
+    ipop__info(net, "link to %.8s failed: trying again", peer);
+    ipop_network_connect(net, peer, NULL);
+}
+
 static gboolean on_sweep(gpointer data)
 {
     ipop__overlay *ov = data;
@@ -253,6 +287,8 @@ static gboolean on_sweep(gpointer data)
         if (gone) {
             drop_member(ov, k);
             g_hash_table_iter_remove(&it);
+        } else if (!m->left_at) {
+            retry_link(ov->net, k, &m->retry, now);
         }
     }
     return G_SOURCE_CONTINUE;
@@ -540,6 +576,8 @@ static void social_sweep(ipop__overlay *ov)
         friend *f = v;
         if (f->left_at && now - f->left_at >= LEAVE_GRACE_US)
             social_drop(ov, f, "went offline");
+        else if (f->node[0] && !f->left_at && !strcmp(f->sub, "both"))
+            retry_link(ov->net, f->node, &f->retry, now);
     }
 }
 

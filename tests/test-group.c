@@ -13,6 +13,7 @@
 #include <strophe.h>
 
 #include "identity.h"
+#include "internal.h"
 #include "overlay.h"
 #include "pair.h"
 #include "prosody.h"
@@ -334,6 +335,43 @@ static void test_auto_address(void)
     g_free(path_y);
 }
 
+/* A peer that goes silent (its loop stalls: no answers to ICE consent
+ * checks) makes the link fail; when it is back, the link comes back by
+ * itself, with no call from the host. */
+static gboolean stall(gpointer data)
+{
+    g_usleep(15 * G_USEC_PER_SEC);
+    return G_SOURCE_REMOVE;
+}
+
+static void test_silent_peer(void)
+{
+    node a, b;
+    ipop_link_stats_t st = { .size = sizeof(st) };
+    bool failed = false;
+
+    member(&a, "a", "pa", "10.43.0.1", "sesame");
+    member(&b, "b", "pb", "10.43.0.2", "sesame");
+    a.peer = &b;
+    b.peer = &a;
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 60));
+    g_main_context_invoke(b.net->ctx, stall, NULL);
+    for (int i = 0; i < 40 * 20 && !failed; i++) {
+        failed = link_state(&a, &b) == IPOP_LINK_FAILED;
+        g_usleep(50000);
+    }
+    g_assert_true(failed);
+    ipop_link_get_stats(ipop_network_get_link(a.net, ipop_network_get_node_id(b.net)), &st);
+    g_test_message("link failed: %s", ipop_reason_str(st.reason));
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 90));
+    g_assert_true(wait_link(&b, &a, IPOP_LINK_CONNECTED, 30));
+    blast(&a, &b, AF_INET, 300);
+    node_clear(&b);
+    node_clear(&a);
+}
+
 int main(int argc, char **argv)
 {
     static const char *const users[] = { "a:pa", "b:pb", "c:pc", "d:pd", "e:pe", NULL };
@@ -348,6 +386,7 @@ int main(int argc, char **argv)
     g_test_add_func("/group/members", test_group);
     g_test_add_func("/group/hostile", test_hostile);
     g_test_add_func("/group/auto-address", test_auto_address);
+    g_test_add_func("/group/silent-peer", test_silent_peer);
     r = g_test_run();
     test_prosody_free(&srv);
     return r;
