@@ -301,3 +301,23 @@ check_arp() {
     printf '%s\n' "$neigh" | grep -q "lladdr $mac_b" ||
         fail "a's neighbour entry for 10.10.0.2 ('$neigh') is not b's MAC $mac_b"
 }
+
+# require_tools: exits 77 (skipped) without what the XMPP tests need.
+require_tools() {
+    local t
+    for t in prosody openssl runuser python3; do
+        command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }
+    done
+    id prosody >/dev/null 2>&1 || { echo "SKIP: needs the prosody user (Debian package prosody)"; exit 77; }
+}
+
+# link_to_router NS IFNAME ROUTER_IF ROUTER_ADDR HOST_ADDR: a veth subnet
+# between NS and the router namespace $NS_R, with NS routing through it.
+link_to_router() {
+    ip -n "$1" link add "$2" type veth peer name "$3" netns "$NS_R" || fail "veth $1"
+    ip -n "$NS_R" addr add "$4/24" dev "$3"
+    ip -n "$NS_R" link set "$3" up
+    ip -n "$1" addr add "$5/24" dev "$2"
+    ip -n "$1" link set "$2" up
+    ip -n "$1" route add default via "$4"
+}

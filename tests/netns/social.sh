@@ -35,24 +35,6 @@ USERS=(x sa sb sc) # node N is user ${USERS[N]}, password pN
 
 host_ns() { printf 'is%s-%s' "$1" "$$"; }
 
-require_tools() {
-    local t
-    for t in prosody openssl runuser python3; do
-        command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }
-    done
-    id prosody >/dev/null 2>&1 || { echo "SKIP: needs the prosody user (Debian package prosody)"; exit 77; }
-}
-
-# link_to_router NS IFNAME ROUTER_IF ROUTER_ADDR HOST_ADDR
-link_to_router() {
-    ip -n "$1" link add "$2" type veth peer name "$3" netns "$NS_R" || fail "veth $1"
-    ip -n "$NS_R" addr add "$4/24" dev "$3"
-    ip -n "$NS_R" link set "$3" up
-    ip -n "$1" addr add "$5/24" dev "$2"
-    ip -n "$1" link set "$2" up
-    ip -n "$1" route add default via "$4"
-}
-
 topology() {
     local i
     add_ns "$NS_R"
