@@ -203,3 +203,18 @@ int ipop__eth_ip_sender(const uint8_t *frame, size_t len, ipop__addr *out)
         return 0;
     }
 }
+
+bool ipop__addr_in_subnet(const ipop__addr *net, const ipop__addr *a)
+{
+    unsigned bits = net->prefix, full = bits / 8;
+
+    if (!net->family || net->family != a->family || bits > (net->family == AF_INET ? 32u : 128u))
+        return false;
+    if (memcmp(net->bytes, a->bytes, full) != 0)
+        return false;
+    if (bits % 8) {
+        uint8_t mask = (uint8_t)(0xff << (8 - bits % 8));
+        return (net->bytes[full] & mask) == (a->bytes[full] & mask);
+    }
+    return true;
+}

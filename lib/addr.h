@@ -19,6 +19,9 @@ int ipop__addr_parse(const char *text, ipop__addr *out);
 int ipop__addr_format(const ipop__addr *a, char *buf, size_t size);
 /* true when both hold the same address (prefixes ignored). */
 bool ipop__addr_equal_host(const ipop__addr *a, const ipop__addr *b);
+/* Whether `a` lies in the subnet `net` (its address and prefix); false
+ * when `net` is unset or the families differ.  Pure. */
+bool ipop__addr_in_subnet(const ipop__addr *net, const ipop__addr *a);
 
 /* Reads the source and destination of an IPv4 or IPv6 packet (version
  * nibble, header length, total length checked against len).  Returns 0 or

@@ -71,6 +71,10 @@ struct ipop_link {
     gnutls_session_t tls;
     bool tls_done;
     GSource *tls_timer, *timeout_src, *ping_src;
+    gint64 last_rx;             /* monotonic time of the last authenticated record */
+    unsigned ticks;             /* liveness ticks since DTLS came up */
+    bool restarted;             /* this session replaces one whose path was lost */
+    NiceAddress local_base;     /* the host address under the selected local candidate */
     ipop_reason_t tls_fail;     /* set by the certificate check */
     const uint8_t *rx_data;     /* the datagram DTLS pulls next */
     size_t rx_len;
@@ -123,6 +127,10 @@ struct ipop_network {
     char dev_name[16];
     uint8_t dev_mac[6];
     GSource *dev_src;
+    unsigned dev_ifindex;
+    int mon_fd;                 /* rtnetlink address changes, or -1 */
+    GSource *mon_src, *mon_timer;
+    bool mon_lost;              /* an address went away since the last check */
     GMutex mail_lock;           /* work handed to the loop thread */
     GQueue mail;
     GSource *mail_src;
@@ -168,6 +176,8 @@ void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__ms
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
 /* A peer signalled one of our automatic addresses as its own. */
 void ipop__net_addr_conflict(ipop_network_t *net, ipop_link_t *link, int family);
+/* A link heard nothing for a while: the signalling path may be dead too. */
+void ipop__net_path_suspect(ipop_network_t *net);
 
 /* link.c */
 ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id);
@@ -175,6 +185,15 @@ void ipop__link_free(ipop_link_t *link);
 int ipop__link_open(ipop_link_t *link);                       /* as offerer, new session */
 /* Gives the current session up (goodbye; its offers become stale) and opens a new one. */
 int ipop__link_renew(ipop_link_t *link);
+/* The path may be gone (nothing heard, or the network changed): a new
+ * session with fresh candidates, without passing through FAILED.  For a
+ * connected or connecting link only. */
+void ipop__link_restart(ipop_link_t *link, ipop_reason_t why);
+/* Whether the host address under the link's selected pair is still one of
+ * `present` (NiceAddress*); false when the link has no selected pair. */
+bool ipop__link_lost_base(ipop_link_t *link, GPtrArray *present);
+/* Signalling is back after an outage: repeat what is unanswered now. */
+void ipop__link_signalling_back(ipop_link_t *link);
 void ipop__link_handle(ipop_link_t *link, const ipop__msg *m); /* a message for this link */
 void ipop__link_shutdown(ipop_link_t *link, ipop_reason_t reason, bool say_bye);
 int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len);

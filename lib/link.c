@@ -27,7 +27,18 @@
 #define PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
                  "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:" \
                  "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1"
-#define PING_INTERVAL_MS 5000
+/* Liveness: a tick every 500 ms once DTLS is up.  A ping goes out at each
+ * tick once nothing came in for a second (and every 10 ticks, for the
+ * RTT), so a live peer is heard about once a second; after 1.5 s of
+ * silence the signalling server is asked whether it is still there, after
+ * 2.5 s the path counts as lost and ICE starts again with fresh
+ * candidates.  A restarted session that is not up within 9 s fails
+ * (path-lost): a silent peer's link is FAILED within ~12 s. */
+#define TICK_MS 500
+#define IDLE_PING_MS 1000
+#define SUSPECT_MS 1500
+#define PATH_LOST_MS 2500
+#define RESTART_TIMEOUT_S 9
 #define OFFER_RESEND_MS 2000
 #define SOCKET_BUF (4 * 1024 * 1024)
 
@@ -186,6 +197,7 @@ static int tls_setup(ipop_link_t *link)
 }
 
 static gboolean on_ping_timer(gpointer data);
+static void send_ping(ipop_link_t *link);
 
 static void tls_step(ipop_link_t *link);
 
@@ -212,8 +224,11 @@ static void tls_established(ipop_link_t *link)
               gnutls_cipher_get_name(gnutls_cipher_get(link->tls)), data_mtu);
     if (data_mtu < REC_MAX)
         ipop__warn(net, "DTLS data MTU %u is below %d: large packets will be refused", data_mtu, REC_MAX);
-    link->ping_src = ipop__net_timeout(net, PING_INTERVAL_MS, on_ping_timer, link);
-    on_ping_timer(link); /* a first RTT sample at once */
+    link->restarted = false;
+    link->last_rx = g_get_monotonic_time();
+    link->ticks = 0;
+    link->ping_src = ipop__net_timeout(net, TICK_MS, on_ping_timer, link);
+    send_ping(link); /* a first RTT sample at once */
     set_state(link, IPOP_LINK_CONNECTED, IPOP_REASON_NONE);
 }
 
@@ -313,14 +328,31 @@ int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len)
     return 0;
 }
 
-static gboolean on_ping_timer(gpointer data)
+static void send_ping(ipop_link_t *link)
 {
-    ipop_link_t *link = data;
     uint8_t buf[IPOP__FRAME_PING_LEN];
 
     if (ipop__frame_put_ping(buf, sizeof(buf), IPOP__FRAME_PING, ++link->ping_seq,
                              (uint64_t)g_get_monotonic_time()) > 0)
         ipop__link_send_record(link, buf, sizeof(buf));
+}
+
+static gboolean on_ping_timer(gpointer data)
+{
+    ipop_link_t *link = data;
+    gint64 idle_ms = (g_get_monotonic_time() - link->last_rx) / 1000;
+
+    link->ticks++;
+    if (idle_ms >= PATH_LOST_MS) {
+        ipop__info(link->net, "link to %s: nothing heard for %" G_GINT64_FORMAT " ms: starting ICE again",
+                   short_id(link->peer_id), idle_ms);
+        ipop__link_restart(link, IPOP_REASON_PATH_LOST);
+        return G_SOURCE_REMOVE;
+    }
+    if (idle_ms >= SUSPECT_MS && idle_ms < SUSPECT_MS + TICK_MS)
+        ipop__net_path_suspect(link->net);
+    if (idle_ms >= IDLE_PING_MS || link->ticks % 10 == 0)
+        send_ping(link);
     return G_SOURCE_CONTINUE;
 }
 
@@ -333,6 +365,7 @@ static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len)
         __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
         return;
     }
+    link->last_rx = g_get_monotonic_time();
     switch (f.type) {
     case IPOP__FRAME_DATA:
         ipop__net_deliver(link->net, link, f.payload, f.payload_len);
@@ -417,6 +450,7 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
 {
     ipop_link_t *link = data;
 
+    link->local_base = local->base_addr;
     g_atomic_int_set(&link->local_path, path_type(local->type));
     g_atomic_int_set(&link->remote_path, path_type(remote->type));
     ipop__dbg(link->net, "link to %s: selected pair %s/%s", short_id(link->peer_id),
@@ -492,21 +526,6 @@ static void tune_sockets(ipop_link_t *link)
         g_ptr_array_unref(socks);
 }
 
-static bool in_subnet(const ipop__addr *net_addr, const ipop__addr *a)
-{
-    unsigned bits = net_addr->prefix, full = bits / 8;
-
-    if (!net_addr->family || net_addr->family != a->family)
-        return false;
-    if (memcmp(net_addr->bytes, a->bytes, full) != 0)
-        return false;
-    if (bits % 8) {
-        uint8_t mask = (uint8_t)(0xff << (8 - bits % 8));
-        return (net_addr->bytes[full] & mask) == (a->bytes[full] & mask);
-    }
-    return true;
-}
-
 /* Host candidates: every address that is up, except loopback, IPv6
  * link-local, our own device, and anything inside our virtual subnets (a
  * path through the overlay itself would carry the link inside itself).
@@ -537,7 +556,7 @@ static unsigned add_host_addresses(NiceAgent *agent, ipop_network_t *net)
         } else {
             continue;
         }
-        if (in_subnet(&net->addr4, &a) || in_subnet(&net->addr6, &a))
+        if (ipop__addr_in_subnet(&net->addr4, &a) || ipop__addr_in_subnet(&net->addr6, &a))
             continue;
         nice_address_init(&na);
         nice_address_set_from_sockaddr(&na, i->ifa_addr);
@@ -803,8 +822,8 @@ static gboolean on_link_timeout(gpointer data)
 
     ipop__source_clear(&link->timeout_src);
     ipop__warn(link->net, "link to %s did not come up within %u s", short_id(link->peer_id),
-               link->net->link_timeout_s);
-    link_fail(link, IPOP_REASON_TIMEOUT);
+               link->restarted ? MIN(link->net->link_timeout_s, RESTART_TIMEOUT_S) : link->net->link_timeout_s);
+    link_fail(link, link->restarted ? IPOP_REASON_PATH_LOST : IPOP_REASON_TIMEOUT);
     return G_SOURCE_REMOVE;
 }
 
@@ -841,7 +860,9 @@ static int begin(ipop_link_t *link, const char *session, bool offerer, ipop_reas
         link_fail(link, IPOP_REASON_ICE_FAILED);
         return r;
     }
-    link->timeout_src = ipop__net_timeout(link->net, link->net->link_timeout_s * 1000, on_link_timeout, link);
+    link->timeout_src = ipop__net_timeout(
+        link->net, (link->restarted ? MIN(link->net->link_timeout_s, RESTART_TIMEOUT_S) : link->net->link_timeout_s) * 1000,
+        on_link_timeout, link);
     return 0;
 }
 
@@ -852,15 +873,55 @@ int ipop__link_renew(ipop_link_t *link)
     return ipop__link_open(link);
 }
 
-int ipop__link_open(ipop_link_t *link)
+static int open_session(ipop_link_t *link, ipop_reason_t why)
 {
-    int r = begin(link, NULL, true, IPOP_REASON_NONE);
+    int r = begin(link, NULL, true, why);
 
     if (r == 0) {
         send_desc(link, IPOP__MSG_OFFER);
         link->resend_src = ipop__net_timeout(link->net, OFFER_RESEND_MS, on_resend, link);
     }
     return r;
+}
+
+int ipop__link_open(ipop_link_t *link)
+{
+    link->restarted = false;
+    return open_session(link, IPOP_REASON_NONE);
+}
+
+void ipop__link_restart(ipop_link_t *link, ipop_reason_t why)
+{
+    int state = g_atomic_int_get(&link->state);
+
+    if (state != IPOP_LINK_CONNECTED && state != IPOP_LINK_CONNECTING)
+        return;
+    /* No goodbye: our newer offer (a higher seq) tells the peer that the
+     * old session is over, and a peer that restarts too settles with us by
+     * the rules for crossed offers. */
+    g_strlcpy(link->dead_session, link->session, sizeof(link->dead_session));
+    link->restarted = true;
+    open_session(link, why);
+}
+
+bool ipop__link_lost_base(ipop_link_t *link, GPtrArray *present)
+{
+    if (g_atomic_int_get(&link->local_path) == IPOP_PATH_UNKNOWN || !nice_address_is_valid(&link->local_base))
+        return false;
+    for (guint i = 0; i < present->len; i++)
+        if (nice_address_equal_no_port(present->pdata[i], &link->local_base))
+            return false;
+    return true;
+}
+
+void ipop__link_signalling_back(ipop_link_t *link)
+{
+    if (g_atomic_int_get(&link->state) != IPOP_LINK_CONNECTING || !link->agent)
+        return;
+    if (link->offerer && !link->remote_known)
+        resend_desc(link, IPOP__MSG_OFFER);
+    else if (!link->offerer)
+        resend_desc(link, IPOP__MSG_ANSWER);
 }
 
 static void on_offer(ipop_link_t *link, const ipop__msg *m)

@@ -4,6 +4,9 @@
  * fd), the signalling pump, and the packet path between the device or the
  * application and the links. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <glib-unix.h>
 #include <netdb.h>
@@ -15,6 +18,7 @@
 #include "ipop/ipop-glib.h"
 #include "internal.h"
 #include "log.h"
+#include "netmon.h"
 #include "overlay.h"
 #include "rewrite.h"
 #include "tun-linux.h"
@@ -29,6 +33,9 @@ GSource *ipop__net_timeout(ipop_network_t *net, guint ms, GSourceFunc fn, void *
 {
     GSource *src = ms ? g_timeout_source_new(ms) : g_idle_source_new();
 
+    /* Work we queue is not background work: at idle priority it waits for
+     * as long as any socket source of libnice's stays ready. */
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
     g_source_set_callback(src, fn, data, NULL);
     g_source_attach(src, net->ctx);
     return src;
@@ -200,6 +207,7 @@ static void post(ipop_network_t *net, mail_fn fn, void *data, GDestroyNotify fre
     g_queue_push_tail(&net->mail, m);
     if (!net->mail_src && net->ctx) {
         net->mail_src = g_idle_source_new();
+        g_source_set_priority(net->mail_src, G_PRIORITY_DEFAULT);
         g_source_set_callback(net->mail_src, on_mail, net, NULL);
         g_source_attach(net->mail_src, net->ctx);
     }
@@ -352,6 +360,7 @@ IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
     net->link_timeout_s = 30;
     net->xmpp_require_tls = true;
     net->dev_fd = -1;
+    net->mon_fd = -1;
     net->epoll_fd = -1;
     net->timeout_ms = -1;
     g_mutex_init(&net->lock);
@@ -800,6 +809,7 @@ static int open_device(ipop_network_t *net)
     }
     g_strlcpy(net->dev_name, name, sizeof(net->dev_name));
     net->dev_fd = fd;
+    net->dev_ifindex = if_nametoindex(name);
     r = ipop__tun_set_mtu(name, net->mtu);
     if (r == 0 && net->addr4.family)
         r = ipop__tun_add_addr(name, &net->addr4);
@@ -824,6 +834,173 @@ static void close_device(ipop_network_t *net)
         close(net->dev_fd); /* the kernel removes the device with its last fd */
     net->dev_fd = -1;
     net->dev_name[0] = '\0';
+}
+
+/* ---- the host's network changing ---- */
+
+void ipop__net_path_suspect(ipop_network_t *net)
+{
+    ipop__overlay_check_server(net);
+}
+
+/* The host addresses now, as NiceAddress*, for ipop__link_lost_base(). */
+static GPtrArray *present_addresses(void)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func((GDestroyNotify)nice_address_free);
+    struct ifaddrs *ifs = NULL;
+
+    if (getifaddrs(&ifs) < 0)
+        return a;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        NiceAddress *na;
+        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        na = nice_address_new();
+        nice_address_set_from_sockaddr(na, i->ifa_addr);
+        g_ptr_array_add(a, na);
+    }
+    freeifaddrs(ifs);
+    return a;
+}
+
+static GPtrArray *links_snapshot(ipop_network_t *net)
+{
+    GPtrArray *links;
+
+    g_mutex_lock(&net->lock);
+    links = g_ptr_array_copy(net->link_list, NULL, NULL);
+    g_mutex_unlock(&net->lock);
+    return links;
+}
+
+/* all: every link starts again (the application said so); otherwise only
+ * those whose local address is gone. */
+static void network_changed(ipop_network_t *net, bool all)
+{
+    GPtrArray *links = links_snapshot(net), *present = all ? NULL : present_addresses();
+    unsigned n = 0;
+
+    for (guint i = 0; i < links->len; i++) {
+        ipop_link_t *link = links->pdata[i];
+        int state = g_atomic_int_get(&link->state);
+        if (state != IPOP_LINK_CONNECTED && state != IPOP_LINK_CONNECTING)
+            continue;
+        if (all || ipop__link_lost_base(link, present)) {
+            ipop__link_restart(link, IPOP_REASON_NETWORK_CHANGED);
+            n++;
+        }
+    }
+    ipop__info(net, "network changed%s: %u link%s start%s again", all ? " (application)" : "", n,
+               n == 1 ? "" : "s", n == 1 ? "s" : "");
+    ipop__overlay_retry_now(net);
+    ipop__overlay_check_server(net);
+    g_ptr_array_unref(links);
+    if (present)
+        g_ptr_array_unref(present);
+}
+
+static gboolean on_mon_settled(gpointer data)
+{
+    ipop_network_t *net = data;
+
+    ipop__source_clear(&net->mon_timer);
+    if (net->mon_lost)
+        network_changed(net, false);
+    else
+        ipop__overlay_retry_now(net); /* only new addresses: failed links may work now */
+    net->mon_lost = false;
+    return G_SOURCE_REMOVE;
+}
+
+/* Whether an address change concerns the paths of our links: not on our
+ * device, not loopback or IPv6 link-local, not inside our subnets. */
+static bool relevant_change(ipop_network_t *net, const ipop__addr_change *c)
+{
+    const uint8_t *b = c->addr.bytes;
+
+    if (net->dev_ifindex && c->ifindex == net->dev_ifindex)
+        return false;
+    if (c->addr.family == AF_INET && b[0] == 127)
+        return false;
+    if (c->addr.family == AF_INET6) {
+        struct in6_addr v6;
+        memcpy(&v6, b, sizeof(v6));
+        if (IN6_IS_ADDR_LINKLOCAL(&v6) || IN6_IS_ADDR_LOOPBACK(&v6))
+            return false;
+    }
+    return !ipop__addr_in_subnet(&net->addr4, &c->addr) && !ipop__addr_in_subnet(&net->addr6, &c->addr);
+}
+
+static gboolean on_mon(gint fd, GIOCondition cond, gpointer data)
+{
+    ipop_network_t *net = data;
+    uint8_t buf[8192] __attribute__((aligned(8)));
+    ipop__addr_change ch[32];
+    bool any = false;
+
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        int k;
+        size_t ok = 0;
+        if (n <= 0) {
+            if (n < 0 && errno == ENOBUFS) {
+                any = net->mon_lost = true; /* events lost: look at everything */
+                continue;
+            }
+            break;
+        }
+        k = ipop__netmon_parse(buf, (size_t)n, ch, G_N_ELEMENTS(ch), &ok);
+        if (k < 0)
+            ipop__dbg(net, "address monitor: a malformed netlink message");
+        for (size_t i = 0; i < ok; i++) {
+            if (!relevant_change(net, &ch[i]))
+                continue;
+            any = true;
+            if (!ch[i].added)
+                net->mon_lost = true;
+        }
+    }
+    /* Addresses come and go in bursts (DHCP, a NAT renumbered): act once it settles. */
+    if (any && !net->mon_timer)
+        net->mon_timer = ipop__net_timeout(net, 300, on_mon_settled, net);
+    return G_SOURCE_CONTINUE;
+}
+
+static void start_monitor(ipop_network_t *net)
+{
+    net->mon_fd = ipop__netmon_open();
+    if (net->mon_fd < 0) {
+        ipop__warn(net, "cannot watch the host's addresses (%s): links notice a change when they go silent",
+                   ipop_strerror(net->mon_fd));
+        return;
+    }
+    net->mon_src = g_unix_fd_source_new(net->mon_fd, G_IO_IN);
+    g_source_set_callback(net->mon_src, (GSourceFunc)(void (*)(void))on_mon, net, NULL);
+    g_source_attach(net->mon_src, net->ctx);
+}
+
+static void stop_monitor(ipop_network_t *net)
+{
+    ipop__source_clear(&net->mon_src);
+    ipop__source_clear(&net->mon_timer);
+    if (net->mon_fd >= 0)
+        close(net->mon_fd);
+    net->mon_fd = -1;
+}
+
+static void do_network_changed(ipop_network_t *net, void *data)
+{
+    network_changed(net, true);
+}
+
+IPOP_EXPORT int ipop_network_changed(ipop_network_t *net)
+{
+    if (!net)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    post(net, do_network_changed, NULL, NULL);
+    return 0;
 }
 
 /* ---- automatic addresses ---- */
@@ -1003,6 +1180,7 @@ static int resolve_servers(ipop_network_t *net)
 
 static void cleanup_runtime(ipop_network_t *net)
 {
+    stop_monitor(net);
     close_device(net);
     drop_mail(net);
     g_clear_pointer(&net->loop, g_main_loop_unref);
@@ -1063,6 +1241,7 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         g_source_set_callback(net->dev_src, (GSourceFunc)(void (*)(void))on_device, net, NULL);
         g_source_attach(net->dev_src, net->ctx);
     }
+    start_monitor(net);
     g_atomic_int_set(&net->running, 1);
     if (net->loop_mode == LOOP_THREAD) {
         net->loop = g_main_loop_new(net->ctx, FALSE);

@@ -618,6 +618,46 @@ int ipop__overlay_peer_info(ipop_network_t *net, const char *peer, char *jid, si
     return 0;
 }
 
+/* Offers and answers sent while the server was away were lost: links
+ * still coming up repeat theirs now rather than at their next resend. */
+static void signalling_back(ipop_network_t *net)
+{
+    GPtrArray *links = g_ptr_array_new();
+
+    g_mutex_lock(&net->lock);
+    for (guint i = 0; i < net->link_list->len; i++)
+        g_ptr_array_add(links, net->link_list->pdata[i]);
+    g_mutex_unlock(&net->lock);
+    for (guint i = 0; i < links->len; i++)
+        ipop__link_signalling_back(links->pdata[i]);
+    g_ptr_array_unref(links);
+}
+
+void ipop__overlay_check_server(ipop_network_t *net)
+{
+    if (net->ov && net->ov->xmpp)
+        ipop__xmpp_check(net->ov->xmpp);
+}
+
+void ipop__overlay_retry_now(ipop_network_t *net)
+{
+    ipop__overlay *ov = net->ov;
+    GHashTableIter it;
+    gpointer v;
+
+    if (!ov)
+        return;
+    if (ov->social) {
+        g_hash_table_iter_init(&it, ov->friends);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            ((friend *)v)->retry = (retry){ .at = 1, .backoff_ms = 0 };
+    } else {
+        g_hash_table_iter_init(&it, ov->members);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            ((member *)v)->retry = (retry){ .at = 1, .backoff_ms = 0 };
+    }
+}
+
 static void handle(ipop_network_t *net, void *p)
 {
     ipop__overlay *ov = net->ov;
@@ -647,6 +687,7 @@ static void handle(ipop_network_t *net, void *p)
         ov->online = true;
         ov->gen++;
         ov->online_since = g_get_monotonic_time();
+        signalling_back(net);
         break;
     case IPOP__XMPP_OFFLINE:
         if (ov->online)

@@ -19,6 +19,13 @@ int ipop__overlay_accept(ipop_network_t *net, const char *jid);
 /* SocialVPN: the JID of the friend behind node `peer`. */
 int ipop__overlay_peer_info(ipop_network_t *net, const char *peer, char *jid, size_t size);
 
+/* Asks the signalling server whether the connection still works (it is
+ * made again when not): called when a link hears nothing. */
+void ipop__overlay_check_server(ipop_network_t *net);
+/* The network changed: failed links are tried again at the next sweep,
+ * whatever their backoff. */
+void ipop__overlay_retry_now(ipop_network_t *net);
+
 /* Sends a signalling message to a peer through the overlay's transport. */
 void ipop__overlay_send(ipop_network_t *net, const char *peer, const char *text);
 

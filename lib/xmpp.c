@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* XMPP transport for signalling over libstrophe, in a thread of its own. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strophe.h>
 
 #include <glib.h>
@@ -14,6 +18,13 @@
 #define QUEUE_MAX 512         /* stanzas waiting for the connection */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+/* A dead connection (its NAT mapping gone, the host renumbered) says
+ * nothing: a ping to the server every 30 s, answered within 10 s, finds
+ * it; one asked for by the links (ipop__xmpp_check) must be answered
+ * within 1.5 s. */
+#define KEEPALIVE_MS 30000
+#define KEEPALIVE_WAIT_MS 10000
+#define CHECK_WAIT_MS 1500
 
 typedef struct room {
     char *room, *nick, *node_id;
@@ -36,6 +47,13 @@ struct ipop__xmpp {
     bool connecting, online;
     gint64 next_attempt;
     guint backoff_ms;
+    int sock;                  /* the connection's socket, or -1 */
+    gint64 next_ping;          /* when the next keepalive ping is due */
+    gint64 ping_deadline;      /* an answer to ping_id is due by then, or 0 */
+    char ping_id[32];
+    unsigned pings;
+    bool kicked;               /* we cut the connection: connect again at once */
+    gint check;                /* a check was asked for (atomic) */
 
     GMutex lock;               /* guards queue, rooms, online_flag */
     GQueue queue;              /* char*: serialized stanzas */
@@ -168,6 +186,13 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st), *from = xmpp_stanza_get_from(st);
     ipop__xmpp_event ev = { .type = IPOP__XMPP_ROSTER };
 
+    /* Any answer to our ping, an error included, shows the server is there. */
+    if (x->ping_deadline && id && type && !strcmp(id, x->ping_id) &&
+        (!strcmp(type, "result") || !strcmp(type, "error"))) {
+        x->ping_deadline = 0;
+        return 1;
+    }
+
     if (!q || !type)
         return 1;
     if (!strcmp(type, "set")) {
@@ -220,6 +245,68 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1;
 }
 
+static ipop__xmpp *by_ctx(xmpp_ctx_t *ctx)
+{
+    ipop__xmpp *x;
+
+    g_mutex_lock(&registry_lock);
+    x = registry ? g_hash_table_lookup(registry, ctx) : NULL;
+    g_mutex_unlock(&registry_lock);
+    return x;
+}
+
+/* Each socket libstrophe makes: remembered (to cut it when the server is
+ * gone) and given TCP keepalives and a bound on unacknowledged data. */
+static int on_socket(xmpp_conn_t *conn, void *sockp)
+{
+    ipop__xmpp *x = by_ctx(xmpp_conn_get_context(conn));
+    int fd = *(int *)sockp, on = 1, idle = 15, intvl = 5, cnt = 3;
+    unsigned user_timeout = 10000;
+
+    if (x)
+        x->sock = fd;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+    return 0;
+}
+
+static void send_ping(ipop__xmpp *x, guint wait_ms)
+{
+    gint64 now = g_get_monotonic_time(), due = now + (gint64)wait_ms * 1000;
+    char *domain, *xml;
+
+    if (x->ping_deadline) {
+        x->ping_deadline = MIN(x->ping_deadline, due); /* one in flight: wait less */
+        return;
+    }
+    snprintf(x->ping_id, sizeof(x->ping_id), "ipop-ping-%u", ++x->pings);
+    domain = xmpp_jid_domain(x->ctx, x->jid);
+    xml = g_strdup_printf("<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>", x->ping_id,
+                          domain ? domain : "");
+    send_raw(x, xml);
+    g_free(xml);
+    if (domain)
+        xmpp_free(x->ctx, domain);
+    x->ping_deadline = due;
+    x->next_ping = now + (gint64)KEEPALIVE_MS * 1000;
+}
+
+/* The server did not answer: cut the connection, which makes libstrophe
+ * report it lost at once, and connect again without waiting. */
+static void kick(ipop__xmpp *x)
+{
+    ipop__warn(NULL, "XMPP server did not answer a ping: connecting again");
+    x->ping_deadline = 0;
+    x->kicked = true;
+    if (x->sock >= 0)
+        shutdown(x->sock, SHUT_RDWR);
+    else
+        xmpp_disconnect(x->conn);
+}
+
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_stream_error_t *serr, void *ud)
 {
     ipop__xmpp *x = ud;
@@ -239,6 +326,8 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
         }
         x->online = true;
         x->backoff_ms = BACKOFF_MIN_MS;
+        x->ping_deadline = 0;
+        x->next_ping = g_get_monotonic_time() + (gint64)KEEPALIVE_MS * 1000;
         xmpp_handler_delete(conn, on_message);
         xmpp_handler_delete(conn, on_presence);
         xmpp_handler_delete(conn, on_iq);
@@ -269,6 +358,8 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
     }
     /* disconnected or failed: try again later, backing off */
     g_atomic_int_set(&x->online_flag, 0);
+    x->sock = -1;
+    x->ping_deadline = 0;
     if (x->online || event == XMPP_CONN_FAIL || event == XMPP_CONN_DISCONNECT) {
         const char *why = serr && serr->text ? serr->text : error ? g_strerror(error) : "disconnected";
         if (x->online)
@@ -277,6 +368,11 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
             ipop__dbg(NULL, "XMPP connection failed: %s", why);
         x->online = false;
         emit(x, IPOP__XMPP_OFFLINE, NULL, why);
+    }
+    if (x->kicked) {
+        x->kicked = false;
+        x->next_attempt = 0;
+        return;
     }
     x->next_attempt = g_get_monotonic_time() + (gint64)x->backoff_ms * 1000;
     x->backoff_ms = MIN(x->backoff_ms * 2, BACKOFF_MAX_MS);
@@ -322,6 +418,17 @@ static gpointer run(gpointer p)
             g_get_monotonic_time() >= x->next_attempt)
             try_connect(x);
         flush_queue(x);
+        if (x->online) {
+            gint64 now = g_get_monotonic_time();
+            if (g_atomic_int_exchange(&x->check, 0))
+                send_ping(x, CHECK_WAIT_MS);
+            else if (now >= x->next_ping)
+                send_ping(x, KEEPALIVE_WAIT_MS);
+            if (x->ping_deadline && now >= x->ping_deadline)
+                kick(x);
+        } else {
+            g_atomic_int_set(&x->check, 0); /* connecting anyway */
+        }
         xmpp_run_once(x->ctx, RUN_SLICE_MS);
     }
     /* goodbye: what was queued (a link's bye), leaving the rooms, then the
@@ -399,6 +506,8 @@ int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_
     xmpp_conn_set_jid(x->conn, x->jid);
     xmpp_conn_set_pass(x->conn, x->password);
     xmpp_conn_set_certfail_handler(x->conn, on_certfail);
+    xmpp_conn_set_sockopt_callback(x->conn, on_socket);
+    x->sock = -1;
     g_mutex_lock(&registry_lock);
     if (!registry)
         registry = g_hash_table_new(NULL, NULL);
@@ -439,6 +548,11 @@ void ipop__xmpp_stop(ipop__xmpp *x)
     g_free(x->fingerprint);
     g_free(x->node_id);
     g_free(x);
+}
+
+void ipop__xmpp_check(ipop__xmpp *x)
+{
+    g_atomic_int_set(&x->check, 1);
 }
 
 static void enqueue(ipop__xmpp *x, char *xml)

@@ -54,6 +54,11 @@ void ipop__xmpp_stop(ipop__xmpp *x);
  * (the link layer repeats what matters).  Returns 0 or -ENOTCONN. */
 int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, const char *ts, const char *nonce,
                            const char *mac);
+/* Thread-safe.  Asks the server for an answer within 1.5 s, and connects
+ * again when none comes (a connection through a NAT that lost its mapping
+ * looks alive but carries nothing).  The transport also pings the server
+ * every 30 s by itself. */
+void ipop__xmpp_check(ipop__xmpp *x);
 /* Thread-safe.  Joins (or leaves) a multi-user room as room/nick, saying
  * our node id in the presence.  Remembered: joined again after a reconnect. */
 void ipop__xmpp_join_room(ipop__xmpp *x, const char *room, const char *nick, const char *node_id);

@@ -45,6 +45,9 @@ static void on_event(ipop_network_t *net, const ipop_event_t *ev, void *ud)
     if (ev->type == IPOP_EVENT_LINK_STATE) {
         n->state = ev->state;
         n->reason = ev->reason;
+        n->state_reasons |= 1u << ev->reason;
+        if (ev->state == IPOP_LINK_FAILED)
+            n->failures++;
     } else if (ev->type == IPOP_EVENT_PEER_REFUSED) {
         n->refused++;
         n->refused_reasons |= 1u << ev->reason;

@@ -19,6 +19,8 @@ typedef struct node {
     GCond cond;
     int state;                    /* last link state seen in an event */
     ipop_reason_t reason;         /* its reason */
+    guint state_reasons;          /* 1 << reason of every link state event seen */
+    guint failures;               /* link state events to FAILED */
     int refused;                  /* IPOP_EVENT_PEER_REFUSED seen */
     guint refused_reasons;        /* 1 << reason of each refusal */
     int bad_messages;

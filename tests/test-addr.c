@@ -336,6 +336,36 @@ static void test_eth_sender_other(void)
     }
 }
 
+static void test_in_subnet(void)
+{
+    ipop__addr net, a;
+
+    g_assert_cmpint(ipop__addr_parse("10.1.0.0/16", &net), ==, 0);
+    g_assert_cmpint(ipop__addr_parse("10.1.200.3", &a), ==, 0);
+    g_assert_true(ipop__addr_in_subnet(&net, &a));
+    g_assert_cmpint(ipop__addr_parse("10.2.0.3", &a), ==, 0);
+    g_assert_false(ipop__addr_in_subnet(&net, &a));
+    /* a prefix that ends inside a byte */
+    g_assert_cmpint(ipop__addr_parse("10.1.64.0/18", &net), ==, 0);
+    g_assert_cmpint(ipop__addr_parse("10.1.127.255", &a), ==, 0);
+    g_assert_true(ipop__addr_in_subnet(&net, &a));
+    g_assert_cmpint(ipop__addr_parse("10.1.128.0", &a), ==, 0);
+    g_assert_false(ipop__addr_in_subnet(&net, &a));
+    /* IPv6, other families, an unset subnet */
+    g_assert_cmpint(ipop__addr_parse("fd00:1::/33", &net), ==, 0);
+    g_assert_cmpint(ipop__addr_parse("fd00:1:7fff::9", &a), ==, 0);
+    g_assert_true(ipop__addr_in_subnet(&net, &a));
+    g_assert_cmpint(ipop__addr_parse("fd00:1:8000::9", &a), ==, 0);
+    g_assert_false(ipop__addr_in_subnet(&net, &a));
+    g_assert_cmpint(ipop__addr_parse("10.1.0.1", &a), ==, 0);
+    g_assert_false(ipop__addr_in_subnet(&net, &a));
+    memset(&net, 0, sizeof(net));
+    g_assert_false(ipop__addr_in_subnet(&net, &a));
+    /* /0 holds everything of its family */
+    g_assert_cmpint(ipop__addr_parse("0.0.0.0/0", &net), ==, 0);
+    g_assert_true(ipop__addr_in_subnet(&net, &a));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -344,6 +374,7 @@ int main(int argc, char **argv)
     g_test_add_func("/addr/parse/invalid", test_parse_invalid);
     g_test_add_func("/addr/format", test_format);
     g_test_add_func("/addr/equal-host", test_equal_host);
+    g_test_add_func("/addr/in-subnet", test_in_subnet);
     g_test_add_func("/addr/ip/v4", test_ipv4);
     g_test_add_func("/addr/ip/v4-options", test_ipv4_options);
     g_test_add_func("/addr/ip/v4-bad", test_ipv4_bad);

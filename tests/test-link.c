@@ -274,6 +274,88 @@ static void test_glib_context(void)
     g_main_context_unref(ctx);
 }
 
+static char *session_of(node *n, node *peer)
+{
+    ipop_link_t *l = ipop_network_get_link(n->net, ipop_network_get_node_id(peer->net));
+    return g_strdup(l->session); /* a race-free read is not needed: it is only compared */
+}
+
+/* The application says the network changed: the link starts again with
+ * fresh candidates (a new session), without failing, and carries traffic. */
+static void test_network_changed(void)
+{
+    node a, b;
+    char *before, *after;
+
+    node_init(&a, "a", "10.28.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.28.0.2", NULL, NULL, NULL);
+    g_assert_cmpint(ipop_network_changed(NULL), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_changed(a.net), ==, -ENOTCONN);
+    pair_start(&a, &b);
+    connect_pair(&a, &b);
+    before = session_of(&a, &b);
+    g_assert_cmpint(ipop_network_changed(a.net), ==, 0);
+    for (int i = 0; i < 100; i++) {
+        g_mutex_lock(&a.lock);
+        bool seen = a.state_reasons & (1u << IPOP_REASON_NETWORK_CHANGED);
+        g_mutex_unlock(&a.lock);
+        if (seen)
+            break;
+        g_usleep(20000);
+    }
+    g_assert_true(a.state_reasons & (1u << IPOP_REASON_NETWORK_CHANGED));
+    g_assert_true(wait_state(&a, IPOP_LINK_CONNECTED, 10));
+    g_assert_true(wait_state(&b, IPOP_LINK_CONNECTED, 10));
+    after = session_of(&a, &b);
+    g_assert_cmpstr(before, !=, after);
+    g_assert_cmpuint(a.failures, ==, 0);
+    g_assert_cmpuint(b.failures, ==, 0);
+    blast(&a, &b, AF_INET, 300);
+    blast(&b, &a, AF_INET, 300);
+    g_free(before);
+    g_free(after);
+    node_clear(&a);
+    node_clear(&b);
+}
+
+/* A peer that says nothing for 3 s (its loop stalls for 5 s): the link
+ * starts ICE again by itself (path-lost), and is up again once the peer
+ * is back, without failing and without a call from the host. */
+static gboolean stall(gpointer data)
+{
+    g_usleep(GPOINTER_TO_UINT(data) * 1000);
+    return G_SOURCE_REMOVE;
+}
+
+static void test_path_lost(void)
+{
+    node a, b;
+    char *before, *after;
+
+    node_init(&a, "a", "10.29.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.29.0.2", NULL, NULL, NULL);
+    pair_start(&a, &b);
+    connect_pair(&a, &b);
+    before = session_of(&a, &b);
+    g_main_context_invoke(b.net->ctx, stall, GUINT_TO_POINTER(5000));
+    g_usleep(4500000);
+    g_mutex_lock(&a.lock);
+    g_assert_true(a.state_reasons & (1u << IPOP_REASON_PATH_LOST));
+    g_assert_cmpint(a.state, ==, IPOP_LINK_CONNECTING);
+    g_mutex_unlock(&a.lock);
+    g_assert_true(wait_state(&a, IPOP_LINK_CONNECTED, 15));
+    g_assert_true(wait_state(&b, IPOP_LINK_CONNECTED, 15));
+    after = session_of(&a, &b);
+    g_assert_cmpstr(before, !=, after);
+    g_assert_cmpuint(a.failures, ==, 0);
+    blast(&a, &b, AF_INET, 300);
+    blast(&b, &a, AF_INET, 300);
+    g_free(before);
+    g_free(after);
+    node_clear(&a);
+    node_clear(&b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -285,5 +367,7 @@ int main(int argc, char **argv)
     g_test_add_func("/link/lost-offer", test_lost_offer);
     g_test_add_func("/link/external-loop", test_external_loop);
     g_test_add_func("/link/glib-context", test_glib_context);
+    g_test_add_func("/link/network-changed", test_network_changed);
+    g_test_add_func("/link/path-lost", test_path_lost);
     return g_test_run();
 }

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "netmon.h"
 #include "testutil.h"
 #include "tun-linux.h"
 
@@ -530,6 +531,51 @@ static void test_errors(void)
     g_assert_cmpint(ipop__tun_get_mac(NULL, mac), ==, -EINVAL);
 }
 
+/* Reads the monitor until a change of `want` (added or not) arrives, 5 s at most. */
+static bool saw(int fd, const ipop__addr *want, bool added)
+{
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    uint8_t buf[8192] __attribute__((aligned(8)));
+    ipop__addr_change ch[16];
+
+    while (g_get_monotonic_time() < end) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        size_t ok = 0;
+        if (n <= 0) {
+            g_usleep(10000);
+            continue;
+        }
+        ipop__netmon_parse(buf, (size_t)n, ch, G_N_ELEMENTS(ch), &ok);
+        for (size_t i = 0; i < ok; i++)
+            if (ch[i].added == added && ipop__addr_equal_host(&ch[i].addr, want))
+                return true;
+    }
+    return false;
+}
+
+/* The address monitor (lib/netmon.c) sees a real address come and go. */
+static void test_address_monitor(void)
+{
+    char name[IFNAMSIZ];
+    ipop__addr a;
+    int fd, tun;
+
+    fd = ipop__netmon_open();
+    g_assert_cmpint(fd, >=, 0);
+    tun = ipop__tun_open("netmon0", false, name);
+    g_assert_cmpint(tun, >=, 0);
+    g_assert_cmpint(ipop__addr_parse("10.77.0.1/24", &a), ==, 0);
+    g_assert_cmpint(ipop__tun_add_addr(name, &a), ==, 0);
+    g_assert_true(saw(fd, &a, true));
+    g_assert_cmpint(ipop__tun_del_addr(name, &a), ==, 0);
+    g_assert_true(saw(fd, &a, false));
+    g_assert_cmpint(ipop__addr_parse("fd77::1/64", &a), ==, 0);
+    g_assert_cmpint(ipop__tun_add_addr(name, &a), ==, 0);
+    g_assert_true(saw(fd, &a, true));
+    close(tun);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     test_require_root("creates TUN/TAP devices and a network namespace");
@@ -545,5 +591,6 @@ int main(int argc, char **argv)
     g_test_add_func("/tun/tap", test_tap);
     g_test_add_func("/tun/kernel-name", test_kernel_name);
     g_test_add_func("/tun/del-addr", test_del_addr);
+    g_test_add_func("/tun/address-monitor", test_address_monitor);
     return g_test_run();
 }

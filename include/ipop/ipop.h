@@ -96,6 +96,8 @@ typedef enum ipop_reason {
     IPOP_REASON_SUPERSEDED = 11,          /**< replaced by a newer session with the same peer */
     IPOP_REASON_NOT_AUTHENTICATED = 12,   /**< a group message without a valid proof of the group secret */
     IPOP_REASON_IDENTITY_CHANGED = 13,    /**< a SocialVPN friend came with another node id than the pinned one */
+    IPOP_REASON_PATH_LOST = 14,           /**< nothing heard from the peer for 2.5 s: ICE gathers and starts again */
+    IPOP_REASON_NETWORK_CHANGED = 15,     /**< ipop_network_changed(), or a local address went away: ICE starts again */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -284,6 +286,17 @@ IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, i
  * 0, -ENOENT when no change is waiting for that friend, -EINVAL when the
  * network is not a SocialVPN, -ENOTCONN when not started. */
 IPOP_EXPORT int ipop_network_accept_identity(ipop_network_t *net, const char *friend_jid);
+
+/** Tells the library that the host's network changed (another Wi-Fi,
+ * mobile data instead of Wi-Fi, a VPN underneath coming or going): every
+ * link gathers candidates again and restarts ICE (its state goes
+ * CONNECTING with IPOP_REASON_NETWORK_CHANGED, then CONNECTED again),
+ * failed links are tried again at once, and the XMPP connection is
+ * checked.  Without this call the library still notices: it watches the
+ * host's addresses, and a link that hears nothing for 2.5 s starts again by
+ * itself; the call saves that wait.  May be called from any thread.
+ * Returns 0, -EINVAL for NULL, -ENOTCONN when not started. */
+IPOP_EXPORT int ipop_network_changed(ipop_network_t *net);
 
 /** Writes the network's current address of `family` (AF_INET or
  * AF_INET6), with prefix, into `buf`: the "address" option, or the one

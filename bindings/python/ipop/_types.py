@@ -41,6 +41,8 @@ class Reason(enum.IntEnum):
     SUPERSEDED = 11
     NOT_AUTHENTICATED = 12
     IDENTITY_CHANGED = 13
+    PATH_LOST = 14
+    NETWORK_CHANGED = 15
 
 
 class PathType(enum.IntEnum):

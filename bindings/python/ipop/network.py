@@ -357,6 +357,12 @@ class Network(_Handle):
         check(self._call("ipop_network_signal_receive", arg(from_peer_id), arg(message)),
               "ipop_network_signal_receive")
 
+    def network_changed(self) -> None:
+        """Tells the library that the host's network changed (another Wi-Fi,
+        mobile data): every link restarts ICE with fresh candidates and
+        failed links are tried again.  Any thread."""
+        check(self._call("ipop_network_changed"), "ipop_network_changed")
+
     def send_packet(self, packet: bytes | bytearray | memoryview) -> None:
         """Sends an IP packet (Ethernet frame in mode tap) into the overlay.
         Any thread.  IpopError ENOBUFS means "try again"."""

@@ -218,6 +218,19 @@ class TestPair(unittest.TestCase):
         self.assertIs(connect(a, b), link)
         self.assertEqual(len(blast(a, b, 20)), 20)
 
+    def test_network_changed(self):
+        a = self.node("a", "10.35.0.1")
+        b = self.node("b", "10.35.0.2")
+        pair(a, b)
+        link = connect(a, b)
+        a.net.network_changed()
+        # the link starts again (CONNECTING, network-changed) and comes back
+        self.assertTrue(a.wait(lambda: any(e.type == ipop.EventType.LINK_STATE and
+                                           e.reason is ipop.Reason.NETWORK_CHANGED for e in a.events), 5))
+        self.assertIsNotNone(a.wait_state(ipop.LinkState.CONNECTED, 10))
+        self.assertTrue(a.wait(lambda: link.state is ipop.LinkState.CONNECTED, 10))
+        self.assertEqual(len(blast(a, b, 20)), 20)
+
     def test_not_allowed(self):
         a = self.node("a", "10.32.0.1", link_timeout=3)
         b = self.node("b", "10.32.0.2")
