@@ -4,10 +4,11 @@
  *
  *   ipopctl [--control PATH] status|peers [--json]
  *   ipopctl [--control PATH] accept JID [--network NAME]
+ *   ipopctl [--control PATH] network-changed [--network NAME]
  *
  * The protocol (ipopd.c, answer()): one request line, "status [json]",
- * "peers [json]" or "accept JID [NETWORK]"; the daemon answers "ok" and the
- * body, or "error TEXT", and closes.
+ * "peers [json]", "accept JID [NETWORK]" or "network-changed [NETWORK]";
+ * the daemon answers "ok" and the body, or "error TEXT", and closes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +34,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ipopctl [--control PATH] status|peers [--json]\n"
                "       ipopctl [--control PATH] accept JID [--network NAME]\n"
+               "       ipopctl [--control PATH] network-changed [--network NAME]\n"
                "accept: SocialVPN friend JID runs a node with a new identity; link with it again.\n"
+               "network-changed: the host moved to another network; links start ICE again now.\n"
                "The control socket is PATH, else $IPOPD_CONTROL, else " DEFAULT_CONTROL ".\n");
 }
 
@@ -190,6 +193,17 @@ int main(int argc, char **argv)
         }
         snprintf(request, sizeof(request), "accept %s%s%s\n", argv[optind + 1], network ? " " : "",
                  network ? network : "");
+    } else if (strcmp(cmd, "network-changed") == 0) {
+        if (optind + 1 != argc || json) {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        if (network && !valid_word(network)) {
+            fprintf(stderr, "ipopctl: network-changed: a network name with a space or control character, "
+                            "empty, or longer than %d bytes\n", WORD_MAX);
+            return EXIT_USAGE;
+        }
+        snprintf(request, sizeof(request), "network-changed%s%s\n", network ? " " : "", network ? network : "");
     } else if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0) && optind + 1 == argc && !network) {
         snprintf(request, sizeof(request), "%s%s\n", cmd, json ? " json" : "");
     } else {

@@ -1484,9 +1484,39 @@ static void accept_request(const char *jid, const char *network, GString *out)
     }
 }
 
-/* The protocol: one request line, "status [json]", "peers [json]" or
- * "accept JID [NETWORK]"; the answer is "ok\n" and the body, or
- * "error TEXT\n"; then the daemon closes. */
+/* "network-changed [NETWORK]": ipop_network_changed() on the network named,
+ * else on every started one (a hook of the host's network manager calls it). */
+static void changed_request(const char *network, GString *out)
+{
+    g_autoptr(GString) done = g_string_new(NULL);
+    bool any = false;
+
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+        int r;
+
+        if (network && strcmp(n->name, network) != 0)
+            continue;
+        any = true;
+        r = n->started ? ipop_network_changed(n->net) : -ENOTCONN;
+        if (r == 0) {
+            log_net(n, "the host's network changed (ipopctl): links start again");
+            g_string_append_printf(done, "%s: links start again\n", n->name);
+        } else {
+            g_string_append_printf(done, "%s: %s\n", n->name, ipop_strerror(r));
+        }
+    }
+    if (!any && network) {
+        g_string_append_printf(out, "error no network %s\n", network);
+    } else {
+        g_string_append(out, "ok\n");
+        g_string_append(out, done->str);
+    }
+}
+
+/* The protocol: one request line, "status [json]", "peers [json]",
+ * "accept JID [NETWORK]" or "network-changed [NETWORK]"; the answer is
+ * "ok\n" and the body, or "error TEXT\n"; then the daemon closes. */
 static void answer(const char *request, GString *out)
 {
     g_auto(GStrv) words = g_strsplit(request, " ", 4);
@@ -1499,6 +1529,11 @@ static void answer(const char *request, GString *out)
             g_string_append(out, "error bad request: accept JID [NETWORK]\n");
         else
             accept_request(words[1], count == 3 ? words[2] : NULL, out);
+    } else if (strcmp(cmd, "network-changed") == 0) {
+        if (count > 2 || (count == 2 && !words[1][0]))
+            g_string_append(out, "error bad request: network-changed [NETWORK]\n");
+        else
+            changed_request(count == 2 ? words[1] : NULL, out);
     } else if (count > 2 || (count == 2 && !json)) {
         g_string_append(out, "error bad request\n");
     } else if (strcmp(cmd, "status") == 0) {

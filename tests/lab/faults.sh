@@ -1,35 +1,44 @@
 #!/bin/bash
 # shellcheck source-path=SCRIPTDIR
 # SPDX-License-Identifier: MIT
-# Faults on a linked pair in the NAT lab (lab.sh): two ipopd nodes behind
-# port-restricted NATs (a direct path) and two behind symmetric NATs (a
-# relayed path); each fault is applied, then the script measures whether
-# and when the overlay works again.
-#   peer-restart   node b stopped (SIGTERM) and started again
-#   silent-peer    node b frozen (SIGSTOP) for 25 s, then SIGCONT
-#   loss           10 % of UDP dropped each way at both NATs (nftables
-#                  numgen: this kernel has no netem), both nodes started under it
-#   address-change node b's NAT gets a new public address
-#   turn-restart   (relayed pair) coturn stopped and started again
+# Faults on linked pairs in the NAT lab (lab.sh), each asserted: two ipopd
+# nodes (GroupVPN over the lab's prosody, STUN and TURN from its coturn)
+# behind port-restricted NATs (a direct path; symmetric NATs, a relayed
+# path, for the TURN case), a fault applied, and the overlay must work
+# again within the bound the NAT issue (#4) sets:
+#   peer-restart     b stopped (SIGTERM) and started again: back within 5 s
+#                    of the start
+#   silent-peer      b's NAT cut off the internet for 20 s: a's link FAILED
+#                    within 15 s, with a reason; back by itself within 45 s
+#                    of the path returning
+#   address-change   b's NAT gets a new public address: back within 5 s
+#   host-address     b's own LAN address changes: back within 5 s
+#   network-changed  b's NAT renumbered, then `ipopctl network-changed` on
+#                    b (what a mobile host's network manager does): back
+#                    within 5 s
+#   loss-delay       5 % loss and 50 ms delay each way on both NATs'
+#                    uplinks (delayline.py: this kernel has no sch_netem):
+#                    the link comes up within 60 s and 256 KiB of TCP go
+#                    through it intact
+#   turn-restart     (relayed pair) coturn stopped and started again: back
+#                    within 30 s of coturn's start
+# Prints one line per fault with what was measured.
 # Usage: faults.sh [--only 'F ...'] PATH-TO-IPOPD.  Root only (77 otherwise).
 # shellcheck source=lab.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lab.sh"
 
 ONLY=""
 RESULTS=()
-PID_db="" PID_sb=""
-# The faults the library is known to survive are asserted (the script
-# fails when they fail); the others are measured and reported only (see
-# the report printed at the end and doc/connectivity.md).
-ASSERTED=" peer-restart "
-HARD_FAIL=0
+FAILED=0
 
 note() {
     lab_log "$*"
     RESULTS+=("$*")
-    case $* in
-    *FAILED*) [[ "$ASSERTED" == *" ${1%%[: ]*} "* ]] && HARD_FAIL=1 ;;
-    esac
+}
+
+fail_note() {
+    note "$1: FAILED: ${*:2}"
+    FAILED=1
 }
 
 # ping_within SECONDS HOST ADDR: prints the ms until ADDR answered from HOST, or fails.
@@ -39,6 +48,41 @@ ping_within() {
     lab_exec "$2" ping -q -c 1 -i 0.2 -w "$1" "$3" >/dev/null 2>&1 || return 1
     echo $(($(lab_now_ms) - t0))
 }
+
+# back_within NAME SECONDS T0 HOST ADDR: asserts ADDR answers from HOST
+# within SECONDS of T0 (ms); notes how long it took.
+back_within() {
+    local name=$1 limit=$2 t0=$3 took node=${4%%-*}a
+    if ping_within $((limit + 5)) "$4" "$5" >/dev/null; then
+        took=$(($(lab_now_ms) - t0))
+        if ((took <= limit * 1000)); then
+            note "$name: overlay back after $took ms (at most $limit s; a: $(link_paths "$node" | cut -d' ' -f2-3))"
+        else
+            fail_note "$name" "overlay back only after $took ms (at most $limit s)"
+        fi
+    else
+        fail_note "$name" "no overlay ping within $((limit + 5)) s (a: $(link_paths "$node"))"
+    fi
+}
+
+# state_reason NODE: the state and reason of NODE's first link.
+state_reason() {
+    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json 2>/dev/null | python3 -c '
+import json, sys
+links = [l for n in json.load(sys.stdin)["networks"] for l in n["links"]]
+print("%s %s" % (links[0]["state"], links[0]["reason"]) if links else "none -")
+'
+}
+
+failed_with_reason() {
+    case $(state_reason "$1") in
+    "failed none" | "failed None") return 1 ;;
+    "failed "*) return 0 ;;
+    esac
+    return 1
+}
+
+not_connected() { ! connected "$1"; }
 
 # pair NAME TYPE K: NATs K and K+1 of TYPE, hosts NAME-a and NAME-b, nodes
 # NAMEa and NAMEb (overlay 10.40.0.1 and .2) in room NAME; waits for the link.
@@ -51,12 +95,54 @@ pair() {
     write_config "${name}a" 1 "${name}a" "$name"
     write_config "${name}b" 2 "${name}b" "$name"
     start_node "${name}-a" "${name}a"
-    eval "PID_${name}a=\$!"
     start_node "${name}-b" "${name}b"
     eval "PID_${name}b=\$!"
     lab_wait 20 has_overlay "${name}-a" || lab_fail "$name: no overlay device"
     t=$(ping_within 30 "${name}-a" 10.40.0.2) || lab_fail "$name ($type): no link"
     lab_log "$name ($type): linked, first ping after ${t} ms; a: $(link_paths "${name}a")"
+}
+
+# renumber_nat K: NAT K's public address 10.201.K.2 becomes 10.201.K.3.
+renumber_nat() {
+    # The new address comes first and takes over when the old one goes
+    # (without promote_secondaries, removing a primary address removes the
+    # secondaries of its subnet too, and the NAT would be left with none).
+    # Masquerade forgets the old address's mappings.
+    lab_exec "nat$1" sysctl -qw "net.ipv4.conf.wan.promote_secondaries=1"
+    ip -n "$(lab_nsname "nat$1")" addr add "10.201.$1.3/24" dev wan
+    ip -n "$(lab_nsname "nat$1")" addr del "10.201.$1.2/24" dev wan
+    ip -n "$(lab_nsname "nat$1")" route replace default via "10.201.$1.1"
+}
+
+# tcp_through FROM TO ADDR BYTES: sends BYTES random bytes over TCP from
+# host FROM to ADDR on host TO; prints the ms they took once they arrived
+# intact, or fails.
+tcp_through() {
+    local from=$1 to=$2 addr=$3 bytes=$4 t0
+    lab_exec "$to" timeout 120 python3 -c '
+import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5201)); s.listen(1); print("listening", flush=True)
+c, _ = s.accept(); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b); n += len(b)
+print(n, h.hexdigest(), flush=True)
+' "$addr" >"$LAB_WORK/tcp-rx.txt" 2>&1 &
+    LAB_PIDS+=("$!")
+    lab_wait 5 grep -q listening "$LAB_WORK/tcp-rx.txt" || return 1
+    head -c "$bytes" /dev/urandom >"$LAB_WORK/tcp-tx.bin"
+    t0=$(lab_now_ms)
+    lab_exec "$from" timeout 120 python3 -c '
+import socket, sys
+c = socket.create_connection((sys.argv[1], 5201), timeout=100)
+c.sendall(open(sys.argv[2], "rb").read()); c.close()
+' "$addr" "$LAB_WORK/tcp-tx.bin" || return 1
+    lab_wait 100 bash -c "[ \$(wc -l <'$LAB_WORK/tcp-rx.txt') -ge 2 ]" || return 1
+    [ "$(tail -n 1 "$LAB_WORK/tcp-rx.txt")" = "$bytes $(sha256sum "$LAB_WORK/tcp-tx.bin" | cut -d' ' -f1)" ] ||
+        return 1
+    echo $(($(lab_now_ms) - t0))
 }
 
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
@@ -73,88 +159,99 @@ main() {
     IPOPCTL=$(dirname "$IPOPD")/ipopctl
     lab_init
     lab_internet
-    lab_prosody da:pw-da db:pw-db sa:pw-sa sb:pw-sb ea:pw-ea eb:pw-eb la:pw-la lb:pw-lb ra:pw-ra rb:pw-rb
+    lab_prosody da:pw-da db:pw-db sa:pw-sa sb:pw-sb ea:pw-ea eb:pw-eb ha:pw-ha hb:pw-hb na:pw-na nb:pw-nb \
+        la:pw-la lb:pw-lb ra:pw-ra rb:pw-rb
     lab_coturn
 
     if want peer-restart; then
         pair d port-restricted 1
         stop_node "$PID_db"
-        lab_wait 20 not_connected da || note "peer-restart: a still shows the link connected 20 s after b stopped"
+        lab_wait 20 not_connected da || fail_note peer-restart "a still shows the link connected 20 s after b stopped"
         t0=$(lab_now_ms)
         start_node d-b db
-        PID_db=$!
-        lab_wait 20 has_overlay d-b
-        if t=$(ping_within 30 d-a 10.40.0.2); then
-            note "peer-restart: overlay back $(($(lab_now_ms) - t0)) ms after b started again ($(link_paths da | cut -d' ' -f2-3))"
-        else
-            note "peer-restart: FAILED: no overlay ping within 30 s of b starting again"
-        fi
+        back_within peer-restart 5 "$t0" d-a 10.40.0.2
     fi
 
     if want silent-peer; then
         pair s port-restricted 3
-        PID_db=$PID_sb
-        kill -STOP "$PID_db"
+        lab_exec inet nft -f - <<'EOF'
+table ip cut {
+    chain forward {
+        type filter hook forward priority filter - 20; policy accept;
+        iifname "n4" drop
+        oifname "n4" drop
+    }
+}
+EOF
         t0=$(lab_now_ms)
-        if lab_wait 25 not_connected sa; then
-            note "silent-peer: a dropped the link $(($(lab_now_ms) - t0)) ms after b froze ($(link_paths sa | cut -d' ' -f1))"
+        if lab_wait 15 failed_with_reason sa; then
+            note "silent-peer: a's link failed $(($(lab_now_ms) - t0)) ms after b's path was cut ($(state_reason sa))"
         else
-            note "silent-peer: a still shows the link connected 25 s after b froze"
+            fail_note silent-peer "a's link not failed with a reason 15 s after b's path was cut ($(state_reason sa))"
         fi
-        sleep $((25 - ($(lab_now_ms) - t0) / 1000)) 2>/dev/null
-        kill -CONT "$PID_db"
-        t0=$(lab_now_ms)
-        if t=$(ping_within 40 s-a 10.40.0.2); then
-            note "silent-peer: overlay back $(($(lab_now_ms) - t0)) ms after b thawed"
-        else
-            note "silent-peer: FAILED: no overlay ping within 40 s of b thawing"
-        fi
+        t=$((20 - ($(lab_now_ms) - t0) / 1000))
+        ((t > 0)) && sleep "$t"
+        lab_exec inet nft delete table ip cut
+        back_within silent-peer 45 "$(lab_now_ms)" s-a 10.40.0.2
     fi
 
     if want address-change; then
         pair e port-restricted 5
-        ip -n "$(lab_nsname nat6)" addr add 10.201.6.3/24 dev wan
-        ip -n "$(lab_nsname nat6)" route replace default via 10.201.6.1 src 10.201.6.3
-        ip -n "$(lab_nsname nat6)" addr del 10.201.6.2/24 dev wan
-        t0=$(lab_now_ms)
-        if t=$(ping_within 60 e-a 10.40.0.2); then
-            note "address-change: overlay back $(($(lab_now_ms) - t0)) ms after b's NAT changed its public address ($(link_paths ea | cut -d' ' -f2-3))"
-        else
-            note "address-change: FAILED: no overlay ping within 60 s of b's NAT changing its public address (a: $(link_paths ea))"
-        fi
+        renumber_nat 6
+        back_within address-change 5 "$(lab_now_ms)" e-a 10.40.0.2
     fi
 
-    if want loss; then
-        # This kernel has no sch_netem: loss comes from nftables (numgen),
-        # 10 % of the UDP each NAT forwards, each way; no delay.
+    if want host-address; then
+        pair h port-restricted 11
+        lab_exec h-b sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1
+        ip -n "$(lab_nsname h-b)" addr add 10.202.12.9/24 dev eth0
+        ip -n "$(lab_nsname h-b)" addr del 10.202.12.2/24 dev eth0
+        ip -n "$(lab_nsname h-b)" route replace default via 10.202.12.1
+        back_within host-address 5 "$(lab_now_ms)" h-a 10.40.0.2
+    fi
+
+    if want network-changed; then
+        pair n port-restricted 13
+        renumber_nat 14
+        t0=$(lab_now_ms)
+        "$IPOPCTL" --control "$LAB_WORK/nb.sock" network-changed >/dev/null ||
+            fail_note network-changed "ipopctl network-changed failed"
+        back_within network-changed 5 "$t0" n-a 10.40.0.2
+    fi
+
+    if want loss-delay; then
         lab_nat nat7 7 port-restricted
         lab_nat nat8 8 port-restricted
         lab_host l-a nat7 7 1
         lab_host l-b nat8 8 1
+        # What comes in from either NAT goes through the delay line
+        # (table 100), and on from its far side by the main table.
+        lab_exec inet python3 "$LAB_DIR/delayline.py" dl-in dl-out 50 5 7 >"$LAB_WORK/delayline.log" 2>&1 &
+        LAB_PIDS+=("$!")
+        lab_wait 5 grep -q ready "$LAB_WORK/delayline.log" || lab_fail "delayline.py did not start"
+        lab_exec inet sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.dl-out.rp_filter=0
+        ip -n "$(lab_nsname inet)" link set dl-in up
+        ip -n "$(lab_nsname inet)" link set dl-out up
+        ip -n "$(lab_nsname inet)" route add default dev dl-in table 100
+        for k in 7 8; do
+            ip -n "$(lab_nsname inet)" rule add iif "n$k" lookup 100
+        done
         write_config la 1 la l
         write_config lb 2 lb l
-        for k in 7 8; do
-            lab_exec "nat$k" nft -f - <<'EOF'
-table ip loss {
-    chain forward {
-        type filter hook forward priority filter - 10; policy accept;
-        meta l4proto udp numgen random mod 100 < 10 counter drop
-    }
-}
-EOF
-        done
         t0=$(lab_now_ms)
         start_node l-a la
         start_node l-b lb
         lab_wait 20 has_overlay l-a
-        if t=$(ping_within 60 l-a 10.40.0.2); then
-            note "loss (10 % of UDP each way at each NAT): first ping $(($(lab_now_ms) - t0)) ms after start ($(link_paths la | cut -d' ' -f2-3)); $(lab_exec l-a ping -q -c 50 -i 0.05 -W 2 10.40.0.2 | grep -o '[0-9.]*% packet loss')"
+        if ping_within 60 l-a 10.40.0.2 >/dev/null; then
+            note "loss-delay: first ping $(($(lab_now_ms) - t0)) ms after start ($(link_paths la | cut -d' ' -f2-4) us rtt); $(lab_exec l-a ping -q -c 40 -i 0.1 -W 2 10.40.0.2 | grep -o '[0-9.]*% packet loss')"
+            if t=$(tcp_through l-a l-b 10.40.0.2 262144); then
+                note "loss-delay: 256 KiB over TCP through the link arrived intact in $t ms"
+            else
+                fail_note loss-delay "256 KiB over TCP did not arrive intact ($(cat "$LAB_WORK/tcp-rx.txt"))"
+            fi
         else
-            note "loss: FAILED: no overlay ping within 60 s"
+            fail_note loss-delay "no overlay ping within 60 s"
         fi
-        for k in 7 8; do
-            lab_exec "nat$k" nft delete table ip loss
-        done
     fi
 
     if want turn-restart; then
@@ -162,24 +259,14 @@ EOF
         kill -TERM "$(cat "$LAB_WORK/turn/turn.pid")"
         lab_wait 5 bash -c "! kill -0 $(cat "$LAB_WORK/turn/turn.pid") 2>/dev/null"
         t0=$(lab_now_ms)
-        if lab_wait 30 not_connected ra; then
-            note "turn-restart: a dropped the relayed link $(($(lab_now_ms) - t0)) ms after coturn stopped"
-        else
-            note "turn-restart: a still shows the relayed link connected 30 s after coturn stopped"
-        fi
+        lab_wait 30 not_connected ra &&
+            note "turn-restart: a's relayed link went down $(($(lab_now_ms) - t0)) ms after coturn stopped"
         lab_coturn
-        t0=$(lab_now_ms)
-        if t=$(ping_within 60 r-a 10.40.0.2); then
-            note "turn-restart: overlay back $(($(lab_now_ms) - t0)) ms after coturn started again ($(link_paths ra | cut -d' ' -f2-3))"
-        else
-            note "turn-restart: FAILED: no overlay ping within 60 s of coturn starting again (a: $(link_paths ra))"
-        fi
+        back_within turn-restart 30 "$(lab_now_ms)" r-a 10.40.0.2
     fi
     printf '%s\n' "${RESULTS[@]}"
-    [ "$HARD_FAIL" = 0 ] || lab_fail "an asserted fault (${ASSERTED# }) did not recover"
-    lab_log "done (asserted:${ASSERTED% })"
+    [ "$FAILED" = 0 ] || lab_fail "a fault was not survived (see above)"
+    lab_log "done: every fault survived"
 }
-
-not_connected() { ! connected "$1"; }
 
 main "$@"
