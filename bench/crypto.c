@@ -13,7 +13,10 @@
  * each packet, on top of libnice and the kernel.
  *
  * Times are the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so time spent
- * preempted on a busy machine does not count.  Gbit/s counts record payload.
+ * preempted on a busy machine does not count.  Each row runs in ROUNDS
+ * rounds and reports the median round, which keeps one disturbed round
+ * (another process evicting the caches) out of the figure.  Gbit/s counts
+ * record payload.
  *
  * usage: crypto [RECORDS [SIZE...]]   (default 200000 records; 64 and 1400 B)
  */
@@ -37,6 +40,7 @@
 #define LINK_CIPHERS "+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305"
 
 #define BATCH 256       /* records sealed, then opened, at a time */
+#define ROUNDS 5
 #define DGRAM_MAX 2048
 #define MAX_SIZES 8
 
@@ -150,6 +154,19 @@ typedef struct cost {
     unsigned long long records;
 } cost;
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Seals `records` records of `size` bytes on `from`, opens them on `to`. */
 static int run(side *from, side *to, size_t size, unsigned long long records, cost *out)
 {
@@ -186,10 +203,27 @@ static int run(side *from, side *to, size_t size, unsigned long long records, co
     return 0;
 }
 
-static void print_row(const char *cipher, size_t size, const cost *c)
+/* ns per record of the median of ROUNDS rounds of `records` each. */
+static int run_rounds(side *from, side *to, size_t size, unsigned long long records, double *seal_ns,
+                      double *open_ns)
 {
-    double seal_ns = c->seal_s * 1e9 / (double)c->records, open_ns = c->open_s * 1e9 / (double)c->records;
+    double seal[ROUNDS], open[ROUNDS];
+    unsigned long long per_round = (records + ROUNDS - 1) / ROUNDS;
 
+    for (int r = 0; r < ROUNDS; r++) {
+        cost c;
+        if (run(from, to, size, per_round, &c) < 0)
+            return -1;
+        seal[r] = c.seal_s * 1e9 / (double)c.records;
+        open[r] = c.open_s * 1e9 / (double)c.records;
+    }
+    *seal_ns = median(seal, ROUNDS);
+    *open_ns = median(open, ROUNDS);
+    return 0;
+}
+
+static void print_row(const char *cipher, size_t size, double seal_ns, double open_ns)
+{
     printf("| %s | %zu | %.0f | %.2f | %.0f | %.2f |\n", cipher, size, seal_ns, size * 8 / seal_ns, open_ns,
            size * 8 / open_ns);
     fflush(stdout);
@@ -263,7 +297,8 @@ int main(int argc, char **argv)
     printf("GnuTLS %s, DTLS 1.2, MTU %d; link.c's priorities negotiate %s (group %s)\n",
            gnutls_check_version(NULL), DTLS_MTU, gnutls_cipher_get_name(gnutls_cipher_get(c.tls)),
            gnutls_group_get_name(gnutls_group_get(c.tls)));
-    printf("%llu records per row, in batches of %d; times are CPU time of this thread\n\n", records, BATCH);
+    printf("%llu records per row in %d rounds, in batches of %d; median round, CPU time of this thread\n\n",
+           records, ROUNDS, BATCH);
     pair_down(&c, &s);
 
     printf("| cipher | record B | seal ns/packet | seal Gbit/s | open ns/packet | open Gbit/s |\n");
@@ -276,10 +311,10 @@ int main(int argc, char **argv)
         if (r < 0)
             goto out;
         for (int i = 0; i < n_sizes; i++) {
-            cost co;
-            if (run(&c, &s, sizes[i], records, &co) < 0)
+            double seal_ns, open_ns;
+            if (run_rounds(&c, &s, sizes[i], records, &seal_ns, &open_ns) < 0)
                 goto out;
-            print_row(ciphers[k], sizes[i], &co);
+            print_row(ciphers[k], sizes[i], seal_ns, open_ns);
         }
         if (to_s.dropped || to_c.dropped) {
             fprintf(stderr, "%llu datagrams did not fit the memory queue\n", to_s.dropped + to_c.dropped);
