@@ -15,6 +15,12 @@
  *
  * usage: throughput [SECONDS [SIZE...]]      (default: 5 seconds, 1400 and 64)
  *
+ * Besides packets per wall-clock second it reports packets per CPU-second:
+ * packets received divided by the CPU time (user + system, getrusage) the
+ * whole process spent in the run, sender, both library threads and the
+ * kernel's loopback work together.  That is the packet rate one core could
+ * carry at this cost, whatever else the machine was doing.
+ *
  * Prints one line per size, then the same as markdown table rows.
  */
 #include <ipop/ipop.h>
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define ADDR_A "10.9.0.1"
@@ -49,6 +56,7 @@ typedef struct node {
 typedef struct result {
     size_t size;
     double seconds;
+    double cpu_s;                     /* user + system time of the process in the run */
     unsigned long long sent, received, retries, errors;
 } result;
 
@@ -63,6 +71,15 @@ static double now_s(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* User + system CPU time of the whole process (all threads), in seconds. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static void sleep_us(long us)
@@ -186,7 +203,7 @@ static int run_once(node *a, result *res, size_t size, double seconds, unsigned 
 {
     unsigned char pkt[IPOP_MAX_PACKET];
     unsigned long long last, consecutive_errors = 0;
-    double start, end, quiet_since;
+    double start, end, quiet_since, cpu0;
     int r, last_error = 0;
 
     memset(res, 0, sizeof(*res));
@@ -195,6 +212,7 @@ static int run_once(node *a, result *res, size_t size, double seconds, unsigned 
     atomic_store(&run_tag, tag);
     atomic_store(&received, 0);
 
+    cpu0 = cpu_s();
     start = now_s();
     end = start + seconds;
     while (now_s() < end) {
@@ -234,9 +252,17 @@ static int run_once(node *a, result *res, size_t size, double seconds, unsigned 
         }
     }
     res->received = atomic_load(&received);
+    /* The tail's CPU time counts too: it is work for packets counted. */
+    res->cpu_s = cpu_s() - cpu0;
     if (res->errors)
         fprintf(stderr, "%llu sends failed (last: %s)\n", res->errors, ipop_strerror(last_error));
     return 0;
+}
+
+/* Packets received per CPU-second of the process. */
+static double per_cpu_s(const result *r)
+{
+    return r->cpu_s > 0 ? r->received / r->cpu_s : 0;
 }
 
 static void print_result(const result *r)
@@ -248,19 +274,23 @@ static void print_result(const result *r)
            r->size, r->sent / r->seconds, r->received / r->seconds,
            r->received * (double)r->size * 8 / r->seconds / 1e6, loss,
            r->sent, r->received, r->retries, r->seconds);
+    printf("%5zu B: %.2f CPU-seconds (%.2f cores busy): %.0f pkt per CPU-second, %.1f Mbit per CPU-second\n",
+           r->size, r->cpu_s, r->cpu_s / r->seconds, per_cpu_s(r), per_cpu_s(r) * (double)r->size * 8 / 1e6);
     fflush(stdout);
 }
 
 static void print_table(const result *res, int n)
 {
-    printf("\n| packet size (B) | sent (pkt/s) | received (pkt/s) | received (Mbit/s) | loss (%%) |\n");
-    printf("|---:|---:|---:|---:|---:|\n");
+    printf("\n| packet size (B) | sent (pkt/s) | received (pkt/s) | received (Mbit/s) | loss (%%) "
+           "| cores busy | pkt per CPU-second |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < n; i++) {
         const result *r = &res[i];
         double loss = r->sent ? 100.0 * (double)(r->sent - (r->received < r->sent ? r->received : r->sent)) / r->sent : 0;
 
-        printf("| %zu | %.0f | %.0f | %.1f | %.2f |\n", r->size, r->sent / r->seconds,
-               r->received / r->seconds, r->received * (double)r->size * 8 / r->seconds / 1e6, loss);
+        printf("| %zu | %.0f | %.0f | %.1f | %.2f | %.2f | %.0f |\n", r->size, r->sent / r->seconds,
+               r->received / r->seconds, r->received * (double)r->size * 8 / r->seconds / 1e6, loss,
+               r->cpu_s / r->seconds, per_cpu_s(r));
     }
 }
 
