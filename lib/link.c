@@ -630,6 +630,11 @@ static void on_agent_closed(GObject *src, GAsyncResult *res, gpointer data)
     g_atomic_int_add(&net->closing_agents, -1);
 }
 
+static void on_recv_closing(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
+{
+    /* an agent being closed: what still comes is read and dropped */
+}
+
 /* Releases the session's ICE agent, DTLS session and timers; the link
  * object stays. */
 static void teardown(ipop_link_t *link)
@@ -657,7 +662,11 @@ static void teardown(ipop_link_t *link)
         gnutls_deinit(tls);
     if (agent) {
         g_signal_handlers_disconnect_by_data(agent, link);
-        nice_agent_attach_recv(agent, link->stream, 1, net->ctx, NULL, NULL);
+        /* Until the close completes (TURN allocations are released, which
+         * takes seconds when the server is gone), datagrams still come in:
+         * without a callback libnice leaves them queued, the socket stays
+         * readable and the loop spins. */
+        nice_agent_attach_recv(agent, link->stream, 1, net->ctx, on_recv_closing, NULL);
         g_atomic_int_inc(&net->closing_agents);
         /* The close completes on the thread-default context: make it ours
          * (a host loop calling in has its own default). */
