@@ -165,6 +165,21 @@ void ipop__identity_set_verify(gnutls_certificate_credentials_t cred)
     gnutls_certificate_set_verify_function(cred, tls_verify);
 }
 
+/* The priority string, parsed once per process (8 KiB a session otherwise;
+ * kept until exit, like GnuTLS's own global state). */
+static gnutls_priority_t link_priority(void)
+{
+    static gsize once;
+    static gnutls_priority_t prio;
+
+    if (g_once_init_enter(&once)) {
+        if (gnutls_priority_init(&prio, PRIORITY, NULL) < 0)
+            prio = NULL;
+        g_once_init_leave(&once, 1);
+    }
+    return prio;
+}
+
 static int tls_setup(ipop_link_t *link)
 {
     ipop_network_t *net = link->net;
@@ -173,7 +188,7 @@ static int tls_setup(ipop_link_t *link)
 
     if (gnutls_init(&tls, flags) < 0)
         return -ENOMEM;
-    if (gnutls_priority_set_direct(tls, PRIORITY, NULL) < 0 ||
+    if (!link_priority() || gnutls_priority_set(tls, link_priority()) < 0 ||
         gnutls_credentials_set(tls, GNUTLS_CRD_CERTIFICATE, ipop__identity_credentials(net->id)) < 0) {
         gnutls_deinit(tls);
         return -EINVAL;
