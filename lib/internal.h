@@ -27,10 +27,18 @@ typedef struct relay_server {
     char ip[64]; /* resolved at start */
 } relay_server;
 
+enum { STUN_UNKNOWN, STUN_ALIVE, STUN_DEAD };
+
 typedef struct stun_server {
     char *host;
     guint port;
-    char ip[64];
+    char ip[64];                /* resolved at start; "" when it did not resolve */
+    /* probing (loop thread): which servers answer */
+    int state;                  /* STUN_* */
+    bool pending;               /* a probe is out */
+    uint8_t txid[12];
+    gint64 sent_at;
+    guint rtt_ms;
 } stun_server;
 
 /* Largest DTLS record we send or accept: a frame header and a packet. */
@@ -75,6 +83,7 @@ struct ipop_link {
     unsigned ticks;             /* liveness ticks since DTLS came up */
     bool restarted;             /* this session replaces one whose path was lost */
     NiceAddress local_base;     /* the host address under the selected local candidate */
+    int stun_idx;               /* the STUN server this session gathers with, or -1 */
     ipop_reason_t tls_fail;     /* set by the certificate check */
     const uint8_t *rx_data;     /* the datagram DTLS pulls next */
     size_t rx_len;
@@ -131,6 +140,9 @@ struct ipop_network {
     int mon_fd;                 /* rtnetlink address changes, or -1 */
     GSource *mon_src, *mon_timer;
     bool mon_lost;              /* an address went away since the last check */
+    int stun_fd4, stun_fd6;     /* probes to the STUN servers, or -1 */
+    GSource *stun_src4, *stun_src6, *stun_timer;
+    gint64 stun_probed;         /* when all servers were last probed */
     GMutex mail_lock;           /* work handed to the loop thread */
     GQueue mail;
     GSource *mail_src;
@@ -178,6 +190,9 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
 void ipop__net_addr_conflict(ipop_network_t *net, ipop_link_t *link, int family);
 /* A link heard nothing for a while: the signalling path may be dead too. */
 void ipop__net_path_suspect(ipop_network_t *net);
+/* The STUN server a new agent should use: the first in the configured
+ * order that answers probes, else the first not known dead; -1 for none. */
+int ipop__net_stun_pick(ipop_network_t *net);
 
 /* link.c */
 ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id);
@@ -194,6 +209,9 @@ void ipop__link_restart(ipop_link_t *link, ipop_reason_t why);
 bool ipop__link_lost_base(ipop_link_t *link, GPtrArray *present);
 /* Signalling is back after an outage: repeat what is unanswered now. */
 void ipop__link_signalling_back(ipop_link_t *link);
+/* A link still coming up whose STUN server turned out dead: a new session
+ * that gathers with another. */
+void ipop__link_regather(ipop_link_t *link);
 void ipop__link_handle(ipop_link_t *link, const ipop__msg *m); /* a message for this link */
 void ipop__link_shutdown(ipop_link_t *link, ipop_reason_t reason, bool say_bye);
 int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len);

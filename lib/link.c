@@ -87,6 +87,7 @@ ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id)
     link->net = net;
     g_strlcpy(link->peer_id, peer_id, sizeof(link->peer_id));
     link->controlling = strcmp(net->node_id, peer_id) < 0;
+    link->stun_idx = -1;
     g_mutex_init(&link->tx_lock);
     return link;
 }
@@ -593,9 +594,10 @@ static int start_agent(ipop_link_t *link)
         return -ENOMEM;
     g_object_set(agent, "upnp", FALSE, "controlling-mode", link->controlling, "ice-tcp", net->ice_tcp,
                  "force-relay", net->relay_only, NULL);
-    if (net->stun->len > 0) {
-        /* libnice takes one STUN server per agent: links take turns. */
-        stun_server *s = net->stun->pdata[g_random_int_range(0, (gint32)net->stun->len)];
+    /* libnice takes one STUN server per agent: the first that answers. */
+    link->stun_idx = ipop__net_stun_pick(net);
+    if (link->stun_idx >= 0) {
+        stun_server *s = net->stun->pdata[link->stun_idx];
         g_object_set(agent, "stun-server", s->ip, "stun-server-port", s->port, NULL);
     }
     for (guint i = 0; i < net->local_addrs->len; i++) {
@@ -936,6 +938,14 @@ bool ipop__link_lost_base(ipop_link_t *link, GPtrArray *present)
         if (nice_address_equal_no_port(present->pdata[i], &link->local_base))
             return false;
     return true;
+}
+
+void ipop__link_regather(ipop_link_t *link)
+{
+    if (g_atomic_int_get(&link->state) != IPOP_LINK_CONNECTING || link->tls_done)
+        return;
+    g_strlcpy(link->dead_session, link->session, sizeof(link->dead_session));
+    open_session(link, IPOP_REASON_NONE);
 }
 
 void ipop__link_signalling_back(ipop_link_t *link)

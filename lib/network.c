@@ -3,16 +3,19 @@
  * thread, the host's GLib context, or the host's own loop through an epoll
  * fd), the signalling pump, and the packet path between the device or the
  * application and the links. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <glib-unix.h>
+#include <gnutls/crypto.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ipop/ipop-glib.h"
@@ -21,6 +24,7 @@
 #include "netmon.h"
 #include "overlay.h"
 #include "rewrite.h"
+#include "stun.h"
 #include "tun-linux.h"
 
 void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
@@ -361,6 +365,7 @@ IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
     net->xmpp_require_tls = true;
     net->dev_fd = -1;
     net->mon_fd = -1;
+    net->stun_fd4 = net->stun_fd6 = -1;
     net->epoll_fd = -1;
     net->timeout_ms = -1;
     g_mutex_init(&net->lock);
@@ -838,6 +843,8 @@ static void close_device(ipop_network_t *net)
 
 /* ---- the host's network changing ---- */
 
+static void stun_probe_all(ipop_network_t *net);
+
 void ipop__net_path_suspect(ipop_network_t *net)
 {
     ipop__overlay_check_server(net);
@@ -894,6 +901,7 @@ static void network_changed(ipop_network_t *net, bool all)
                n == 1 ? "" : "s", n == 1 ? "s" : "");
     ipop__overlay_retry_now(net);
     ipop__overlay_check_server(net);
+    stun_probe_all(net);
     g_ptr_array_unref(links);
     if (present)
         g_ptr_array_unref(present);
@@ -1001,6 +1009,198 @@ IPOP_EXPORT int ipop_network_changed(ipop_network_t *net)
         return -ENOTCONN;
     post(net, do_network_changed, NULL, NULL);
     return 0;
+}
+
+/* ---- STUN servers: which ones answer ---- */
+
+/* A probe unanswered this long marks its server dead; all servers are
+ * probed again this often (a dead one may be back, an alive one gone). */
+#define STUN_WAIT_MS 1000
+#define STUN_REPROBE_MS 30000
+
+static bool stun_sockaddr(const stun_server *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, s->ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)s->port);
+        *len = sizeof(*v4);
+        return true;
+    }
+    if (inet_pton(AF_INET6, s->ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)s->port);
+        *len = sizeof(*v6);
+        return true;
+    }
+    return false;
+}
+
+static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+}
+
+static void stun_probe_all(ipop_network_t *net)
+{
+    net->stun_probed = g_get_monotonic_time();
+    for (guint i = 0; i < net->stun->len; i++) {
+        stun_server *s = net->stun->pdata[i];
+        struct sockaddr_storage ss;
+        socklen_t len;
+        uint8_t req[IPOP__STUN_HDR];
+        int fd;
+        if (!s->ip[0] || !stun_sockaddr(s, &ss, &len))
+            continue;
+        fd = ss.ss_family == AF_INET ? net->stun_fd4 : net->stun_fd6;
+        if (fd < 0)
+            continue;
+        gnutls_rnd(GNUTLS_RND_NONCE, s->txid, sizeof(s->txid));
+        ipop__stun_request(req, s->txid);
+        s->sent_at = g_get_monotonic_time();
+        s->pending = sendto(fd, req, sizeof(req), 0, (struct sockaddr *)&ss, len) == (ssize_t)sizeof(req);
+        if (!s->pending && s->state != STUN_DEAD) {
+            ipop__warn(net, "STUN server %s:%u cannot be reached (%s): links use the next one", s->host, s->port,
+                       g_strerror(errno));
+            s->state = STUN_DEAD;
+        }
+    }
+}
+
+static gboolean on_stun(gint fd, GIOCondition cond, gpointer data)
+{
+    ipop_network_t *net = data;
+
+    for (int n = 0; n < 64; n++) {
+        uint8_t buf[576];
+        struct sockaddr_storage from, ss;
+        socklen_t flen = sizeof(from), len;
+        ssize_t r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+        if (r < 0)
+            break; /* EAGAIN, or an ICMP error for one of the probes: their timeout says */
+        for (guint i = 0; i < net->stun->len; i++) {
+            stun_server *s = net->stun->pdata[i];
+            if (!s->pending || !stun_sockaddr(s, &ss, &len) || !same_endpoint(&ss, &from) ||
+                ipop__stun_is_response(buf, (size_t)r, s->txid) != 1)
+                continue;
+            s->pending = false;
+            s->rtt_ms = (guint)((g_get_monotonic_time() - s->sent_at) / 1000);
+            if (s->state == STUN_DEAD)
+                ipop__info(net, "STUN server %s:%u answers again", s->host, s->port);
+            else
+                ipop__dbg(net, "STUN server %s:%u answers (%u ms)", s->host, s->port, s->rtt_ms);
+            s->state = STUN_ALIVE;
+        }
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_stun_timer(gpointer data)
+{
+    ipop_network_t *net = data;
+    gint64 now = g_get_monotonic_time();
+    bool died = false;
+
+    for (guint i = 0; i < net->stun->len; i++) {
+        stun_server *s = net->stun->pdata[i];
+        if (!s->pending || now - s->sent_at < STUN_WAIT_MS * 1000)
+            continue;
+        s->pending = false;
+        if (s->state != STUN_DEAD) {
+            ipop__warn(net, "STUN server %s:%u does not answer: links use the next one", s->host, s->port);
+            s->state = STUN_DEAD;
+            died = true;
+        }
+    }
+    if (died && ipop__net_stun_pick(net) >= 0) {
+        /* Links still coming up with a dead server gather again. */
+        g_mutex_lock(&net->lock);
+        GPtrArray *links = g_ptr_array_copy(net->link_list, NULL, NULL);
+        g_mutex_unlock(&net->lock);
+        for (guint i = 0; i < links->len; i++) {
+            ipop_link_t *link = links->pdata[i];
+            if (link->stun_idx >= 0 && ((stun_server *)net->stun->pdata[link->stun_idx])->state == STUN_DEAD &&
+                ((stun_server *)net->stun->pdata[ipop__net_stun_pick(net)])->state != STUN_DEAD)
+                ipop__link_regather(link);
+        }
+        g_ptr_array_unref(links);
+    }
+    if (now - net->stun_probed >= STUN_REPROBE_MS * 1000)
+        stun_probe_all(net);
+    return G_SOURCE_CONTINUE;
+}
+
+int ipop__net_stun_pick(ipop_network_t *net)
+{
+    int unknown = -1, any = -1;
+
+    for (guint i = 0; i < net->stun->len; i++) {
+        stun_server *s = net->stun->pdata[i];
+        if (!s->ip[0])
+            continue;
+        if (s->state == STUN_ALIVE)
+            return (int)i;
+        if (s->state == STUN_UNKNOWN && unknown < 0)
+            unknown = (int)i;
+        if (any < 0)
+            any = (int)i;
+    }
+    return unknown >= 0 ? unknown : any; /* all dead: the first, it may be back */
+}
+
+static int stun_socket(int family, GSource **src, ipop_network_t *net)
+{
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    *src = g_unix_fd_source_new(fd, G_IO_IN);
+    g_source_set_callback(*src, (GSourceFunc)(void (*)(void))on_stun, net, NULL);
+    g_source_attach(*src, net->ctx);
+    return fd;
+}
+
+static void start_stun_probes(ipop_network_t *net)
+{
+    bool v4 = false, v6 = false;
+
+    for (guint i = 0; i < net->stun->len; i++) {
+        stun_server *s = net->stun->pdata[i];
+        s->state = STUN_UNKNOWN;
+        s->pending = false;
+        v4 |= s->ip[0] && strchr(s->ip, ':') == NULL;
+        v6 |= s->ip[0] && strchr(s->ip, ':') != NULL;
+    }
+    if (net->stun->len == 0)
+        return;
+    if (v4)
+        net->stun_fd4 = stun_socket(AF_INET, &net->stun_src4, net);
+    if (v6)
+        net->stun_fd6 = stun_socket(AF_INET6, &net->stun_src6, net);
+    net->stun_timer = ipop__net_timeout(net, 250, on_stun_timer, net);
+    stun_probe_all(net);
+}
+
+static void stop_stun_probes(ipop_network_t *net)
+{
+    ipop__source_clear(&net->stun_src4);
+    ipop__source_clear(&net->stun_src6);
+    ipop__source_clear(&net->stun_timer);
+    if (net->stun_fd4 >= 0)
+        close(net->stun_fd4);
+    if (net->stun_fd6 >= 0)
+        close(net->stun_fd6);
+    net->stun_fd4 = net->stun_fd6 = -1;
 }
 
 /* ---- automatic addresses ---- */
@@ -1161,12 +1361,25 @@ IPOP_EXPORT int ipop_network_get_timeout(ipop_network_t *net)
 
 static int resolve_servers(ipop_network_t *net)
 {
+    unsigned resolved = 0;
+
+    /* One STUN server that does not resolve is skipped, as one that does
+     * not answer; none at all is an error. */
     for (guint i = 0; i < net->stun->len; i++) {
         stun_server *s = net->stun->pdata[i];
-        if (!resolve(s->host, s->ip)) {
+        if (resolve(s->host, s->ip))
+            resolved++;
+        else
+            s->ip[0] = '\0';
+    }
+    for (guint i = 0; i < net->stun->len; i++) {
+        stun_server *s = net->stun->pdata[i];
+        if (!s->ip[0] && resolved == 0) {
             ipop__err(net, "cannot resolve STUN server %s", s->host);
             return -EHOSTUNREACH;
         }
+        if (!s->ip[0])
+            ipop__warn(net, "cannot resolve STUN server %s: skipped", s->host);
     }
     for (guint i = 0; i < net->turn->len; i++) {
         relay_server *t = net->turn->pdata[i];
@@ -1180,6 +1393,7 @@ static int resolve_servers(ipop_network_t *net)
 
 static void cleanup_runtime(ipop_network_t *net)
 {
+    stop_stun_probes(net);
     stop_monitor(net);
     close_device(net);
     drop_mail(net);
@@ -1242,6 +1456,7 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         g_source_attach(net->dev_src, net->ctx);
     }
     start_monitor(net);
+    start_stun_probes(net);
     g_atomic_int_set(&net->running, 1);
     if (net->loop_mode == LOOP_THREAD) {
         net->loop = g_main_loop_new(net->ctx, FALSE);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "pair.h"
 #include "testutil.h"
 
@@ -158,6 +159,65 @@ static void test_relay_bad_credentials(void)
     g_free(turn);
 }
 
+/* Several TURN servers, the first dead: the link comes up relayed through
+ * the live one, without waiting for the dead one. */
+static void test_relay_dead_first(void)
+{
+    node a, b;
+    /* a free port: nothing answers there */
+    char *dead = g_strdup_printf("turn:tester:s3cret@127.0.0.1:%d?transport=udp", test_free_port());
+    char *live = g_strdup_printf("turn:tester:s3cret@127.0.0.1:%d?transport=udp", turn_port);
+    ipop_link_stats_t sa = { .size = sizeof(sa) };
+
+    node_init(&a, "a", "10.32.0.1", NULL, "ice.turn", dead);
+    node_init(&b, "b", "10.32.0.2", NULL, "ice.turn", dead);
+    g_assert_cmpint(ipop_network_set_option(a.net, "ice.turn", live), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(b.net, "ice.turn", live), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(a.net, "ice.relay-only", "true"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(b.net, "ice.relay-only", "true"), ==, 0);
+    a.window = b.window = 8;
+    pair_start(&a, &b);
+    connect_pair(&a, &b);
+    blast(&a, &b, AF_INET, 300);
+    ipop_link_get_stats(ipop_network_get_link(a.net, ipop_network_get_node_id(b.net)), &sa);
+    g_assert_cmpint(sa.local_path, ==, IPOP_PATH_RELAY);
+    node_clear(&a);
+    node_clear(&b);
+    g_free(dead);
+    g_free(live);
+}
+
+/* Several STUN servers, the first dead: the network's probes find it out
+ * within about a second and new links gather with the next one (coturn
+ * answers STUN too); a link opened meanwhile still comes up. */
+static void test_stun_dead_first(void)
+{
+    node a, b;
+    char *dead = g_strdup_printf("127.0.0.1:%d", test_free_port());
+    char *live = g_strdup_printf("127.0.0.1:%d", turn_port);
+    int picked;
+
+    node_init(&a, "a", "10.33.0.1", NULL, "ice.stun", dead);
+    node_init(&b, "b", "10.33.0.2", NULL, "ice.stun", dead);
+    g_assert_cmpint(ipop_network_set_option(a.net, "ice.stun", live), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(b.net, "ice.stun", live), ==, 0);
+    pair_start(&a, &b);
+    /* a link opened at once, before any probe could tell */
+    connect_pair(&a, &b);
+    blast(&a, &b, AF_INET, 300);
+    /* (read racily: the loop thread writes these) */
+    for (int i = 0; i < 100 && ((stun_server *)a.net->stun->pdata[0])->state != STUN_DEAD; i++)
+        g_usleep(50000);
+    picked = ipop__net_stun_pick(a.net);
+    g_assert_cmpint(picked, ==, 1);
+    g_assert_cmpint(((stun_server *)a.net->stun->pdata[0])->state, ==, STUN_DEAD);
+    g_assert_cmpint(((stun_server *)a.net->stun->pdata[1])->state, ==, STUN_ALIVE);
+    node_clear(&a);
+    node_clear(&b);
+    g_free(dead);
+    g_free(live);
+}
+
 int main(int argc, char **argv)
 {
     int r;
@@ -168,6 +228,8 @@ int main(int argc, char **argv)
     g_test_add_func("/relay/udp", test_relay_udp);
     g_test_add_func("/relay/tcp", test_relay_tcp);
     g_test_add_func("/relay/bad-credentials", test_relay_bad_credentials);
+    g_test_add_func("/relay/dead-turn-first", test_relay_dead_first);
+    g_test_add_func("/relay/dead-stun-first", test_stun_dead_first);
     r = g_test_run();
     stop_coturn();
     return r;

@@ -197,8 +197,13 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "address": an IPv4 or IPv6 address with prefix, e.g. "10.10.0.1/24";
  *    may be set once per family
  *  - "mtu": device MTU, 576..1410 (default 1400)
- *  - "ice.stun": "host:port"; may be given several times
- *  - "ice.turn": "turn:user:pass@host:port?transport=udp|tcp"; several allowed
+ *  - "ice.stun": "host:port"; may be given several times: the network
+ *    probes them (a STUN Binding request each, again every 30 s and when
+ *    the network changes) and each new link gathers with the first, in
+ *    the order given, that answers; one that stops answering is skipped
+ *    (links still coming up with it gather again)
+ *  - "ice.turn": "turn:user:pass@host:port?transport=udp|tcp"; several
+ *    allowed, all used at once (a dead one adds no candidate)
  *  - "ice.local-address": an IP address (no prefix) to gather host
  *    candidates on; several allowed; default: every interface but loopback
  *  - "ice.relay-only": "true" or "false": use only relayed candidates

@@ -22,6 +22,8 @@
 #                    through it intact
 #   turn-restart     (relayed pair) coturn stopped and started again: back
 #                    within 30 s of coturn's start
+#   dead-stun        the first of two STUN servers never answers: the link
+#                    still comes up direct (srflx, not relayed) within 5 s
 # Prints one line per fault with what was measured.
 # Usage: faults.sh [--only 'F ...'] PATH-TO-IPOPD.  Root only (77 otherwise).
 # shellcheck source=lab.sh
@@ -94,6 +96,9 @@ pair() {
     lab_host "${name}-b" "nat$((k + 1))" "$((k + 1))" 1
     write_config "${name}a" 1 "${name}a" "$name"
     write_config "${name}b" 2 "${name}b" "$name"
+    if [ -n "${PAIR_STUN_FIRST:-}" ]; then
+        sed -i "s|^ice.stun = |ice.stun = $PAIR_STUN_FIRST;|" "$LAB_WORK/${name}a.conf" "$LAB_WORK/${name}b.conf"
+    fi
     start_node "${name}-a" "${name}a"
     start_node "${name}-b" "${name}b"
     eval "PID_${name}b=\$!"
@@ -160,7 +165,7 @@ main() {
     lab_init
     lab_internet
     lab_prosody da:pw-da db:pw-db sa:pw-sa sb:pw-sb ea:pw-ea eb:pw-eb ha:pw-ha hb:pw-hb na:pw-na nb:pw-nb \
-        la:pw-la lb:pw-lb ra:pw-ra rb:pw-rb
+        la:pw-la lb:pw-lb ra:pw-ra rb:pw-rb ta:pw-ta tb:pw-tb
     lab_coturn
 
     if want peer-restart; then
@@ -263,6 +268,21 @@ EOF
             note "turn-restart: a's relayed link went down $(($(lab_now_ms) - t0)) ms after coturn stopped"
         lab_coturn
         back_within turn-restart 30 "$(lab_now_ms)" r-a 10.40.0.2
+    fi
+    if want dead-stun; then
+        # 10.200.0.2:3999: the server's address, a port where nothing answers
+        t0=$(lab_now_ms)
+        PAIR_STUN_FIRST=$LAB_SRV:3999 pair t port-restricted 15
+        t=$(($(lab_now_ms) - t0))
+        case $(link_paths ta) in
+        "connected srflx srflx "*)
+            if ((t <= 5000)); then
+                note "dead-stun: linked direct (srflx) $t ms after the pair's set-up began"
+            else
+                fail_note dead-stun "linked direct only after $t ms"
+            fi ;;
+        *) fail_note dead-stun "not direct: $(link_paths ta)" ;;
+        esac
     fi
     printf '%s\n' "${RESULTS[@]}"
     [ "$FAILED" = 0 ] || lab_fail "a fault was not survived (see above)"

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* Fuzzes the STUN probe's response check (lib/stun.c) and the rtnetlink
+ * address-change parser (lib/netmon.c): never a read outside the input,
+ * answers that agree with the header, and a response to our own request
+ * recognised as one.  The first input byte chooses the parser. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netmon.h"
+#include "stun.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fuzz_stun(const uint8_t *data, size_t size)
+{
+    static const uint8_t txid[IPOP__STUN_TXID] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+    uint8_t req[IPOP__STUN_HDR], *copy;
+    int r;
+
+    /* a copy of exactly the input's size: ASan sees any read past it */
+    copy = malloc(size ? size : 1);
+    if (!copy)
+        abort();
+    memcpy(copy, data, size);
+    r = ipop__stun_is_response(copy, size, txid);
+    if (r != -EINVAL && r != 0 && r != 1)
+        abort();
+    if (r == 1 && (size < IPOP__STUN_HDR || memcmp(copy + 8, txid, IPOP__STUN_TXID) != 0))
+        abort();
+    /* our own request is never taken for a response */
+    ipop__stun_request(req, txid);
+    if (ipop__stun_is_response(req, sizeof(req), txid) != 0)
+        abort();
+    /* the same bytes made a success response to our request are one */
+    if (size >= IPOP__STUN_HDR && r >= 0) {
+        copy[0] = 0x01;
+        copy[1] = 0x01;
+        memcpy(copy + 8, txid, IPOP__STUN_TXID);
+        if (ipop__stun_is_response(copy, size, txid) != 1)
+            abort();
+    }
+    free(copy);
+}
+
+static void fuzz_netlink(const uint8_t *data, size_t size)
+{
+    ipop__addr_change ch[8];
+    size_t ok = 99;
+    uint8_t *copy = malloc(size ? size : 1);
+    int r;
+
+    if (!copy)
+        abort();
+    memcpy(copy, data, size);
+    r = ipop__netmon_parse(copy, size, ch, 8, &ok);
+    if (r < -EINVAL || r > 8 || ok > 8 || (r >= 0 && (size_t)r != ok))
+        abort();
+    for (size_t i = 0; i < ok; i++)
+        if ((ch[i].addr.family == AF_INET && ch[i].addr.prefix > 32) || ch[i].addr.prefix > 128)
+            abort();
+    free(copy);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    if (data[0] & 1)
+        fuzz_netlink(data + 1, size - 1);
+    else
+        fuzz_stun(data + 1, size - 1);
+    return 0;
+}
