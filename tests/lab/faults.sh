@@ -24,12 +24,15 @@
 #                    within 30 s of coturn's start
 #   dead-stun        the first of two STUN servers never answers: the link
 #                    still comes up direct (srflx, not relayed) within 5 s
-# Prints one line per fault with what was measured.
-# Usage: faults.sh [--only 'F ...'] PATH-TO-IPOPD.  Root only (77 otherwise).
+# Prints one line per fault with what was measured; --doc FILE also writes
+# them as markdown (doc/faults.md).
+# Usage: faults.sh [--doc FILE] [--only 'F ...'] PATH-TO-IPOPD.  Root only
+# (77 otherwise).
 # shellcheck source=lab.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lab.sh"
 
 ONLY=""
+DOC=""
 RESULTS=()
 FAILED=0
 
@@ -152,14 +155,67 @@ c.sendall(open(sys.argv[2], "rb").read()); c.close()
 
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
+write_doc() {
+    local file=$1 started=$2 line
+    {
+        cat <<'EOF'
+# NAT lab: faults survived
+
+This file is written by `tests/lab/faults.sh --doc` (meson test
+`lab-faults`, suite `lab`, asserts the same bounds); do not edit it by hand.
+Each fault is applied to a fresh pair of `ipopd` nodes in the NAT lab
+(tests/lab/lab.sh; [connectivity.md](connectivity.md) describes it): a
+GroupVPN over a private prosody, STUN and TURN at a private coturn, each
+node behind its own port-restricted NAT (symmetric NATs for the TURN case,
+so that the link is relayed).  Times are measured with overlay pings (one
+every 0.2 s) from the moment the fault ends or is applied.
+
+| fault | what is done | bound |
+|---|---|---|
+| peer-restart | b stopped (SIGTERM) and started again | overlay back within 5 s of the start |
+| silent-peer | b's NAT cut off the internet for 20 s | a's link FAILED with a reason within 15 s; back by itself within 45 s of the path returning |
+| address-change | b's NAT gets a new public address | back within 5 s |
+| host-address | b's own LAN address changes | back within 5 s |
+| network-changed | b's NAT renumbered, then `ipopctl network-changed` on b | back within 5 s |
+| loss-delay | 5 % loss and 50 ms delay each way on both NATs' uplinks (tests/lab/delayline.py) | link up within 60 s; 256 KiB over TCP arrive intact |
+| turn-restart | coturn stopped and started again under a relayed link | back within 30 s of coturn's start |
+| dead-stun | the first of two STUN servers never answers | linked direct (srflx) within 5 s |
+
+EOF
+        printf 'Run of %s by `tests/lab/faults.sh --doc %s %s`:\n\n' "$started" "$file" "$IPOPD_ARG"
+        for line in "${RESULTS[@]}"; do
+            printf -- '- %s\n' "$line"
+        done
+        cat <<'EOF'
+
+How the library gets there: a link that hears nothing for 2.5 s (it pings
+when idle) starts ICE again with a fresh agent and a new offer, without
+going through FAILED; at the same moment the XMPP connection is checked
+with a ping to the server and made again when no answer comes within
+1.5 s (a connection through a renumbered NAT looks alive but carries
+nothing); an rtnetlink monitor restarts links whose local address went
+away; `ipop_network_changed()` (ipopctl network-changed) restarts every
+link at once.  A restarted link that is not up within 9 s goes FAILED
+(path-lost), and the overlays keep trying it (1 s, doubling to 30 s).
+STUN servers are probed, and links gather with the first that answers.
+EOF
+    } >"$file"
+}
+
 main() {
     local t t0 k
-    if [ "${1:-}" = --only ]; then
-        ONLY=$2
-        shift 2
-    fi
+    local started
+    started=$(date -u '+%Y-%m-%d %H:%M UTC')
+    while [ $# -gt 1 ]; do
+        case $1 in
+        --only) ONLY=$2; shift 2 ;;
+        --doc) DOC=$2; shift 2 ;;
+        *) break ;;
+        esac
+    done
+    IPOPD_ARG=${1:-}
     lab_require
-    [ -x "${1:-}" ] || { lab_log "usage: ${0##*/} [--only 'F ...'] PATH-TO-IPOPD"; exit 2; }
+    [ -x "${1:-}" ] || { lab_log "usage: ${0##*/} [--doc FILE] [--only 'F ...'] PATH-TO-IPOPD"; exit 2; }
     IPOPD=$(realpath "$1")
     IPOPCTL=$(dirname "$IPOPD")/ipopctl
     lab_init
@@ -285,6 +341,7 @@ EOF
         esac
     fi
     printf '%s\n' "${RESULTS[@]}"
+    [ -n "$DOC" ] && write_doc "$DOC" "$started" && lab_log "wrote $DOC"
     [ "$FAILED" = 0 ] || lab_fail "a fault was not survived (see above)"
     lab_log "done: every fault survived"
 }
