@@ -85,6 +85,7 @@ struct ipop_link {
     NiceAddress local_base;     /* the host address under the selected local candidate */
     int stun_idx;               /* the STUN server this session gathers with, or -1 */
     ipop_reason_t tls_fail;     /* set by the certificate check */
+    GQueue early;               /* GBytes*: handshake datagrams held until a pair is selected */
     const uint8_t *rx_data;     /* the datagram DTLS pulls next */
     size_t rx_len;
 

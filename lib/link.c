@@ -94,6 +94,39 @@ ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id)
 
 /* ---- DTLS transport over the ICE component ---- */
 
+/* A DTLS server answers the client's first flight as soon as it arrives,
+ * which can be before its own ICE side has selected a pair: libnice then
+ * has nowhere to send, and the flight would be lost until the client's
+ * retransmission (250 ms).  Such handshake datagrams are held, a few, and
+ * sent once a pair is selected. */
+#define EARLY_MAX 16
+
+static bool hold_early(ipop_link_t *link, const void *data, size_t len)
+{
+    if (g_queue_get_length(&link->early) >= EARLY_MAX)
+        return false;
+    g_queue_push_tail(&link->early, g_bytes_new(data, len));
+    return true;
+}
+
+static void flush_early(ipop_link_t *link)
+{
+    GBytes *b;
+
+    while (link->agent && (b = g_queue_pop_head(&link->early))) {
+        gsize len;
+        const void *data = g_bytes_get_data(b, &len);
+        if (nice_agent_send(link->agent, link->stream, 1, (guint)len, data) < 0)
+            __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+        g_bytes_unref(b);
+    }
+}
+
+static void drop_early(ipop_link_t *link)
+{
+    g_queue_clear_full(&link->early, (GDestroyNotify)g_bytes_unref);
+}
+
 static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
 {
     ipop_link_t *link = ptr;
@@ -101,6 +134,8 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len
 
     /* A datagram the socket would not take is lost, as UDP would lose it;
      * telling GnuTLS "again" would make it resend a stale record. */
+    if (sent < 0 && !link->tls_done && hold_early(link, data, len))
+        return (ssize_t)len;
     if (sent < 0)
         __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
     return (ssize_t)len;
@@ -468,6 +503,7 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
 
     link->local_base = local->base_addr;
     g_atomic_int_set(&link->local_path, path_type(local->type));
+    flush_early(link);
     g_atomic_int_set(&link->remote_path, path_type(remote->type));
     ipop__dbg(link->net, "link to %s: selected pair %s/%s", short_id(link->peer_id),
               ipop_path_type_str(path_type(local->type)), ipop_path_type_str(path_type(remote->type)));
@@ -479,6 +515,7 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint
 
     ipop__dbg(link->net, "link to %s: ICE %s", short_id(link->peer_id), nice_component_state_to_string(state));
     if (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) {
+        flush_early(link);
         if (link->controlling)
             tls_step(link);
     } else if (state == NICE_COMPONENT_STATE_FAILED) {
@@ -677,6 +714,7 @@ static void teardown(ipop_link_t *link)
     g_mutex_unlock(&link->tx_lock);
     if (tls)
         gnutls_deinit(tls);
+    drop_early(link);
     if (agent) {
         g_signal_handlers_disconnect_by_data(agent, link);
         /* Until the close completes (TURN allocations are released, which
