@@ -83,6 +83,11 @@ struct ipop_link {
     guint64 tx_packets, tx_bytes, rx_packets, rx_bytes, tx_drops, rx_drops;
     guint rtt_us;
     gint local_path, remote_path;
+
+    /* relay.c: GroupVPN member relay */
+    struct ipop__relay_peer *relay; /* made by relay.c, freed with the link */
+    ipop_link_t *via;           /* the member packets to this peer go through now, or NULL (atomic) */
+    guint64 relayed_packets, relay_drops; /* packets from this peer this node relayed, or could not */
 };
 
 struct ipop_network {
@@ -154,6 +159,7 @@ struct ipop_network {
     struct ipop__overlay *ov;
 
     struct ipop__udp_set *udp;  /* udp.c: UDP endpoints; made by the first ipop_udp_open() */
+    struct ipop__relay *relay;  /* relay.c: GroupVPN member relay; made with the network */
 };
 
 /* network.c: used by link.c */

@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "log.h"
 #include "overlay.h"
+#include "relay.h"
 #include "xmpp.h"
 
 #define MAX_SKEW_S 120           /* accepted clock difference of a signed message */
@@ -273,6 +274,8 @@ static gboolean on_sweep(gpointer data)
     GHashTableIter it;
     gpointer k, v;
 
+    if (!ov->social)
+        ipop__relay_tick(ov->net); /* links, and so relays, live on without the server */
     if (!ov->online)
         return G_SOURCE_CONTINUE;
     if (ov->social) {
@@ -753,6 +756,7 @@ void ipop__overlay_stop(ipop_network_t *net)
     if (ov->xmpp)
         ipop__xmpp_stop(ov->xmpp);
     ipop__source_clear(&ov->sweep_src);
+    ipop__relay_reset(net);
     g_hash_table_unref(ov->friends);
     g_free(ov->own_bare);
     g_free(ov->state_file);
