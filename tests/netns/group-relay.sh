@@ -189,8 +189,10 @@ main() {
     for i in 1 2 3; do
         start_daemon "$(host_ns "$i")" "n$i" "$IPOPD" "$WORK/n$i.conf"
     done
-    wait_for 40 "node 1 linked with node 2" direct 1 "${ID[2]}"
-    wait_for 40 "node 3 linked with node 2" direct 3 "${ID[2]}"
+    # Generous: under ASan on a loaded machine an XMPP login alone (OpenSSL
+    # loading its CA bundle) has taken over a minute.
+    wait_for 120 "node 1 linked with node 2" direct 1 "${ID[2]}"
+    wait_for 60 "node 3 linked with node 2" direct 3 "${ID[2]}"
     wait_for 60 "node 1 reaching node 3 through node 2 (ipopctl status --json)" relayed_via 1 "${ID[3]}" "${ID[2]}"
     wait_for 30 "node 3 reaching node 1 through node 2" relayed_via 3 "${ID[1]}" "${ID[2]}"
     log "relay via node 2 in place $((($(date +%s%N) - t0) / 1000000)) ms after the daemons started"
