@@ -415,7 +415,8 @@ static bool relayed_by(node *from, node *to, node *via)
  * ::1), so their link cannot come up; b has both, and links with each.
  * Packets between a and c go through b, in both directions; b counts them;
  * a packet that a sends with another member's source address is dropped at
- * c and counted there. */
+ * c and counted there; forged relay frames (to nobody, back to the sender,
+ * RELAYED in a member's name) are dropped and counted by b. */
 static void test_member_relay(void)
 {
     node a, b, c;
@@ -498,6 +499,43 @@ static void test_member_relay(void)
     g_mutex_lock(&c.lock);
     g_assert_cmpuint(c.received, ==, received_before);
     g_mutex_unlock(&c.lock);
+
+    /* Frames a member could forge on its own link to b (a, here, through the
+     * internal send call): each is dropped and counted, none delivered. */
+    {
+        ipop_link_t *ab = ipop_network_get_link(a.net, ipop_network_get_node_id(b.net));
+        uint8_t id_a[8], id_c[8], nobody[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, rec[300];
+        ipop_link_stats_t ba0 = stats_of(&b, &a);
+        guint64 b_rx = stats_of(&b, &c).rx_packets;
+        int n;
+
+        g_assert_cmpint(ipop__short_id(ipop_network_get_node_id(a.net), id_a), ==, 0);
+        g_assert_cmpint(ipop__short_id(ipop_network_get_node_id(c.net), id_c), ==, 0);
+        build_packet(pkt, AF_INET, "10.44.0.1", "10.44.0.3", 8, sizeof(pkt));
+        /* RELAY to a node b does not know, and back to a itself: b cannot relay */
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAY, nobody, pkt, sizeof(pkt));
+        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAY, id_a, pkt, sizeof(pkt));
+        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        for (i = 0; i < 200 && stats_of(&b, &a).relay_drops < ba0.relay_drops + 2; i++)
+            g_usleep(50000);
+        g_assert_cmpuint(stats_of(&b, &a).relay_drops, ==, ba0.relay_drops + 2);
+        g_assert_cmpuint(stats_of(&b, &a).relayed_packets, ==, ba0.relayed_packets);
+        /* RELAYED as if c had sent it through a: b's own link to c is up, so
+         * b takes nothing from c through anyone (and a RELAYED frame is
+         * never relayed on) */
+        build_packet(pkt, AF_INET, "10.44.0.3", "10.44.0.2", 9, sizeof(pkt));
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, id_c, pkt, sizeof(pkt));
+        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        /* RELAYED naming a, the sender itself */
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, id_a, pkt, sizeof(pkt));
+        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        for (i = 0; i < 200 && stats_of(&b, &a).rx_drops < ba0.rx_drops + 2; i++)
+            g_usleep(50000);
+        g_assert_cmpuint(stats_of(&b, &a).rx_drops, ==, ba0.rx_drops + 2);
+        g_assert_cmpuint(stats_of(&b, &c).rx_packets, ==, b_rx);
+        g_assert_cmpuint(stats_of(&b, &a).rx_packets, ==, ba0.rx_packets);
+    }
 
     node_clear(&c);
     node_clear(&b);
