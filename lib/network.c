@@ -1118,6 +1118,7 @@ static void close_all(ipop_network_t *net, void *data)
     for (guint i = 0; i < links->len; i++)
         ipop__link_shutdown(links->pdata[i], IPOP_REASON_LOCAL_CLOSED, true);
     g_ptr_array_unref(links);
+    ipop__relay_reset(net); /* here, in the loop thread: no relay survives a stop */
     close_device(net);
 }
 

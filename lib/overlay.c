@@ -756,7 +756,6 @@ void ipop__overlay_stop(ipop_network_t *net)
     if (ov->xmpp)
         ipop__xmpp_stop(ov->xmpp);
     ipop__source_clear(&ov->sweep_src);
-    ipop__relay_reset(net);
     g_hash_table_unref(ov->friends);
     g_free(ov->own_bare);
     g_free(ov->state_file);

@@ -23,7 +23,8 @@ void ipop__relay_free(ipop__relay *r);
  * chooses, for each member whose direct link is down, the member to go
  * through. */
 void ipop__relay_tick(ipop_network_t *net);
-/* When the network stops: no member is reached through another any more. */
+/* Loop thread, when the network stops: no member is reached through
+ * another any more, and what peers said is forgotten. */
 void ipop__relay_reset(ipop_network_t *net);
 /* Loop thread: a RELAY, RELAYED or PEERS frame that arrived on `link`. */
 void ipop__relay_frame(ipop_link_t *link, const ipop__frame *f);
