@@ -42,6 +42,7 @@ struct ipop__relay {
     ipop__fwd *fwd;              /* addresses of peers reached through another member */
     GHashTable *peers;           /* ipop_link_t* -> ipop__relay_peer* */
     GHashTable *by_id;           /* &peer->key -> ipop_link_t* */
+    guint scanned;               /* links of net->link_list (which only grows) known here */
     uint8_t announced[IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
     unsigned n_announced;
     gint64 announced_at;
@@ -111,11 +112,16 @@ static ipop_link_t *link_by_id(ipop_network_t *net, const uint8_t id[IPOP__SHORT
     for (int i = 0; i < IPOP__SHORT_ID_LEN; i++)
         key = (gint64)((guint64)key << 8 | id[i]);
     if (!g_hash_table_lookup_extended(r->by_id, &key, NULL, &found)) {
-        /* A link made since the last tick: learn the new ones, once. */
-        GPtrArray *links = all_links(net);
-        for (guint i = 0; i < links->len; i++)
-            peer_of(r, links->pdata[i]);
-        g_ptr_array_unref(links);
+        /* Perhaps a link made since the last tick: learn the new ones
+         * only, so that frames naming nobody cost no scan of every link. */
+        GPtrArray *fresh = g_ptr_array_new();
+        g_mutex_lock(&net->lock);
+        for (; r->scanned < net->link_list->len; r->scanned++)
+            g_ptr_array_add(fresh, net->link_list->pdata[r->scanned]);
+        g_mutex_unlock(&net->lock);
+        for (guint i = 0; i < fresh->len; i++)
+            peer_of(r, fresh->pdata[i]);
+        g_ptr_array_unref(fresh);
         found = g_hash_table_lookup(r->by_id, &key);
     }
     return found;
