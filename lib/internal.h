@@ -85,7 +85,7 @@ struct ipop_link {
     gint local_path, remote_path;
 
     /* relay.c: GroupVPN member relay */
-    struct ipop__relay_peer *relay; /* made by relay.c, freed with the link */
+    struct ipop__relay_peer *relay; /* made and owned by relay.c (net->relay), or NULL */
     ipop_link_t *via;           /* the member packets to this peer go through now, or NULL (atomic) */
     guint64 relayed_packets, relay_drops; /* packets from this peer this node relayed, or could not */
 };
