@@ -1250,11 +1250,16 @@ static void json_link(GString *s, const char *network, const ipop_link_stats_t *
     json_str(s, ipop_path_type_str(st->local_path));
     g_string_append(s, ",\"remote_path\":");
     json_str(s, ipop_path_type_str(st->remote_path));
+    /* GroupVPN: the member packets go through while the direct link is down */
+    g_string_append(s, ",\"relay\":");
+    json_opt_str(s, st->relay_id);
     g_string_append_printf(s, ",\"rtt_us\":%u,\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"rx_packets\":%llu,"
-                           "\"tx_packets\":%llu,\"rx_drops\":%llu,\"tx_drops\":%llu}",
+                           "\"tx_packets\":%llu,\"rx_drops\":%llu,\"tx_drops\":%llu,"
+                           "\"relayed_packets\":%llu,\"relay_drops\":%llu}",
                            st->rtt_us, (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes,
                            (unsigned long long)st->rx_packets, (unsigned long long)st->tx_packets,
-                           (unsigned long long)st->rx_drops, (unsigned long long)st->tx_drops);
+                           (unsigned long long)st->rx_drops, (unsigned long long)st->tx_drops,
+                           (unsigned long long)st->relayed_packets, (unsigned long long)st->relay_drops);
 }
 
 /* The stats of the i-th known link of n; false when it has none. */
@@ -1316,8 +1321,10 @@ static void status_json(GString *s)
             json_str(s, n->state_file);
             pending_json(s, n);
         }
-        g_string_append_printf(s, ",\"signal_refused\":%llu,\"no_route\":%llu,\"links\":[",
-                               (unsigned long long)ns.signal_refused, (unsigned long long)ns.no_route);
+        g_string_append_printf(s, ",\"signal_refused\":%llu,\"no_route\":%llu,\"relayed_packets\":%llu,"
+                               "\"relay_drops\":%llu,\"links\":[",
+                               (unsigned long long)ns.signal_refused, (unsigned long long)ns.no_route,
+                               (unsigned long long)ns.relayed_packets, (unsigned long long)ns.relay_drops);
         for (size_t j = 0; j < n->links->len; j++) {
             ipop_link_stats_t st;
             if (!link_stats(n, j, &st))
@@ -1361,7 +1368,7 @@ static void rtt_text(char *buf, size_t size, uint32_t rtt_us)
 }
 
 /* One line per link; the name last, as it has no fixed width. */
-#define LINK_HEADER "%-52s %-15s %-10s %-6s %9s %12s %12s  %s\n"
+#define LINK_HEADER "%-52s %-15s %-10s %-15s %9s %12s %12s  %s\n"
 
 static void link_header(GString *s, const char *prefix)
 {
@@ -1372,12 +1379,18 @@ static void link_header(GString *s, const char *prefix)
 
 static void link_text(GString *s, const char *prefix, const ipop_link_stats_t *st)
 {
-    char rtt[32];
+    char rtt[32], path[32];
 
     rtt_text(rtt, sizeof(rtt), st->rtt_us);
-    g_string_append_printf(s, "%s%-52s %-15s %-10s %-6s %9s %12llu %12llu  %s\n", prefix, st->peer_id,
-                           st->address[0] ? st->address : "-", ipop_link_state_str(st->state),
-                           st->state == IPOP_LINK_CONNECTED ? ipop_path_type_str(st->local_path) : "-", rtt,
+    /* GroupVPN: a peer reached through another member while the direct
+     * link is down shows as "relayed", with the member's id. */
+    if (st->relay_id[0])
+        snprintf(path, sizeof(path), "member:%.8s", st->relay_id);
+    else
+        g_strlcpy(path, st->state == IPOP_LINK_CONNECTED ? ipop_path_type_str(st->local_path) : "-", sizeof(path));
+    g_string_append_printf(s, "%s%-52s %-15s %-10s %-15s %9s %12llu %12llu  %s\n", prefix, st->peer_id,
+                           st->address[0] ? st->address : "-",
+                           st->relay_id[0] ? "relayed" : ipop_link_state_str(st->state), path, rtt,
                            (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes,
                            st->name[0] ? st->name : "-");
 }
@@ -1408,6 +1421,9 @@ static void status_text(GString *s)
             g_string_append_printf(s, "  friends:   pinned in %s\n", n->state_file ? n->state_file : "memory only");
         g_string_append_printf(s, "  links:     %u, %u connected; %llu signalling messages refused\n", ns.links,
                                ns.links_connected, (unsigned long long)ns.signal_refused);
+        if (ns.relayed_packets || ns.relay_drops)
+            g_string_append_printf(s, "  relayed:   %llu packets between other members (%llu dropped)\n",
+                                   (unsigned long long)ns.relayed_packets, (unsigned long long)ns.relay_drops);
         for (size_t j = 0; j < n->pending->len; j++) {
             const struct pending *pd = g_ptr_array_index(n->pending, j);
             g_string_append_printf(s, "  refused:   %s\n", pd->detail);

@@ -55,6 +55,20 @@ int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f)
             return -EINVAL;
         f->reason = buf[1];
         break;
+    case IPOP__FRAME_RELAY:
+    case IPOP__FRAME_RELAYED:
+        if (len <= IPOP__FRAME_RELAY_HDR || len - IPOP__FRAME_RELAY_HDR > IPOP__FRAME_RELAY_MAX_PAYLOAD)
+            return -EINVAL;
+        memcpy(f->id, buf + 1, IPOP__SHORT_ID_LEN);
+        f->payload = buf + IPOP__FRAME_RELAY_HDR;
+        f->payload_len = len - IPOP__FRAME_RELAY_HDR;
+        break;
+    case IPOP__FRAME_PEERS:
+        if (len < 2 || buf[1] > IPOP__FRAME_PEERS_MAX || len != 2 + (size_t)buf[1] * IPOP__SHORT_ID_LEN)
+            return -EINVAL;
+        f->n_ids = buf[1];
+        f->ids = f->n_ids ? buf + 2 : NULL;
+        break;
     default:
         return -EINVAL;
     }
@@ -81,4 +95,60 @@ int ipop__frame_put_bye(uint8_t *buf, size_t size, uint8_t reason)
     buf[0] = IPOP__FRAME_BYE;
     buf[1] = reason;
     return IPOP__FRAME_BYE_LEN;
+}
+
+int ipop__frame_put_relay(uint8_t *buf, size_t size, uint8_t type, const uint8_t id[IPOP__SHORT_ID_LEN],
+                          const uint8_t *pkt, size_t len)
+{
+    if ((type != IPOP__FRAME_RELAY && type != IPOP__FRAME_RELAYED) || !id || !pkt || len == 0)
+        return -EINVAL;
+    if (len > IPOP__FRAME_RELAY_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    if (!buf || size < IPOP__FRAME_RELAY_HDR + len)
+        return -ENOSPC;
+    buf[0] = type;
+    memcpy(buf + 1, id, IPOP__SHORT_ID_LEN);
+    memmove(buf + IPOP__FRAME_RELAY_HDR, pkt, len);
+    return (int)(IPOP__FRAME_RELAY_HDR + len);
+}
+
+int ipop__frame_put_peers(uint8_t *buf, size_t size, const uint8_t *ids, unsigned n)
+{
+    size_t len = 2 + (size_t)n * IPOP__SHORT_ID_LEN;
+
+    if (n > IPOP__FRAME_PEERS_MAX || (n && !ids))
+        return -EINVAL;
+    if (!buf || size < len)
+        return -ENOSPC;
+    buf[0] = IPOP__FRAME_PEERS;
+    buf[1] = (uint8_t)n;
+    if (n)
+        memcpy(buf + 2, ids, (size_t)n * IPOP__SHORT_ID_LEN);
+    return (int)len;
+}
+
+static int base32_value(char c)
+{
+    if (c >= 'a' && c <= 'z')
+        return c - 'a';
+    if (c >= '2' && c <= '7')
+        return c - '2' + 26;
+    return -1;
+}
+
+int ipop__short_id(const char *node_id, uint8_t out[IPOP__SHORT_ID_LEN])
+{
+    uint64_t bits = 0;
+
+    if (!node_id || !out)
+        return -EINVAL;
+    /* 13 characters carry 65 bits: the first 64 are the id. */
+    for (int i = 0; i < 13; i++) {
+        int v = base32_value(node_id[i]);
+        if (v < 0)
+            return -EINVAL;
+        bits = i < 12 ? bits << 5 | (uint64_t)v : bits << 4 | (uint64_t)(v >> 1);
+    }
+    put64(out, bits);
+    return 0;
 }

@@ -11,11 +11,21 @@ enum {
     IPOP__FRAME_PING = 0x02, /* type, u32 seq, u64 sender's clock (us), big endian */
     IPOP__FRAME_PONG = 0x03, /* the same fields echoed back */
     IPOP__FRAME_BYE = 0x04,  /* type, u8 reason */
+    /* GroupVPN member relay: the relay learns the origin from the link a
+     * RELAY frame came on, never from the frame, and a RELAYED frame is
+     * only ever delivered: one hop at most, by construction. */
+    IPOP__FRAME_RELAY = 0x05,   /* type, destination short id, packet: "forward this" */
+    IPOP__FRAME_RELAYED = 0x06, /* type, origin short id, packet: "forwarded from origin" */
+    IPOP__FRAME_PEERS = 0x07,   /* type, u8 n, n short ids: the members the sender is linked with */
 };
 
 #define IPOP__FRAME_HDR 1     /* bytes before a data payload */
 #define IPOP__FRAME_PING_LEN 13
 #define IPOP__FRAME_BYE_LEN 2
+/* A short id: the first 64 bits of the SHA-256 that a node id encodes. */
+#define IPOP__SHORT_ID_LEN 8
+#define IPOP__FRAME_RELAY_HDR (1 + IPOP__SHORT_ID_LEN)
+#define IPOP__FRAME_PEERS_MAX 128 /* ids in one PEERS frame */
 
 typedef struct ipop__frame {
     uint8_t type;
@@ -24,12 +34,19 @@ typedef struct ipop__frame {
     uint32_t seq;           /* PING, PONG */
     uint64_t stamp;         /* PING, PONG */
     uint8_t reason;         /* BYE */
+    uint8_t id[IPOP__SHORT_ID_LEN]; /* RELAY: destination; RELAYED: origin */
+    const uint8_t *ids;     /* PEERS: n_ids short ids, into the parsed buffer */
+    unsigned n_ids;
 } ipop__frame;
 
 /* Parses one record.  Returns 0, or -EINVAL (empty, unknown type, wrong
  * length for a control frame, DATA with an empty or larger than
- * IPOP__FRAME_MAX_PAYLOAD payload). */
+ * IPOP__FRAME_MAX_PAYLOAD payload, RELAY or RELAYED with an empty or larger
+ * than IPOP__FRAME_RELAY_MAX_PAYLOAD packet, PEERS whose length is not
+ * 2 + 8 n or with n above IPOP__FRAME_PEERS_MAX).  DATA, RELAY and RELAYED
+ * set payload (pointing into buf) and payload_len. */
 #define IPOP__FRAME_MAX_PAYLOAD 1410
+#define IPOP__FRAME_RELAY_MAX_PAYLOAD (IPOP__FRAME_MAX_PAYLOAD - IPOP__SHORT_ID_LEN)
 int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f);
 
 /* Writes a PING or PONG (type) frame; returns IPOP__FRAME_PING_LEN or
@@ -37,3 +54,15 @@ int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f);
 int ipop__frame_put_ping(uint8_t *buf, size_t size, uint8_t type, uint32_t seq, uint64_t stamp);
 /* Writes a BYE frame; returns IPOP__FRAME_BYE_LEN or -ENOSPC. */
 int ipop__frame_put_bye(uint8_t *buf, size_t size, uint8_t reason);
+/* Writes a RELAY or RELAYED (type) frame around packet pkt; returns its
+ * length, -EINVAL (other type, empty packet), -EMSGSIZE (packet above
+ * IPOP__FRAME_RELAY_MAX_PAYLOAD) or -ENOSPC. */
+int ipop__frame_put_relay(uint8_t *buf, size_t size, uint8_t type, const uint8_t id[IPOP__SHORT_ID_LEN],
+                          const uint8_t *pkt, size_t len);
+/* Writes a PEERS frame with n ids (n * 8 bytes); returns its length,
+ * -EINVAL (n above IPOP__FRAME_PEERS_MAX) or -ENOSPC. */
+int ipop__frame_put_peers(uint8_t *buf, size_t size, const uint8_t *ids, unsigned n);
+/* The short id of a node id (52 characters of base32, [a-z2-7]): its first
+ * 64 bits.  Returns 0, or -EINVAL when the first 13 characters are not
+ * base32. */
+int ipop__short_id(const char *node_id, uint8_t out[IPOP__SHORT_ID_LEN]);

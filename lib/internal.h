@@ -97,6 +97,11 @@ struct ipop_link {
     guint64 tx_packets, tx_bytes, rx_packets, rx_bytes, tx_drops, rx_drops;
     guint rtt_us;
     gint local_path, remote_path;
+
+    /* relay.c: GroupVPN member relay */
+    struct ipop__relay_peer *relay; /* made and owned by relay.c (net->relay), or NULL */
+    ipop_link_t *via;           /* the member packets to this peer go through now, or NULL (atomic) */
+    guint64 relayed_packets, relay_drops; /* packets from this peer this node relayed, or could not */
 };
 
 struct ipop_network {
@@ -175,6 +180,7 @@ struct ipop_network {
     struct ipop__overlay *ov;
 
     struct ipop__udp_set *udp;  /* udp.c: UDP endpoints; made by the first ipop_udp_open() */
+    struct ipop__relay *relay;  /* relay.c: GroupVPN member relay; made with the network */
 };
 
 /* network.c: used by link.c */

@@ -21,6 +21,7 @@
 #include <gnutls/x509.h>
 
 #include "internal.h"
+#include "relay.h"
 #include "rewrite.h"
 #include "log.h"
 
@@ -436,6 +437,11 @@ static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len)
     }
     case IPOP__FRAME_BYE:
         ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, false);
+        break;
+    case IPOP__FRAME_RELAY:
+    case IPOP__FRAME_RELAYED:
+    case IPOP__FRAME_PEERS:
+        ipop__relay_frame(link, &f); /* GroupVPN member relay */
         break;
     }
 }

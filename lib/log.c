@@ -113,6 +113,7 @@ IPOP_EXPORT const char *ipop_path_type_str(ipop_path_type_t type)
     case IPOP_PATH_SRFLX: return "srflx";
     case IPOP_PATH_PRFLX: return "prflx";
     case IPOP_PATH_RELAY: return "relay";
+    case IPOP_PATH_MEMBER: return "member";
     }
     return "unknown";
 }

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "netmon.h"
 #include "overlay.h"
+#include "relay.h"
 #include "rewrite.h"
 #include "stun.h"
 #include "tun-linux.h"
@@ -374,6 +375,7 @@ IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
     net->links = g_hash_table_new(g_str_hash, g_str_equal);
     net->link_list = g_ptr_array_new();
     net->allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    net->relay = ipop__relay_new();
     *ret = net;
     return 0;
 }
@@ -720,6 +722,8 @@ static int flood(ipop_network_t *net, const uint8_t *pkt, size_t len)
         ipop_link_t *link = net->link_list->pdata[i];
         if (g_atomic_int_get(&link->state) == IPOP_LINK_CONNECTED && ipop__link_send_packet(link, pkt, len) == 0)
             sent++;
+        else if (ipop__relay_via(link) && ipop__relay_send(link, pkt, len) == 0)
+            sent++; /* a member reached through another */
     }
     g_mutex_unlock(&net->lock);
     return sent ? 0 : -EHOSTUNREACH;
@@ -742,6 +746,8 @@ static int route(ipop_network_t *net, const uint8_t *pkt, size_t len, ipop_link_
     if (ipop__ip_src_dst(pkt, len, &src, &dst) < 0)
         return -EINVAL;
     *ret = ipop__fwd_lookup_ip(net->fwd, &dst);
+    if (!*ret)
+        *ret = ipop__relay_lookup(net, &dst); /* a member reached through another */
     return *ret ? 0 : -EHOSTUNREACH;
 }
 
@@ -761,6 +767,8 @@ IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet
         return r;
     if (!link)
         return flood(net, packet, len);
+    if (ipop__relay_via(link))
+        return ipop__relay_send(link, packet, len);
     return ipop__link_send_packet(link, packet, len);
 }
 
@@ -787,6 +795,10 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
         }
         if (!link) {
             flood(net, pkt, (size_t)n);
+            continue;
+        }
+        if (ipop__relay_via(link)) {
+            ipop__relay_send(link, pkt, (size_t)n);
             continue;
         }
         /* The frame header goes in front of the packet: no copy. */
@@ -1500,6 +1512,7 @@ static void close_all(ipop_network_t *net, void *data)
     for (guint i = 0; i < links->len; i++)
         ipop__link_shutdown(links->pdata[i], IPOP_REASON_LOCAL_CLOSED, true);
     g_ptr_array_unref(links);
+    ipop__relay_reset(net); /* here, in the loop thread: no relay survives a stop */
     close_device(net);
 }
 
@@ -1587,6 +1600,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     g_ptr_array_unref(net->local_addrs);
     ipop__identity_free(net->id);
     ipop__udp_set_free(net->udp);
+    ipop__relay_free(net->relay);
     if (net->user_ctx)
         g_main_context_unref(net->user_ctx);
     g_mutex_clear(&net->lock);
@@ -1778,6 +1792,7 @@ IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t
             s.links_connected++;
     }
     g_mutex_unlock(&net->lock);
+    ipop__relay_totals(net, &s.relayed_packets, &s.relay_drops);
     memcpy(stats, &s, n);
     return 0;
 }
@@ -1821,6 +1836,15 @@ IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
         if (a->family && ipop__addr_format(a, s.address, sizeof(s.address)) > 0)
             s.address[strcspn(s.address, "/")] = '\0'; /* an address to ping, not a route */
         g_strlcpy(s.name, link->name, sizeof(s.name));
+    }
+    {
+        ipop_link_t *via = ipop__relay_via(link);
+        if (via) {
+            s.local_path = s.remote_path = IPOP_PATH_MEMBER;
+            g_strlcpy(s.relay_id, via->peer_id, sizeof(s.relay_id));
+        }
+        s.relayed_packets = __atomic_load_n(&link->relayed_packets, __ATOMIC_RELAXED);
+        s.relay_drops = __atomic_load_n(&link->relay_drops, __ATOMIC_RELAXED);
     }
     memcpy(stats, &s, n);
     return 0;

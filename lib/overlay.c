@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "log.h"
 #include "overlay.h"
+#include "relay.h"
 #include "xmpp.h"
 
 #define MAX_SKEW_S 120           /* accepted clock difference of a signed message */
@@ -273,6 +274,8 @@ static gboolean on_sweep(gpointer data)
     GHashTableIter it;
     gpointer k, v;
 
+    if (!ov->social)
+        ipop__relay_tick(ov->net); /* links, and so relays, live on without the server */
     if (!ov->online)
         return G_SOURCE_CONTINUE;
     if (ov->social) {

@@ -113,7 +113,7 @@ static void test_unknown_types(void)
     ipop__frame f;
 
     for (unsigned t = 0; t < 256; t++) {
-        if (t >= IPOP__FRAME_DATA && t <= IPOP__FRAME_BYE)
+        if (t >= IPOP__FRAME_DATA && t <= IPOP__FRAME_PEERS)
             continue;
         buf[0] = (uint8_t)t;
         for (size_t n = 0; n < sizeof(buf); n++)
@@ -135,6 +135,117 @@ static void test_parse_clears(void)
     g_assert_cmpuint(f.type, ==, 0);
 }
 
+static const uint8_t id1[IPOP__SHORT_ID_LEN] = { 0x00, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6 };
+
+/* RELAY and RELAYED: type, 8-byte id, packet; the payload points into the
+ * record. */
+static void test_relay_wire(void)
+{
+    uint8_t buf[32], pkt[3] = { 0x45, 0x00, 0x99 };
+    static const uint8_t expect[12] = { 0x05, 0x00, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6, 0x45, 0x00, 0x99 };
+    ipop__frame f;
+
+    memset(buf, 0xaa, sizeof(buf));
+    g_assert_cmpint(ipop__frame_put_relay(buf, sizeof(buf), IPOP__FRAME_RELAY, id1, pkt, 3), ==, 12);
+    g_assert_cmpmem(buf, 12, expect, 12);
+    g_assert_cmpuint(buf[12], ==, 0xaa);
+    g_assert_cmpint(ipop__frame_parse(buf, 12, &f), ==, 0);
+    g_assert_cmpuint(f.type, ==, IPOP__FRAME_RELAY);
+    g_assert_cmpmem(f.id, 8, id1, 8);
+    g_assert_true(f.payload == buf + IPOP__FRAME_RELAY_HDR);
+    g_assert_cmpuint(f.payload_len, ==, 3);
+
+    g_assert_cmpint(ipop__frame_put_relay(buf, sizeof(buf), IPOP__FRAME_RELAYED, id1, pkt, 3), ==, 12);
+    g_assert_cmpuint(buf[0], ==, 0x06);
+    g_assert_cmpmem(buf + 1, 11, expect + 1, 11);
+    g_assert_cmpint(ipop__frame_parse(buf, 12, &f), ==, 0);
+    g_assert_cmpuint(f.type, ==, IPOP__FRAME_RELAYED);
+    g_assert_cmpmem(f.id, 8, id1, 8);
+}
+
+static void test_relay_lengths(void)
+{
+    uint8_t rec[IPOP__FRAME_RELAY_HDR + IPOP__FRAME_RELAY_MAX_PAYLOAD + 1] = { 0 };
+    uint8_t pkt[IPOP__FRAME_RELAY_MAX_PAYLOAD + 1] = { 0x45 };
+    ipop__frame f;
+
+    /* the largest relayed packet: a whole record, as large as a DATA frame's */
+    g_assert_cmpuint(IPOP__FRAME_RELAY_HDR + IPOP__FRAME_RELAY_MAX_PAYLOAD, ==, IPOP__FRAME_HDR + IPOP__FRAME_MAX_PAYLOAD);
+    g_assert_cmpuint(IPOP__FRAME_RELAY_MAX_PAYLOAD, ==, 1402);
+    for (uint8_t type = IPOP__FRAME_RELAY; type <= IPOP__FRAME_RELAYED; type++) {
+        rec[0] = type;
+        for (size_t n = 0; n <= sizeof(rec); n += (n < 40 ? 1 : 113)) {
+            size_t len = MIN(n, sizeof(rec));
+            bool ok = len > IPOP__FRAME_RELAY_HDR && len <= sizeof(rec) - 1;
+            g_assert_cmpint(ipop__frame_parse(rec, len, &f), ==, ok ? 0 : -EINVAL);
+        }
+        g_assert_cmpint(ipop__frame_parse(rec, sizeof(rec) - 1, &f), ==, 0);
+        g_assert_cmpint(ipop__frame_parse(rec, sizeof(rec), &f), ==, -EINVAL);
+        g_assert_cmpint(ipop__frame_put_relay(rec, sizeof(rec), type, id1, pkt, IPOP__FRAME_RELAY_MAX_PAYLOAD), ==,
+                        (int)sizeof(rec) - 1);
+        g_assert_cmpint(ipop__frame_put_relay(rec, sizeof(rec), type, id1, pkt, sizeof(pkt)), ==, -EMSGSIZE);
+        g_assert_cmpint(ipop__frame_put_relay(rec, sizeof(rec), type, id1, pkt, 0), ==, -EINVAL);
+        g_assert_cmpint(ipop__frame_put_relay(rec, 10, type, id1, pkt, 2), ==, -ENOSPC);
+        g_assert_cmpint(ipop__frame_put_relay(rec, 11, type, id1, pkt, 2), ==, 11);
+    }
+    g_assert_cmpint(ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_DATA, id1, pkt, 2), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_PEERS, id1, pkt, 2), ==, -EINVAL);
+}
+
+static void test_peers(void)
+{
+    uint8_t ids[IPOP__FRAME_PEERS_MAX * 8 + 8], buf[2 + sizeof(ids) + 8];
+    ipop__frame f;
+
+    for (size_t i = 0; i < sizeof(ids); i++)
+        ids[i] = (uint8_t)(i * 13);
+    /* none: "07 00" */
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), NULL, 0), ==, 2);
+    g_assert_cmpmem(buf, 2, "\x07\x00", 2);
+    g_assert_cmpint(ipop__frame_parse(buf, 2, &f), ==, 0);
+    g_assert_cmpuint(f.type, ==, IPOP__FRAME_PEERS);
+    g_assert_cmpuint(f.n_ids, ==, 0);
+    g_assert_null(f.ids);
+    /* two: "07 02" then 16 bytes */
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, 2), ==, 18);
+    g_assert_cmpmem(buf, 2, "\x07\x02", 2);
+    g_assert_cmpmem(buf + 2, 16, ids, 16);
+    g_assert_cmpint(ipop__frame_parse(buf, 18, &f), ==, 0);
+    g_assert_cmpuint(f.n_ids, ==, 2);
+    g_assert_true(f.ids == buf + 2);
+    for (size_t n = 0; n < 40; n++)
+        g_assert_cmpint(ipop__frame_parse(buf, n, &f), ==, n == 18 ? 0 : -EINVAL);
+    /* the most */
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, IPOP__FRAME_PEERS_MAX), ==,
+                    2 + IPOP__FRAME_PEERS_MAX * 8);
+    g_assert_cmpint(ipop__frame_parse(buf, 2 + IPOP__FRAME_PEERS_MAX * 8, &f), ==, 0);
+    g_assert_cmpuint(f.n_ids, ==, IPOP__FRAME_PEERS_MAX);
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, IPOP__FRAME_PEERS_MAX + 1), ==, -EINVAL);
+    buf[1] = IPOP__FRAME_PEERS_MAX + 1; /* a count above the limit, of the right length */
+    g_assert_cmpint(ipop__frame_parse(buf, 2 + (IPOP__FRAME_PEERS_MAX + 1) * 8, &f), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_peers(buf, 17, ids, 2), ==, -ENOSPC);
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), NULL, 1), ==, -EINVAL);
+}
+
+/* The short id is the first 64 bits that the base32 node id encodes. */
+static void test_short_id(void)
+{
+    uint8_t id[8];
+
+    g_assert_cmpint(ipop__short_id("abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst", id), ==, 0);
+    g_assert_cmpmem(id, 8, id1, 8);
+    g_assert_cmpint(ipop__short_id("7777777777777", id), ==, 0);
+    g_assert_cmpmem(id, 8, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+    g_assert_cmpint(ipop__short_id("aaaaaaaaaaaab", id), ==, 0); /* the 65th bit is not part of it */
+    g_assert_cmpmem(id, 8, "\0\0\0\0\0\0\0\0", 8);
+    g_assert_cmpint(ipop__short_id("aaaaaaaaaaaac", id), ==, 0);
+    g_assert_cmpmem(id, 8, "\0\0\0\0\0\0\0\x01", 8);
+    g_assert_cmpint(ipop__short_id("aaaaaaaaaaaa", id), ==, -EINVAL); /* too short */
+    g_assert_cmpint(ipop__short_id("Aaaaaaaaaaaaaaaa", id), ==, -EINVAL);
+    g_assert_cmpint(ipop__short_id("aaaaaaaaaaaa1aa", id), ==, -EINVAL);
+    g_assert_cmpint(ipop__short_id(NULL, id), ==, -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -146,5 +257,9 @@ int main(int argc, char **argv)
     g_test_add_func("/frame/bye", test_bye);
     g_test_add_func("/frame/unknown-types", test_unknown_types);
     g_test_add_func("/frame/parse-clears", test_parse_clears);
+    g_test_add_func("/frame/relay-wire", test_relay_wire);
+    g_test_add_func("/frame/relay-lengths", test_relay_lengths);
+    g_test_add_func("/frame/peers", test_peers);
+    g_test_add_func("/frame/short-id", test_short_id);
     return g_test_run();
 }

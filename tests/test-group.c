@@ -43,6 +43,24 @@ static void member(node *n, const char *user, const char *pass, const char *a4, 
     g_free(port_s);
 }
 
+/* A member whose ICE candidates are only on `ice_addr` (127.0.0.1 or ::1). */
+static void member_on(node *n, const char *user, const char *pass, const char *a4, const char *ice_addr)
+{
+    char *jid = g_strdup_printf("%s@ipop.test", user), *port_s = g_strdup_printf("%d", port);
+
+    node_init(n, user, a4, NULL, "ice.local-address", ice_addr);
+    g_assert_cmpint(ipop_network_set_option(n->net, "overlay", "group"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.jid", jid), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.password", pass), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server", "127.0.0.1"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.port", port_s), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server-fingerprint", fingerprint), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "group.room", "vpn@rooms.ipop.test"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(n->net, "group.secret", "sesame"), ==, 0);
+    g_free(jid);
+    g_free(port_s);
+}
+
 static int link_state(node *from, node *to)
 {
     ipop_link_t *l = ipop_network_get_link(from->net, ipop_network_get_node_id(to->net));
@@ -372,6 +390,158 @@ static void test_silent_peer(void)
     node_clear(&a);
 }
 
+/* ---- member relay ---- */
+
+static ipop_link_stats_t stats_of(node *from, node *to)
+{
+    ipop_link_stats_t st = { .size = sizeof(st) };
+    ipop_link_t *l = ipop_network_get_link(from->net, ipop_network_get_node_id(to->net));
+
+    if (l)
+        g_assert_cmpint(ipop_link_get_stats(l, &st), ==, 0);
+    return st;
+}
+
+/* from reaches to through member via, as its stats say. */
+static bool relayed_by(node *from, node *to, node *via)
+{
+    ipop_link_stats_t st = stats_of(from, to);
+
+    return st.state != IPOP_LINK_CONNECTED && st.local_path == IPOP_PATH_MEMBER &&
+           st.remote_path == IPOP_PATH_MEMBER && !strcmp(st.relay_id, ipop_network_get_node_id(via->net));
+}
+
+/* a and c have no address family in common (ICE only on 127.0.0.1, only on
+ * ::1), so their link cannot come up; b has both, and links with each.
+ * Packets between a and c go through b, in both directions; b counts them;
+ * a packet that a sends with another member's source address is dropped at
+ * c and counted there; forged relay frames (to nobody, back to the sender,
+ * RELAYED in a member's name) are dropped and counted by b. */
+static void test_member_relay(void)
+{
+    node a, b, c;
+    ipop_link_stats_t st, ab0, cb0;
+    ipop_network_stats_t ns = { .size = sizeof(ns) };
+    guint8 pkt[200];
+    guint64 drops_before, received_before, b_drops;
+    gint64 t0;
+    int i;
+
+    member_on(&a, "a", "pa", "10.44.0.1", "127.0.0.1");
+    member_on(&b, "b", "pb", "10.44.0.2", "127.0.0.1");
+    g_assert_cmpint(ipop_network_set_option(b.net, "ice.local-address", "::1"), ==, 0);
+    member_on(&c, "c", "pc", "10.44.0.3", "::1");
+    /* the direct link gives up sooner than by default: the test need not wait 30 s */
+    g_assert_cmpint(ipop_network_set_option(a.net, "link.timeout", "5"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(c.net, "link.timeout", "5"), ==, 0);
+    t0 = g_get_monotonic_time();
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(c.net), ==, 0);
+    /* Three XMPP logins at once: under ASan (slow unwinding on every
+     * malloc) OpenSSL's loading of the CA bundle alone took over a minute. */
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 150));
+    g_assert_true(wait_link(&c, &b, IPOP_LINK_CONNECTED, 60));
+    for (i = 0; i < 60 * 20 && !(relayed_by(&a, &c, &b) && relayed_by(&c, &a, &b)); i++)
+        g_usleep(50000);
+    st = stats_of(&a, &c);
+    g_test_message("a to c: %s (%s), path %s via %.8s, after %.0f ms", ipop_link_state_str(st.state),
+                   ipop_reason_str(st.reason), ipop_path_type_str(st.local_path), st.relay_id,
+                   (g_get_monotonic_time() - t0) / 1000.0);
+    g_assert_true(relayed_by(&a, &c, &b));
+    g_assert_true(relayed_by(&c, &a, &b));
+    /* the direct link really did not come up: ICE failed or timed out */
+    g_assert_cmpint(st.state, !=, IPOP_LINK_CONNECTED);
+    g_assert_cmpstr(ipop_path_type_str(IPOP_PATH_MEMBER), ==, "member");
+    /* links that are up say nothing of relays */
+    st = stats_of(&a, &b);
+    g_assert_cmpstr(st.relay_id, ==, "");
+    g_assert_cmpint(st.local_path, !=, IPOP_PATH_MEMBER);
+
+    /* for the record: the same blast direct (a to b) and relayed (a to c) */
+    a.peer = &b;
+    t0 = g_get_monotonic_time();
+    blast(&a, &b, AF_INET, 0);
+    g_test_message("a to b, direct: %.0f packets/s", N_PACKETS * 1e6 / (double)(g_get_monotonic_time() - t0));
+    ab0 = stats_of(&b, &a);
+    cb0 = stats_of(&b, &c);
+    a.peer = &c;
+    c.peer = &a;
+    t0 = g_get_monotonic_time();
+    blast(&a, &c, AF_INET, 0); /* every packet arrives, intact (sizes 64 to 1400) */
+    g_test_message("a to c, through b: %.0f packets/s", N_PACKETS * 1e6 / (double)(g_get_monotonic_time() - t0));
+    blast(&c, &a, AF_INET, 0);
+    /* counted as traffic between a and c, relayed by b */
+    g_assert_cmpuint(stats_of(&a, &c).tx_packets, >=, N_PACKETS);
+    g_assert_cmpuint(stats_of(&c, &a).rx_packets, >=, N_PACKETS);
+    g_assert_cmpuint(stats_of(&c, &a).tx_packets, >=, N_PACKETS);
+    g_assert_cmpuint(stats_of(&a, &c).rx_packets, >=, N_PACKETS);
+    g_assert_cmpuint(stats_of(&b, &a).relayed_packets - ab0.relayed_packets, ==, N_PACKETS);
+    g_assert_cmpuint(stats_of(&b, &c).relayed_packets - cb0.relayed_packets, ==, N_PACKETS);
+    g_assert_cmpint(ipop_network_get_stats(b.net, &ns), ==, 0);
+    g_assert_cmpuint(ns.relayed_packets, >=, 2 * N_PACKETS);
+    b_drops = ns.relay_drops;
+    g_test_message("b relayed %llu packets, dropped %llu", (unsigned long long)ns.relayed_packets,
+                   (unsigned long long)b_drops);
+    /* b is not reached through anyone: it only relays */
+    g_assert_cmpuint(stats_of(&b, &a).rx_packets, ==, ab0.rx_packets);
+
+    /* a sends as if it were b: b relays it (b cannot know), c drops it */
+    drops_before = stats_of(&c, &a).rx_drops;
+    g_mutex_lock(&c.lock);
+    received_before = c.received;
+    g_mutex_unlock(&c.lock);
+    build_packet(pkt, AF_INET, "10.44.0.2", "10.44.0.3", 7, sizeof(pkt));
+    g_assert_cmpint(ipop_network_send_packet(a.net, pkt, sizeof(pkt)), ==, 0);
+    for (i = 0; i < 200 && stats_of(&c, &a).rx_drops == drops_before; i++)
+        g_usleep(50000);
+    g_assert_cmpuint(stats_of(&c, &a).rx_drops, ==, drops_before + 1);
+    g_mutex_lock(&c.lock);
+    g_assert_cmpuint(c.received, ==, received_before);
+    g_mutex_unlock(&c.lock);
+
+    /* Frames a member could forge on its own link to b (a, here, through the
+     * internal send call): each is dropped and counted, none delivered. */
+    {
+        ipop_link_t *ab = ipop_network_get_link(a.net, ipop_network_get_node_id(b.net));
+        uint8_t id_a[8], id_c[8], nobody[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, rec[300];
+        ipop_link_stats_t ba0 = stats_of(&b, &a);
+        guint64 b_rx = stats_of(&b, &c).rx_packets;
+        int n;
+
+        g_assert_cmpint(ipop__short_id(ipop_network_get_node_id(a.net), id_a), ==, 0);
+        g_assert_cmpint(ipop__short_id(ipop_network_get_node_id(c.net), id_c), ==, 0);
+        build_packet(pkt, AF_INET, "10.44.0.1", "10.44.0.3", 8, sizeof(pkt));
+        /* RELAY to a node b does not know, and back to a itself: b cannot relay */
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAY, nobody, pkt, sizeof(pkt));
+        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAY, id_a, pkt, sizeof(pkt));
+        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        for (i = 0; i < 200 && stats_of(&b, &a).relay_drops < ba0.relay_drops + 2; i++)
+            g_usleep(50000);
+        g_assert_cmpuint(stats_of(&b, &a).relay_drops, ==, ba0.relay_drops + 2);
+        g_assert_cmpuint(stats_of(&b, &a).relayed_packets, ==, ba0.relayed_packets);
+        /* RELAYED as if c had sent it through a: b's own link to c is up, so
+         * b takes nothing from c through anyone (and a RELAYED frame is
+         * never relayed on) */
+        build_packet(pkt, AF_INET, "10.44.0.3", "10.44.0.2", 9, sizeof(pkt));
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, id_c, pkt, sizeof(pkt));
+        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        /* RELAYED naming a, the sender itself */
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, id_a, pkt, sizeof(pkt));
+        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        for (i = 0; i < 200 && stats_of(&b, &a).rx_drops < ba0.rx_drops + 2; i++)
+            g_usleep(50000);
+        g_assert_cmpuint(stats_of(&b, &a).rx_drops, ==, ba0.rx_drops + 2);
+        g_assert_cmpuint(stats_of(&b, &c).rx_packets, ==, b_rx);
+        g_assert_cmpuint(stats_of(&b, &a).rx_packets, ==, ba0.rx_packets);
+    }
+
+    node_clear(&c);
+    node_clear(&b);
+    node_clear(&a);
+}
+
 int main(int argc, char **argv)
 {
     static const char *const users[] = { "a:pa", "b:pb", "c:pc", "d:pd", "e:pe", NULL };
@@ -387,6 +557,7 @@ int main(int argc, char **argv)
     g_test_add_func("/group/hostile", test_hostile);
     g_test_add_func("/group/auto-address", test_auto_address);
     g_test_add_func("/group/silent-peer", test_silent_peer);
+    g_test_add_func("/group/member-relay", test_member_relay);
     r = g_test_run();
     test_prosody_free(&srv);
     return r;

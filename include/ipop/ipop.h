@@ -107,6 +107,8 @@ typedef enum ipop_path_type {
     IPOP_PATH_SRFLX = 2, /**< server-reflexive (learned through STUN) */
     IPOP_PATH_PRFLX = 3, /**< peer-reflexive (learned during checks) */
     IPOP_PATH_RELAY = 4, /**< relayed through a TURN server */
+    IPOP_PATH_MEMBER = 5, /**< GroupVPN: through another member of the group, named by
+                               ipop_link_stats_t.relay_id, while the direct link is down */
 } ipop_path_type_t;
 
 /** Event types passed to the event callback. */
@@ -147,6 +149,12 @@ typedef struct ipop_link_stats {
     char peer_id[IPOP_NODE_ID_MAX + 1]; /**< the peer's node id */
     char address[48];                /**< the peer's IPv4 virtual address as this node reaches it, "" if none */
     char name[128];                  /**< SocialVPN: the friend's JID; "" otherwise */
+    char relay_id[IPOP_NODE_ID_MAX + 1]; /**< GroupVPN: the member that packets to and from the peer go
+                                          through while the direct link is down (local_path and
+                                          remote_path are then IPOP_PATH_MEMBER); "" when direct */
+    uint64_t relayed_packets;        /**< packets from this peer that this node relayed to another member */
+    uint64_t relay_drops;            /**< packets from this peer to relay that this node could not
+                                          (no connected link to the destination) */
 } ipop_link_stats_t;
 
 /** Statistics of a network.  Set `size` to sizeof(ipop_network_stats_t)
@@ -157,6 +165,8 @@ typedef struct ipop_network_stats {
     uint64_t no_route;         /**< packets from the device with no link to their destination */
     uint32_t links;            /**< links known, in any state */
     uint32_t links_connected;  /**< links connected now */
+    uint64_t relayed_packets;  /**< GroupVPN: packets this node relayed between two other members */
+    uint64_t relay_drops;      /**< GroupVPN: packets to relay that this node dropped */
 } ipop_network_stats_t;
 
 /** Log levels (syslog's numbers). */
@@ -327,7 +337,8 @@ IPOP_EXPORT int ipop_network_set_packet_cb(ipop_network_t *net, ipop_packet_cb c
  * thread.  Returns 0 once handed to the link, -EMSGSIZE above
  * IPOP_MAX_PACKET (or the MTU), -EINVAL for a packet that does not parse,
  * -EHOSTUNREACH when no link serves the destination, -ENOTCONN when that
- * link is not connected, -ENOBUFS when the socket is full. */
+ * link is not connected (in a GroupVPN: and no other member relays to its
+ * peer; see ipop_link_stats_t.relay_id), -ENOBUFS when the socket is full. */
 IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet, size_t len);
 
 /** Sets the event callback.  -EBUSY once started. */

@@ -8,6 +8,32 @@
 
 #include "frame.h"
 
+/* RELAY and RELAYED carry an id and a packet; PEERS a count and ids. */
+static void check_relay(const uint8_t *data, size_t size, const ipop__frame *f)
+{
+    uint8_t buf[IPOP__FRAME_RELAY_HDR + IPOP__FRAME_RELAY_MAX_PAYLOAD];
+    int n;
+
+    if (f->payload != data + IPOP__FRAME_RELAY_HDR || f->payload_len != size - IPOP__FRAME_RELAY_HDR ||
+        f->payload_len < 1 || f->payload_len > IPOP__FRAME_RELAY_MAX_PAYLOAD)
+        abort();
+    n = ipop__frame_put_relay(buf, sizeof(buf), f->type, f->id, f->payload, f->payload_len);
+    if (n < 0 || (size_t)n != size || memcmp(buf, data, size) != 0)
+        abort();
+}
+
+static void check_peers(const uint8_t *data, size_t size, const ipop__frame *f)
+{
+    uint8_t buf[2 + IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
+    int n;
+
+    if (f->n_ids > IPOP__FRAME_PEERS_MAX || (f->n_ids && f->ids != data + 2))
+        abort();
+    n = ipop__frame_put_peers(buf, sizeof(buf), f->ids, f->n_ids);
+    if (n < 0 || (size_t)n != size || memcmp(buf, data, size) != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_control(const uint8_t *data, size_t size, const ipop__frame *f)
@@ -39,6 +65,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case IPOP__FRAME_PONG:
     case IPOP__FRAME_BYE:
         check_control(data, size, &f);
+        break;
+    case IPOP__FRAME_RELAY:
+    case IPOP__FRAME_RELAYED:
+        check_relay(data, size, &f);
+        break;
+    case IPOP__FRAME_PEERS:
+        check_peers(data, size, &f);
         break;
     default:
         abort();

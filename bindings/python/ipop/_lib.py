@@ -49,6 +49,9 @@ class LinkStatsStruct(ctypes.Structure):
         ("peer_id", ctypes.c_char * (NODE_ID_MAX + 1)),
         ("address", ctypes.c_char * 48),
         ("name", ctypes.c_char * 128),
+        ("relay_id", ctypes.c_char * (NODE_ID_MAX + 1)),
+        ("relayed_packets", c_uint64),
+        ("relay_drops", c_uint64),
     ]
 
 

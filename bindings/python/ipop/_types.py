@@ -51,6 +51,7 @@ class PathType(enum.IntEnum):
     SRFLX = 2
     PRFLX = 3
     RELAY = 4
+    MEMBER = 5  # GroupVPN: through another member, LinkStats.relay_id
 
 
 class EventType(enum.IntEnum):
@@ -125,3 +126,6 @@ class LinkStats:
     peer_id: str
     address: str = ""
     name: str = ""
+    relay_id: str = ""  # GroupVPN: the member packets go through while the direct link is down
+    relayed_packets: int = 0  # packets from this peer that this node relayed to another member
+    relay_drops: int = 0  # packets from this peer that this node could not relay

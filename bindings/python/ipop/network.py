@@ -431,7 +431,9 @@ class Link:
                          tx_packets=st.tx_packets, tx_bytes=st.tx_bytes, rx_packets=st.rx_packets,
                          rx_bytes=st.rx_bytes, tx_drops=st.tx_drops, rx_drops=st.rx_drops, rtt_us=st.rtt_us,
                          local_path=_enum(PathType, st.local_path), remote_path=_enum(PathType, st.remote_path),
-                         peer_id=text(st.peer_id), address=text(st.address), name=text(st.name))
+                         peer_id=text(st.peer_id), address=text(st.address), name=text(st.name),
+                         relay_id=text(st.relay_id), relayed_packets=st.relayed_packets,
+                         relay_drops=st.relay_drops)
 
     def close(self) -> None:
         """Closes the link and says goodbye; IpopError EALREADY when closed."""

@@ -39,6 +39,9 @@ int main(void)
     FIELD(ipop_link_stats_t, peer_id);
     FIELD(ipop_link_stats_t, address);
     FIELD(ipop_link_stats_t, name);
+    FIELD(ipop_link_stats_t, relay_id);
+    FIELD(ipop_link_stats_t, relayed_packets);
+    FIELD(ipop_link_stats_t, relay_drops);
 
     /* the enums are passed as int through ctypes */
     SIZE(ipop_link_state_t);
@@ -79,6 +82,7 @@ int main(void)
     CONST(IPOP_PATH_SRFLX);
     CONST(IPOP_PATH_PRFLX);
     CONST(IPOP_PATH_RELAY);
+    CONST(IPOP_PATH_MEMBER);
 
     CONST(IPOP_EVENT_LINK_STATE);
     CONST(IPOP_EVENT_PEER_REFUSED);

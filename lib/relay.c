@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+/* GroupVPN member relay.
+ *
+ * Every member tells each member it is linked with, over that link (DTLS,
+ * certificates pinned), which members it is linked with: a PEERS frame
+ * every few seconds and whenever that set changes.  When the direct link to
+ * member X is down (ICE failed, timed out, or is being tried again), a
+ * packet for X goes in a RELAY frame to a member Y that said it is linked
+ * with X (the one with the lowest round-trip time); Y sends it on to X in a
+ * RELAYED frame that names the origin, which Y takes from the link the
+ * packet came on, never from the frame.  A RELAYED frame is only ever
+ * delivered, so a packet makes at most one extra hop, and X checks its
+ * source against the origin's signalled addresses as it would on a direct
+ * link.  The direct link keeps being tried (overlay.c); once it is up,
+ * packets take it again. */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+#include "log.h"
+#include "relay.h"
+
+#define ANNOUNCE_US (5 * G_USEC_PER_SEC)     /* PEERS at least this often */
+#define REACH_TTL_US (12 * G_USEC_PER_SEC)   /* a PEERS frame counts this long */
+/* A link that is still being set up for the first time gets this long
+ * before packets go around it (a failed one is gone around at once). */
+#define RELAY_AFTER_US (5 * G_USEC_PER_SEC)
+
+/* What this node knows of a peer, for relaying.  Loop thread only, except
+ * `id`, which never changes once the peer is known. */
+typedef struct ipop__relay_peer {
+    gint64 key;                  /* the id as a number: the by_id key */
+    uint8_t id[IPOP__SHORT_ID_LEN];
+    uint8_t reach[IPOP__FRAME_PEERS_MAX][IPOP__SHORT_ID_LEN]; /* its last PEERS frame */
+    unsigned n_reach;
+    gint64 reach_at;             /* when that came, or 0 */
+    gint64 down_since;           /* since when its direct link is not up, or 0 */
+    bool member;                 /* still in the group (allowed) */
+} ipop__relay_peer;
+
+struct ipop__relay {
+    ipop__fwd *fwd;              /* addresses of peers reached through another member */
+    GHashTable *peers;           /* ipop_link_t* -> ipop__relay_peer* */
+    GHashTable *by_id;           /* &peer->key -> ipop_link_t* */
+    guint scanned;               /* links of net->link_list (which only grows) known here */
+    uint8_t announced[IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
+    unsigned n_announced;
+    gint64 announced_at;
+    guint64 relayed, drops;      /* atomics */
+};
+
+ipop__relay *ipop__relay_new(void)
+{
+    ipop__relay *r = g_new0(ipop__relay, 1);
+
+    r->fwd = ipop__fwd_new();
+    r->peers = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    r->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+    return r;
+}
+
+void ipop__relay_free(ipop__relay *r)
+{
+    if (!r)
+        return;
+    ipop__fwd_free(r->fwd);
+    g_hash_table_unref(r->by_id);
+    g_hash_table_unref(r->peers);
+    g_free(r);
+}
+
+static ipop__relay_peer *peer_of(ipop__relay *r, ipop_link_t *link)
+{
+    ipop__relay_peer *p = g_hash_table_lookup(r->peers, link);
+
+    if (p)
+        return p;
+    p = g_new0(ipop__relay_peer, 1);
+    if (ipop__short_id(link->peer_id, p->id) < 0) {
+        g_free(p);
+        return NULL;
+    }
+    for (int i = 0; i < IPOP__SHORT_ID_LEN; i++)
+        p->key = (gint64)((guint64)p->key << 8 | p->id[i]);
+    g_hash_table_insert(r->peers, link, p);
+    /* Two members with the same 64-bit prefix: neither is relayed by id. */
+    if (g_hash_table_contains(r->by_id, &p->key))
+        g_hash_table_replace(r->by_id, &p->key, NULL);
+    else
+        g_hash_table_insert(r->by_id, &p->key, link);
+    link->relay = p;
+    return p;
+}
+
+/* The network's links, copied under its lock. */
+static GPtrArray *all_links(ipop_network_t *net)
+{
+    GPtrArray *links;
+
+    g_mutex_lock(&net->lock);
+    links = g_ptr_array_copy(net->link_list, NULL, NULL);
+    g_mutex_unlock(&net->lock);
+    return links;
+}
+
+static ipop_link_t *link_by_id(ipop_network_t *net, const uint8_t id[IPOP__SHORT_ID_LEN])
+{
+    ipop__relay *r = net->relay;
+    gint64 key = 0;
+    gpointer found;
+
+    for (int i = 0; i < IPOP__SHORT_ID_LEN; i++)
+        key = (gint64)((guint64)key << 8 | id[i]);
+    if (!g_hash_table_lookup_extended(r->by_id, &key, NULL, &found)) {
+        /* Perhaps a link made since the last tick: learn the new ones
+         * only, so that frames naming nobody cost no scan of every link. */
+        GPtrArray *fresh = g_ptr_array_new();
+        g_mutex_lock(&net->lock);
+        for (; r->scanned < net->link_list->len; r->scanned++)
+            g_ptr_array_add(fresh, net->link_list->pdata[r->scanned]);
+        g_mutex_unlock(&net->lock);
+        for (guint i = 0; i < fresh->len; i++)
+            peer_of(r, fresh->pdata[i]);
+        g_ptr_array_unref(fresh);
+        found = g_hash_table_lookup(r->by_id, &key);
+    }
+    return found;
+}
+
+static bool connected(ipop_link_t *link)
+{
+    return g_atomic_int_get(&link->state) == IPOP_LINK_CONNECTED;
+}
+
+/* ---- the data path (any thread) ---- */
+
+ipop_link_t *ipop__relay_lookup(ipop_network_t *net, const ipop__addr *dst)
+{
+    return net->relay ? ipop__fwd_lookup_ip(net->relay->fwd, dst) : NULL;
+}
+
+ipop_link_t *ipop__relay_via(ipop_link_t *link)
+{
+    if (connected(link))
+        return NULL;
+    return g_atomic_pointer_get(&link->via);
+}
+
+int ipop__relay_send(ipop_link_t *link, const uint8_t *pkt, size_t len)
+{
+    ipop_link_t *via = g_atomic_pointer_get(&link->via);
+    uint8_t rec[REC_MAX];
+    int n;
+
+    /* link->relay is set before via ever is, and never changes. */
+    n = via ? ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAY, link->relay->id, pkt, len) : -ENOTCONN;
+    if (n > 0)
+        n = ipop__link_send_record(via, rec, (size_t)n);
+    if (n < 0) {
+        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+        return n;
+    }
+    __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&link->tx_bytes, len, __ATOMIC_RELAXED);
+    return 0;
+}
+
+void ipop__relay_totals(ipop_network_t *net, uint64_t *relayed, uint64_t *drops)
+{
+    *relayed = net->relay ? __atomic_load_n(&net->relay->relayed, __ATOMIC_RELAXED) : 0;
+    *drops = net->relay ? __atomic_load_n(&net->relay->drops, __ATOMIC_RELAXED) : 0;
+}
+
+/* ---- frames (loop thread) ---- */
+
+/* As the relay: a packet from `from` for the member the frame names. */
+static void forward(ipop_network_t *net, ipop_link_t *from, const ipop__relay_peer *fp, const ipop__frame *f)
+{
+    ipop_link_t *to = link_by_id(net, f->id);
+    uint8_t rec[REC_MAX];
+    int n = -EHOSTUNREACH;
+
+    if (to && to != from && connected(to))
+        n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, fp->id, f->payload, f->payload_len);
+    if (n > 0)
+        n = ipop__link_send_record(to, rec, (size_t)n);
+    if (n < 0) {
+        __atomic_fetch_add(&from->relay_drops, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&net->relay->drops, 1, __ATOMIC_RELAXED);
+        ipop__dbg(net, "cannot relay a packet from %.8s: %s", from->peer_id, to ? ipop_strerror(n) : "unknown destination");
+        return;
+    }
+    __atomic_fetch_add(&from->relayed_packets, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&net->relay->relayed, 1, __ATOMIC_RELAXED);
+}
+
+/* As the destination: a packet that `from` relayed from the origin the
+ * frame names.  Taken only from a member whose direct link is down (or
+ * was until a moment ago), and checked as if it came on that link. */
+static void arrive(ipop_network_t *net, ipop_link_t *from, const ipop__frame *f)
+{
+    ipop_link_t *origin = link_by_id(net, f->id);
+    ipop__relay_peer *op = origin ? peer_of(net->relay, origin) : NULL;
+
+    if (!origin || origin == from || !op || !op->member ||
+        (connected(origin) && !g_atomic_pointer_get(&origin->via))) {
+        __atomic_fetch_add(&from->rx_drops, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    ipop__net_deliver(net, origin, f->payload, f->payload_len);
+}
+
+void ipop__relay_frame(ipop_link_t *link, const ipop__frame *f)
+{
+    ipop_network_t *net = link->net;
+    ipop__relay_peer *p;
+
+    p = net->overlay == OVERLAY_GROUP && net->relay ? peer_of(net->relay, link) : NULL;
+    if (!p) {
+        if (f->type != IPOP__FRAME_PEERS) /* nothing to relay outside a group */
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    switch (f->type) {
+    case IPOP__FRAME_PEERS:
+        p->n_reach = f->n_ids;
+        if (f->n_ids)
+            memcpy(p->reach, f->ids, (size_t)f->n_ids * IPOP__SHORT_ID_LEN);
+        p->reach_at = g_get_monotonic_time();
+        break;
+    case IPOP__FRAME_RELAY:
+        forward(net, link, p, f);
+        break;
+    case IPOP__FRAME_RELAYED:
+        arrive(net, link, f);
+        break;
+    }
+}
+
+/* ---- choosing relays (loop thread) ---- */
+
+/* Whether `via` said, lately, that it is linked with `target`. */
+static bool can_relay(ipop__relay *r, ipop_link_t *via, const ipop__relay_peer *target, gint64 now)
+{
+    ipop__relay_peer *vp = g_hash_table_lookup(r->peers, via);
+
+    if (!vp || !connected(via) || !vp->member || !vp->reach_at || now - vp->reach_at > REACH_TTL_US)
+        return false;
+    for (unsigned i = 0; i < vp->n_reach; i++)
+        if (!memcmp(vp->reach[i], target->id, IPOP__SHORT_ID_LEN))
+            return true;
+    return false;
+}
+
+static guint rtt_or_max(ipop_link_t *link)
+{
+    guint rtt = g_atomic_int_get(&link->rtt_us);
+    return rtt ? rtt : G_MAXUINT;
+}
+
+static void set_via(ipop_network_t *net, ipop_link_t *link, ipop_link_t *via)
+{
+    ipop_link_t *old = g_atomic_pointer_get(&link->via);
+
+    if (via) {
+        /* Refreshed each time: the peer's addresses may have changed. */
+        if (link->raddr4.family)
+            ipop__fwd_add_ip(net->relay->fwd, &link->raddr4, link);
+        if (link->raddr6.family)
+            ipop__fwd_add_ip(net->relay->fwd, &link->raddr6, link);
+    }
+    if (old == via)
+        return;
+    g_atomic_pointer_set(&link->via, via);
+    if (!via)
+        ipop__fwd_remove_owner(net->relay->fwd, link);
+    if (via)
+        ipop__info(net, "packets to %.8s go through member %.8s", link->peer_id, via->peer_id);
+    else if (connected(link))
+        ipop__info(net, "packets to %.8s take the direct link again", link->peer_id);
+    else
+        ipop__info(net, "no member relays to %.8s any more", link->peer_id);
+}
+
+static void choose(ipop_network_t *net, GPtrArray *links, ipop_link_t *link, ipop__relay_peer *p, gint64 now)
+{
+    ipop__relay *r = net->relay;
+    int state = g_atomic_int_get(&link->state);
+    ipop_link_t *via = g_atomic_pointer_get(&link->via), *best = NULL;
+
+    /* (a link this host closed stays closed: it is not gone around either) */
+    if (state == IPOP_LINK_CONNECTED || state == IPOP_LINK_NEW || !p->member ||
+        (state == IPOP_LINK_CLOSED && g_atomic_int_get(&link->reason) == IPOP_REASON_LOCAL_CLOSED) ||
+        (!link->raddr4.family && !link->raddr6.family)) {
+        p->down_since = 0;
+        set_via(net, link, NULL);
+        return;
+    }
+    if (!p->down_since)
+        p->down_since = now;
+    if (!via && state == IPOP_LINK_CONNECTING && now - p->down_since < RELAY_AFTER_US)
+        return;
+    if (via && can_relay(r, via, p, now)) {
+        set_via(net, link, via);
+        return;
+    }
+    for (guint i = 0; i < links->len; i++) {
+        ipop_link_t *cand = links->pdata[i];
+        if (cand != link && can_relay(r, cand, p, now) && (!best || rtt_or_max(cand) < rtt_or_max(best)))
+            best = cand;
+    }
+    set_via(net, link, best);
+}
+
+/* PEERS to every linked member: when the set changed, and every few
+ * seconds, as frames may be lost. */
+static void announce(ipop_network_t *net, GPtrArray *links, gint64 now)
+{
+    ipop__relay *r = net->relay;
+    uint8_t ids[IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
+    uint8_t rec[2 + sizeof(ids)];
+    unsigned n = 0;
+    int len;
+
+    for (guint i = 0; i < links->len && n < IPOP__FRAME_PEERS_MAX; i++) {
+        ipop_link_t *l = links->pdata[i];
+        if (connected(l) && l->relay)
+            memcpy(ids + n++ * IPOP__SHORT_ID_LEN, l->relay->id, IPOP__SHORT_ID_LEN);
+    }
+    if (n == r->n_announced && !memcmp(ids, r->announced, n * IPOP__SHORT_ID_LEN) &&
+        now - r->announced_at < ANNOUNCE_US)
+        return;
+    memcpy(r->announced, ids, n * IPOP__SHORT_ID_LEN);
+    r->n_announced = n;
+    r->announced_at = now;
+    len = ipop__frame_put_peers(rec, sizeof(rec), ids, n);
+    for (guint i = 0; len > 0 && i < links->len; i++)
+        if (connected(links->pdata[i]))
+            ipop__link_send_record(links->pdata[i], rec, (size_t)len);
+}
+
+void ipop__relay_tick(ipop_network_t *net)
+{
+    GPtrArray *links;
+    gint64 now = g_get_monotonic_time();
+
+    if (!net->relay)
+        return;
+    links = all_links(net);
+    g_mutex_lock(&net->lock);
+    for (guint i = 0; i < links->len; i++) {
+        ipop_link_t *l = links->pdata[i];
+        ipop__relay_peer *p = peer_of(net->relay, l);
+        if (p)
+            p->member = g_hash_table_contains(net->allowed, l->peer_id);
+    }
+    g_mutex_unlock(&net->lock);
+    for (guint i = 0; i < links->len; i++)
+        if (((ipop_link_t *)links->pdata[i])->relay)
+            choose(net, links, links->pdata[i], ((ipop_link_t *)links->pdata[i])->relay, now);
+    announce(net, links, now);
+    g_ptr_array_unref(links);
+}
+
+void ipop__relay_reset(ipop_network_t *net)
+{
+    GPtrArray *links;
+    GHashTableIter it;
+    gpointer v;
+
+    if (!net->relay)
+        return;
+    links = all_links(net);
+    for (guint i = 0; i < links->len; i++)
+        set_via(net, links->pdata[i], NULL);
+    g_ptr_array_unref(links);
+    g_hash_table_iter_init(&it, net->relay->peers);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        ipop__relay_peer *p = v;
+        p->n_reach = 0;
+        p->reach_at = p->down_since = 0;
+    }
+    net->relay->n_announced = 0;
+    net->relay->announced_at = 0;
+}
