@@ -100,6 +100,7 @@ struct ipop_network {
     net_loop loop_mode;
     GMainContext *user_ctx;
     guint link_timeout_s;
+    bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
 
     ipop_signal_cb signal_cb;
     void *signal_ud;
@@ -137,6 +138,8 @@ struct ipop_network {
 
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
+    bool vnet;                  /* the device's packets carry a virtio_net_hdr */
+    uint8_t *gsobuf;            /* vnet: a virtio_net_hdr and up to 64 KB read from the device */
     guint64 no_route, bad_messages;
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
 

@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ipop/ipop-glib.h"
 #include "internal.h"
 #include "log.h"
+#include "offload.h"
 #include "overlay.h"
 #include "rewrite.h"
 #include "tun-linux.h"
@@ -22,6 +24,9 @@
 void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
 
 #define DEV_BURST 64 /* device reads per wakeup, so links and timers get their turn */
+#define DEV_BURST_PACKETS 256 /* and packets sent, when a read gives many (TUN offloads) */
+/* A virtio_net_hdr and the largest IPv6 packet (a payload length of 64 KB). */
+#define GSOBUF_SIZE (IPOP__VNET_HLEN + 40 + 65535)
 
 /* ---- small helpers ---- */
 
@@ -350,6 +355,7 @@ IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
     net->turn = g_ptr_array_new_with_free_func(relay_free);
     net->local_addrs = g_ptr_array_new_with_free_func(g_free);
     net->link_timeout_s = 30;
+    net->offload = true;
     net->xmpp_require_tls = true;
     net->dev_fd = -1;
     net->epoll_fd = -1;
@@ -528,6 +534,10 @@ IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, co
             return bad_option(net, key, value, "not a device name");
         g_free(net->device_opt);
         net->device_opt = g_strdup(value);
+    } else if (!strcmp(key, "device.offload")) {
+        if (!parse_bool(value, &b))
+            return bad_option(net, key, value, "expected true or false");
+        net->offload = b;
     } else if (!strcmp(key, "address")) {
         if (ipop__addr_parse(value, &a) < 0)
             return bad_option(net, key, value, "expected an IPv4 or IPv6 address with prefix");
@@ -683,6 +693,12 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
     if (net->mode == MODE_NONE) {
         if (ipop__udp_deliver(net, link, pkt, len))
             return; /* for a UDP endpoint: delivered or dropped, and counted, by udp.c */
+    } else if (net->vnet) {
+        /* A zeroed virtio_net_hdr: one whole packet, no GSO, checksums done. */
+        static const uint8_t vnet_none[IPOP__VNET_HLEN];
+        struct iovec iov[2] = { { (void *)vnet_none, sizeof(vnet_none) }, { (void *)pkt, len } };
+        if (writev(net->dev_fd, iov, 2) != (ssize_t)(len + sizeof(vnet_none)))
+            goto drop;
     } else if (write(net->dev_fd, pkt, len) != (ssize_t)len) {
         goto drop;
     }
@@ -750,11 +766,63 @@ IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet
     return ipop__link_send_packet(link, packet, len);
 }
 
+/* Sends a packet read from the device; rec is the packet with room for
+ * the frame header in front of it. */
+static void send_from_device(ipop_link_t *link, uint8_t *rec, size_t len)
+{
+    /* The frame header goes in front of the packet: no copy. */
+    rec[0] = IPOP__FRAME_DATA;
+    ipop__link_out_rewrite(link, rec + IPOP__FRAME_HDR, len);
+    if (ipop__link_send_record(link, rec, len + IPOP__FRAME_HDR) == 0) {
+        __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&link->tx_bytes, (guint64)len, __ATOMIC_RELAXED);
+    } else {
+        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* TUN offloads: a read gave a virtio_net_hdr and a packet, or a TCP
+ * super-segment that goes out as MTU-sized packets.  Returns the number
+ * of packets sent. */
+static int on_device_vnet(ipop_network_t *net, size_t n)
+{
+    uint8_t *rec = net->devbuf;
+    ipop_link_t *link;
+    ipop__gso g;
+    int count = ipop__gso_begin(&g, net->gsobuf, n), sent = 0, len;
+
+    if (count < 0) {
+        ipop__dbg(net, "device %s: dropped a packet: %s", net->dev_name, ipop_strerror(count));
+        __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    /* Every segment has the super-segment's addresses: one lookup. */
+    if ((!g.gso && g.len > (size_t)max_packet(net)) || route(net, g.pkt, g.len, &link) < 0 || !link) {
+        __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (!g.gso) {
+        /* The frame header goes over the virtio_net_hdr's last byte. */
+        send_from_device(link, net->gsobuf + IPOP__VNET_HLEN - IPOP__FRAME_HDR, g.len);
+        return 1;
+    }
+    while ((len = ipop__gso_next(&g, rec + IPOP__FRAME_HDR, (size_t)max_packet(net))) > 0) {
+        send_from_device(link, rec, (size_t)len);
+        sent++;
+    }
+    if (len < 0) {
+        ipop__dbg(net, "device %s: a segment larger than the MTU: %s", net->dev_name, ipop_strerror(len));
+        __atomic_fetch_add(&link->tx_drops, (guint64)(count - sent), __ATOMIC_RELAXED);
+    }
+    return sent;
+}
+
 static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
 {
     ipop_network_t *net = data;
     uint8_t *pkt = net->devbuf + IPOP__FRAME_HDR;
     ipop_link_t *link;
+    int sent = 0;
 
     if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) {
         ipop__err(net, "device %s failed", net->dev_name);
@@ -763,8 +831,16 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
         net->dev_src = NULL; /* returning REMOVE drops the loop's reference */
         return G_SOURCE_REMOVE;
     }
-    for (int i = 0; i < DEV_BURST; i++) {
-        ssize_t n = read(fd, pkt, sizeof(net->devbuf) - IPOP__FRAME_HDR);
+    for (int i = 0; i < DEV_BURST && sent < DEV_BURST_PACKETS; i++) {
+        ssize_t n;
+        if (net->vnet) {
+            n = read(fd, net->gsobuf, GSOBUF_SIZE);
+            if (n <= 0)
+                break;
+            sent += on_device_vnet(net, (size_t)n);
+            continue;
+        }
+        n = read(fd, pkt, sizeof(net->devbuf) - IPOP__FRAME_HDR);
         if (n <= 0)
             break;
         if (n > max_packet(net) || route(net, pkt, (size_t)n, &link) < 0) {
@@ -775,17 +851,27 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
             flood(net, pkt, (size_t)n);
             continue;
         }
-        /* The frame header goes in front of the packet: no copy. */
-        net->devbuf[0] = IPOP__FRAME_DATA;
-        ipop__link_out_rewrite(link, pkt, (size_t)n);
-        if (ipop__link_send_record(link, net->devbuf, (size_t)n + IPOP__FRAME_HDR) == 0) {
-            __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
-            __atomic_fetch_add(&link->tx_bytes, (guint64)n, __ATOMIC_RELAXED);
-        } else {
-            __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
-        }
+        send_from_device(link, net->devbuf, (size_t)n);
+        sent++;
     }
     return G_SOURCE_CONTINUE;
+}
+
+/* TUN offloads (device.offload): the device hands over TCP super-segments,
+ * split in on_device_vnet().  A kernel without them still gives one packet
+ * per read behind a virtio_net_hdr, which works the same way. */
+static int open_tun_vnet(ipop_network_t *net, char name[IFNAMSIZ])
+{
+    int fd = ipop__tun_open_vnet(net->device_opt, name), r;
+
+    if (fd < 0)
+        return fd;
+    r = ipop__tun_set_offload(fd);
+    if (r < 0)
+        ipop__warn(net, "device %s: no TUN offloads: %s", name, ipop_strerror(r));
+    net->gsobuf = g_malloc(GSOBUF_SIZE);
+    net->vnet = true;
+    return fd;
 }
 
 static int open_device(ipop_network_t *net)
@@ -793,7 +879,10 @@ static int open_device(ipop_network_t *net)
     char name[IFNAMSIZ];
     int fd, r;
 
-    fd = ipop__tun_open(net->device_opt, net->mode == MODE_TAP, name);
+    if (net->mode == MODE_TUN && net->offload)
+        fd = open_tun_vnet(net, name);
+    else
+        fd = ipop__tun_open(net->device_opt, net->mode == MODE_TAP, name);
     if (fd < 0) {
         ipop__err(net, "cannot open a %s device: %s", net->mode == MODE_TAP ? "tap" : "tun", ipop_strerror(fd));
         return fd;
@@ -813,7 +902,7 @@ static int open_device(ipop_network_t *net)
         ipop__err(net, "cannot configure device %s: %s", name, ipop_strerror(r));
         return r;
     }
-    ipop__info(net, "device %s up, mtu %d", name, net->mtu);
+    ipop__info(net, "device %s up, mtu %d%s", name, net->mtu, net->vnet ? ", offloads" : "");
     return 0;
 }
 
@@ -823,6 +912,8 @@ static void close_device(ipop_network_t *net)
     if (net->dev_fd >= 0)
         close(net->dev_fd); /* the kernel removes the device with its last fd */
     net->dev_fd = -1;
+    net->vnet = false;
+    g_clear_pointer(&net->gsobuf, g_free);
     net->dev_name[0] = '\0';
 }
 
