@@ -766,30 +766,50 @@ IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet
     return ipop__link_send_packet(link, packet, len);
 }
 
-/* Sends a packet read from the device; rec is the packet with room for
- * the frame header in front of it. */
-static void send_from_device(ipop_link_t *link, uint8_t *rec, size_t len)
+/* ---- from the device to the links, in batches ---- */
+
+/* Sends the records queued for one link, with one call into libnice. */
+static void tx_flush(ipop_network_t *net)
 {
-    /* The frame header goes in front of the packet: no copy. */
+    uint8_t *recs[TX_BATCH_MAX];
+
+    if (net->txb_n == 0)
+        return;
+    for (unsigned i = 0; i < net->txb_n; i++)
+        recs[i] = net->txb_recs + (size_t)i * REC_MAX;
+    ipop__link_send_records(net->txb_link, recs, net->txb_lens, net->txb_n);
+    net->txb_n = 0;
+    net->txb_link = NULL;
+}
+
+/* Where the next packet for link goes (after a frame header's room):
+ * what is queued for another link, or a full batch, leaves first. */
+static uint8_t *tx_slot(ipop_network_t *net, ipop_link_t *link)
+{
+    if (net->txb_n && (net->txb_link != link || net->txb_n == TX_BATCH_MAX))
+        tx_flush(net);
+    net->txb_link = link;
+    return net->txb_recs + (size_t)net->txb_n * REC_MAX + IPOP__FRAME_HDR;
+}
+
+/* Queues the packet of len bytes just written at tx_slot(). */
+static void tx_queue(ipop_network_t *net, size_t len)
+{
+    uint8_t *rec = net->txb_recs + (size_t)net->txb_n * REC_MAX;
+
     rec[0] = IPOP__FRAME_DATA;
-    ipop__link_out_rewrite(link, rec + IPOP__FRAME_HDR, len);
-    if (ipop__link_send_record(link, rec, len + IPOP__FRAME_HDR) == 0) {
-        __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&link->tx_bytes, (guint64)len, __ATOMIC_RELAXED);
-    } else {
-        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
-    }
+    ipop__link_out_rewrite(net->txb_link, rec + IPOP__FRAME_HDR, len);
+    net->txb_lens[net->txb_n++] = len + IPOP__FRAME_HDR;
 }
 
 /* TUN offloads: a read gave a virtio_net_hdr and a packet, or a TCP
  * super-segment that goes out as MTU-sized packets.  Returns the number
- * of packets sent. */
+ * of packets queued. */
 static int on_device_vnet(ipop_network_t *net, size_t n)
 {
-    uint8_t *rec = net->devbuf;
     ipop_link_t *link;
     ipop__gso g;
-    int count = ipop__gso_begin(&g, net->gsobuf, n), sent = 0, len;
+    int count = ipop__gso_begin(&g, net->gsobuf, n), queued = 0, len;
 
     if (count < 0) {
         ipop__dbg(net, "device %s: dropped a packet: %s", net->dev_name, ipop_strerror(count));
@@ -801,26 +821,21 @@ static int on_device_vnet(ipop_network_t *net, size_t n)
         __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
         return 0;
     }
-    if (!g.gso) {
-        /* The frame header goes over the virtio_net_hdr's last byte. */
-        send_from_device(link, net->gsobuf + IPOP__VNET_HLEN - IPOP__FRAME_HDR, g.len);
-        return 1;
-    }
-    while ((len = ipop__gso_next(&g, rec + IPOP__FRAME_HDR, (size_t)max_packet(net))) > 0) {
-        send_from_device(link, rec, (size_t)len);
-        sent++;
+    while ((len = ipop__gso_next(&g, tx_slot(net, link), (size_t)max_packet(net))) > 0) {
+        tx_queue(net, (size_t)len);
+        queued++;
     }
     if (len < 0) {
         ipop__dbg(net, "device %s: a segment larger than the MTU: %s", net->dev_name, ipop_strerror(len));
-        __atomic_fetch_add(&link->tx_drops, (guint64)(count - sent), __ATOMIC_RELAXED);
+        __atomic_fetch_add(&link->tx_drops, (guint64)(count - queued), __ATOMIC_RELAXED);
     }
-    return sent;
+    return queued;
 }
 
 static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
 {
     ipop_network_t *net = data;
-    uint8_t *pkt = net->devbuf + IPOP__FRAME_HDR;
+    uint8_t *pkt = net->devbuf;
     ipop_link_t *link;
     int sent = 0;
 
@@ -840,7 +855,7 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
             sent += on_device_vnet(net, (size_t)n);
             continue;
         }
-        n = read(fd, pkt, sizeof(net->devbuf) - IPOP__FRAME_HDR);
+        n = read(fd, pkt, sizeof(net->devbuf));
         if (n <= 0)
             break;
         if (n > max_packet(net) || route(net, pkt, (size_t)n, &link) < 0) {
@@ -848,12 +863,15 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
             continue;
         }
         if (!link) {
+            tx_flush(net); /* in order */
             flood(net, pkt, (size_t)n);
             continue;
         }
-        send_from_device(link, net->devbuf, (size_t)n);
+        memcpy(tx_slot(net, link), pkt, (size_t)n);
+        tx_queue(net, (size_t)n);
         sent++;
     }
+    tx_flush(net);
     return G_SOURCE_CONTINUE;
 }
 
@@ -914,6 +932,9 @@ static void close_device(ipop_network_t *net)
     net->dev_fd = -1;
     net->vnet = false;
     g_clear_pointer(&net->gsobuf, g_free);
+    g_clear_pointer(&net->txb_recs, g_free);
+    net->txb_n = 0;
+    net->txb_link = NULL;
     net->dev_name[0] = '\0';
 }
 
@@ -1150,6 +1171,7 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         r = open_device(net);
         if (r < 0)
             goto fail;
+        net->txb_recs = g_malloc((size_t)TX_BATCH_MAX * REC_MAX);
         net->dev_src = g_unix_fd_source_new(net->dev_fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
         g_source_set_callback(net->dev_src, (GSourceFunc)(void (*)(void))on_device, net, NULL);
         g_source_attach(net->dev_src, net->ctx);
