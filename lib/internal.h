@@ -13,6 +13,7 @@
 #include "forward.h"
 #include "frame.h"
 #include "identity.h"
+#include "offload.h"
 #include "signal.h"
 
 typedef enum { MODE_NONE, MODE_TUN, MODE_TAP } net_mode;
@@ -149,6 +150,8 @@ struct ipop_network {
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
     bool vnet;                  /* the device's packets carry a virtio_net_hdr */
     uint8_t *gsobuf;            /* vnet: a virtio_net_hdr and up to 64 KB read from the device */
+    ipop__gro gro;              /* vnet: segments from the links merged for the device (gro.buf) */
+    GSource *gro_src;           /* writes what gro holds once the loop has nothing else to do */
     uint8_t *txb_recs;          /* records from the device, queued for txb_link (TX_BATCH_MAX of REC_MAX) */
     size_t txb_lens[TX_BATCH_MAX];
     unsigned txb_n;

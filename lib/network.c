@@ -666,6 +666,50 @@ static bool from_peer(const ipop_link_t *link, const ipop__addr *src)
            (link->raddr6.family && ipop__addr_equal_host(&link->raddr6, src));
 }
 
+/* Writes what net->gro holds to the device. */
+static void gro_flush(ipop_network_t *net)
+{
+    size_t n = ipop__gro_finish(&net->gro);
+
+    if (n && write(net->dev_fd, net->gro.buf, n) != (ssize_t)n)
+        ipop__dbg(net, "device %s: a write failed: %s", net->dev_name, g_strerror(errno));
+}
+
+static gboolean on_gro_idle(gpointer data)
+{
+    ipop_network_t *net = data;
+
+    gro_flush(net);
+    g_source_unref(net->gro_src);
+    net->gro_src = NULL;
+    return G_SOURCE_REMOVE;
+}
+
+/* TUN offloads, towards the device: consecutive in-order segments of one
+ * TCP flow are merged (GRO) and written as one super-segment when a packet
+ * that does not fit comes, when the merge is full, or when the loop has
+ * nothing more to do (an idle source: it runs once the sockets are read
+ * dry).  Anything else is written at once behind a zeroed virtio_net_hdr
+ * (one whole packet, checksums done).  Returns false when a write failed. */
+static bool gro_push(ipop_network_t *net, const uint8_t *pkt, size_t len)
+{
+    static const uint8_t vnet_none[IPOP__VNET_HLEN];
+    struct iovec iov[2] = { { (void *)vnet_none, sizeof(vnet_none) }, { (void *)pkt, len } };
+
+    if (net->gro.buf) {
+        if (ipop__gro_add(&net->gro, pkt, len) || (gro_flush(net), ipop__gro_add(&net->gro, pkt, len))) {
+            if (!net->gro_src) {
+                net->gro_src = g_idle_source_new();
+                g_source_set_priority(net->gro_src, G_PRIORITY_DEFAULT_IDLE);
+                g_source_set_callback(net->gro_src, on_gro_idle, net, NULL);
+                g_source_attach(net->gro_src, net->ctx);
+            }
+            return true;
+        }
+    }
+    return writev(net->dev_fd, iov, 2) == (ssize_t)(len + sizeof(vnet_none));
+}
+
 /* A packet that came out of a link: checked against the peer's addresses,
  * then handed to the device or the application. */
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len)
@@ -694,10 +738,7 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
         if (ipop__udp_deliver(net, link, pkt, len))
             return; /* for a UDP endpoint: delivered or dropped, and counted, by udp.c */
     } else if (net->vnet) {
-        /* A zeroed virtio_net_hdr: one whole packet, no GSO, checksums done. */
-        static const uint8_t vnet_none[IPOP__VNET_HLEN];
-        struct iovec iov[2] = { { (void *)vnet_none, sizeof(vnet_none) }, { (void *)pkt, len } };
-        if (writev(net->dev_fd, iov, 2) != (ssize_t)(len + sizeof(vnet_none)))
+        if (!gro_push(net, pkt, len))
             goto drop;
     } else if (write(net->dev_fd, pkt, len) != (ssize_t)len) {
         goto drop;
@@ -888,6 +929,7 @@ static int open_tun_vnet(ipop_network_t *net, char name[IFNAMSIZ])
     if (r < 0)
         ipop__warn(net, "device %s: no TUN offloads: %s", name, ipop_strerror(r));
     net->gsobuf = g_malloc(GSOBUF_SIZE);
+    net->gro.buf = g_malloc(IPOP__GRO_BUF);
     net->vnet = true;
     return fd;
 }
@@ -930,6 +972,9 @@ static void close_device(ipop_network_t *net)
     if (net->dev_fd >= 0)
         close(net->dev_fd); /* the kernel removes the device with its last fd */
     net->dev_fd = -1;
+    ipop__source_clear(&net->gro_src); /* what it would have written is lost with the device */
+    g_clear_pointer(&net->gro.buf, g_free);
+    net->gro.len = 0;
     net->vnet = false;
     g_clear_pointer(&net->gsobuf, g_free);
     g_clear_pointer(&net->txb_recs, g_free);

@@ -241,3 +241,134 @@ int ipop__gso_next(ipop__gso *g, uint8_t *out, size_t cap)
     g->index++;
     return (int)seglen;
 }
+
+/* ---- GRO: merging segments for the device ---- */
+
+#define TCP_ACK 0x10
+
+/* The headers of a TCP segment that may start or join a merge: IPv4
+ * without options or fragments, or IPv6 with TCP next; only ACK, maybe
+ * PSH; some payload.  Returns the TCP header offset, or 0. */
+static size_t gro_l4off(const uint8_t *pkt, size_t len, size_t *hlen)
+{
+    size_t l4off, doff;
+
+    if (len < 40)
+        return 0;
+    if (pkt[0] == 0x45) {
+        if (get16(pkt + 2) != len || pkt[9] != IPPROTO_TCP || (get16(pkt + 6) & 0x3fff) != 0)
+            return 0;
+        l4off = 20;
+    } else if (pkt[0] >> 4 == 6 && len >= 60) {
+        if ((size_t)get16(pkt + 4) + 40 != len || pkt[6] != IPPROTO_TCP)
+            return 0;
+        l4off = 40;
+    } else {
+        return 0;
+    }
+    doff = (size_t)(pkt[l4off + 12] >> 4) * 4;
+    if (doff < 20 || l4off + doff >= len || (pkt[l4off + 13] & ~(TCP_ACK | TCP_PSH)) != 0 ||
+        !(pkt[l4off + 13] & TCP_ACK))
+        return 0;
+    *hlen = l4off + doff;
+    return l4off;
+}
+
+static int gro_start(ipop__gro *g, const uint8_t *pkt, size_t len)
+{
+    size_t hlen, l4off = gro_l4off(pkt, len, &hlen);
+
+    if (!l4off)
+        return 0;
+    memcpy(g->buf + IPOP__VNET_HLEN, pkt, len);
+    g->len = len;
+    g->l4off = l4off;
+    g->hlen = hlen;
+    g->mss = len - hlen;
+    g->next_seq = get32(pkt + l4off + 4) + (uint32_t)g->mss;
+    g->segs = 1;
+    g->v6 = l4off == 40;
+    g->closed = (pkt[l4off + 13] & TCP_PSH) != 0;
+    return 1;
+}
+
+/* The same flow and the same header but for the fields that differ from
+ * segment to segment: IPv4 length, id and checksum; IPv6 payload length;
+ * TCP sequence number, flags, window and checksum. */
+static bool gro_same(const ipop__gro *g, const uint8_t *pkt)
+{
+    const uint8_t *p = g->buf + IPOP__VNET_HLEN, *th = pkt + g->l4off, *pth = p + g->l4off;
+
+    if (g->v6) {
+        if (memcmp(p, pkt, 4) != 0 || memcmp(p + 6, pkt + 6, 34) != 0)
+            return false;
+    } else if (p[1] != pkt[1] || memcmp(p + 6, pkt + 6, 4) != 0 || memcmp(p + 12, pkt + 12, 8) != 0) {
+        return false;
+    }
+    /* ports; the ACK number; data offset; options */
+    return memcmp(th, pth, 4) == 0 && memcmp(th + 8, pth + 8, 5) == 0 &&
+           memcmp(th + 20, pth + 20, g->hlen - g->l4off - 20) == 0;
+}
+
+int ipop__gro_add(ipop__gro *g, const uint8_t *pkt, size_t len)
+{
+    size_t hlen, pl;
+    uint8_t *p, *th;
+
+    if (!g->len)
+        return gro_start(g, pkt, len);
+    if (g->closed || gro_l4off(pkt, len, &hlen) != g->l4off || hlen != g->hlen || !gro_same(g, pkt))
+        return 0;
+    pl = len - hlen;
+    if (pl > g->mss || get32(pkt + g->l4off + 4) != g->next_seq || g->len + pl - (g->v6 ? 40 : 0) > 65535)
+        return 0;
+    p = g->buf + IPOP__VNET_HLEN;
+    memcpy(p + g->len, pkt + hlen, pl);
+    g->len += pl;
+    g->next_seq += (uint32_t)pl;
+    g->segs++;
+    th = p + g->l4off;
+    th[13] |= pkt[g->l4off + 13] & TCP_PSH;
+    memcpy(th + 14, pkt + g->l4off + 14, 2); /* the latest window */
+    if (pl < g->mss || (pkt[g->l4off + 13] & TCP_PSH))
+        g->closed = 1;
+    return 1;
+}
+
+size_t ipop__gro_finish(ipop__gro *g)
+{
+    uint8_t *p = g->buf + IPOP__VNET_HLEN, *th = p + g->l4off;
+    size_t len = g->len, l4len = len - g->l4off;
+    uint16_t v;
+    uint32_t sum;
+
+    if (!len)
+        return 0;
+    memset(g->buf, 0, IPOP__VNET_HLEN);
+    g->len = 0;
+    if (g->segs == 1)
+        return IPOP__VNET_HLEN + len; /* as it came, checksums and all */
+    if (g->v6) {
+        put16(p + 4, (uint16_t)(len - 40));
+        sum = csum_add(0, p + 8, 32);
+    } else {
+        put16(p + 2, (uint16_t)len);
+        put16(p + 10, 0);
+        put16(p + 10, csum_fold(csum_add(0, p, 20)));
+        sum = csum_add(0, p + 12, 8);
+    }
+    /* NEEDS_CSUM: the field holds the pseudo-header sum, not complemented. */
+    sum += IPPROTO_TCP + (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
+    put16(th + 16, (uint16_t)~csum_fold(sum));
+    g->buf[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    g->buf[1] = g->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    v = (uint16_t)g->hlen;
+    memcpy(g->buf + 2, &v, 2);
+    v = (uint16_t)g->mss;
+    memcpy(g->buf + 4, &v, 2);
+    v = (uint16_t)g->l4off;
+    memcpy(g->buf + 6, &v, 2);
+    v = 16;
+    memcpy(g->buf + 8, &v, 2);
+    return IPOP__VNET_HLEN + len;
+}

@@ -50,3 +50,35 @@ int ipop__gso_begin(ipop__gso *g, uint8_t *buf, size_t len);
  * CWR only on the first) and every checksum set.  Returns its length, 0
  * when all are out, or -EMSGSIZE when it does not fit in cap. */
 int ipop__gso_next(ipop__gso *g, uint8_t *out, size_t cap);
+
+/* The other way (GRO): consecutive in-order TCP segments of one flow from
+ * the links are merged into one super-segment, written to the device with
+ * a GSO virtio_net_hdr, so the kernel's TCP takes one packet (and sends one
+ * ACK) where it would take dozens.  buf is the caller's, of at least
+ * IPOP__GRO_BUF bytes; the merged packet starts at buf + IPOP__VNET_HLEN. */
+#define IPOP__GRO_BUF (IPOP__VNET_HLEN + 40 + 65535)
+
+typedef struct ipop__gro {
+    uint8_t *buf;
+    size_t len;           /* bytes of the pending packet, 0: none */
+    size_t l4off, hlen;
+    size_t mss;           /* payload bytes of the first segment */
+    uint32_t next_seq;    /* the sequence number a segment must have to follow */
+    unsigned segs;
+    uint8_t v6;
+    uint8_t closed;       /* a short segment or PSH came: nothing more joins */
+} ipop__gro;
+
+/* Offers a packet: 1 when it was taken (it started a new pending packet,
+ * or joined the pending one), 0 when it cannot join the pending packet
+ * (write that first, with ipop__gro_finish(), and offer again) or, with
+ * nothing pending, is not a TCP segment that could start one (write it as
+ * it is). */
+int ipop__gro_add(ipop__gro *g, const uint8_t *pkt, size_t len);
+
+/* Completes the pending packet: lengths, IPv4 header checksum, and the
+ * virtio_net_hdr in front (GSO with the TCP checksum left to the kernel,
+ * NEEDS_CSUM, when segments were merged; the packet unchanged behind a
+ * zeroed header when it is a single one).  Returns the bytes to write from
+ * g->buf (0 when nothing is pending) and empties g. */
+size_t ipop__gro_finish(ipop__gro *g);

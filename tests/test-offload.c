@@ -357,6 +357,163 @@ static void test_bad(void)
     g_assert_cmpint(ipop__gso_begin(&g, buf, len), ==, 1); /* the last two bytes: fine */
 }
 
+/* ---- GRO ---- */
+
+#define NSEG 64
+
+/* Splits a super-segment into segs[] (each 2048 bytes of room); returns
+ * how many. */
+static unsigned split(bool v6, size_t payload, uint16_t mss, uint8_t flags, uint8_t (*segs)[2048], size_t *lens)
+{
+    static uint8_t buf[BIG];
+    size_t len = make_tcp(buf, v6, payload, mss, flags);
+    ipop__gso g;
+    unsigned n = 0;
+    int r;
+
+    g_assert_cmpint(ipop__gso_begin(&g, buf, len), >, 0);
+    while ((r = ipop__gso_next(&g, segs[n], 2048)) > 0) {
+        g_assert_cmpuint(n, <, NSEG);
+        lens[n++] = (size_t)r;
+    }
+    return n;
+}
+
+/* Segments split from a super-segment merge back into it: the result,
+ * split again, gives the very same segments. */
+static void check_gro_roundtrip(bool v6, size_t payload, uint16_t mss)
+{
+    static uint8_t segs[NSEG][2048], again[2048], gbuf[IPOP__GRO_BUF];
+    size_t lens[NSEG], l4off = v6 ? 40 : 20, hlen = l4off + 32, n, l4len;
+    unsigned count = split(v6, payload, mss, ACK | PSH, segs, lens), i = 0;
+    ipop__gro gro = { .buf = gbuf };
+    const uint8_t *ip = gbuf + IPOP__VNET_HLEN;
+    uint16_t v;
+    ipop__gso g;
+    int r;
+
+    for (unsigned k = 0; k < count; k++)
+        g_assert_cmpint(ipop__gro_add(&gro, segs[k], lens[k]), ==, 1);
+    n = ipop__gro_finish(&gro);
+    g_assert_cmpuint(n, ==, IPOP__VNET_HLEN + hlen + payload);
+    g_assert_cmpuint(ipop__gro_finish(&gro), ==, 0); /* emptied */
+    l4len = n - IPOP__VNET_HLEN - l4off;
+    if (count > 1) {
+        g_assert_cmpuint(gbuf[0], ==, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+        g_assert_cmpuint(gbuf[1], ==, v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4);
+        memcpy(&v, gbuf + 2, 2);
+        g_assert_cmpuint(v, ==, hlen);
+        memcpy(&v, gbuf + 4, 2);
+        g_assert_cmpuint(v, ==, mss);
+        memcpy(&v, gbuf + 6, 2);
+        g_assert_cmpuint(v, ==, l4off);
+        memcpy(&v, gbuf + 8, 2);
+        g_assert_cmpuint(v, ==, 16);
+        /* the TCP checksum field holds the pseudo-header sum */
+        g_assert_cmphex(get16(ip + l4off + 16), ==, ref_sum(NULL, 0, pseudo(ip, v6, l4len, IPPROTO_TCP)));
+        if (!v6)
+            g_assert_true(ip4_csum_ok(ip));
+    } else {
+        for (int k = 0; k < IPOP__VNET_HLEN; k++)
+            g_assert_cmpuint(gbuf[k], ==, 0);
+        g_assert_cmpmem(ip, lens[0], segs[0], lens[0]);
+    }
+    g_assert_cmpuint(v6 ? get16(ip + 4) + 40u : get16(ip + 2), ==, n - IPOP__VNET_HLEN);
+    for (size_t k = 0; k < payload; k++)
+        g_assert_cmpuint(ip[hlen + k], ==, payload_byte(k));
+
+    g_assert_cmpint(ipop__gso_begin(&g, gbuf, n), ==, (int)count);
+    while ((r = ipop__gso_next(&g, again, sizeof(again))) > 0) {
+        g_assert_cmpmem(again, (size_t)r, segs[i], lens[i]);
+        i++;
+    }
+    g_assert_cmpuint(i, ==, count);
+}
+
+static void test_gro_roundtrip(void)
+{
+    for (int v6 = 0; v6 <= 1; v6++) {
+        check_gro_roundtrip(v6, 20000, v6 ? 1328 : 1348);
+        check_gro_roundtrip(v6, 1348 * 3, 1348);      /* no short last */
+        check_gro_roundtrip(v6, 700, 1348);           /* one segment: as it came */
+        check_gro_roundtrip(v6, 65535 - 52, 1348);    /* the largest IPv4 packet (IPv6: 20 bytes less) */
+    }
+}
+
+static void test_gro_refuse(void)
+{
+    static uint8_t segs[NSEG][2048], gbuf[IPOP__GRO_BUF], pkt[2048];
+    size_t lens[NSEG];
+    ipop__gro gro = { .buf = gbuf };
+    unsigned count = split(false, 10 * 1348, 1348, ACK, segs, lens), k;
+
+    g_assert_cmpuint(ipop__gro_finish(&gro), ==, 0);
+    /* Nothing pending: only a TCP segment with payload and ACK (PSH) starts one. */
+    memcpy(pkt, segs[0], lens[0]);
+    pkt[9] = IPPROTO_UDP;
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[0]), ==, 0);
+    memcpy(pkt, segs[0], lens[0]);
+    pkt[20 + 13] = 0x02 | ACK; /* SYN */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[0]), ==, 0);
+    pkt[20 + 13] = 0; /* no ACK */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[0]), ==, 0);
+    memcpy(pkt, segs[0], 52);
+    put16(pkt + 2, 52); /* no payload */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, 52), ==, 0);
+    memcpy(pkt, segs[0], lens[0]);
+    pkt[0] = 0x46; /* IPv4 options */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[0]), ==, 0);
+    g_assert_cmpint(ipop__gro_add(&gro, segs[0], lens[0] - 1), ==, 0); /* a length that disagrees */
+    g_assert_cmpuint(gro.len, ==, 0);
+
+    g_assert_cmpint(ipop__gro_add(&gro, segs[0], lens[0]), ==, 1);
+    g_assert_cmpint(ipop__gro_add(&gro, segs[2], lens[2]), ==, 0); /* a gap */
+    g_assert_cmpint(ipop__gro_add(&gro, segs[0], lens[0]), ==, 0); /* a repeat */
+    memcpy(pkt, segs[1], lens[1]);
+    pkt[20 + 1] ^= 1; /* another port */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[1]), ==, 0);
+    memcpy(pkt, segs[1], lens[1]);
+    pkt[20 + 11] ^= 1; /* another ACK number */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[1]), ==, 0);
+    memcpy(pkt, segs[1], lens[1]);
+    pkt[20 + 25] ^= 1; /* other options (timestamps) */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[1]), ==, 0);
+    memcpy(pkt, segs[1], lens[1]);
+    pkt[8] = 63; /* another TTL */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[1]), ==, 0);
+    memcpy(pkt, segs[1], lens[1]);
+    pkt[20 + 14] = 9; /* a new window: joins, and is the one kept */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[1]), ==, 1);
+    g_assert_cmpuint(gbuf[IPOP__VNET_HLEN + 20 + 14], ==, 9);
+    memcpy(pkt, segs[2], lens[2]);
+    pkt[20 + 13] |= PSH; /* PSH joins, and ends the merge */
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[2]), ==, 1);
+    g_assert_cmpint(ipop__gro_add(&gro, segs[3], lens[3]), ==, 0);
+    g_assert_cmpuint(ipop__gro_finish(&gro), ==, IPOP__VNET_HLEN + 52 + 3 * 1348u);
+
+    /* A short segment ends the merge; a longer one than the first never joins. */
+    g_assert_cmpint(ipop__gro_add(&gro, segs[count - 1], lens[count - 1]), ==, 1);
+    ipop__gro_finish(&gro);
+    g_assert_cmpint(ipop__gro_add(&gro, segs[0], lens[0]), ==, 1);
+    memcpy(pkt, segs[1], lens[1] - 100);
+    put16(pkt + 2, (uint16_t)(lens[1] - 100));
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[1] - 100), ==, 1);
+    g_assert_cmpint(ipop__gro_add(&gro, segs[2], lens[2]), ==, 0);
+    ipop__gro_finish(&gro);
+
+    /* No more than an IPv4 packet's 64 KB: 48 segments of 1348 fit, the
+     * 49th (the same flow, next in sequence) does not. */
+    count = split(false, 48 * 1348, 1348, ACK, segs, lens);
+    for (k = 0; k < count; k++)
+        g_assert_cmpint(ipop__gro_add(&gro, segs[k], lens[k]), ==, 1);
+    memcpy(pkt, segs[0], lens[0]);
+    put16(pkt + 20 + 4, (uint16_t)((0xfffff000u + 48 * 1348) >> 16));
+    put16(pkt + 20 + 6, (uint16_t)(0xfffff000u + 48 * 1348));
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[0]), ==, 0);
+    g_assert_cmpuint(ipop__gro_finish(&gro), ==, IPOP__VNET_HLEN + 52 + 48 * 1348u);
+    g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[0]), ==, 1); /* and starts the next */
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -365,5 +522,7 @@ int main(int argc, char **argv)
     g_test_add_func("/offload/needs-csum", test_needs_csum);
     g_test_add_func("/offload/plain", test_plain);
     g_test_add_func("/offload/bad", test_bad);
+    g_test_add_func("/offload/gro-roundtrip", test_gro_roundtrip);
+    g_test_add_func("/offload/gro-refuse", test_gro_refuse);
     return g_test_run();
 }

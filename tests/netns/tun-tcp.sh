@@ -4,7 +4,8 @@
 # Two ipopd in TUN mode with TUN offloads on (device.offload, the default):
 # TCP transfers of 8 MB cross the overlay both ways, over IPv4 and IPv6,
 # and arrive byte for byte (SHA-256 and length compared).  With offloads the
-# sender's kernel hands over TCP super-segments that the library splits.
+# sender's kernel hands over TCP super-segments that the library splits, and
+# the receiver merges segments again before it writes them to its device.
 # Usage: tun-tcp.sh PATH-TO-IPOPD   (root; exits 77 otherwise)
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,9 +28,10 @@ transfer() {
     PORT=$((PORT + 1))
 }
 
-# check_super_segments NS: the kernel counts a super-segment it hands to
-# the device as one packet; more bytes per packet than the MTU on ipop0's
-# TX side shows that the offloads were used, not merely asked for.
+# check_super_segments NS: the kernel counts a super-segment as one packet;
+# more bytes per packet than the MTU on ipop0's TX side shows that the
+# kernel handed super-segments over (TSO), on its RX side that ipopd wrote
+# merged ones (GRO): the offloads were used, not merely asked for.
 check_super_segments() {
     local bytes packets
     bytes=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/tx_bytes) || fail "no tx_bytes of ipop0 in $1"
@@ -40,6 +42,11 @@ check_super_segments() {
         "$(ip netns exec "$1" cat /sys/class/net/eth0/statistics/tx_packets) packets"
     [ "$packets" -gt 0 ] && [ $((bytes / packets)) -gt 1400 ] ||
         fail "ipop0 in $1 sent $((bytes / (packets ? packets : 1))) bytes per packet: no TCP super-segments"
+    bytes=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/rx_bytes) || fail "no rx_bytes of ipop0 in $1"
+    packets=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/rx_packets) || fail "no rx_packets of ipop0 in $1"
+    log "$1: ipop0 received $bytes bytes in $packets packets"
+    [ "$packets" -gt 0 ] && [ $((bytes / packets)) -gt 1400 ] ||
+        fail "ipop0 in $1 received $((bytes / (packets ? packets : 1))) bytes per packet: no merged TCP segments"
 }
 
 main() {
