@@ -809,7 +809,7 @@ IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet
 
 /* ---- from the device to the links, in batches ---- */
 
-/* Sends the records queued for one link, with one call into libnice. */
+/* Sends the records queued for one link: one UDP GSO send or one libnice call. */
 static void tx_flush(ipop_network_t *net)
 {
     uint8_t *recs[TX_BATCH_MAX];
