@@ -29,40 +29,42 @@ transfer() {
     PORT=$((PORT + 1))
 }
 
+# per_packet NS tx|rx: ipop0's bytes per packet in that direction (0 when
+# it saw none), logged.
+per_packet() {
+    local bytes packets
+    bytes=$(ip netns exec "$1" cat "/sys/class/net/ipop0/statistics/$2_bytes") || fail "no $2_bytes of ipop0 in $1"
+    packets=$(ip netns exec "$1" cat "/sys/class/net/ipop0/statistics/$2_packets") || fail "no $2_packets of ipop0 in $1"
+    log "$1: ipop0 $2 $bytes bytes in $packets packets"
+    if [ "$packets" -gt 0 ]; then
+        echo $((bytes / packets))
+    else
+        echo 0
+    fi
+}
+
 # check_super_segments NS more|fewer: the kernel counts a super-segment as
 # one packet; more bytes per packet than the MTU on ipop0's TX side shows
 # that the kernel handed super-segments over (TSO), on its RX side that
 # ipopd wrote merged ones (GRO): the offloads were used, not merely asked
-# for.  "fewer": no more bytes per packet than the MTU either way.
+# for.  "fewer": more than none, and no more than the MTU, either way.
 check_super_segments() {
-    local bytes packets dir
-    if [ "$2" = fewer ]; then
-        for dir in tx rx; do
-            bytes=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/${dir}_bytes) || fail "no stats of ipop0 in $1"
-            packets=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/${dir}_packets) || fail "no stats of ipop0 in $1"
-            log "$1: ipop0 $dir $bytes bytes in $packets packets"
-            [ "$packets" -gt 0 ] && [ $((bytes / packets)) -le 1400 ] ||
-                fail "ipop0 in $1, without offloads, has $dir packets larger than the MTU"
-        done
-        return
-    fi
-    bytes=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/tx_bytes) || fail "no tx_bytes of ipop0 in $1"
-    packets=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/tx_packets) || fail "no tx_packets of ipop0 in $1"
-    log "$1: ipop0 sent $bytes bytes in $packets packets"
+    local dir size
+    for dir in tx rx; do
+        size=$(per_packet "$1" "$dir") || exit 1
+        if [ "$2" = more ] && [ "$size" -le 1400 ]; then
+            fail "ipop0 in $1: $size bytes per $dir packet, no TCP super-segments"
+        elif [ "$2" = fewer ] && { [ "$size" -eq 0 ] || [ "$size" -gt 1400 ]; }; then
+            fail "ipop0 in $1, without offloads: $size bytes per $dir packet"
+        fi
+    done
     # For the record: with UDP GSO the underlay, too, carries fewer, larger packets.
     log "$1: eth0 sent $(ip netns exec "$1" cat /sys/class/net/eth0/statistics/tx_bytes) bytes in" \
         "$(ip netns exec "$1" cat /sys/class/net/eth0/statistics/tx_packets) packets"
-    [ "$packets" -gt 0 ] && [ $((bytes / packets)) -gt 1400 ] ||
-        fail "ipop0 in $1 sent $((bytes / (packets ? packets : 1))) bytes per packet: no TCP super-segments"
-    bytes=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/rx_bytes) || fail "no rx_bytes of ipop0 in $1"
-    packets=$(ip netns exec "$1" cat /sys/class/net/ipop0/statistics/rx_packets) || fail "no rx_packets of ipop0 in $1"
-    log "$1: ipop0 received $bytes bytes in $packets packets"
-    [ "$packets" -gt 0 ] && [ $((bytes / packets)) -gt 1400 ] ||
-        fail "ipop0 in $1 received $((bytes / (packets ? packets : 1))) bytes per packet: no merged TCP segments"
 }
 
 main() {
-    local ipopd=${1:-} id_a id_b c
+    local ipopd=${1:-} id_a id_b
     require_root
     command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
     command -v sha256sum >/dev/null || { echo "SKIP: needs sha256sum"; exit 77; }
