@@ -13,6 +13,7 @@
 #include "forward.h"
 #include "frame.h"
 #include "identity.h"
+#include "offload.h"
 #include "signal.h"
 
 typedef enum { MODE_NONE, MODE_TUN, MODE_TAP } net_mode;
@@ -46,6 +47,9 @@ typedef struct stun_server {
 /* DTLS datagram size: REC_MAX plus AES-GCM record overhead (37 B).  With
  * UDP (8), IPv6 (40) and a TURN ChannelData header (4) it stays at 1500. */
 #define DTLS_MTU 1448
+/* Records sent with one ipop__link_send_records() call: their datagrams
+ * leave in one nice_agent_send_messages_nonblocking(). */
+#define TX_BATCH_MAX 64
 
 struct ipop_link {
     ipop_network_t *net;
@@ -91,6 +95,12 @@ struct ipop_link {
 
     GMutex tx_lock;             /* one DTLS sender at a time */
     uint8_t txbuf[REC_MAX];
+    /* under tx_lock: datagrams DTLS pushed during ipop__link_send_records() */
+    bool tx_batching;
+    unsigned tx_batch_n;
+    uint8_t *tx_batch;          /* TX_BATCH_MAX datagrams of DTLS_MTU bytes, made on first use */
+    size_t tx_batch_len[TX_BATCH_MAX];
+    bool no_udp_gso;            /* UDP_SEGMENT failed once on this link: libnice sends all */
 
     uint32_t ping_seq;
     /* statistics: updated with atomics, read from any thread */
@@ -119,6 +129,7 @@ struct ipop_network {
     net_loop loop_mode;
     GMainContext *user_ctx;
     guint link_timeout_s;
+    bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
 
     ipop_signal_cb signal_cb;
     void *signal_ud;
@@ -163,6 +174,14 @@ struct ipop_network {
 
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
+    bool vnet;                  /* the device's packets carry a virtio_net_hdr */
+    uint8_t *gsobuf;            /* vnet: a virtio_net_hdr and up to 64 KB read from the device */
+    ipop__gro gro;              /* vnet: segments from the links merged for the device (gro.buf) */
+    GSource *gro_src;           /* writes what gro holds once the loop has nothing else to do */
+    uint8_t *txb_recs;          /* records from the device, queued for txb_link (TX_BATCH_MAX of REC_MAX) */
+    size_t txb_lens[TX_BATCH_MAX];
+    unsigned txb_n;
+    ipop_link_t *txb_link;
     guint64 no_route, bad_messages;
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
 
@@ -222,6 +241,11 @@ void ipop__link_regather(ipop_link_t *link);
 void ipop__link_handle(ipop_link_t *link, const ipop__msg *m); /* a message for this link */
 void ipop__link_shutdown(ipop_link_t *link, ipop_reason_t reason, bool say_bye);
 int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len);
+/* Sends n data records (at most TX_BATCH_MAX) as ipop__link_send_record()
+ * would, with one call into libnice for all their datagrams, and counts
+ * them in the link's tx statistics.  The loop thread only.  Returns how
+ * many were encrypted and handed on. */
+unsigned ipop__link_send_records(ipop_link_t *link, uint8_t *const *recs, const size_t *lens, unsigned n);
 int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len);
 /* SocialVPN: route the peer by `alias` (NULL: by its own address) and translate. */
 void ipop__link_set_alias(ipop_link_t *link, const ipop__addr *alias, const char *name);

@@ -14,7 +14,9 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/dtls.h>
@@ -42,6 +44,10 @@
 #define RESTART_TIMEOUT_S 9
 #define OFFER_RESEND_MS 2000
 #define SOCKET_BUF (4 * 1024 * 1024)
+/* One UDP GSO send: at most this many datagrams (the kernel takes 64), of
+ * at most this many bytes in all (an IP packet's limit, with headers). */
+#define UDP_GSO_MAX 64
+#define UDP_GSO_BYTES 65000
 
 static void link_fail(ipop_link_t *link, ipop_reason_t reason);
 
@@ -128,10 +134,135 @@ static void drop_early(ipop_link_t *link)
     g_queue_clear_full(&link->early, (GDestroyNotify)g_bytes_unref);
 }
 
+/* How many datagrams from first on can leave as one UDP GSO send: all of
+ * the size of the first, but the last, which may be shorter, within one
+ * IP packet's 64 KB. */
+static unsigned gso_run(const ipop_link_t *link, unsigned first, unsigned n)
+{
+    size_t size = link->tx_batch_len[first], total = 0;
+    unsigned k = 0;
+
+    while (first + k < n && k < UDP_GSO_MAX && total + link->tx_batch_len[first + k] <= UDP_GSO_BYTES) {
+        size_t len = link->tx_batch_len[first + k];
+        if (len > size)
+            break;
+        total += len;
+        k++;
+        if (len < size)
+            break;
+    }
+    return k;
+}
+
+/* UDP GSO (UDP_SEGMENT): a run of datagrams leaves the selected pair's
+ * socket in one sendmsg() and crosses the local stack as one packet until
+ * a device splits it.  Only on a direct UDP path: a relay wraps each
+ * datagram for TURN, which libnice does.  Returns how many of the batch's
+ * first datagrams went out; the rest are for libnice. */
+static unsigned send_udp_gso(ipop_link_t *link)
+{
+    unsigned n = link->tx_batch_n, done = 0;
+    NiceCandidate *local = NULL, *remote = NULL;
+    struct sockaddr_storage to;
+    GSocket *sock;
+    int fd;
+
+    if (link->no_udp_gso || !link->agent || n < 2 ||
+        !nice_agent_get_selected_pair(link->agent, link->stream, 1, &local, &remote) ||
+        local->type == NICE_CANDIDATE_TYPE_RELAYED || local->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+        return 0;
+    sock = nice_agent_get_selected_socket(link->agent, link->stream, 1);
+    if (!sock)
+        return 0;
+    fd = g_socket_get_fd(sock);
+    memset(&to, 0, sizeof(to));
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&to);
+    while (done < n) {
+        unsigned k = gso_run(link, done, n);
+        struct iovec iov[UDP_GSO_MAX];
+        union {
+            struct cmsghdr h;
+            uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
+        } ctl;
+        struct msghdr msg = {
+            .msg_name = &to,
+            .msg_namelen = to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+            .msg_iov = iov,
+            .msg_iovlen = k,
+        };
+        uint16_t seg = (uint16_t)link->tx_batch_len[done];
+
+        if (k < 2)
+            break; /* a single datagram: libnice's way */
+        for (unsigned i = 0; i < k; i++) {
+            iov[i].iov_base = link->tx_batch + (size_t)(done + i) * DTLS_MTU;
+            iov[i].iov_len = link->tx_batch_len[done + i];
+        }
+        memset(&ctl, 0, sizeof(ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        ctl.h.cmsg_level = SOL_UDP;
+        ctl.h.cmsg_type = UDP_SEGMENT;
+        ctl.h.cmsg_len = CMSG_LEN(sizeof(seg));
+        memcpy(CMSG_DATA(&ctl.h), &seg, sizeof(seg));
+        if (sendmsg(fd, &msg, MSG_DONTWAIT) < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+                /* EIO, EINVAL, ENOPROTOOPT: this path or kernel cannot; stop trying. */
+                ipop__warn(link->net, "link to %s: no UDP GSO: %s", short_id(link->peer_id), g_strerror(errno));
+                link->no_udp_gso = true;
+                break;
+            }
+            /* Lost, as a full socket loses a datagram. */
+            __atomic_fetch_add(&link->tx_drops, k, __ATOMIC_RELAXED);
+        }
+        done += k;
+    }
+    g_object_unref(sock);
+    return done;
+}
+
+/* Sends the datagrams gathered by tls_push() during ipop__link_send_records(). */
+static void flush_batch(ipop_link_t *link)
+{
+    NiceOutputMessage msgs[TX_BATCH_MAX];
+    GOutputVector vecs[TX_BATCH_MAX];
+    unsigned n = link->tx_batch_n, first;
+    int sent;
+
+    if (n == 0)
+        return;
+    first = send_udp_gso(link);
+    for (unsigned i = first; i < n; i++) {
+        vecs[i].buffer = link->tx_batch + (size_t)i * DTLS_MTU;
+        vecs[i].size = link->tx_batch_len[i];
+        msgs[i].buffers = &vecs[i];
+        msgs[i].n_buffers = 1;
+    }
+    link->tx_batch_n = 0;
+    if (first == n)
+        return;
+    sent = link->agent ? nice_agent_send_messages_nonblocking(link->agent, link->stream, 1, msgs + first, n - first,
+                                                              NULL, NULL)
+                       : -1;
+    /* What the socket would not take is lost, as in tls_push(). */
+    if (sent < (int)(n - first))
+        __atomic_fetch_add(&link->tx_drops, (guint64)(n - first - (unsigned)MAX(sent, 0)), __ATOMIC_RELAXED);
+}
+
 static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
 {
     ipop_link_t *link = ptr;
-    int sent = link->agent ? nice_agent_send(link->agent, link->stream, 1, len, data) : -1;
+    int sent;
+
+    if (link->tx_batching && len <= DTLS_MTU) {
+        if (link->tx_batch_n == TX_BATCH_MAX)
+            flush_batch(link);
+        memcpy(link->tx_batch + (size_t)link->tx_batch_n * DTLS_MTU, data, len);
+        link->tx_batch_len[link->tx_batch_n++] = len;
+        return (ssize_t)len;
+    }
+    flush_batch(link); /* in order */
+    sent = link->agent ? nice_agent_send(link->agent, link->stream, 1, len, data) : -1;
 
     /* A datagram the socket would not take is lost, as UDP would lose it;
      * telling GnuTLS "again" would make it resend a stale record. */
@@ -327,6 +458,29 @@ int ipop__link_send_record(ipop_link_t *link, const uint8_t *rec, size_t len)
     r = send_record_locked(link, rec, len);
     g_mutex_unlock(&link->tx_lock);
     return r;
+}
+
+unsigned ipop__link_send_records(ipop_link_t *link, uint8_t *const *recs, const size_t *lens, unsigned n)
+{
+    unsigned ok = 0;
+
+    g_mutex_lock(&link->tx_lock);
+    if (!link->tx_batch)
+        link->tx_batch = g_malloc((size_t)TX_BATCH_MAX * DTLS_MTU);
+    link->tx_batching = true;
+    for (unsigned i = 0; i < n; i++) {
+        if (send_record_locked(link, recs[i], lens[i]) == 0) {
+            __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&link->tx_bytes, (guint64)(lens[i] - IPOP__FRAME_HDR), __ATOMIC_RELAXED);
+            ok++;
+        } else {
+            __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+        }
+    }
+    link->tx_batching = false;
+    flush_batch(link);
+    g_mutex_unlock(&link->tx_lock);
+    return ok;
 }
 
 void ipop__link_set_alias(ipop_link_t *link, const ipop__addr *alias, const char *name)
@@ -751,6 +905,7 @@ void ipop__link_free(ipop_link_t *link)
         return;
     teardown(link);
     g_mutex_clear(&link->tx_lock);
+    g_free(link->tx_batch);
     g_free(link);
 }
 

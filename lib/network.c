@@ -16,12 +16,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ipop/ipop-glib.h"
 #include "internal.h"
 #include "log.h"
 #include "netmon.h"
+#include "offload.h"
 #include "overlay.h"
 #include "relay.h"
 #include "rewrite.h"
@@ -31,6 +33,9 @@
 void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
 
 #define DEV_BURST 64 /* device reads per wakeup, so links and timers get their turn */
+#define DEV_BURST_PACKETS 256 /* and packets sent, when a read gives many (TUN offloads) */
+/* A virtio_net_hdr and the largest IPv6 packet (a payload length of 64 KB). */
+#define GSOBUF_SIZE (IPOP__VNET_HLEN + 40 + 65535)
 
 /* ---- small helpers ---- */
 
@@ -363,6 +368,7 @@ IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
     net->turn = g_ptr_array_new_with_free_func(relay_free);
     net->local_addrs = g_ptr_array_new_with_free_func(g_free);
     net->link_timeout_s = 30;
+    net->offload = true;
     net->xmpp_require_tls = true;
     net->dev_fd = -1;
     net->mon_fd = -1;
@@ -544,6 +550,10 @@ IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, co
             return bad_option(net, key, value, "not a device name");
         g_free(net->device_opt);
         net->device_opt = g_strdup(value);
+    } else if (!strcmp(key, "device.offload")) {
+        if (!parse_bool(value, &b))
+            return bad_option(net, key, value, "expected true or false");
+        net->offload = b;
     } else if (!strcmp(key, "address")) {
         if (ipop__addr_parse(value, &a) < 0)
             return bad_option(net, key, value, "expected an IPv4 or IPv6 address with prefix");
@@ -672,6 +682,50 @@ static bool from_peer(const ipop_link_t *link, const ipop__addr *src)
            (link->raddr6.family && ipop__addr_equal_host(&link->raddr6, src));
 }
 
+/* Writes what net->gro holds to the device. */
+static void gro_flush(ipop_network_t *net)
+{
+    size_t n = ipop__gro_finish(&net->gro);
+
+    if (n && write(net->dev_fd, net->gro.buf, n) != (ssize_t)n)
+        ipop__dbg(net, "device %s: a write failed: %s", net->dev_name, g_strerror(errno));
+}
+
+static gboolean on_gro_idle(gpointer data)
+{
+    ipop_network_t *net = data;
+
+    gro_flush(net);
+    g_source_unref(net->gro_src);
+    net->gro_src = NULL;
+    return G_SOURCE_REMOVE;
+}
+
+/* TUN offloads, towards the device: consecutive in-order segments of one
+ * TCP flow are merged (GRO) and written as one super-segment when a packet
+ * that does not fit comes, when the merge is full, or when the loop has
+ * nothing more to do (an idle source: it runs once the sockets are read
+ * dry).  Anything else is written at once behind a zeroed virtio_net_hdr
+ * (one whole packet, checksums done).  Returns false when a write failed. */
+static bool gro_push(ipop_network_t *net, const uint8_t *pkt, size_t len)
+{
+    static const uint8_t vnet_none[IPOP__VNET_HLEN];
+    struct iovec iov[2] = { { (void *)vnet_none, sizeof(vnet_none) }, { (void *)pkt, len } };
+
+    if (net->gro.buf) {
+        if (ipop__gro_add(&net->gro, pkt, len) || (gro_flush(net), ipop__gro_add(&net->gro, pkt, len))) {
+            if (!net->gro_src) {
+                net->gro_src = g_idle_source_new();
+                g_source_set_priority(net->gro_src, G_PRIORITY_DEFAULT_IDLE);
+                g_source_set_callback(net->gro_src, on_gro_idle, net, NULL);
+                g_source_attach(net->gro_src, net->ctx);
+            }
+            return true;
+        }
+    }
+    return writev(net->dev_fd, iov, 2) == (ssize_t)(len + sizeof(vnet_none));
+}
+
 /* A packet that came out of a link: checked against the peer's addresses,
  * then handed to the device or the application. */
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len)
@@ -699,6 +753,9 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
     if (net->mode == MODE_NONE) {
         if (ipop__udp_deliver(net, link, pkt, len))
             return; /* for a UDP endpoint: delivered or dropped, and counted, by udp.c */
+    } else if (net->vnet) {
+        if (!gro_push(net, pkt, len))
+            goto drop;
     } else if (write(net->dev_fd, pkt, len) != (ssize_t)len) {
         goto drop;
     }
@@ -772,11 +829,87 @@ IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet
     return ipop__link_send_packet(link, packet, len);
 }
 
+/* ---- from the device to the links, in batches ---- */
+
+/* Sends the records queued for one link: one UDP GSO send or one libnice call. */
+static void tx_flush(ipop_network_t *net)
+{
+    uint8_t *recs[TX_BATCH_MAX];
+
+    if (net->txb_n == 0)
+        return;
+    for (unsigned i = 0; i < net->txb_n; i++)
+        recs[i] = net->txb_recs + (size_t)i * REC_MAX;
+    ipop__link_send_records(net->txb_link, recs, net->txb_lens, net->txb_n);
+    net->txb_n = 0;
+    net->txb_link = NULL;
+}
+
+/* Where the next packet for link goes (after a frame header's room):
+ * what is queued for another link, or a full batch, leaves first. */
+static uint8_t *tx_slot(ipop_network_t *net, ipop_link_t *link)
+{
+    if (net->txb_n && (net->txb_link != link || net->txb_n == TX_BATCH_MAX))
+        tx_flush(net);
+    net->txb_link = link;
+    return net->txb_recs + (size_t)net->txb_n * REC_MAX + IPOP__FRAME_HDR;
+}
+
+/* Queues the packet of len bytes just written at tx_slot(). */
+static void tx_queue(ipop_network_t *net, size_t len)
+{
+    uint8_t *rec = net->txb_recs + (size_t)net->txb_n * REC_MAX;
+
+    rec[0] = IPOP__FRAME_DATA;
+    ipop__link_out_rewrite(net->txb_link, rec + IPOP__FRAME_HDR, len);
+    net->txb_lens[net->txb_n++] = len + IPOP__FRAME_HDR;
+}
+
+/* TUN offloads: a read gave a virtio_net_hdr and a packet, or a TCP
+ * super-segment that goes out as MTU-sized packets.  Returns the number
+ * of packets queued. */
+static int on_device_vnet(ipop_network_t *net, size_t n)
+{
+    ipop_link_t *link;
+    ipop__gso g;
+    int count = ipop__gso_begin(&g, net->gsobuf, n), queued = 0, len;
+
+    if (count < 0) {
+        ipop__dbg(net, "device %s: dropped a packet: %s", net->dev_name, ipop_strerror(count));
+        __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    /* Every segment has the super-segment's addresses: one lookup. */
+    if ((!g.gso && g.len > (size_t)max_packet(net)) || route(net, g.pkt, g.len, &link) < 0 || !link) {
+        __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (ipop__relay_via(link)) {
+        /* GroupVPN member relay: segment by segment through the member */
+        tx_flush(net); /* in order */
+        while ((len = ipop__gso_next(&g, net->devbuf, (size_t)max_packet(net))) > 0) {
+            ipop__relay_send(link, net->devbuf, (size_t)len);
+            queued++;
+        }
+    } else {
+        while ((len = ipop__gso_next(&g, tx_slot(net, link), (size_t)max_packet(net))) > 0) {
+            tx_queue(net, (size_t)len);
+            queued++;
+        }
+    }
+    if (len < 0) {
+        ipop__dbg(net, "device %s: a segment larger than the MTU: %s", net->dev_name, ipop_strerror(len));
+        __atomic_fetch_add(&link->tx_drops, (guint64)(count - queued), __ATOMIC_RELAXED);
+    }
+    return queued;
+}
+
 static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
 {
     ipop_network_t *net = data;
-    uint8_t *pkt = net->devbuf + IPOP__FRAME_HDR;
+    uint8_t *pkt = net->devbuf;
     ipop_link_t *link;
+    int sent = 0;
 
     if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) {
         ipop__err(net, "device %s failed", net->dev_name);
@@ -785,8 +918,16 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
         net->dev_src = NULL; /* returning REMOVE drops the loop's reference */
         return G_SOURCE_REMOVE;
     }
-    for (int i = 0; i < DEV_BURST; i++) {
-        ssize_t n = read(fd, pkt, sizeof(net->devbuf) - IPOP__FRAME_HDR);
+    for (int i = 0; i < DEV_BURST && sent < DEV_BURST_PACKETS; i++) {
+        ssize_t n;
+        if (net->vnet) {
+            n = read(fd, net->gsobuf, GSOBUF_SIZE);
+            if (n <= 0)
+                break;
+            sent += on_device_vnet(net, (size_t)n);
+            continue;
+        }
+        n = read(fd, pkt, sizeof(net->devbuf));
         if (n <= 0)
             break;
         if (n > max_packet(net) || route(net, pkt, (size_t)n, &link) < 0) {
@@ -794,24 +935,39 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
             continue;
         }
         if (!link) {
+            tx_flush(net); /* in order */
             flood(net, pkt, (size_t)n);
             continue;
         }
         if (ipop__relay_via(link)) {
+            tx_flush(net); /* in order */
             ipop__relay_send(link, pkt, (size_t)n);
             continue;
         }
-        /* The frame header goes in front of the packet: no copy. */
-        net->devbuf[0] = IPOP__FRAME_DATA;
-        ipop__link_out_rewrite(link, pkt, (size_t)n);
-        if (ipop__link_send_record(link, net->devbuf, (size_t)n + IPOP__FRAME_HDR) == 0) {
-            __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
-            __atomic_fetch_add(&link->tx_bytes, (guint64)n, __ATOMIC_RELAXED);
-        } else {
-            __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
-        }
+        memcpy(tx_slot(net, link), pkt, (size_t)n);
+        tx_queue(net, (size_t)n);
+        sent++;
     }
+    tx_flush(net);
     return G_SOURCE_CONTINUE;
+}
+
+/* TUN offloads (device.offload): the device hands over TCP super-segments,
+ * split in on_device_vnet().  A kernel without them still gives one packet
+ * per read behind a virtio_net_hdr, which works the same way. */
+static int open_tun_vnet(ipop_network_t *net, char name[IFNAMSIZ])
+{
+    int fd = ipop__tun_open_vnet(net->device_opt, name), r;
+
+    if (fd < 0)
+        return fd;
+    r = ipop__tun_set_offload(fd);
+    if (r < 0)
+        ipop__warn(net, "device %s: no TUN offloads: %s", name, ipop_strerror(r));
+    net->gsobuf = g_malloc(GSOBUF_SIZE);
+    net->gro.buf = g_malloc(IPOP__GRO_BUF);
+    net->vnet = true;
+    return fd;
 }
 
 static int open_device(ipop_network_t *net)
@@ -819,7 +975,10 @@ static int open_device(ipop_network_t *net)
     char name[IFNAMSIZ];
     int fd, r;
 
-    fd = ipop__tun_open(net->device_opt, net->mode == MODE_TAP, name);
+    if (net->mode == MODE_TUN && net->offload)
+        fd = open_tun_vnet(net, name);
+    else
+        fd = ipop__tun_open(net->device_opt, net->mode == MODE_TAP, name);
     if (fd < 0) {
         ipop__err(net, "cannot open a %s device: %s", net->mode == MODE_TAP ? "tap" : "tun", ipop_strerror(fd));
         return fd;
@@ -840,7 +999,7 @@ static int open_device(ipop_network_t *net)
         ipop__err(net, "cannot configure device %s: %s", name, ipop_strerror(r));
         return r;
     }
-    ipop__info(net, "device %s up, mtu %d", name, net->mtu);
+    ipop__info(net, "device %s up, mtu %d%s", name, net->mtu, net->vnet ? ", offloads" : "");
     return 0;
 }
 
@@ -850,6 +1009,14 @@ static void close_device(ipop_network_t *net)
     if (net->dev_fd >= 0)
         close(net->dev_fd); /* the kernel removes the device with its last fd */
     net->dev_fd = -1;
+    ipop__source_clear(&net->gro_src); /* what it would have written is lost with the device */
+    g_clear_pointer(&net->gro.buf, g_free);
+    net->gro.len = 0;
+    net->vnet = false;
+    g_clear_pointer(&net->gsobuf, g_free);
+    g_clear_pointer(&net->txb_recs, g_free);
+    net->txb_n = 0;
+    net->txb_link = NULL;
     net->dev_name[0] = '\0';
 }
 
@@ -1463,6 +1630,7 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         r = open_device(net);
         if (r < 0)
             goto fail;
+        net->txb_recs = g_malloc((size_t)TX_BATCH_MAX * REC_MAX);
         net->dev_src = g_unix_fd_source_new(net->dev_fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
         g_source_set_callback(net->dev_src, (GSourceFunc)(void (*)(void))on_device, net, NULL);
         g_source_attach(net->dev_src, net->ctx);

@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/* Splitting TUN super-segments (TSO done in software) and finishing
+ * checksums the kernel left to the device.  The virtio_net_hdr layout and
+ * the segmentation rules follow the kernel's tcp_gso_segment(): every
+ * segment gets the headers of the super-segment, its own sequence number,
+ * IPv4 id (+1 per segment) and lengths; CWR only on the first, FIN and PSH
+ * only on the last; all checksums computed afresh. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/virtio_net.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "offload.h"
+
+#define TCP_FIN 0x01
+#define TCP_PSH 0x08
+#define TCP_CWR 0x80
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
+}
+
+/* The Internet checksum (RFC 1071) of len bytes added to sum (folded to
+ * 16 bits, not complemented); len is odd only for the last piece.  Sums
+ * native-order 32-bit words: the one's complement sum does not care
+ * about byte order up to a final swap (RFC 1071, section 2(B)). */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+    uint64_t s = 0;
+    uint16_t w16;
+
+    for (; len >= 4; p += 4, len -= 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        s += w;
+    }
+    if (len >= 2) {
+        memcpy(&w16, p, 2);
+        s += w16;
+        p += 2;
+        len -= 2;
+    }
+    if (len) {
+        uint8_t last[2] = { p[0], 0 }; /* an odd byte is the high half of a word */
+        memcpy(&w16, last, 2);
+        s += w16;
+    }
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    s = ntohs((uint16_t)s) + (uint64_t)sum;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint32_t)s;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+typedef struct vnet_hdr {
+    uint8_t flags, gso_type;
+    uint16_t hdr_len, gso_size, csum_start, csum_offset;
+} vnet_hdr;
+
+static void vnet_parse(const uint8_t *buf, vnet_hdr *h)
+{
+    h->flags = buf[0];
+    h->gso_type = buf[1];
+    memcpy(&h->hdr_len, buf + 2, 2);
+    memcpy(&h->gso_size, buf + 4, 2);
+    memcpy(&h->csum_start, buf + 6, 2);
+    memcpy(&h->csum_offset, buf + 8, 2);
+}
+
+/* VIRTIO_NET_HDR_F_NEEDS_CSUM on one packet: the field at
+ * csum_start + csum_offset holds the pseudo-header sum; add the rest. */
+static int finish_csum(uint8_t *pkt, size_t len, const vnet_hdr *h)
+{
+    size_t start = h->csum_start, at = start + h->csum_offset;
+    uint16_t c;
+
+    if (start >= len || at + 2 > len)
+        return -EINVAL;
+    c = csum_fold(csum_add(0, pkt + start, len - start));
+    put16(pkt + at, c ? c : 0xffff); /* 0 would mean "no checksum" to UDP */
+    return 0;
+}
+
+/* The IP and TCP headers of a super-segment of the given type. */
+static int parse_tcp(ipop__gso *g, const uint8_t *pkt, size_t len, int type)
+{
+    size_t doff;
+
+    if (len < 1)
+        return -EINVAL;
+    if (type == VIRTIO_NET_HDR_GSO_TCPV4) {
+        if (len < 20 || pkt[0] >> 4 != 4 || (pkt[0] & 0x0f) < 5)
+            return -EINVAL;
+        g->l4off = (size_t)(pkt[0] & 0x0f) * 4;
+        if (get16(pkt + 2) != len || g->l4off > len)
+            return -EINVAL;
+        if (pkt[9] != IPPROTO_TCP || (get16(pkt + 6) & 0x3fff) != 0)
+            return -EPROTONOSUPPORT; /* not TCP, or a fragment */
+        g->ip_id = get16(pkt + 4);
+    } else {
+        if (len < 40 || pkt[0] >> 4 != 6 || (size_t)get16(pkt + 4) + 40 != len)
+            return -EINVAL;
+        if (pkt[6] != IPPROTO_TCP)
+            return -EPROTONOSUPPORT; /* extension headers are not split here */
+        g->l4off = 40;
+        g->v6 = 1;
+    }
+    if (g->l4off + 20 > len)
+        return -EINVAL;
+    doff = (size_t)(pkt[g->l4off + 12] >> 4) * 4;
+    if (doff < 20 || g->l4off + doff > len)
+        return -EINVAL;
+    g->hlen = g->l4off + doff;
+    g->seq = get32(pkt + g->l4off + 4);
+    g->flags = pkt[g->l4off + 13];
+    return 0;
+}
+
+int ipop__gso_begin(ipop__gso *g, uint8_t *buf, size_t len)
+{
+    vnet_hdr h;
+    int type, r;
+
+    if (!g || !buf || len < IPOP__VNET_HLEN)
+        return -EINVAL;
+    memset(g, 0, sizeof(*g));
+    vnet_parse(buf, &h);
+    g->pkt = buf + IPOP__VNET_HLEN;
+    g->len = len - IPOP__VNET_HLEN;
+    if (g->len == 0)
+        return -EINVAL;
+    type = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (type == VIRTIO_NET_HDR_GSO_NONE) {
+        if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+            r = finish_csum(buf + IPOP__VNET_HLEN, g->len, &h);
+            if (r < 0)
+                return r;
+        }
+        g->count = 1;
+        return 1;
+    }
+    if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6)
+        return -EPROTONOSUPPORT;
+    if (h.gso_size == 0)
+        return -EINVAL;
+    r = parse_tcp(g, g->pkt, g->len, type);
+    if (r < 0)
+        return r;
+    if (g->hlen == g->len)
+        return -EINVAL; /* nothing to segment */
+    g->gso = 1;
+    g->mss = h.gso_size;
+    g->count = (unsigned)((g->len - g->hlen + g->mss - 1) / g->mss);
+    return (int)g->count;
+}
+
+/* The TCP checksum of a segment: pseudo-header, TCP header, payload. */
+static uint16_t tcp_csum(const uint8_t *ip, size_t l4off, size_t seglen, bool v6)
+{
+    size_t l4len = seglen - l4off;
+    uint32_t sum;
+
+    if (v6)
+        sum = csum_add(0, ip + 8, 32);
+    else
+        sum = csum_add(0, ip + 12, 8);
+    sum += IPPROTO_TCP + (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
+    sum = csum_add(sum, ip + l4off, l4len);
+    return csum_fold(sum);
+}
+
+int ipop__gso_next(ipop__gso *g, uint8_t *out, size_t cap)
+{
+    size_t pl, seglen;
+    uint8_t *th;
+    uint8_t flags;
+
+    if (g->index >= g->count)
+        return 0;
+    if (!g->gso) {
+        if (g->len > cap)
+            return -EMSGSIZE;
+        memcpy(out, g->pkt, g->len);
+        g->index++;
+        return (int)g->len;
+    }
+    pl = g->len - g->hlen - g->off;
+    if (pl > g->mss)
+        pl = g->mss;
+    seglen = g->hlen + pl;
+    if (seglen > cap)
+        return -EMSGSIZE;
+    memcpy(out, g->pkt, g->hlen);
+    memcpy(out + g->hlen, g->pkt + g->hlen + g->off, pl);
+    if (g->v6) {
+        put16(out + 4, (uint16_t)(seglen - 40));
+    } else {
+        put16(out + 2, (uint16_t)seglen);
+        put16(out + 4, (uint16_t)(g->ip_id + g->index));
+        put16(out + 10, 0);
+        put16(out + 10, csum_fold(csum_add(0, out, g->l4off)));
+    }
+    th = out + g->l4off;
+    put32(th + 4, g->seq + (uint32_t)g->off);
+    flags = g->flags;
+    if (g->index + 1 < g->count)
+        flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
+    if (g->index > 0)
+        flags &= (uint8_t)~TCP_CWR;
+    th[13] = flags;
+    put16(th + 16, 0);
+    put16(th + 16, tcp_csum(out, g->l4off, seglen, g->v6));
+    g->off += pl;
+    g->index++;
+    return (int)seglen;
+}
+
+/* ---- GRO: merging segments for the device ---- */
+
+#define TCP_ACK 0x10
+
+/* The headers of a TCP segment that may start or join a merge: IPv4
+ * without options or fragments, or IPv6 with TCP next; only ACK, maybe
+ * PSH; some payload.  Returns the TCP header offset, or 0. */
+static size_t gro_l4off(const uint8_t *pkt, size_t len, size_t *hlen)
+{
+    size_t l4off, doff;
+
+    if (len < 40)
+        return 0;
+    if (pkt[0] == 0x45) {
+        if (get16(pkt + 2) != len || pkt[9] != IPPROTO_TCP || (get16(pkt + 6) & 0x3fff) != 0)
+            return 0;
+        l4off = 20;
+    } else if (pkt[0] >> 4 == 6 && len >= 60) {
+        if ((size_t)get16(pkt + 4) + 40 != len || pkt[6] != IPPROTO_TCP)
+            return 0;
+        l4off = 40;
+    } else {
+        return 0;
+    }
+    doff = (size_t)(pkt[l4off + 12] >> 4) * 4;
+    if (doff < 20 || l4off + doff >= len || (pkt[l4off + 13] & ~(TCP_ACK | TCP_PSH)) != 0 ||
+        !(pkt[l4off + 13] & TCP_ACK))
+        return 0;
+    *hlen = l4off + doff;
+    return l4off;
+}
+
+static int gro_start(ipop__gro *g, const uint8_t *pkt, size_t len)
+{
+    size_t hlen, l4off = gro_l4off(pkt, len, &hlen);
+
+    if (!l4off)
+        return 0;
+    memcpy(g->buf + IPOP__VNET_HLEN, pkt, len);
+    g->len = len;
+    g->l4off = l4off;
+    g->hlen = hlen;
+    g->mss = len - hlen;
+    g->next_seq = get32(pkt + l4off + 4) + (uint32_t)g->mss;
+    g->segs = 1;
+    g->v6 = l4off == 40;
+    g->closed = (pkt[l4off + 13] & TCP_PSH) != 0;
+    return 1;
+}
+
+/* The same flow and the same header but for the fields that differ from
+ * segment to segment: IPv4 length, id and checksum; IPv6 payload length;
+ * TCP sequence number, flags, window and checksum. */
+static bool gro_same(const ipop__gro *g, const uint8_t *pkt)
+{
+    const uint8_t *p = g->buf + IPOP__VNET_HLEN, *th = pkt + g->l4off, *pth = p + g->l4off;
+
+    if (g->v6) {
+        if (memcmp(p, pkt, 4) != 0 || memcmp(p + 6, pkt + 6, 34) != 0)
+            return false;
+    } else if (p[1] != pkt[1] || memcmp(p + 6, pkt + 6, 4) != 0 || memcmp(p + 12, pkt + 12, 8) != 0) {
+        return false;
+    }
+    /* ports; the ACK number; data offset; options */
+    return memcmp(th, pth, 4) == 0 && memcmp(th + 8, pth + 8, 5) == 0 &&
+           memcmp(th + 20, pth + 20, g->hlen - g->l4off - 20) == 0;
+}
+
+int ipop__gro_add(ipop__gro *g, const uint8_t *pkt, size_t len)
+{
+    size_t hlen, pl;
+    uint8_t *p, *th;
+
+    if (!g->len)
+        return gro_start(g, pkt, len);
+    if (g->closed || gro_l4off(pkt, len, &hlen) != g->l4off || hlen != g->hlen || !gro_same(g, pkt))
+        return 0;
+    pl = len - hlen;
+    if (pl > g->mss || get32(pkt + g->l4off + 4) != g->next_seq || g->len + pl - (g->v6 ? 40 : 0) > 65535)
+        return 0;
+    p = g->buf + IPOP__VNET_HLEN;
+    memcpy(p + g->len, pkt + hlen, pl);
+    g->len += pl;
+    g->next_seq += (uint32_t)pl;
+    g->segs++;
+    th = p + g->l4off;
+    th[13] |= pkt[g->l4off + 13] & TCP_PSH;
+    memcpy(th + 14, pkt + g->l4off + 14, 2); /* the latest window */
+    if (pl < g->mss || (pkt[g->l4off + 13] & TCP_PSH))
+        g->closed = 1;
+    return 1;
+}
+
+size_t ipop__gro_finish(ipop__gro *g)
+{
+    uint8_t *p = g->buf + IPOP__VNET_HLEN, *th = p + g->l4off;
+    size_t len = g->len, l4len = len - g->l4off;
+    uint16_t v;
+    uint32_t sum;
+
+    if (!len)
+        return 0;
+    memset(g->buf, 0, IPOP__VNET_HLEN);
+    g->len = 0;
+    if (g->segs == 1)
+        return IPOP__VNET_HLEN + len; /* as it came, checksums and all */
+    if (g->v6) {
+        put16(p + 4, (uint16_t)(len - 40));
+        sum = csum_add(0, p + 8, 32);
+    } else {
+        put16(p + 2, (uint16_t)len);
+        put16(p + 10, 0);
+        put16(p + 10, csum_fold(csum_add(0, p, 20)));
+        sum = csum_add(0, p + 12, 8);
+    }
+    /* NEEDS_CSUM: the field holds the pseudo-header sum, not complemented. */
+    sum += IPPROTO_TCP + (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
+    put16(th + 16, (uint16_t)~csum_fold(sum));
+    g->buf[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    g->buf[1] = g->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    v = (uint16_t)g->hlen;
+    memcpy(g->buf + 2, &v, 2);
+    v = (uint16_t)g->mss;
+    memcpy(g->buf + 4, &v, 2);
+    v = (uint16_t)g->l4off;
+    memcpy(g->buf + 6, &v, 2);
+    v = 16;
+    memcpy(g->buf + 8, &v, 2);
+    return IPOP__VNET_HLEN + len;
+}
