@@ -194,13 +194,13 @@ start_daemon() {
 # under the sanitizers on a loaded machine it took more than 5 s).  The
 # daemon is no longer watched by wait_for.
 stop_daemon() {
-    local pid=$1 i status
+    local pid=$1 i status limit=$((15 * ${IPOP_TEST_TIME_FACTOR:-1}))
     kill -TERM "$pid" 2>/dev/null || fail "daemon $pid is not running"
-    for ((i = 0; i < 150; i++)); do
+    for ((i = 0; i < limit * 10; i++)); do
         alive "$pid" || break
         sleep 0.1
     done
-    alive "$pid" && fail "daemon $pid did not exit within 15 s of SIGTERM"
+    alive "$pid" && fail "daemon $pid did not exit within $limit s of SIGTERM"
     wait "$pid"
     status=$?
     local left=() p

@@ -74,7 +74,12 @@ class PythonWithIpopd(unittest.TestCase):
             deadline = time.monotonic() + 30
             link = None
             while time.monotonic() < deadline:
-                links = [l for n in self.status()["networks"] for l in n["links"] if l["state"] == "connected"]
+                try:
+                    doc = self.status()
+                except subprocess.CalledProcessError:
+                    time.sleep(0.2)  # the daemon has not opened its control socket yet
+                    continue
+                links = [l for n in doc["networks"] for l in n["links"] if l["state"] == "connected"]
                 if links:
                     link = links[0]
                     break
