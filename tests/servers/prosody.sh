@@ -71,6 +71,17 @@ CFG
     exit 1
     ;;
 stop)
-    [ -f "$dir/prosody.pid" ] && kill "$(cat "$dir/prosody.pid")" 2>/dev/null || true
+    # The pid file may not be written yet just after start (a loaded
+    # machine): the command line names the config too.  TERM, then KILL
+    # after 10 s, so that the port is free when this returns.
+    pids="$(cat "$dir/prosody.pid" 2>/dev/null || true) $(pgrep -f -- "--config $dir/prosody.cfg.lua" 2>/dev/null || true)"
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    for _ in $(seq 100); do
+        left=""
+        for p in $pids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+        [ -z "$left" ] && exit 0
+        sleep 0.1
+    done
+    for p in $left; do kill -KILL "$p" 2>/dev/null; done
     ;;
 esac
