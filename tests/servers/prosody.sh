@@ -57,10 +57,14 @@ CFG
     as_prosody prosody -F --config "$dir/prosody.cfg.lua" >"$dir/stdout.log" 2>&1 &
     pid=$!
     # Watchdog: the server goes when whoever started it goes, even when a
-    # test aborts before it can say stop.
+    # test aborts before it can say stop.  Only then: once this server has
+    # stopped, the pid file may already name the next one started in $dir.
     owner=$PPID
     ( while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
-      [ -f "$dir/prosody.pid" ] && kill "$(cat "$dir/prosody.pid")" 2>/dev/null ) >/dev/null 2>&1 </dev/null &
+      if kill -0 "$pid" 2>/dev/null; then
+          [ -f "$dir/prosody.pid" ] && kill "$(cat "$dir/prosody.pid")" 2>/dev/null
+          kill "$pid" 2>/dev/null
+      fi ) >/dev/null 2>&1 </dev/null &
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then echo "$pid"; exit 0; fi
         kill -0 "$pid" 2>/dev/null || break
