@@ -200,7 +200,11 @@ stop_daemon() {
         alive "$pid" || break
         sleep 0.1
     done
-    alive "$pid" && fail "daemon $pid did not exit within $limit s of SIGTERM"
+    if alive "$pid"; then
+        # Where it hangs, for whoever reads the log (gdb is optional).
+        command -v gdb >/dev/null && timeout 60 gdb -p "$pid" -batch -ex "thread apply all bt 25" >&2 2>/dev/null
+        fail "daemon $pid did not exit within $limit s of SIGTERM"
+    fi
     wait "$pid"
     status=$?
     local left=() p
