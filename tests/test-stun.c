@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The STUN probe's request and response check (lib/stun.c), against
- * messages laid out by hand from RFC 5389. */
+ * messages laid out by hand from RFC 5389; the ICE check answer, against
+ * libnice's own STUN code (an independent implementation): it builds the
+ * checks and validates our answers. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <glib.h>
+#include <netinet/in.h>
 #include <string.h>
+
+#include <stun/stunagent.h>
+#include <stun/usages/ice.h>
 
 #include "stun.h"
 
@@ -78,11 +85,113 @@ static void test_malformed(void)
     g_assert_cmpint(ipop__stun_is_response(b, IPOP__STUN_HDR, txid), ==, -EINVAL);
 }
 
+#define UFRAG "lUfr"
+#define PWD "local-password-of-22-chars"
+
+/* A connectivity check as libnice's agent makes it: USERNAME
+ * "UFRAG:peer", MESSAGE-INTEGRITY under PWD, FINGERPRINT. */
+static size_t make_check(StunAgent *agent, uint8_t *buf, size_t size, const char *user, const char *pwd)
+{
+    StunMessage msg;
+    size_t len;
+
+    stun_agent_init(agent, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389,
+                    STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS | STUN_AGENT_USAGE_USE_FINGERPRINT);
+    len = stun_usage_ice_conncheck_create(agent, &msg, buf, size, (const uint8_t *)user, strlen(user),
+                                          (const uint8_t *)pwd, strlen(pwd), true, true, 0x6e7f1eff,
+                                          0x932ff9b151263b36ull, NULL, STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
+    g_assert_cmpuint(len, >, IPOP__STUN_HDR);
+    return len;
+}
+
+/* libnice takes our answer as the response to its check, with the mapped
+ * address we saw. */
+static void check_answer(const struct sockaddr *from, socklen_t from_len)
+{
+    StunAgent agent;
+    StunMessage resp;
+    uint8_t req[512], out[256];
+    size_t len = make_check(&agent, req, sizeof(req), UFRAG ":pEer", PWD);
+    struct sockaddr_storage mapped;
+    socklen_t mapped_len = sizeof(mapped);
+    StunDefaultValidaterData key = { (uint8_t *)UFRAG ":pEer", strlen(UFRAG ":pEer"), (uint8_t *)PWD, strlen(PWD) };
+    int n = ipop__stun_answer(req, len, UFRAG, PWD, from, out, sizeof(out));
+
+    g_assert_cmpint(n, >, IPOP__STUN_HDR);
+    g_assert_cmpint(stun_agent_validate(&agent, &resp, out, (size_t)n, stun_agent_default_validater, &key), ==,
+                    STUN_VALIDATION_SUCCESS);
+    g_assert_cmpint(stun_usage_ice_conncheck_process(&resp, &mapped, &mapped_len, STUN_USAGE_ICE_COMPATIBILITY_RFC5245),
+                    ==, STUN_USAGE_ICE_RETURN_SUCCESS);
+    g_assert_cmpint(mapped.ss_family, ==, from->sa_family);
+    if (from->sa_family == AF_INET)
+        g_assert_cmpmem(&((struct sockaddr_in *)&mapped)->sin_addr, 4, &((const struct sockaddr_in *)from)->sin_addr, 4);
+    else
+        g_assert_cmpmem(&((struct sockaddr_in6 *)&mapped)->sin6_addr, 16,
+                        &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+    g_assert_cmpuint(((struct sockaddr_in *)&mapped)->sin_port, ==, ((const struct sockaddr_in *)from)->sin_port);
+    (void)from_len;
+    /* too small a buffer */
+    g_assert_cmpint(ipop__stun_answer(req, len, UFRAG, PWD, from, out, 40), ==, -ENOBUFS);
+}
+
+static void test_answer(void)
+{
+    struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(54321) };
+    struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(5000) };
+
+    inet_pton(AF_INET, "192.0.2.77", &s4.sin_addr);
+    inet_pton(AF_INET6, "2001:db8::1:2", &s6.sin6_addr);
+    check_answer((struct sockaddr *)&s4, sizeof(s4));
+    check_answer((struct sockaddr *)&s6, sizeof(s6));
+}
+
+static void test_answer_refused(void)
+{
+    struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(54321) };
+    StunAgent agent;
+    uint8_t req[512], out[256], ind[IPOP__STUN_HDR];
+    size_t len;
+
+    /* wrong password, someone else's ufrag, a ufrag that is only a prefix */
+    len = make_check(&agent, req, sizeof(req), UFRAG ":pEer", "another-password-of-22c");
+    g_assert_cmpint(ipop__stun_answer(req, len, UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), ==, -EPERM);
+    len = make_check(&agent, req, sizeof(req), "oThr:pEer", PWD);
+    g_assert_cmpint(ipop__stun_answer(req, len, UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), ==, -EPERM);
+    len = make_check(&agent, req, sizeof(req), UFRAG "x:pEer", PWD);
+    g_assert_cmpint(ipop__stun_answer(req, len, UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), ==, -EPERM);
+
+    /* no single-bit change of a good check is answered (one bit of the
+     * type makes it an indication, which needs no answer: 0) */
+    len = make_check(&agent, req, sizeof(req), UFRAG ":pEer", PWD);
+    for (size_t i = 0; i < len * 8; i++) {
+        req[i / 8] ^= (uint8_t)(1u << (i % 8));
+        g_assert_cmpint(ipop__stun_answer(req, len, UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), <=, 0);
+        req[i / 8] ^= (uint8_t)(1u << (i % 8));
+    }
+    /* every truncation */
+    for (size_t l = 0; l < len; l++)
+        g_assert_cmpint(ipop__stun_answer(req, l, UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), <, 0);
+    g_assert_cmpint(ipop__stun_answer(req, len, UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), >, 0);
+
+    /* an indication (libnice's keepalive) needs no answer; a response is not a check */
+    header(ind, 0x0011, 0, txid);
+    g_assert_cmpint(ipop__stun_answer(ind, sizeof(ind), UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), ==, 0);
+    header(ind, 0x0101, 0, txid);
+    g_assert_cmpint(ipop__stun_answer(ind, sizeof(ind), UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), ==,
+                    -EINVAL);
+    /* a request without credentials */
+    header(ind, 0x0001, 0, txid);
+    g_assert_cmpint(ipop__stun_answer(ind, sizeof(ind), UFRAG, PWD, (struct sockaddr *)&s4, out, sizeof(out)), ==,
+                    -EPERM);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/stun/request", test_request);
     g_test_add_func("/stun/responses", test_responses);
     g_test_add_func("/stun/malformed", test_malformed);
+    g_test_add_func("/stun/answer", test_answer);
+    g_test_add_func("/stun/answer-refused", test_answer_refused);
     return g_test_run();
 }

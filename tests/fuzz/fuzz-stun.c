@@ -2,7 +2,8 @@
 /* Fuzzes the STUN probe's response check (lib/stun.c) and the rtnetlink
  * address-change parser (lib/netmon.c): never a read outside the input,
  * answers that agree with the header, and a response to our own request
- * recognised as one.  The first input byte chooses the parser. */
+ * recognised as one; ICE checks that never authenticate (lib/stun.c's
+ * answer).  The first input byte chooses the parser. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,14 @@ static void fuzz_stun(const uint8_t *data, size_t size)
     if (!copy)
         abort();
     memcpy(copy, data, size);
+    {
+        /* the ICE check answer: a random input never authenticates */
+        struct sockaddr_storage from = { .ss_family = (size & 1) ? AF_INET : AF_INET6 };
+        uint8_t out[128];
+        int a = ipop__stun_answer(copy, size, "ufrg", "a-password", (struct sockaddr *)&from, out, sizeof(out));
+        if (a > 0 || (a < 0 && a != -EINVAL && a != -EPERM))
+            abort();
+    }
     r = ipop__stun_is_response(copy, size, txid);
     if (r != -EINVAL && r != 0 && r != 1)
         abort();
