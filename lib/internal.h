@@ -7,12 +7,14 @@
 #include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "ipop/ipop.h"
 #include "addr.h"
 #include "forward.h"
 #include "frame.h"
 #include "identity.h"
+#include "record.h"
 #include "offload.h"
 #include "signal.h"
 
@@ -94,6 +96,11 @@ struct ipop_link {
     size_t rx_len;
 
     GMutex tx_lock;             /* one DTLS sender at a time */
+    /* After the handshake, application data is sealed and opened by
+     * record.c (AES-GCM): rec_on and rec_tx under tx_lock, rec_rx in the
+     * loop thread; otherwise (another cipher) GnuTLS does the records. */
+    bool rec_on;
+    ipop__rec rec_tx, rec_rx;
     uint8_t txbuf[REC_MAX];
     /* under tx_lock: datagrams DTLS pushed during ipop__link_send_records() */
     bool tx_batching;
@@ -101,6 +108,14 @@ struct ipop_link {
     uint8_t *tx_batch;          /* TX_BATCH_MAX datagrams of DTLS_MTU bytes, made on first use */
     size_t tx_batch_len[TX_BATCH_MAX];
     bool no_udp_gso;            /* UDP_SEGMENT failed once on this link: libnice sends all */
+    /* The direct path: while DTLS is up over a UDP pair without a relay,
+     * the selected pair's socket, sent on (and, in the library's own loops,
+     * read) without libnice in between; -1 otherwise.  Set in the loop
+     * thread under tx_lock. */
+    int direct_fd;
+    struct sockaddr_storage direct_to;
+    socklen_t direct_to_len;
+    char *ice_ufrag, *ice_pwd; /* the agent's local credentials, for checks on the direct path */
 
     uint32_t ping_seq;
     /* statistics: updated with atomics, read from any thread */
@@ -143,7 +158,7 @@ struct ipop_network {
     ipop__identity *id;
     char node_id[IPOP__NODE_ID_LEN + 1];
     GMainContext *ctx;
-    GMainLoop *loop;
+    gint quit;                  /* loop=thread: the loop ends (atomic) */
     GThread *thread;
     int epoll_fd;
     GHashTable *epoll_fds;      /* fd -> events, for loop=external */
@@ -184,6 +199,10 @@ struct ipop_network {
     ipop_link_t *txb_link;
     guint64 no_route, bad_messages;
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
+    GHashTable *direct;         /* fd + 1 -> ipop_link_t*: direct paths the loop reads itself */
+    bool serving;               /* the loop is serving the data path (serve_data) */
+    bool glib_due;              /* ... and did something that GLib's sources must see */
+    struct ipop__drx *drx;      /* buffers for reading them (link.c), made on first use */
 
     /* signalling over XMPP and the overlay policy (overlay.c) */
     int overlay;                /* OVERLAY_* */
@@ -212,6 +231,11 @@ void ipop__net_post(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *d
                     GDestroyNotify free_fn);
 void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m);
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
+/* link.c: reads the link's direct socket until it is empty (or a budget is
+ * spent: then it is still readable); the loop calls it when the socket
+ * polls readable, instead of libnice's source. */
+void ipop__link_direct_rx(ipop_link_t *link);
+void ipop__link_drx_free(struct ipop__drx *drx);
 /* A peer signalled one of our automatic addresses as its own. */
 void ipop__net_addr_conflict(ipop_network_t *net, ipop_link_t *link, int family);
 /* A link heard nothing for a while: the signalling path may be dead too. */

@@ -8,6 +8,7 @@
  * offer with a fresh session id; the other answers.  Both trickle
  * candidates.  The smaller node id is ICE-controlling and the DTLS client.
  * When both sides offer at once, the offer of the smaller node id wins. */
+#define _GNU_SOURCE /* recvmmsg */
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -26,6 +27,7 @@
 #include "relay.h"
 #include "rewrite.h"
 #include "log.h"
+#include "stun.h"
 
 #define PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
                  "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:" \
@@ -95,6 +97,7 @@ ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id)
     g_strlcpy(link->peer_id, peer_id, sizeof(link->peer_id));
     link->controlling = strcmp(net->node_id, peer_id) < 0;
     link->stun_idx = -1;
+    link->direct_fd = -1;
     g_mutex_init(&link->tx_lock);
     return link;
 }
@@ -154,46 +157,46 @@ static unsigned gso_run(const ipop_link_t *link, unsigned first, unsigned n)
     return k;
 }
 
-/* UDP GSO (UDP_SEGMENT): a run of datagrams leaves the selected pair's
- * socket in one sendmsg() and crosses the local stack as one packet until
- * a device splits it.  Only on a direct UDP path: a relay wraps each
- * datagram for TURN, which libnice does.  Returns how many of the batch's
- * first datagrams went out; the rest are for libnice. */
-static unsigned send_udp_gso(ipop_link_t *link)
+/* One datagram straight to the direct path's socket.  One the socket would
+ * not take is lost, as UDP would lose it. */
+static void direct_send(ipop_link_t *link, const void *data, size_t len)
+{
+    if (sendto(link->direct_fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&link->direct_to,
+               link->direct_to_len) < 0)
+        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+}
+
+/* The batch on the direct path: each run of datagrams of one size leaves
+ * in one sendmsg() with UDP GSO (UDP_SEGMENT) and crosses the local stack
+ * as one packet until a device splits it; a datagram alone is sent alone.
+ * Returns how many of the batch's first datagrams were handled; the rest
+ * are for libnice (no direct path, or a kernel without UDP GSO). */
+static unsigned send_direct(ipop_link_t *link)
 {
     unsigned n = link->tx_batch_n, done = 0;
-    NiceCandidate *local = NULL, *remote = NULL;
-    struct sockaddr_storage to;
-    GSocket *sock;
-    int fd;
 
-    if (link->no_udp_gso || !link->agent || n < 2 ||
-        !nice_agent_get_selected_pair(link->agent, link->stream, 1, &local, &remote) ||
-        local->type == NICE_CANDIDATE_TYPE_RELAYED || local->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+    if (link->direct_fd < 0)
         return 0;
-    sock = nice_agent_get_selected_socket(link->agent, link->stream, 1);
-    if (!sock)
-        return 0;
-    fd = g_socket_get_fd(sock);
-    memset(&to, 0, sizeof(to));
-    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&to);
     while (done < n) {
-        unsigned k = gso_run(link, done, n);
+        unsigned k = link->no_udp_gso ? 1 : gso_run(link, done, n);
         struct iovec iov[UDP_GSO_MAX];
         union {
             struct cmsghdr h;
             uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
         } ctl;
         struct msghdr msg = {
-            .msg_name = &to,
-            .msg_namelen = to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+            .msg_name = &link->direct_to,
+            .msg_namelen = link->direct_to_len,
             .msg_iov = iov,
             .msg_iovlen = k,
         };
         uint16_t seg = (uint16_t)link->tx_batch_len[done];
 
-        if (k < 2)
-            break; /* a single datagram: libnice's way */
+        if (k < 2) {
+            direct_send(link, link->tx_batch + (size_t)done * DTLS_MTU, link->tx_batch_len[done]);
+            done++;
+            continue;
+        }
         for (unsigned i = 0; i < k; i++) {
             iov[i].iov_base = link->tx_batch + (size_t)(done + i) * DTLS_MTU;
             iov[i].iov_len = link->tx_batch_len[done + i];
@@ -205,19 +208,18 @@ static unsigned send_udp_gso(ipop_link_t *link)
         ctl.h.cmsg_type = UDP_SEGMENT;
         ctl.h.cmsg_len = CMSG_LEN(sizeof(seg));
         memcpy(CMSG_DATA(&ctl.h), &seg, sizeof(seg));
-        if (sendmsg(fd, &msg, MSG_DONTWAIT) < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-                /* EIO, EINVAL, ENOPROTOOPT: this path or kernel cannot; stop trying. */
+        if (sendmsg(link->direct_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != ECONNREFUSED) {
+                /* EIO, EINVAL, ENOPROTOOPT: this path or kernel cannot; one by one from now on. */
                 ipop__warn(link->net, "link to %s: no UDP GSO: %s", short_id(link->peer_id), g_strerror(errno));
                 link->no_udp_gso = true;
-                break;
+                continue;
             }
             /* Lost, as a full socket loses a datagram. */
             __atomic_fetch_add(&link->tx_drops, k, __ATOMIC_RELAXED);
         }
         done += k;
     }
-    g_object_unref(sock);
     return done;
 }
 
@@ -231,7 +233,7 @@ static void flush_batch(ipop_link_t *link)
 
     if (n == 0)
         return;
-    first = send_udp_gso(link);
+    first = send_direct(link);
     for (unsigned i = first; i < n; i++) {
         vecs[i].buffer = link->tx_batch + (size_t)i * DTLS_MTU;
         vecs[i].size = link->tx_batch_len[i];
@@ -262,6 +264,10 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len
         return (ssize_t)len;
     }
     flush_batch(link); /* in order */
+    if (link->direct_fd >= 0) {
+        direct_send(link, data, len);
+        return (ssize_t)len;
+    }
     sent = link->agent ? nice_agent_send(link->agent, link->stream, 1, len, data) : -1;
 
     /* A datagram the socket would not take is lost, as UDP would lose it;
@@ -383,6 +389,7 @@ static gboolean on_ping_timer(gpointer data);
 static void send_ping(ipop_link_t *link);
 
 static void tls_step(ipop_link_t *link);
+static void direct_update(ipop_link_t *link);
 
 static gboolean on_tls_timer(gpointer data)
 {
@@ -402,6 +409,11 @@ static void tls_established(ipop_link_t *link)
     ipop__source_clear(&link->timeout_src);
     g_mutex_lock(&link->tx_lock);
     link->tls_done = true;
+    link->rec_on = ipop__rec_init(&link->rec_tx, link->tls, 0) == 0 && ipop__rec_init(&link->rec_rx, link->tls, 1) == 0;
+    if (!link->rec_on) {
+        ipop__rec_clear(&link->rec_tx);
+        ipop__rec_clear(&link->rec_rx);
+    }
     g_mutex_unlock(&link->tx_lock);
     ipop__dbg(net, "DTLS with %s up: %s, data MTU %u", short_id(link->peer_id),
               gnutls_cipher_get_name(gnutls_cipher_get(link->tls)), data_mtu);
@@ -411,6 +423,7 @@ static void tls_established(ipop_link_t *link)
     link->last_rx = g_get_monotonic_time();
     link->ticks = 0;
     link->ping_src = ipop__net_timeout(net, TICK_MS, on_ping_timer, link);
+    direct_update(link);
     send_ping(link); /* a first RTT sample at once */
     set_state(link, IPOP_LINK_CONNECTED, IPOP_REASON_NONE);
 }
@@ -436,12 +449,36 @@ static void tls_step(ipop_link_t *link)
 
 /* ---- records ---- */
 
+/* A record sealed here (record.c): into the batch's next slot while
+ * batching, else sent at once. */
+static int send_sealed(ipop_link_t *link, const uint8_t *rec, size_t len)
+{
+    uint8_t one[DTLS_MTU], *out = one;
+    int n;
+
+    if (link->tx_batching) {
+        if (link->tx_batch_n == TX_BATCH_MAX)
+            flush_batch(link);
+        out = link->tx_batch + (size_t)link->tx_batch_n * DTLS_MTU;
+    }
+    n = ipop__rec_seal(&link->rec_tx, rec, len, out, DTLS_MTU);
+    if (n < 0)
+        return n == -EMSGSIZE ? -EMSGSIZE : -EIO;
+    if (link->tx_batching)
+        link->tx_batch_len[link->tx_batch_n++] = (size_t)n;
+    else
+        tls_push(link, out, (size_t)n);
+    return 0;
+}
+
 static int send_record_locked(ipop_link_t *link, const uint8_t *rec, size_t len)
 {
     ssize_t r;
 
     if (!link->tls || !link->tls_done)
         return -ENOTCONN;
+    if (link->rec_on)
+        return send_sealed(link, rec, len);
     r = gnutls_record_send(link->tls, rec, len);
     if (r == GNUTLS_E_LARGE_PACKET)
         return -EMSGSIZE;
@@ -572,6 +609,8 @@ static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len)
         return;
     }
     link->last_rx = g_get_monotonic_time();
+    if (f.type != IPOP__FRAME_DATA)
+        link->net->glib_due = true; /* control frames may start timers, events, teardowns */
     switch (f.type) {
     case IPOP__FRAME_DATA:
         ipop__net_deliver(link->net, link, f.payload, f.payload_len);
@@ -600,23 +639,67 @@ static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len)
     }
 }
 
-static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
+static uint64_t seq48(const uint8_t seq[8])
 {
-    ipop_link_t *link = data;
+    uint64_t v = 0;
+
+    for (int i = 2; i < 8; i++)
+        v = v << 8 | seq[i];
+    return v;
+}
+
+/* GnuTLS reads a record, under the send lock: it may send (the last flight
+ * of the handshake again) and must then carry on from the sequence number
+ * record.c has reached, never reuse one (a nonce, with AES-GCM). */
+static ssize_t recv_locked(ipop_link_t *link, uint8_t *buf, size_t size)
+{
+    uint8_t seq[8];
+    ssize_t r;
+
+    g_mutex_lock(&link->tx_lock);
+    if (link->rec_on) {
+        ipop__rec_seq_bytes(&link->rec_tx, seq);
+        gnutls_record_set_state(link->tls, 0, seq);
+    }
+    r = gnutls_record_recv(link->tls, buf, size);
+    if (link->rec_on && link->tls && gnutls_record_get_state(link->tls, 0, NULL, NULL, NULL, seq) == 0 &&
+        seq48(seq) > link->rec_tx.seq)
+        link->rec_tx.seq = seq48(seq);
+    g_mutex_unlock(&link->tx_lock);
+    return r;
+}
+
+/* A DTLS datagram from the peer: the handshake, or records. */
+static void rx_datagram(ipop_link_t *link, const uint8_t *buf, size_t len)
+{
     ipop_network_t *net = link->net;
     ssize_t r;
 
     if (!link->tls)
         return; /* DTLS before the offer or answer: the peer retransmits */
-    link->rx_data = (const uint8_t *)buf;
+    if (link->rec_on) {
+        int n = ipop__rec_open(&link->rec_rx, buf, len, net->rxbuf, sizeof(net->rxbuf));
+        if (n >= 0) {
+            handle_record(link, net->rxbuf, (size_t)n);
+            return;
+        }
+        if (n != -EAGAIN) {
+            /* forged, corrupt or replayed: dropped and counted */
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        net->glib_due = true; /* a handshake retransmission or an alert: GnuTLS's */
+    }
+    link->rx_data = buf;
     link->rx_len = len;
     if (!link->tls_done) {
+        net->glib_due = true;
         tls_step(link);
         link->rx_data = NULL;
         return;
     }
     for (;;) {
-        r = gnutls_record_recv(link->tls, net->rxbuf, sizeof(net->rxbuf));
+        r = recv_locked(link, net->rxbuf, sizeof(net->rxbuf));
         if (r > 0) {
             handle_record(link, net->rxbuf, (size_t)r);
             if (!link->tls) /* a goodbye tore the session down */
@@ -624,6 +707,7 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
             continue;
         }
         if (r == 0) {
+            net->glib_due = true;
             ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, false);
             return;
         }
@@ -634,6 +718,7 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
                 r != GNUTLS_E_UNEXPECTED_PACKET_LENGTH && r != GNUTLS_E_UNEXPECTED_PACKET &&
                 r != GNUTLS_E_UNSUPPORTED_VERSION_PACKET) {
                 ipop__warn(net, "DTLS with %s failed: %s", short_id(link->peer_id), gnutls_strerror(r));
+                net->glib_due = true;
                 link_fail(link, IPOP_REASON_DTLS_FAILED);
                 return;
             }
@@ -641,6 +726,147 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
         break;
     }
     link->rx_data = NULL;
+}
+
+static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
+{
+    GSource *cur = g_main_current_source();
+
+    /* libnice's socket source does not run nested: without this GLib
+     * takes its fd out of the poll set and puts it back around every
+     * dispatch, two wakeups of the context per datagram. */
+    if (cur && !g_source_get_can_recurse(cur))
+        g_source_set_can_recurse(cur, TRUE);
+    rx_datagram(data, (const uint8_t *)buf, len);
+}
+
+/* ---- the direct path ---- */
+
+#define DRX_BATCH 32
+#define DRX_SIZE 2048
+#define DRX_ROUNDS 8 /* 256 datagrams, then the loop's other work has a turn */
+
+struct ipop__drx {
+    struct mmsghdr msgs[DRX_BATCH];
+    struct iovec iov[DRX_BATCH];
+    struct sockaddr_storage from[DRX_BATCH];
+    uint8_t buf[DRX_BATCH][DRX_SIZE];
+};
+
+void ipop__link_drx_free(struct ipop__drx *drx)
+{
+    g_free(drx);
+}
+
+/* A STUN message on the direct path: a connectivity check is answered
+ * (a peer that still runs consent freshness sends them); keepalive
+ * indications and anything else are dropped. */
+static void direct_stun(ipop_link_t *link, int fd, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                        socklen_t from_len)
+{
+    uint8_t out[128];
+    int n;
+
+    if (!link->ice_ufrag || !link->ice_pwd)
+        return;
+    n = ipop__stun_answer(buf, len, link->ice_ufrag, link->ice_pwd, (const struct sockaddr *)from, out, sizeof(out));
+    if (n > 0)
+        sendto(fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
+}
+
+void ipop__link_direct_rx(ipop_link_t *link)
+{
+    ipop_network_t *net = link->net;
+    struct ipop__drx *d = net->drx;
+    int fd = link->direct_fd;
+
+    if (!d) {
+        d = net->drx = g_new0(struct ipop__drx, 1);
+        for (int i = 0; i < DRX_BATCH; i++) {
+            d->iov[i].iov_base = d->buf[i];
+            d->iov[i].iov_len = DRX_SIZE;
+            d->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &d->from[i], .msg_namelen = sizeof(d->from[i]),
+                                                  .msg_iov = &d->iov[i], .msg_iovlen = 1 };
+        }
+    }
+    for (int round = 0; round < DRX_ROUNDS && fd >= 0 && link->direct_fd == fd; round++) {
+        int n = recvmmsg(fd, d->msgs, DRX_BATCH, MSG_DONTWAIT, NULL);
+
+        if (n < 0) {
+            /* An ICMP error for an earlier send is reported once, here. */
+            if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == EINTR)
+                continue;
+            return; /* EAGAIN: read dry */
+        }
+        /* A datagram may end the session (a goodbye): then stop. */
+        for (int i = 0; i < n && link->direct_fd == fd; i++) {
+            const uint8_t *b = d->buf[i];
+            size_t len = d->msgs[i].msg_len;
+
+            /* RFC 7983: the first byte tells DTLS (20-63) from STUN (0-3). */
+            if (len == 0 || (d->msgs[i].msg_hdr.msg_flags & MSG_TRUNC))
+                __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+            else if (b[0] >= 20 && b[0] <= 63)
+                rx_datagram(link, b, len);
+            else if (b[0] <= 3)
+                direct_stun(link, fd, b, len, &d->from[i], d->msgs[i].msg_hdr.msg_namelen);
+            else
+                __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+        }
+        /* the kernel wrote the lengths of the sources' addresses */
+        for (int i = 0; i < n; i++)
+            d->msgs[i].msg_hdr.msg_namelen = sizeof(d->from[i]);
+        if (n < DRX_BATCH)
+            return;
+    }
+}
+
+/* Leaves the direct path: sends go through libnice again, and the loop no
+ * longer reads the socket (libnice's source does). */
+static void direct_clear(ipop_link_t *link)
+{
+    ipop_network_t *net = link->net;
+
+    if (link->direct_fd < 0)
+        return;
+    if (net->direct && g_hash_table_lookup(net->direct, GINT_TO_POINTER(link->direct_fd + 1)) == link)
+        g_hash_table_remove(net->direct, GINT_TO_POINTER(link->direct_fd + 1));
+    g_mutex_lock(&link->tx_lock);
+    link->direct_fd = -1;
+    g_mutex_unlock(&link->tx_lock);
+}
+
+/* Takes the direct path when DTLS is up over a selected pair whose local
+ * side is a UDP socket of ours (host, server or peer reflexive: not a
+ * TURN relay, not TCP), or leaves it. */
+static void direct_update(ipop_link_t *link)
+{
+    NiceCandidate *local = NULL, *remote = NULL;
+    struct sockaddr_storage to;
+    GSocket *sock = NULL;
+    int fd = -1;
+
+    if (link->agent && link->tls_done &&
+        nice_agent_get_selected_pair(link->agent, link->stream, 1, &local, &remote) &&
+        local->type != NICE_CANDIDATE_TYPE_RELAYED && local->transport == NICE_CANDIDATE_TRANSPORT_UDP &&
+        (sock = nice_agent_get_selected_socket(link->agent, link->stream, 1))) {
+        fd = g_socket_get_fd(sock);
+        g_object_unref(sock); /* the agent keeps it open until it is closed */
+    }
+    direct_clear(link);
+    if (fd < 0)
+        return;
+    memset(&to, 0, sizeof(to));
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&to);
+    if (!link->ice_ufrag)
+        nice_agent_get_local_credentials(link->agent, link->stream, &link->ice_ufrag, &link->ice_pwd);
+    g_mutex_lock(&link->tx_lock);
+    link->direct_to = to;
+    link->direct_to_len = to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    link->direct_fd = fd;
+    g_mutex_unlock(&link->tx_lock);
+    if (link->net->direct)
+        g_hash_table_insert(link->net->direct, GINT_TO_POINTER(fd + 1), link);
 }
 
 /* ---- ICE ---- */
@@ -667,6 +893,8 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
     g_atomic_int_set(&link->remote_path, path_type(remote->type));
     ipop__dbg(link->net, "link to %s: selected pair %s/%s", short_id(link->peer_id),
               ipop_path_type_str(path_type(local->type)), ipop_path_type_str(path_type(remote->type)));
+    if (link->tls_done)
+        direct_update(link); /* a pair that replaces the first */
 }
 
 static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint state, gpointer data)
@@ -785,8 +1013,13 @@ static int start_agent(ipop_link_t *link)
     ipop_network_t *net = link->net;
     NiceAgent *agent;
 
-    agent = nice_agent_new_full(net->ctx, NICE_COMPATIBILITY_RFC5245,
-                                NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+    /* No consent freshness from libnice: on the direct path the library
+     * reads the socket itself and libnice would never see the answers to
+     * its checks.  The link's own liveness replaces it: authenticated
+     * pings inside DTLS, and ICE is started again after 2.5 s without a
+     * record (on_ping_timer), which stops sending to a peer that no longer
+     * answers sooner than consent freshness's 30 s. */
+    agent = nice_agent_new_full(net->ctx, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE);
     if (!agent)
         return -ENOMEM;
     g_object_set(agent, "upnp", FALSE, "controlling-mode", link->controlling, "ice-tcp", net->ice_tcp,
@@ -865,7 +1098,13 @@ static void teardown(ipop_link_t *link)
         ipop__fwd_remove_owner(net->fwd, link);
         link->in_fwd = false;
     }
+    direct_clear(link); /* before the agent's socket closes */
+    g_clear_pointer(&link->ice_ufrag, g_free);
+    g_clear_pointer(&link->ice_pwd, g_free);
     g_mutex_lock(&link->tx_lock);
+    link->rec_on = false;
+    ipop__rec_clear(&link->rec_tx);
+    ipop__rec_clear(&link->rec_rx);
     tls = link->tls;
     agent = link->agent;
     link->tls = NULL;

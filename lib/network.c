@@ -714,7 +714,7 @@ static bool gro_push(ipop_network_t *net, const uint8_t *pkt, size_t len)
 
     if (net->gro.buf) {
         if (ipop__gro_add(&net->gro, pkt, len) || (gro_flush(net), ipop__gro_add(&net->gro, pkt, len))) {
-            if (!net->gro_src) {
+            if (!net->gro_src && !net->serving) { /* serve_data() flushes at its end */
                 net->gro_src = g_idle_source_new();
                 g_source_set_priority(net->gro_src, G_PRIORITY_DEFAULT_IDLE);
                 g_source_set_callback(net->gro_src, on_gro_idle, net, NULL);
@@ -751,6 +751,7 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
         ipop__ip4_rewrite((uint8_t *)pkt, len, true, link->alias4.bytes);
     }
     if (net->mode == MODE_NONE) {
+        net->glib_due = true; /* the application's callbacks may call in */
         if (ipop__udp_deliver(net, link, pkt, len))
             return; /* for a UDP endpoint: delivered or dropped, and counted, by udp.c */
     } else if (net->vnet) {
@@ -1443,14 +1444,91 @@ IPOP_EXPORT int ipop_network_get_address(ipop_network_t *net, int family, char *
 
 /* ---- the loop ---- */
 
+/* After a poll of the context's fds: the data path is served here rather
+ * than by dispatching through GLib.  The device (our source) and each
+ * direct path's socket (libnice's source, which would read it through its
+ * own receive path) are read at once, and their entries cleared, so that
+ * GLib does not dispatch those sources.  An fd in error is left to its
+ * source.  Returns true when that was all there was to do: no other fd
+ * ready, and nothing done that GLib's sources must see (data frames only). */
+static bool serve_data(ipop_network_t *net, GPollFD *fds, int n)
+{
+    bool delivered = false, others = false;
+
+    net->serving = true;
+    net->glib_due = false;
+    for (int i = 0; i < n; i++) {
+        ipop_link_t *link;
+        if (!fds[i].revents)
+            continue;
+        if (!(fds[i].revents & G_IO_IN) || (fds[i].revents & (G_IO_ERR | G_IO_HUP | G_IO_NVAL))) {
+            others = true;
+        } else if (net->dev_src && fds[i].fd == net->dev_fd) {
+            on_device(net->dev_fd, G_IO_IN, net);
+            fds[i].revents = 0;
+        } else if (net->direct && (link = g_hash_table_lookup(net->direct, GINT_TO_POINTER(fds[i].fd + 1)))) {
+            ipop__link_direct_rx(link);
+            fds[i].revents = 0;
+            delivered = true;
+        } else {
+            others = true;
+        }
+    }
+    /* What the sockets gave is all there is for now: merged TCP segments
+     * go to the device without waiting for an idle turn of the loop. */
+    if (delivered)
+        gro_flush(net);
+    net->serving = false;
+    return !others && !net->glib_due;
+}
+
+/* loop=thread: GLib's iteration (prepare, query, poll, check, dispatch)
+ * with the data path served between the poll and the check. */
 static gpointer loop_thread(gpointer p)
 {
     ipop_network_t *net = p;
+    GPollFD stack[64], *fds = stack;
+    gint cap = G_N_ELEMENTS(stack);
 
     g_main_context_push_thread_default(net->ctx);
-    g_main_loop_run(net->loop);
+    g_main_context_acquire(net->ctx);
+    while (!g_atomic_int_get(&net->quit)) {
+        gint prio, timeout, n;
+        gint64 deadline;
+
+        g_main_context_prepare(net->ctx, &prio);
+        while ((n = g_main_context_query(net->ctx, prio, &timeout, fds, cap)) > cap) {
+            if (fds != stack)
+                g_free(fds);
+            cap = n;
+            fds = g_new(GPollFD, cap);
+        }
+        /* While only the data path is ready, it is served without a turn
+         * of GLib's (sources attached by this thread meanwhile would not
+         * wake the poll: serve_data() tells when that may have happened). */
+        deadline = timeout < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout * 1000;
+        while (g_poll(fds, (guint)n, timeout) > 0 && serve_data(net, fds, n)) {
+            if (deadline >= 0) {
+                gint64 left = deadline - g_get_monotonic_time();
+                if (left <= 0)
+                    break;
+                timeout = (gint)((left + 999) / 1000);
+            }
+        }
+        if (g_main_context_check(net->ctx, prio, fds, n))
+            g_main_context_dispatch(net->ctx);
+    }
+    if (fds != stack)
+        g_free(fds);
+    g_main_context_release(net->ctx);
     g_main_context_pop_thread_default(net->ctx);
     return NULL;
+}
+
+static void loop_quit(ipop_network_t *net)
+{
+    g_atomic_int_set(&net->quit, 1);
+    g_main_context_wakeup(net->ctx);
 }
 
 /* loop=external: mirror the context's fds into the epoll set. */
@@ -1492,7 +1570,8 @@ static void iterate_once(ipop_network_t *net)
     n = g_main_context_query(net->ctx, prio, &timeout, fds, G_N_ELEMENTS(fds));
     if (n > (gint)G_N_ELEMENTS(fds))
         n = G_N_ELEMENTS(fds); /* more sources than this are not expected */
-    g_poll(fds, (guint)n, 0);
+    if (g_poll(fds, (guint)n, 0) > 0)
+        (void)serve_data(net, fds, n);
     sync_epoll(net, fds, n);
     net->timeout_ms = ready ? 0 : timeout;
     if (g_main_context_check(net->ctx, prio, fds, n))
@@ -1576,8 +1655,9 @@ static void cleanup_runtime(ipop_network_t *net)
     stop_monitor(net);
     close_device(net);
     drop_mail(net);
-    g_clear_pointer(&net->loop, g_main_loop_unref);
     g_clear_pointer(&net->ctx, g_main_context_unref);
+    g_clear_pointer(&net->direct, g_hash_table_unref);
+    g_clear_pointer(&net->drx, ipop__link_drx_free);
     if (net->epoll_fd >= 0)
         close(net->epoll_fd);
     net->epoll_fd = -1;
@@ -1626,6 +1706,10 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
 
     net->ctx = net->loop_mode == LOOP_GLIB ? g_main_context_ref(net->user_ctx) : g_main_context_new();
     net->fwd = ipop__fwd_new();
+    /* The loops of our own (thread, external) read direct paths themselves;
+     * a host's GMainContext leaves them to libnice's sources. */
+    if (net->loop_mode != LOOP_GLIB)
+        net->direct = g_hash_table_new(NULL, NULL);
     if (net->mode != MODE_NONE) {
         r = open_device(net);
         if (r < 0)
@@ -1633,13 +1717,14 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         net->txb_recs = g_malloc((size_t)TX_BATCH_MAX * REC_MAX);
         net->dev_src = g_unix_fd_source_new(net->dev_fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
         g_source_set_callback(net->dev_src, (GSourceFunc)(void (*)(void))on_device, net, NULL);
+        g_source_set_can_recurse(net->dev_src, TRUE);
         g_source_attach(net->dev_src, net->ctx);
     }
     start_monitor(net);
     start_stun_probes(net);
     g_atomic_int_set(&net->running, 1);
     if (net->loop_mode == LOOP_THREAD) {
-        net->loop = g_main_loop_new(net->ctx, FALSE);
+        g_atomic_int_set(&net->quit, 0);
         net->thread = g_thread_try_new("ipop-net", loop_thread, net, NULL);
         if (!net->thread) {
             r = -EAGAIN;
@@ -1689,7 +1774,7 @@ static gboolean on_stop_poll(gpointer p)
     ipop_network_t *net = p;
 
     if (g_atomic_int_get(&net->closing_agents) == 0) {
-        g_main_loop_quit(net->loop);
+        loop_quit(net);
         return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
@@ -1700,8 +1785,8 @@ static gboolean on_stop_deadline(gpointer p)
     ipop_network_t *net = p;
 
     ipop__warn(net, "%d ICE agents did not close in time", g_atomic_int_get(&net->closing_agents));
-    if (net->loop)
-        g_main_loop_quit(net->loop);
+    if (net->loop_mode == LOOP_THREAD)
+        loop_quit(net);
     g_atomic_int_set(&net->closing_agents, 0);
     return G_SOURCE_REMOVE;
 }

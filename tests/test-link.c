@@ -6,6 +6,11 @@
 #include <glib.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stun/stunagent.h>
+#include <stun/usages/ice.h>
 
 #include "internal.h"
 #include "ipop/ipop-glib.h"
@@ -321,6 +326,99 @@ static void test_network_changed(void)
 /* A peer that says nothing for 3 s (its loop stalls for 5 s): the link
  * starts ICE again by itself (path-lost), and is up again once the peer
  * is back, without failing and without a call from the host. */
+/* Sends an ICE check (made by libnice's STUN code) with the credentials
+ * given from a socket of our own to `to`; returns the answer's length, or
+ * 0 when none came within `ms`. */
+static ssize_t send_check(int fd, const struct sockaddr_storage *to, socklen_t to_len, StunAgent *agent,
+                          const char *user, const char *pwd, uint8_t *ans, size_t ans_size, int ms)
+{
+    StunMessage msg;
+    uint8_t req[512];
+    size_t len;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+
+    stun_agent_init(agent, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389,
+                    STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS | STUN_AGENT_USAGE_USE_FINGERPRINT);
+    len = stun_usage_ice_conncheck_create(agent, &msg, req, sizeof(req), (const uint8_t *)user, strlen(user),
+                                          (const uint8_t *)pwd, strlen(pwd), false, true, 12345, 678, NULL,
+                                          STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
+    g_assert_cmpuint(len, >, 0);
+    g_assert_cmpint(sendto(fd, req, len, 0, (const struct sockaddr *)to, to_len), ==, (ssize_t)len);
+    if (poll(&p, 1, ms) != 1)
+        return 0;
+    return recv(fd, ans, ans_size, 0);
+}
+
+/* Once DTLS is up over a direct UDP pair, the network's own loop reads the
+ * selected socket (not libnice): packets still arrive intact, and ICE
+ * checks that come there, as a peer with consent freshness sends them,
+ * are answered in a way libnice accepts; checks with wrong credentials are
+ * not answered, and the link carries on. */
+static void test_direct_path(void)
+{
+    node a, b;
+    ipop_link_t *la;
+    ipop_link_stats_t st = { .size = sizeof(st) };
+    struct sockaddr_storage to, mine, mapped;
+    socklen_t to_len = sizeof(to), mine_len = sizeof(mine), mapped_len = sizeof(mapped);
+    StunAgent agent;
+    StunMessage resp;
+    uint8_t ans[512];
+    char *user, *bad_user;
+    ssize_t n;
+    int fd;
+
+    node_init(&a, "a", "10.31.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.31.0.2", NULL, NULL, NULL);
+    pair_start(&a, &b);
+    connect_pair(&a, &b);
+    la = ipop_network_get_link(a.net, ipop_network_get_node_id(b.net));
+    g_assert_cmpint(la->direct_fd, >=, 0);
+    g_assert_true(la->rec_on); /* AES-GCM records sealed and opened by record.c */
+    g_assert_nonnull(g_hash_table_lookup(a.net->direct, GINT_TO_POINTER(la->direct_fd + 1)));
+    blast(&a, &b, AF_INET, 0);
+    blast(&b, &a, AF_INET, 0);
+
+    g_assert_cmpint(getsockname(la->direct_fd, (struct sockaddr *)&to, &to_len), ==, 0);
+    fd = socket(to.ss_family, SOCK_DGRAM, 0);
+    g_assert_cmpint(fd, >=, 0);
+    user = g_strdup_printf("%s:someone", la->ice_ufrag);
+    n = send_check(fd, &to, to_len, &agent, user, la->ice_pwd, ans, sizeof(ans), 2000);
+    g_assert_cmpint(n, >, 0);
+    {
+        StunDefaultValidaterData key = { (uint8_t *)user, strlen(user), (uint8_t *)la->ice_pwd, strlen(la->ice_pwd) };
+        g_assert_cmpint(stun_agent_validate(&agent, &resp, ans, (size_t)n, stun_agent_default_validater, &key), ==,
+                        STUN_VALIDATION_SUCCESS);
+    }
+    g_assert_cmpint(stun_usage_ice_conncheck_process(&resp, &mapped, &mapped_len, STUN_USAGE_ICE_COMPATIBILITY_RFC5245),
+                    ==, STUN_USAGE_ICE_RETURN_SUCCESS);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&mine, &mine_len), ==, 0);
+    g_assert_cmpuint(((struct sockaddr_in *)&mapped)->sin_port, ==, ((struct sockaddr_in *)&mine)->sin_port);
+
+    /* wrong password, or someone else's ufrag: no answer */
+    g_assert_cmpint(send_check(fd, &to, to_len, &agent, user, "not-the-password-at-all", ans, sizeof(ans), 300), ==, 0);
+    bad_user = g_strdup_printf("x%s:someone", la->ice_ufrag);
+    g_assert_cmpint(send_check(fd, &to, to_len, &agent, bad_user, la->ice_pwd, ans, sizeof(ans), 300), ==, 0);
+    /* garbage on the socket is dropped and counted */
+    ipop_link_get_stats(la, &st);
+    {
+        guint64 drops = st.rx_drops;
+        g_assert_cmpint(sendto(fd, "\xff garbage", 9, 0, (struct sockaddr *)&to, to_len), ==, 9);
+        for (int i = 0; i < 200 && st.rx_drops == drops; i++) {
+            g_usleep(10000);
+            ipop_link_get_stats(la, &st);
+        }
+        g_assert_cmpuint(st.rx_drops, ==, drops + 1);
+    }
+    blast(&a, &b, AF_INET, 300);
+    g_assert_cmpint(ipop_link_get_state(la), ==, IPOP_LINK_CONNECTED);
+    close(fd);
+    g_free(user);
+    g_free(bad_user);
+    node_clear(&a);
+    node_clear(&b);
+}
+
 static gboolean stall(gpointer data)
 {
     g_usleep(GPOINTER_TO_UINT(data) * 1000);
@@ -369,5 +467,6 @@ int main(int argc, char **argv)
     g_test_add_func("/link/glib-context", test_glib_context);
     g_test_add_func("/link/network-changed", test_network_changed);
     g_test_add_func("/link/path-lost", test_path_lost);
+    g_test_add_func("/link/direct-path", test_direct_path);
     return g_test_run();
 }
