@@ -742,14 +742,21 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
 
 /* ---- the direct path ---- */
 
-#define DRX_BATCH 32
-#define DRX_SIZE 2048
-#define DRX_ROUNDS 8 /* 256 datagrams, then the loop's other work has a turn */
+/* With UDP GRO on the socket, the kernel hands over runs of datagrams of
+ * one size from one sender as one (up to 64 KB), told by a UDP_GRO
+ * control message: what the peer sent with UDP GSO arrives as it left. */
+#define DRX_BATCH 8
+#define DRX_SIZE 65536
+#define DRX_ROUNDS 8 /* then the loop's other work has a turn */
 
 struct ipop__drx {
     struct mmsghdr msgs[DRX_BATCH];
     struct iovec iov[DRX_BATCH];
     struct sockaddr_storage from[DRX_BATCH];
+    union {
+        struct cmsghdr h;
+        uint8_t buf[CMSG_SPACE(sizeof(int))];
+    } ctl[DRX_BATCH];
     uint8_t buf[DRX_BATCH][DRX_SIZE];
 };
 
@@ -774,24 +781,52 @@ static void direct_stun(ipop_link_t *link, int fd, const uint8_t *buf, size_t le
         sendto(fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
 }
 
+/* The size of the datagrams a GRO read holds, or 0 for one datagram. */
+static size_t gro_size(struct msghdr *m)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        int seg;
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(seg))) {
+            memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+            return seg > 0 ? (size_t)seg : 0;
+        }
+    }
+    return 0;
+}
+
+static void direct_datagram(ipop_link_t *link, int fd, const uint8_t *b, size_t len, const struct sockaddr_storage *from,
+                            socklen_t from_len)
+{
+    /* RFC 7983: the first byte tells DTLS (20-63) from STUN (0-3). */
+    if (len == 0)
+        __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+    else if (b[0] >= 20 && b[0] <= 63)
+        rx_datagram(link, b, len);
+    else if (b[0] <= 3)
+        direct_stun(link, fd, b, len, from, from_len);
+    else
+        __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+}
+
 void ipop__link_direct_rx(ipop_link_t *link)
 {
     ipop_network_t *net = link->net;
     struct ipop__drx *d = net->drx;
     int fd = link->direct_fd;
 
-    if (!d) {
+    if (!d)
         d = net->drx = g_new0(struct ipop__drx, 1);
+    for (int round = 0; round < DRX_ROUNDS && fd >= 0 && link->direct_fd == fd; round++) {
+        int n;
+
         for (int i = 0; i < DRX_BATCH; i++) {
             d->iov[i].iov_base = d->buf[i];
             d->iov[i].iov_len = DRX_SIZE;
             d->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &d->from[i], .msg_namelen = sizeof(d->from[i]),
-                                                  .msg_iov = &d->iov[i], .msg_iovlen = 1 };
+                                                  .msg_iov = &d->iov[i], .msg_iovlen = 1,
+                                                  .msg_control = d->ctl[i].buf, .msg_controllen = sizeof(d->ctl[i]) };
         }
-    }
-    for (int round = 0; round < DRX_ROUNDS && fd >= 0 && link->direct_fd == fd; round++) {
-        int n = recvmmsg(fd, d->msgs, DRX_BATCH, MSG_DONTWAIT, NULL);
-
+        n = recvmmsg(fd, d->msgs, DRX_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
             /* An ICMP error for an earlier send is reported once, here. */
             if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == EINTR)
@@ -800,22 +835,20 @@ void ipop__link_direct_rx(ipop_link_t *link)
         }
         /* A datagram may end the session (a goodbye): then stop. */
         for (int i = 0; i < n && link->direct_fd == fd; i++) {
-            const uint8_t *b = d->buf[i];
-            size_t len = d->msgs[i].msg_len;
+            struct msghdr *m = &d->msgs[i].msg_hdr;
+            size_t len = d->msgs[i].msg_len, seg = gro_size(m);
 
-            /* RFC 7983: the first byte tells DTLS (20-63) from STUN (0-3). */
-            if (len == 0 || (d->msgs[i].msg_hdr.msg_flags & MSG_TRUNC))
+            if (m->msg_flags & MSG_TRUNC) {
                 __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
-            else if (b[0] >= 20 && b[0] <= 63)
-                rx_datagram(link, b, len);
-            else if (b[0] <= 3)
-                direct_stun(link, fd, b, len, &d->from[i], d->msgs[i].msg_hdr.msg_namelen);
-            else
-                __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            if (!seg || seg >= len) {
+                direct_datagram(link, fd, d->buf[i], len, &d->from[i], m->msg_namelen);
+                continue;
+            }
+            for (size_t at = 0; at < len && link->direct_fd == fd; at += seg)
+                direct_datagram(link, fd, d->buf[i] + at, MIN(seg, len - at), &d->from[i], m->msg_namelen);
         }
-        /* the kernel wrote the lengths of the sources' addresses */
-        for (int i = 0; i < n; i++)
-            d->msgs[i].msg_hdr.msg_namelen = sizeof(d->from[i]);
         if (n < DRX_BATCH)
             return;
     }
@@ -829,8 +862,12 @@ static void direct_clear(ipop_link_t *link)
 
     if (link->direct_fd < 0)
         return;
-    if (net->direct && g_hash_table_lookup(net->direct, GINT_TO_POINTER(link->direct_fd + 1)) == link)
+    if (net->direct && g_hash_table_lookup(net->direct, GINT_TO_POINTER(link->direct_fd + 1)) == link) {
+        int off = 0;
         g_hash_table_remove(net->direct, GINT_TO_POINTER(link->direct_fd + 1));
+        /* libnice reads the socket again: one datagram per read */
+        setsockopt(link->direct_fd, SOL_UDP, UDP_GRO, &off, sizeof(off));
+    }
     g_mutex_lock(&link->tx_lock);
     link->direct_fd = -1;
     g_mutex_unlock(&link->tx_lock);
@@ -865,8 +902,12 @@ static void direct_update(ipop_link_t *link)
     link->direct_to_len = to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     link->direct_fd = fd;
     g_mutex_unlock(&link->tx_lock);
-    if (link->net->direct)
+    if (link->net->direct) {
+        int on = 1;
         g_hash_table_insert(link->net->direct, GINT_TO_POINTER(fd + 1), link);
+        /* A kernel without UDP GRO gives one datagram per read, which works the same. */
+        setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
+    }
 }
 
 /* ---- ICE ---- */

@@ -25,10 +25,29 @@ static void put48(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)v;
 }
 
+int ipop__rec_init_raw(ipop__rec *r, gnutls_cipher_algorithm_t alg, const uint8_t *key, const uint8_t salt[4],
+                       uint16_t epoch, uint64_t seq, int read)
+{
+    gnutls_datum_t k = { (unsigned char *)key, (unsigned)gnutls_cipher_get_key_size(alg) };
+
+    memset(r, 0, sizeof(*r));
+    if (alg != GNUTLS_CIPHER_AES_128_GCM && alg != GNUTLS_CIPHER_AES_256_GCM)
+        return -ENOTSUP;
+    if (gnutls_aead_cipher_init(&r->aead, alg, &k) < 0)
+        return -ENOMEM;
+    memcpy(r->salt, salt, sizeof(r->salt));
+    r->epoch = epoch;
+    r->seq = seq;
+    if (read)
+        r->window = ~UINT64_C(0);
+    return 0;
+}
+
 int ipop__rec_init(ipop__rec *r, gnutls_session_t tls, int read)
 {
     gnutls_datum_t mac = { 0 }, iv = { 0 }, key = { 0 };
     uint8_t seq[8];
+    uint64_t next;
     gnutls_cipher_algorithm_t alg = gnutls_cipher_get(tls);
 
     memset(r, 0, sizeof(*r));
@@ -37,18 +56,11 @@ int ipop__rec_init(ipop__rec *r, gnutls_session_t tls, int read)
     if (gnutls_record_get_state(tls, read ? 1 : 0, &mac, &iv, &key, seq) < 0 || iv.size != sizeof(r->salt) ||
         key.size != (unsigned)gnutls_cipher_get_key_size(alg))
         return -ENOTSUP;
-    if (gnutls_aead_cipher_init(&r->aead, alg, &key) < 0)
-        return -ENOMEM;
-    memcpy(r->salt, iv.data, sizeof(r->salt));
-    r->epoch = (uint16_t)(seq[0] << 8 | seq[1]);
-    r->seq = get48(seq + 2);
+    next = get48(seq + 2);
     /* Receiving: `seq` is the next one GnuTLS expects; none of ours is
      * older than what GnuTLS already took. */
-    if (read) {
-        r->seq = r->seq ? r->seq - 1 : 0;
-        r->window = ~UINT64_C(0);
-    }
-    return 0;
+    return ipop__rec_init_raw(r, alg, key.data, iv.data, (uint16_t)(seq[0] << 8 | seq[1]),
+                              read ? (next ? next - 1 : 0) : next, read);
 }
 
 void ipop__rec_clear(ipop__rec *r)

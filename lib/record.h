@@ -39,6 +39,11 @@ typedef struct ipop__rec {
  * cipher is not AES-GCM (then GnuTLS keeps doing the records), or another
  * negative errno. */
 int ipop__rec_init(ipop__rec *r, gnutls_session_t tls, int read);
+/* The same from raw parameters (tests and fuzzing): `key` of the
+ * cipher's size, the 4-byte salt, the epoch, and the next sequence number
+ * to send, or the last one received. */
+int ipop__rec_init_raw(ipop__rec *r, gnutls_cipher_algorithm_t alg, const uint8_t *key, const uint8_t salt[4],
+                       uint16_t epoch, uint64_t seq, int read);
 void ipop__rec_clear(ipop__rec *r);
 
 /* The sequence number GnuTLS should carry on with, after records were
