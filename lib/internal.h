@@ -190,6 +190,7 @@ struct ipop_network {
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
     bool vnet;                  /* the device's packets carry a virtio_net_hdr */
+    bool dev_quiet;             /* the last device wakeup read one packet or none */
     uint8_t *gsobuf;            /* vnet: a virtio_net_hdr and up to 64 KB read from the device */
     ipop__gro gro;              /* vnet: segments from the links merged for the device (gro.buf) */
     GSource *gro_src;           /* writes what gro holds once the loop has nothing else to do */

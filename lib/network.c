@@ -919,18 +919,28 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
         net->dev_src = NULL; /* returning REMOVE drops the loop's reference */
         return G_SOURCE_REMOVE;
     }
+    int reads = 0;
+
     for (int i = 0; i < DEV_BURST && sent < DEV_BURST_PACKETS; i++) {
         ssize_t n;
+        /* The first packet after a quiet spell leaves at once, not after
+         * the read that finds the device empty: a lone packet (a ping, a
+         * request) is not held up.  Under load, reads come in bursts and
+         * leave in batches. */
+        if (reads == 1 && net->dev_quiet)
+            tx_flush(net);
         if (net->vnet) {
             n = read(fd, net->gsobuf, GSOBUF_SIZE);
             if (n <= 0)
                 break;
+            reads++;
             sent += on_device_vnet(net, (size_t)n);
             continue;
         }
         n = read(fd, pkt, sizeof(net->devbuf));
         if (n <= 0)
             break;
+        reads++;
         if (n > max_packet(net) || route(net, pkt, (size_t)n, &link) < 0) {
             __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
             continue;
@@ -950,6 +960,7 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
         sent++;
     }
     tx_flush(net);
+    net->dev_quiet = reads <= 1;
     return G_SOURCE_CONTINUE;
 }
 
