@@ -88,6 +88,7 @@ struct ipop_link {
     gint64 last_rx;             /* monotonic time of the last authenticated record */
     unsigned ticks;             /* liveness ticks since DTLS came up */
     bool restarted;             /* this session replaces one whose path was lost */
+    bool ice_ready;             /* ICE's checks are over (READY): the loop may read the socket */
     NiceAddress local_base;     /* the host address under the selected local candidate */
     int stun_idx;               /* the STUN server this session gathers with, or -1 */
     ipop_reason_t tls_fail;     /* set by the certificate check */

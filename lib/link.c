@@ -875,7 +875,8 @@ static void direct_clear(ipop_link_t *link)
 
 /* Takes the direct path when DTLS is up over a selected pair whose local
  * side is a UDP socket of ours (host, server or peer reflexive: not a
- * TURN relay, not TCP), or leaves it. */
+ * TURN relay, not TCP), or leaves it.  Sending goes direct at once;
+ * reading, once ICE is READY. */
 static void direct_update(ipop_link_t *link)
 {
     NiceCandidate *local = NULL, *remote = NULL;
@@ -902,7 +903,10 @@ static void direct_update(ipop_link_t *link)
     link->direct_to_len = to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     link->direct_fd = fd;
     g_mutex_unlock(&link->tx_lock);
-    if (link->net->direct) {
+    /* The loop reads the socket only once ICE's checks are over: until
+     * then libnice must see them (a better pair may still be found through
+     * a peer reflexive candidate, and only libnice can take it). */
+    if (link->net->direct && link->ice_ready) {
         int on = 1;
         g_hash_table_insert(link->net->direct, GINT_TO_POINTER(fd + 1), link);
         /* A kernel without UDP GRO gives one datagram per read, which works the same. */
@@ -945,6 +949,9 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint
     ipop__dbg(link->net, "link to %s: ICE %s", short_id(link->peer_id), nice_component_state_to_string(state));
     if (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) {
         flush_early(link);
+        link->ice_ready = state == NICE_COMPONENT_STATE_READY;
+        if (link->tls_done)
+            direct_update(link);
         if (link->controlling)
             tls_step(link);
     } else if (state == NICE_COMPONENT_STATE_FAILED) {
@@ -1098,6 +1105,7 @@ static int start_agent(ipop_link_t *link)
     link->sent_cands = g_ptr_array_new_with_free_func(g_free);
     link->pending_cands = g_ptr_array_new_with_free_func(g_free);
     link->local_done = link->local_done_sent = false;
+    link->ice_ready = false;
     g_mutex_lock(&link->tx_lock);
     link->agent = agent;
     g_mutex_unlock(&link->tx_lock);

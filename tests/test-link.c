@@ -373,6 +373,11 @@ static void test_direct_path(void)
     pair_start(&a, &b);
     connect_pair(&a, &b);
     la = ipop_network_get_link(a.net, ipop_network_get_node_id(b.net));
+    /* the loop takes the socket over once ICE's checks are over (READY) */
+    for (int i = 0; i < 500 && !*(volatile bool *)&la->ice_ready; i++)
+        g_usleep(10000);
+    g_assert_true(la->ice_ready);
+    g_usleep(50000); /* direct_update() runs right after, in the loop */
     g_assert_cmpint(la->direct_fd, >=, 0);
     g_assert_true(la->rec_on); /* AES-GCM records sealed and opened by record.c */
     g_assert_nonnull(g_hash_table_lookup(a.net->direct, GINT_TO_POINTER(la->direct_fd + 1)));
