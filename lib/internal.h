@@ -201,7 +201,7 @@ struct ipop_network {
     ipop_link_t *txb_link;
     guint64 no_route, bad_messages;
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
-    GHashTable *direct;         /* fd + 1 -> ipop_link_t*: direct paths the loop reads itself */
+    GPtrArray *direct;          /* by fd: the link whose direct path the loop reads itself, or NULL */
     bool serving;               /* the loop is serving the data path (serve_data) */
     bool glib_due;              /* ... and did something that GLib's sources must see */
     struct ipop__drx *drx;      /* buffers for reading them (link.c), made on first use */
@@ -235,8 +235,14 @@ void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__ms
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
 /* link.c: reads the link's direct socket until it is empty (or a budget is
  * spent: then it is still readable); the loop calls it when the socket
- * polls readable, instead of libnice's source. */
-void ipop__link_direct_rx(ipop_link_t *link);
+ * polls readable, instead of libnice's source.  Returns false when it left
+ * the socket to libnice's source (a STUN message while ICE still checks). */
+bool ipop__link_direct_rx(ipop_link_t *link);
+void ipop__net_direct_set(ipop_network_t *net, int fd, ipop_link_t *link);
+static inline ipop_link_t *ipop__net_direct_get(const ipop_network_t *net, int fd)
+{
+    return net->direct && fd >= 0 && (guint)fd < net->direct->len ? net->direct->pdata[fd] : NULL;
+}
 void ipop__link_drx_free(struct ipop__drx *drx);
 /* A peer signalled one of our automatic addresses as its own. */
 void ipop__net_addr_conflict(ipop_network_t *net, ipop_link_t *link, int family);

@@ -808,17 +808,45 @@ static void direct_datagram(ipop_link_t *link, int fd, const uint8_t *b, size_t 
         __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
 }
 
-void ipop__link_direct_rx(ipop_link_t *link)
+/* While ICE is still checking (CONNECTED, not READY), libnice must see
+ * every STUN message on the socket: a better pair may still be found, such
+ * as a peer reflexive one only libnice can learn and take.  So each
+ * datagram is peeked at first: DTLS is read here, and at the first other
+ * one the socket is left to libnice's source (which then reads all that is
+ * queued).  Returns false then. */
+static bool direct_rx_checking(ipop_link_t *link, int fd)
+{
+    struct ipop__drx *d = link->net->drx;
+
+    for (int i = 0; i < DRX_BATCH * DRX_ROUNDS && link->direct_fd == fd; i++) {
+        uint8_t first;
+        ssize_t n = recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+        struct msghdr *m = &d->msgs[0].msg_hdr;
+
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            continue; /* an ICMP error for an earlier send, reported (and cleared) once */
+        if (n < 0)
+            return true;
+        if (n == 0 || first < 20 || first > 63)
+            return false; /* STUN, or anything else: libnice's */
+        n = recvmsg(fd, m, MSG_DONTWAIT);
+        if (n <= 0)
+            return true;
+        direct_datagram(link, fd, d->buf[0], (size_t)n, &d->from[0], m->msg_namelen);
+        m->msg_namelen = sizeof(d->from[0]);
+        m->msg_controllen = sizeof(d->ctl[0]);
+    }
+    return true;
+}
+
+bool ipop__link_direct_rx(ipop_link_t *link)
 {
     ipop_network_t *net = link->net;
     struct ipop__drx *d = net->drx;
     int fd = link->direct_fd;
 
-    if (!d)
+    if (!d) {
         d = net->drx = g_new(struct ipop__drx, 1); /* its buffers touched only as they fill */
-    for (int round = 0; round < DRX_ROUNDS && fd >= 0 && link->direct_fd == fd; round++) {
-        int n;
-
         for (int i = 0; i < DRX_BATCH; i++) {
             d->iov[i].iov_base = d->buf[i];
             d->iov[i].iov_len = DRX_SIZE;
@@ -826,32 +854,45 @@ void ipop__link_direct_rx(ipop_link_t *link)
                                                   .msg_iov = &d->iov[i], .msg_iovlen = 1,
                                                   .msg_control = d->ctl[i].buf, .msg_controllen = sizeof(d->ctl[i]) };
         }
+    }
+    if (!link->ice_ready)
+        return direct_rx_checking(link, fd);
+    for (int round = 0; round < DRX_ROUNDS && fd >= 0 && link->direct_fd == fd; round++) {
+        int n;
+
         n = recvmmsg(fd, d->msgs, DRX_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
             /* An ICMP error for an earlier send is reported once, here. */
             if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == EINTR)
                 continue;
-            return; /* EAGAIN: read dry */
+            return true; /* EAGAIN: read dry */
         }
         /* A datagram may end the session (a goodbye): then stop. */
         for (int i = 0; i < n && link->direct_fd == fd; i++) {
             struct msghdr *m = &d->msgs[i].msg_hdr;
             size_t len = d->msgs[i].msg_len, seg = gro_size(m);
+            socklen_t from_len = m->msg_namelen;
 
             if (m->msg_flags & MSG_TRUNC) {
                 __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
                 continue;
             }
             if (!seg || seg >= len) {
-                direct_datagram(link, fd, d->buf[i], len, &d->from[i], m->msg_namelen);
+                direct_datagram(link, fd, d->buf[i], len, &d->from[i], from_len);
                 continue;
             }
             for (size_t at = 0; at < len && link->direct_fd == fd; at += seg)
-                direct_datagram(link, fd, d->buf[i] + at, MIN(seg, len - at), &d->from[i], m->msg_namelen);
+                direct_datagram(link, fd, d->buf[i] + at, MIN(seg, len - at), &d->from[i], from_len);
+        }
+        /* what the kernel wrote back, made ready for the next read */
+        for (int i = 0; i < n; i++) {
+            d->msgs[i].msg_hdr.msg_namelen = sizeof(d->from[i]);
+            d->msgs[i].msg_hdr.msg_controllen = sizeof(d->ctl[i]);
         }
         if (n < DRX_BATCH)
-            return;
+            return true;
     }
+    return true;
 }
 
 /* Leaves the direct path: sends go through libnice again, and the loop no
@@ -862,9 +903,9 @@ static void direct_clear(ipop_link_t *link)
 
     if (link->direct_fd < 0)
         return;
-    if (net->direct && g_hash_table_lookup(net->direct, GINT_TO_POINTER(link->direct_fd + 1)) == link) {
+    if (ipop__net_direct_get(net, link->direct_fd) == link) {
         int off = 0;
-        g_hash_table_remove(net->direct, GINT_TO_POINTER(link->direct_fd + 1));
+        ipop__net_direct_set(net, link->direct_fd, NULL);
         /* libnice reads the socket again: one datagram per read */
         setsockopt(link->direct_fd, SOL_UDP, UDP_GRO, &off, sizeof(off));
     }
@@ -875,8 +916,7 @@ static void direct_clear(ipop_link_t *link)
 
 /* Takes the direct path when DTLS is up over a selected pair whose local
  * side is a UDP socket of ours (host, server or peer reflexive: not a
- * TURN relay, not TCP), or leaves it.  Sending goes direct at once;
- * reading, once ICE is READY. */
+ * TURN relay, not TCP), or leaves it. */
 static void direct_update(ipop_link_t *link)
 {
     NiceCandidate *local = NULL, *remote = NULL;
@@ -903,14 +943,14 @@ static void direct_update(ipop_link_t *link)
     link->direct_to_len = to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     link->direct_fd = fd;
     g_mutex_unlock(&link->tx_lock);
-    /* The loop reads the socket only once ICE's checks are over: until
-     * then libnice must see them (a better pair may still be found through
-     * a peer reflexive candidate, and only libnice can take it). */
-    if (link->net->direct && link->ice_ready) {
+    if (link->net->direct) {
         int on = 1;
-        g_hash_table_insert(link->net->direct, GINT_TO_POINTER(fd + 1), link);
-        /* A kernel without UDP GRO gives one datagram per read, which works the same. */
-        setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
+        ipop__net_direct_set(link->net, fd, link);
+        /* With UDP GRO only once ICE is READY: until then libnice reads
+         * some datagrams too.  A kernel without it gives one datagram per
+         * read, which works the same. */
+        if (link->ice_ready)
+            setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
     }
 }
 

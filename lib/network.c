@@ -1477,10 +1477,12 @@ static bool serve_data(ipop_network_t *net, GPollFD *fds, int n)
         } else if (net->dev_src && fds[i].fd == net->dev_fd) {
             on_device(net->dev_fd, G_IO_IN, net);
             fds[i].revents = 0;
-        } else if (net->direct && (link = g_hash_table_lookup(net->direct, GINT_TO_POINTER(fds[i].fd + 1)))) {
-            ipop__link_direct_rx(link);
-            fds[i].revents = 0;
+        } else if ((link = ipop__net_direct_get(net, fds[i].fd))) {
             delivered = true;
+            if (ipop__link_direct_rx(link))
+                fds[i].revents = 0;
+            else
+                others = true; /* libnice's source reads the rest */
         } else {
             others = true;
         }
@@ -1491,6 +1493,15 @@ static bool serve_data(ipop_network_t *net, GPollFD *fds, int n)
         gro_flush(net);
     net->serving = false;
     return !others && !net->glib_due;
+}
+
+void ipop__net_direct_set(ipop_network_t *net, int fd, ipop_link_t *link)
+{
+    if (!net->direct || fd < 0)
+        return;
+    if ((guint)fd >= net->direct->len)
+        g_ptr_array_set_size(net->direct, fd + 1); /* new entries NULL */
+    net->direct->pdata[fd] = link;
 }
 
 /* loop=thread: GLib's iteration (prepare, query, poll, check, dispatch)
@@ -1667,7 +1678,7 @@ static void cleanup_runtime(ipop_network_t *net)
     close_device(net);
     drop_mail(net);
     g_clear_pointer(&net->ctx, g_main_context_unref);
-    g_clear_pointer(&net->direct, g_hash_table_unref);
+    g_clear_pointer(&net->direct, g_ptr_array_unref);
     g_clear_pointer(&net->drx, ipop__link_drx_free);
     if (net->epoll_fd >= 0)
         close(net->epoll_fd);
@@ -1720,7 +1731,7 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
     /* The loops of our own (thread, external) read direct paths themselves;
      * a host's GMainContext leaves them to libnice's sources. */
     if (net->loop_mode != LOOP_GLIB)
-        net->direct = g_hash_table_new(NULL, NULL);
+        net->direct = g_ptr_array_new();
     if (net->mode != MODE_NONE) {
         r = open_device(net);
         if (r < 0)

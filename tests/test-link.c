@@ -380,7 +380,7 @@ static void test_direct_path(void)
     g_usleep(50000); /* direct_update() runs right after, in the loop */
     g_assert_cmpint(la->direct_fd, >=, 0);
     g_assert_true(la->rec_on); /* AES-GCM records sealed and opened by record.c */
-    g_assert_nonnull(g_hash_table_lookup(a.net->direct, GINT_TO_POINTER(la->direct_fd + 1)));
+    g_assert_true(ipop__net_direct_get(a.net, la->direct_fd) == la);
     blast(&a, &b, AF_INET, 0);
     blast(&b, &a, AF_INET, 0);
 
