@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -356,10 +357,28 @@ static int spokes(int n)
 
 /* ---- the hub's process ---- */
 
+typedef struct {
+    double t, cpu_ms;
+    long switches; /* voluntary context switches: the threads' wakeups */
+} cpu_use;
+
+static cpu_use cpu_now(void)
+{
+    struct rusage ru;
+    cpu_use c = { now_s(), 0, 0 };
+
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        c.cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+        c.switches = ru.ru_nvcsw;
+    }
+    return c;
+}
+
 static int hub(int n, int idle_s, pid_t child)
 {
     static ipop_link_t *links[MAX_LINKS];
     mem m[3];
+    cpu_use cpu[2];
     pthread_t th;
     double t0, deadline;
     int ret = 1, up = 0;
@@ -410,7 +429,13 @@ static int hub(int n, int idle_s, pid_t child)
     }
     printf("%d links connected in %.1f s (batches of %d); idle for %d s\n", n, now_s() - t0, CONNECT_BATCH,
            idle_s);
-    sleep_ms(idle_s * 1000L);
+    /* CPU time and wakeups while idle: the first half of the idle time
+     * holds libnice's last checks after ICE completes (it ticks every 20 ms
+     * for its idle-timeout, 5 s); the second half is the steady state. */
+    sleep_ms(idle_s * 500L);
+    cpu[0] = cpu_now();
+    sleep_ms(idle_s * 500L);
+    cpu[1] = cpu_now();
     up = 0;
     for (int j = 0; j < n; j++)
         up += link_connected(links[j]);
@@ -439,6 +464,10 @@ static int hub(int n, int idle_s, pid_t child)
            (double)(m[2].rss_kib - m[1].rss_kib) / n, (double)(m[2].anon_kib - m[1].anon_kib) / n,
            (double)(m[2].heap_kib - m[1].heap_kib) / n, (double)(m[2].fds - m[1].fds) / n);
     printf("hub, total: %ld KiB RSS with %d idle links\n", m[2].rss_kib, n);
+    printf("hub, idle (the last %.1f s): %.2f ms of CPU per second (%.1f us/s per link), %.0f wakeups per second\n",
+           cpu[1].t - cpu[0].t, (cpu[1].cpu_ms - cpu[0].cpu_ms) / (cpu[1].t - cpu[0].t),
+           (cpu[1].cpu_ms - cpu[0].cpu_ms) * 1000 / (cpu[1].t - cpu[0].t) / n,
+           (double)(cpu[1].switches - cpu[0].switches) / (cpu[1].t - cpu[0].t));
     if (atomic_load(&P.child_mem_n) >= 3) {
         const mem *c = P.child_mem;
         printf("spokes, per network with one idle link: %.1f KiB RSS (%.1f KiB of it before its link), "
