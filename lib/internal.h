@@ -163,6 +163,8 @@ struct ipop_network {
     GThread *thread;
     int epoll_fd;
     GHashTable *epoll_fds;      /* fd -> events, for loop=external */
+    GPollFD *ext_fds;           /* loop=external: the context's fds, as many as it has */
+    gint ext_cap;
     int timeout_ms;
 
     int dev_fd;

@@ -1584,14 +1584,17 @@ static void sync_epoll(ipop_network_t *net, GPollFD *fds, int n)
  * dispatch; the fds and the timeout of the query are kept for the host. */
 static void iterate_once(ipop_network_t *net)
 {
-    GPollFD fds[64];
+    GPollFD *fds;
     gint prio, timeout, n;
     gboolean ready;
 
     ready = g_main_context_prepare(net->ctx, &prio);
-    n = g_main_context_query(net->ctx, prio, &timeout, fds, G_N_ELEMENTS(fds));
-    if (n > (gint)G_N_ELEMENTS(fds))
-        n = G_N_ELEMENTS(fds); /* more sources than this are not expected */
+    /* Each link brings sockets of its own: the table grows with them. */
+    while ((n = g_main_context_query(net->ctx, prio, &timeout, net->ext_fds, net->ext_cap)) > net->ext_cap) {
+        net->ext_cap = MAX(n, 2 * net->ext_cap);
+        net->ext_fds = g_renew(GPollFD, net->ext_fds, net->ext_cap);
+    }
+    fds = net->ext_fds;
     if (g_poll(fds, (guint)n, 0) > 0)
         (void)serve_data(net, fds, n);
     sync_epoll(net, fds, n);
@@ -1684,6 +1687,8 @@ static void cleanup_runtime(ipop_network_t *net)
         close(net->epoll_fd);
     net->epoll_fd = -1;
     g_clear_pointer(&net->epoll_fds, g_hash_table_unref);
+    g_clear_pointer(&net->ext_fds, g_free);
+    net->ext_cap = 0;
     g_clear_pointer(&net->fwd, ipop__fwd_free);
 }
 

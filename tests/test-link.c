@@ -246,6 +246,230 @@ static void test_external_loop(void)
     node_clear(&b);
 }
 
+static char *session_of(node *n, node *peer);
+
+/* One turn of a host loop that waits on the network's fd for as long as
+ * the network asks, and no longer.  Returns what poll() returned: 1 when
+ * the fd woke the host, 0 when the network's own timeout did. */
+static int host_turn(ipop_network_t *net, int timeout)
+{
+    struct pollfd pfd = { .fd = ipop_network_get_fd(net), .events = POLLIN };
+    int r = poll(&pfd, 1, timeout);
+
+    g_assert_cmpint(ipop_network_process(net), ==, 0);
+    return r;
+}
+
+static guint received_of(node *n)
+{
+    guint r;
+
+    g_mutex_lock(&n->lock);
+    r = n->received;
+    g_mutex_unlock(&n->lock);
+    return r;
+}
+
+/* A host that sleeps for the whole timeout the network gives must be woken
+ * by the network's fd when a packet arrives: b sends one packet while a's
+ * next timer is still far off, and a's fd must turn readable before it. */
+static void assert_woken_by_packets(node *a, node *b, guint32 seq0)
+{
+    guint8 buf[200];
+    size_t len;
+
+    for (guint32 k = 0; k < 3; k++) {
+        gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+        guint before = received_of(a);
+        int t;
+
+        /* until the network is idle: its next timer 200 ms away or more */
+        while ((t = ipop_network_get_timeout(a->net)) >= 0 && t < 200) {
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+            host_turn(a->net, t);
+        }
+        len = build_packet(buf, AF_INET, b->addr4, a->addr4, seq0 + k, sizeof(buf));
+        g_assert_cmpint(ipop_network_send_packet(b->net, buf, len), ==, 0);
+        g_assert_cmpint(host_turn(a->net, t), ==, 1);
+        while (received_of(a) == before) {
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+            host_turn(a->net, 100);
+        }
+    }
+}
+
+/* The same after the link started again with fresh sockets (the host's
+ * network changed): the new sockets may reuse the numbers of the old ones,
+ * and must wake the host all the same. */
+static void test_external_loop_wakeup(void)
+{
+    node a, b;
+    GThread *driver;
+    char *before, *after;
+
+    node_init(&a, "a", "10.29.0.1", NULL, "loop", "external");
+    node_init(&b, "b", "10.29.0.2", NULL, NULL, NULL);
+    pair_start(&a, &b);
+    g_atomic_int_set(&driver_stop, 0);
+    driver = g_thread_new("driver", drive, a.net);
+    connect_pair(&a, &b);
+    g_atomic_int_set(&driver_stop, 1);
+    g_assert_null(g_thread_join(driver));
+    assert_woken_by_packets(&a, &b, 0);
+
+    before = session_of(&a, &b);
+    g_atomic_int_set(&driver_stop, 0);
+    driver = g_thread_new("driver", drive, a.net);
+    g_assert_cmpint(ipop_network_changed(a.net), ==, 0);
+    for (int i = 0; i < 500 && !(a.state_reasons & (1u << IPOP_REASON_NETWORK_CHANGED)); i++)
+        g_usleep(20000);
+    g_assert_true(wait_state(&a, IPOP_LINK_CONNECTED, 10));
+    g_assert_true(wait_state(&b, IPOP_LINK_CONNECTED, 10));
+    g_atomic_int_set(&driver_stop, 1);
+    g_assert_null(g_thread_join(driver));
+    after = session_of(&a, &b);
+    g_assert_cmpstr(before, !=, after);
+    assert_woken_by_packets(&a, &b, 10);
+    g_free(before);
+    g_free(after);
+    node_clear(&a);
+    node_clear(&b);
+}
+
+/* A host loop with many links: each link brings sockets of its own into
+ * the network's loop, more of them than any fixed table holds.  70 peers
+ * (each a network on a thread of its own) link with one network driven by
+ * the host, every link comes up on both ends, and a packet crosses every
+ * link both ways. */
+#define HUB_PEERS 70
+
+typedef struct {
+    ipop_network_t *hub, *spoke[HUB_PEERS];
+    gint got[HUB_PEERS], back[HUB_PEERS];
+} hub_test;
+
+static int spoke_index(hub_test *h, const char *id)
+{
+    for (int i = 0; i < HUB_PEERS; i++)
+        if (h->spoke[i] && strcmp(ipop_network_get_node_id(h->spoke[i]), id) == 0)
+            return i;
+    return -1;
+}
+
+static void hub_signal(ipop_network_t *net, const char *peer_id, const char *msg, void *ud)
+{
+    hub_test *h = ud;
+    int i = spoke_index(h, peer_id);
+
+    if (i >= 0)
+        ipop_network_signal_receive(h->spoke[i], ipop_network_get_node_id(net), msg);
+}
+
+static void spoke_signal(ipop_network_t *net, const char *peer_id, const char *msg, void *ud)
+{
+    hub_test *h = ud;
+
+    ipop_network_signal_receive(h->hub, ipop_network_get_node_id(net), msg);
+}
+
+/* Spoke i is 10.31.0.(i + 2); the hub 10.31.0.1.  The packet's source
+ * address says which spoke sent it or was meant. */
+static void hub_packet(ipop_network_t *net, const void *pkt, size_t len, void *ud)
+{
+    hub_test *h = ud;
+    const guint8 *p = pkt;
+
+    if (len >= 20 && p[15] >= 2 && p[15] < 2 + HUB_PEERS)
+        g_atomic_int_inc(&h->got[p[15] - 2]);
+}
+
+static void spoke_packet(ipop_network_t *net, const void *pkt, size_t len, void *ud)
+{
+    hub_test *h = ud;
+    const guint8 *p = pkt;
+
+    if (len >= 20 && p[19] >= 2 && p[19] < 2 + HUB_PEERS)
+        g_atomic_int_inc(&h->back[p[19] - 2]);
+}
+
+static ipop_network_t *hub_net(hub_test *h, const char *name, const char *addr, bool external)
+{
+    ipop_network_t *net = NULL;
+
+    g_assert_cmpint(ipop_network_new(&net, name), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "mode", "none"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "ice.local-address", "127.0.0.1"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "address", addr), ==, 0);
+    if (external)
+        g_assert_cmpint(ipop_network_set_option(net, "loop", "external"), ==, 0);
+    g_assert_cmpint(ipop_network_set_signal_cb(net, external ? hub_signal : spoke_signal, h), ==, 0);
+    g_assert_cmpint(ipop_network_set_packet_cb(net, external ? hub_packet : spoke_packet, h), ==, 0);
+    g_assert_cmpint(ipop_network_start(net), ==, 0);
+    return net;
+}
+
+static bool all_arrived(gint *counts)
+{
+    for (int i = 0; i < HUB_PEERS; i++)
+        if (!g_atomic_int_get(&counts[i]))
+            return false;
+    return true;
+}
+
+static void test_external_loop_many(void)
+{
+    hub_test *h = g_new0(hub_test, 1);
+    ipop_link_t *links[HUB_PEERS];
+    guint8 buf[100];
+    int up = 0;
+    gint64 end;
+
+    h->hub = hub_net(h, "hub", "10.31.0.1/16", true);
+    for (int i = 0; i < HUB_PEERS; i++) {
+        char name[16], addr[32];
+        g_snprintf(name, sizeof(name), "spoke%d", i);
+        g_snprintf(addr, sizeof(addr), "10.31.0.%d/16", i + 2);
+        h->spoke[i] = hub_net(h, name, addr, false);
+        g_assert_cmpint(ipop_network_allow_peer(h->spoke[i], ipop_network_get_node_id(h->hub)), ==, 0);
+    }
+    for (int i = 0; i < HUB_PEERS; i++)
+        g_assert_cmpint(ipop_network_connect(h->hub, ipop_network_get_node_id(h->spoke[i]), &links[i]), ==, 0);
+    end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    while (up < HUB_PEERS && g_get_monotonic_time() < end) {
+        int t = ipop_network_get_timeout(h->hub);
+        host_turn(h->hub, t < 0 || t > 100 ? 100 : t);
+        up = 0;
+        for (int i = 0; i < HUB_PEERS; i++) {
+            ipop_link_t *back = ipop_network_get_link(h->spoke[i], ipop_network_get_node_id(h->hub));
+            ipop_link_stats_t st = { .size = sizeof(st) }, sb = { .size = sizeof(sb) };
+            up += ipop_link_get_stats(links[i], &st) == 0 && st.state == IPOP_LINK_CONNECTED && back &&
+                  ipop_link_get_stats(back, &sb) == 0 && sb.state == IPOP_LINK_CONNECTED;
+        }
+    }
+    g_assert_cmpint(up, ==, HUB_PEERS);
+    for (int i = 0; i < HUB_PEERS; i++) {
+        char src[32];
+        g_snprintf(src, sizeof(src), "10.31.0.%d", i + 2);
+        build_packet(buf, AF_INET, src, "10.31.0.1", (guint32)i, sizeof(buf));
+        g_assert_cmpint(ipop_network_send_packet(h->spoke[i], buf, sizeof(buf)), ==, 0);
+        build_packet(buf, AF_INET, "10.31.0.1", src, (guint32)i, sizeof(buf));
+        g_assert_cmpint(ipop_network_send_packet(h->hub, buf, sizeof(buf)), ==, 0);
+    }
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!(all_arrived(h->got) && all_arrived(h->back)) && g_get_monotonic_time() < end)
+        host_turn(h->hub, 50);
+    for (int i = 0; i < HUB_PEERS; i++) {
+        g_assert_cmpint(g_atomic_int_get(&h->got[i]), ==, 1);
+        g_assert_cmpint(g_atomic_int_get(&h->back[i]), ==, 1);
+    }
+    for (int i = 0; i < HUB_PEERS; i++)
+        ipop_network_stop(h->spoke[i]);
+    h->hub = ipop_network_free(h->hub);
+    for (int i = 0; i < HUB_PEERS; i++)
+        h->spoke[i] = ipop_network_free(h->spoke[i]);
+    g_free(h);
+}
+
 /* A GLib host: the network runs on the host's own main context, iterated by
  * the host's thread. */
 static gpointer run_loop(gpointer p)
@@ -469,6 +693,8 @@ int main(int argc, char **argv)
     g_test_add_func("/link/simultaneous", test_simultaneous);
     g_test_add_func("/link/lost-offer", test_lost_offer);
     g_test_add_func("/link/external-loop", test_external_loop);
+    g_test_add_func("/link/external-loop-wakeup", test_external_loop_wakeup);
+    g_test_add_func("/link/external-loop-many", test_external_loop_many);
     g_test_add_func("/link/glib-context", test_glib_context);
     g_test_add_func("/link/network-changed", test_network_changed);
     g_test_add_func("/link/path-lost", test_path_lost);
