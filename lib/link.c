@@ -669,27 +669,13 @@ static ssize_t recv_locked(ipop_link_t *link, uint8_t *buf, size_t size)
     return r;
 }
 
-/* A DTLS datagram from the peer: the handshake, or records. */
-static void rx_datagram(ipop_link_t *link, const uint8_t *buf, size_t len)
+/* DTLS records for GnuTLS (all of them until record.c takes over): the
+ * handshake, or records it opens itself. */
+static void tls_feed(ipop_link_t *link, const uint8_t *buf, size_t len)
 {
     ipop_network_t *net = link->net;
     ssize_t r;
 
-    if (!link->tls)
-        return; /* DTLS before the offer or answer: the peer retransmits */
-    if (link->rec_on) {
-        int n = ipop__rec_open(&link->rec_rx, buf, len, net->rxbuf, sizeof(net->rxbuf));
-        if (n >= 0) {
-            handle_record(link, net->rxbuf, (size_t)n);
-            return;
-        }
-        if (n != -EAGAIN) {
-            /* forged, corrupt or replayed: dropped and counted */
-            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
-            return;
-        }
-        net->glib_due = true; /* a handshake retransmission or an alert: GnuTLS's */
-    }
     link->rx_data = buf;
     link->rx_len = len;
     if (!link->tls_done) {
@@ -726,6 +712,54 @@ static void rx_datagram(ipop_link_t *link, const uint8_t *buf, size_t len)
         break;
     }
     link->rx_data = NULL;
+}
+
+/* Once record.c opens the application data, a datagram is taken apart
+ * record by record (RFC 6347 allows several in one, and a datagram merged
+ * by UDP GRO on its way to libnice's reader holds many): application data
+ * is opened here, against record.c's replay window, and never reaches
+ * GnuTLS, whose own window is out of date (and reset by the
+ * gnutls_record_set_state() of recv_locked()); the rest (a handshake
+ * retransmission, an alert) goes to GnuTLS one record at a time.  What
+ * does not parse, authenticate or is a replay is dropped and counted. */
+static void rx_records(ipop_link_t *link, const uint8_t *buf, size_t len)
+{
+    ipop_network_t *net = link->net;
+
+    for (size_t at = 0, rl; at < len && link->tls; at += rl) {
+        int n;
+
+        if (len - at < IPOP__REC_HDR) {
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        rl = IPOP__REC_HDR + ((size_t)buf[at + 11] << 8 | buf[at + 12]);
+        if (rl > len - at) {
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        if (buf[at] != IPOP__REC_APP_DATA) {
+            net->glib_due = true;
+            tls_feed(link, buf + at, rl);
+            continue;
+        }
+        n = ipop__rec_open(&link->rec_rx, buf + at, rl, net->rxbuf, sizeof(net->rxbuf));
+        if (n >= 0)
+            handle_record(link, net->rxbuf, (size_t)n);
+        else /* forged, corrupt, replayed, or of another epoch */
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* A DTLS datagram from the peer: the handshake, or records. */
+static void rx_datagram(ipop_link_t *link, const uint8_t *buf, size_t len)
+{
+    if (!link->tls)
+        return; /* DTLS before the offer or answer: the peer retransmits */
+    if (link->rec_on)
+        rx_records(link, buf, len);
+    else
+        tls_feed(link, buf, len);
 }
 
 static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
@@ -794,13 +828,32 @@ static size_t gro_size(struct msghdr *m)
     return 0;
 }
 
+/* The peer's address on the selected pair, the only source of records the
+ * direct path takes (as libnice takes data only from checked addresses). */
+static bool from_peer_addr(const ipop_link_t *link, const struct sockaddr_storage *from)
+{
+    const struct sockaddr_storage *to = &link->direct_to;
+
+    if (from->ss_family != to->ss_family)
+        return false;
+    if (from->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)from, *b = (const void *)to;
+        return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+    }
+    if (from->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)from, *b = (const void *)to;
+        return a->sin6_port == b->sin6_port && memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
+    }
+    return false;
+}
+
 static void direct_datagram(ipop_link_t *link, int fd, const uint8_t *b, size_t len, const struct sockaddr_storage *from,
                             socklen_t from_len)
 {
     /* RFC 7983: the first byte tells DTLS (20-63) from STUN (0-3). */
     if (len == 0)
         __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
-    else if (b[0] >= 20 && b[0] <= 63)
+    else if (b[0] >= 20 && b[0] <= 63 && from_peer_addr(link, from))
         rx_datagram(link, b, len);
     else if (b[0] <= 3)
         direct_stun(link, fd, b, len, from, from_len);
@@ -820,15 +873,17 @@ static bool direct_rx_checking(ipop_link_t *link, int fd)
 
     for (int i = 0; i < DRX_BATCH * DRX_ROUNDS && link->direct_fd == fd; i++) {
         uint8_t first;
-        ssize_t n = recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+        struct sockaddr_storage from;
+        socklen_t from_len = sizeof(from);
+        ssize_t n = recvfrom(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
         struct msghdr *m = &d->msgs[0].msg_hdr;
 
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             continue; /* an ICMP error for an earlier send, reported (and cleared) once */
         if (n < 0)
             return true;
-        if (n == 0 || first < 20 || first > 63)
-            return false; /* STUN, or anything else: libnice's */
+        if (n == 0 || first < 20 || first > 63 || !from_peer_addr(link, &from))
+            return false; /* STUN, data from another address, anything else: libnice's */
         n = recvmsg(fd, m, MSG_DONTWAIT);
         if (n <= 0)
             return true;

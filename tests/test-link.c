@@ -372,7 +372,7 @@ static void spoke_signal(ipop_network_t *net, const char *peer_id, const char *m
     ipop_network_signal_receive(h->hub, ipop_network_get_node_id(net), msg);
 }
 
-/* Spoke i is 10.31.0.(i + 2); the hub 10.31.0.1.  The packet's source
+/* Spoke i is 10.32.0.(i + 2); the hub 10.32.0.1.  The packet's source
  * address says which spoke sent it or was meant. */
 static void hub_packet(ipop_network_t *net, const void *pkt, size_t len, void *ud)
 {
@@ -424,11 +424,11 @@ static void test_external_loop_many(void)
     int up = 0;
     gint64 end;
 
-    h->hub = hub_net(h, "hub", "10.31.0.1/16", true);
+    h->hub = hub_net(h, "hub", "10.32.0.1/16", true);
     for (int i = 0; i < HUB_PEERS; i++) {
         char name[16], addr[32];
         g_snprintf(name, sizeof(name), "spoke%d", i);
-        g_snprintf(addr, sizeof(addr), "10.31.0.%d/16", i + 2);
+        g_snprintf(addr, sizeof(addr), "10.32.0.%d/16", i + 2);
         h->spoke[i] = hub_net(h, name, addr, false);
         g_assert_cmpint(ipop_network_allow_peer(h->spoke[i], ipop_network_get_node_id(h->hub)), ==, 0);
     }
@@ -449,10 +449,10 @@ static void test_external_loop_many(void)
     g_assert_cmpint(up, ==, HUB_PEERS);
     for (int i = 0; i < HUB_PEERS; i++) {
         char src[32];
-        g_snprintf(src, sizeof(src), "10.31.0.%d", i + 2);
-        build_packet(buf, AF_INET, src, "10.31.0.1", (guint32)i, sizeof(buf));
+        g_snprintf(src, sizeof(src), "10.32.0.%d", i + 2);
+        build_packet(buf, AF_INET, src, "10.32.0.1", (guint32)i, sizeof(buf));
         g_assert_cmpint(ipop_network_send_packet(h->spoke[i], buf, sizeof(buf)), ==, 0);
-        build_packet(buf, AF_INET, "10.31.0.1", src, (guint32)i, sizeof(buf));
+        build_packet(buf, AF_INET, "10.32.0.1", src, (guint32)i, sizeof(buf));
         g_assert_cmpint(ipop_network_send_packet(h->hub, buf, sizeof(buf)), ==, 0);
     }
     end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
@@ -648,6 +648,121 @@ static void test_direct_path(void)
     node_clear(&b);
 }
 
+/* Until the loop reads a's socket itself and record.c does the records. */
+static ipop_link_t *wait_direct(node *a, node *b)
+{
+    ipop_link_t *la = ipop_network_get_link(a->net, ipop_network_get_node_id(b->net));
+
+    for (int i = 0; i < 500 && !*(volatile bool *)&la->ice_ready; i++)
+        g_usleep(10000);
+    g_assert_true(la->ice_ready);
+    g_usleep(50000); /* direct_update() runs right after, in the loop */
+    g_assert_cmpint(la->direct_fd, >=, 0);
+    g_assert_true(la->rec_on);
+    return la;
+}
+
+/* One data frame with an IPv4 packet from a to b, sealed as a's next record. */
+static size_t seal_from(ipop_link_t *la, node *a, node *b, guint32 seq, uint8_t *rec, size_t cap)
+{
+    uint8_t frame[1 + 100];
+    int n;
+
+    frame[0] = IPOP__FRAME_DATA;
+    build_packet(frame + 1, AF_INET, a->addr4, b->addr4, seq, 100);
+    g_mutex_lock(&la->tx_lock);
+    n = ipop__rec_seal(&la->rec_tx, frame, sizeof(frame), rec, cap);
+    g_mutex_unlock(&la->tx_lock);
+    g_assert_cmpint(n, >, 0);
+    return (size_t)n;
+}
+
+/* Waits until the link's counters move past rx packets p and drops d
+ * (or 2 s pass), and returns its stats. */
+static ipop_link_stats_t settle_stats(ipop_link_t *l, guint64 p, guint64 d)
+{
+    ipop_link_stats_t st = { .size = sizeof(st) };
+
+    for (int i = 0; i < 200; i++) {
+        ipop_link_get_stats(l, &st);
+        if (st.rx_packets > p && st.rx_drops > d)
+            break;
+        g_usleep(10000);
+    }
+    g_usleep(50000); /* and whatever else was on its way */
+    ipop_link_get_stats(l, &st);
+    return st;
+}
+
+/* Records on the direct path: a datagram that holds a record three times
+ * (RFC 6347 allows several records in one) delivers its packet once and
+ * counts two drops; the record sent again alone is a replay; a fresh record
+ * from an address other than the peer's is dropped, and taken from the
+ * peer's own socket. */
+static void test_replayed_records(void)
+{
+    node a, b;
+    ipop_link_t *la, *lb;
+    ipop_link_stats_t st;
+    uint8_t rec[200], dgram[600];
+    size_t rl;
+    int fd;
+
+    node_init(&a, "a", "10.33.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.33.0.2", NULL, NULL, NULL);
+    pair_start(&a, &b);
+    connect_pair(&a, &b);
+    la = wait_direct(&a, &b);
+    lb = wait_direct(&b, &a);
+    blast(&a, &b, AF_INET, 300);
+    st = settle_stats(lb, 0, 0);
+
+    rl = seal_from(la, &a, &b, 1, rec, sizeof(rec));
+    for (int i = 0; i < 3; i++)
+        memcpy(dgram + i * rl, rec, rl);
+    g_assert_cmpint(sendto(la->direct_fd, dgram, 3 * rl, 0, (struct sockaddr *)&la->direct_to, la->direct_to_len), ==,
+                    (ssize_t)(3 * rl));
+    {
+        guint64 p = st.rx_packets, d = st.rx_drops;
+        st = settle_stats(lb, p, d + 1);
+        g_assert_cmpuint(st.rx_packets, ==, p + 1);
+        g_assert_cmpuint(st.rx_drops, ==, d + 2);
+    }
+    g_assert_cmpint(sendto(la->direct_fd, rec, rl, 0, (struct sockaddr *)&la->direct_to, la->direct_to_len), ==,
+                    (ssize_t)rl);
+    {
+        guint64 p = st.rx_packets, d = st.rx_drops;
+        st = settle_stats(lb, p, d);
+        g_assert_cmpuint(st.rx_packets, ==, p);
+        g_assert_cmpuint(st.rx_drops, ==, d + 1);
+    }
+
+    rl = seal_from(la, &a, &b, 2, rec, sizeof(rec));
+    fd = socket(la->direct_to.ss_family, SOCK_DGRAM, 0);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(sendto(fd, rec, rl, 0, (struct sockaddr *)&la->direct_to, la->direct_to_len), ==, (ssize_t)rl);
+    {
+        guint64 p = st.rx_packets, d = st.rx_drops;
+        st = settle_stats(lb, p, d);
+        g_assert_cmpuint(st.rx_packets, ==, p);
+        g_assert_cmpuint(st.rx_drops, ==, d + 1);
+    }
+    g_assert_cmpint(sendto(la->direct_fd, rec, rl, 0, (struct sockaddr *)&la->direct_to, la->direct_to_len), ==,
+                    (ssize_t)rl);
+    {
+        guint64 p = st.rx_packets, d = st.rx_drops;
+        st = settle_stats(lb, p, d);
+        g_assert_cmpuint(st.rx_packets, ==, p + 1);
+        g_assert_cmpuint(st.rx_drops, ==, d);
+    }
+    close(fd);
+    blast(&a, &b, AF_INET, 300);
+    blast(&b, &a, AF_INET, 300);
+    g_assert_cmpint(ipop_link_get_state(la), ==, IPOP_LINK_CONNECTED);
+    node_clear(&a);
+    node_clear(&b);
+}
+
 static gboolean stall(gpointer data)
 {
     g_usleep(GPOINTER_TO_UINT(data) * 1000);
@@ -699,5 +814,6 @@ int main(int argc, char **argv)
     g_test_add_func("/link/network-changed", test_network_changed);
     g_test_add_func("/link/path-lost", test_path_lost);
     g_test_add_func("/link/direct-path", test_direct_path);
+    g_test_add_func("/link/replayed-records", test_replayed_records);
     return g_test_run();
 }
