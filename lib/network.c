@@ -35,7 +35,7 @@ void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
 #define DEV_BURST 64 /* device reads per wakeup, so links and timers get their turn */
 #define DEV_BURST_PACKETS 256 /* and packets sent, when a read gives many (TUN offloads) */
 /* A virtio_net_hdr and the largest IPv6 packet (a payload length of 64 KB). */
-#define GSOBUF_SIZE (IPOP__VNET_HLEN + 40 + 65535)
+#define GSOBUF_SIZE (IPOP__VNET_HLEN + IPOP__ETH_HLEN + 40 + 65535)
 
 /* ---- small helpers ---- */
 
@@ -701,7 +701,7 @@ static gboolean on_gro_idle(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* TUN offloads, towards the device: consecutive in-order segments of one
+/* Device offloads, towards the device: consecutive in-order segments of one
  * TCP flow are merged (GRO) and written as one super-segment when a packet
  * that does not fit comes, when the merge is full, or when the loop has
  * nothing more to do (an idle source: it runs once the sockets are read
@@ -866,14 +866,14 @@ static void tx_queue(ipop_network_t *net, size_t len)
     net->txb_lens[net->txb_n++] = len + IPOP__FRAME_HDR;
 }
 
-/* TUN offloads: a read gave a virtio_net_hdr and a packet, or a TCP
- * super-segment that goes out as MTU-sized packets.  Returns the number
- * of packets queued. */
+/* Device offloads: a read gave a virtio_net_hdr and a packet (TAP: a
+ * frame), or a TCP super-segment that goes out as MTU-sized packets.
+ * Returns the number of packets queued. */
 static int on_device_vnet(ipop_network_t *net, size_t n)
 {
     ipop_link_t *link;
     ipop__gso g;
-    int count = ipop__gso_begin(&g, net->gsobuf, n), queued = 0, len;
+    int count = ipop__gso_begin_l2(&g, net->gsobuf, n, net->mode == MODE_TAP ? IPOP__ETH_HLEN : 0), queued = 0, len;
 
     if (count < 0) {
         ipop__dbg(net, "device %s: dropped a packet: %s", net->dev_name, ipop_strerror(count));
@@ -881,9 +881,18 @@ static int on_device_vnet(ipop_network_t *net, size_t n)
         return 0;
     }
     /* Every segment has the super-segment's addresses: one lookup. */
-    if ((!g.gso && g.len > (size_t)max_packet(net)) || route(net, g.pkt, g.len, &link) < 0 || !link) {
+    if ((!g.gso && g.len > (size_t)max_packet(net)) || route(net, g.pkt, g.len, &link) < 0) {
         __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
         return 0;
+    }
+    if (!link) {
+        /* TAP: broadcast, multicast or a MAC not learned yet: to every link */
+        tx_flush(net); /* in order */
+        while ((len = ipop__gso_next(&g, net->devbuf, (size_t)max_packet(net))) > 0) {
+            flood(net, net->devbuf, (size_t)len);
+            queued++;
+        }
+        return queued;
     }
     if (ipop__relay_via(link)) {
         /* GroupVPN member relay: segment by segment through the member */
@@ -964,20 +973,23 @@ static gboolean on_device(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* TUN offloads (device.offload): the device hands over TCP super-segments,
- * split in on_device_vnet().  A kernel without them still gives one packet
- * per read behind a virtio_net_hdr, which works the same way. */
-static int open_tun_vnet(ipop_network_t *net, char name[IFNAMSIZ])
+/* Device offloads (device.offload): the device hands over TCP
+ * super-segments, split in on_device_vnet().  A kernel without them still
+ * gives one packet per read behind a virtio_net_hdr, which works the same
+ * way. */
+static int open_dev_vnet(ipop_network_t *net, char name[IFNAMSIZ])
 {
-    int fd = ipop__tun_open_vnet(net->device_opt, name), r;
+    bool tap = net->mode == MODE_TAP;
+    int fd = ipop__tun_open_vnet(net->device_opt, tap, name), r;
 
     if (fd < 0)
         return fd;
     r = ipop__tun_set_offload(fd);
     if (r < 0)
-        ipop__warn(net, "device %s: no TUN offloads: %s", name, ipop_strerror(r));
+        ipop__warn(net, "device %s: no offloads: %s", name, ipop_strerror(r));
     net->gsobuf = g_malloc(GSOBUF_SIZE);
     net->gro.buf = g_malloc(IPOP__GRO_BUF);
+    net->gro.l2 = tap ? IPOP__ETH_HLEN : 0;
     net->vnet = true;
     return fd;
 }
@@ -987,8 +999,8 @@ static int open_device(ipop_network_t *net)
     char name[IFNAMSIZ];
     int fd, r;
 
-    if (net->mode == MODE_TUN && net->offload)
-        fd = open_tun_vnet(net, name);
+    if (net->mode != MODE_NONE && net->offload)
+        fd = open_dev_vnet(net, name);
     else
         fd = ipop__tun_open(net->device_opt, net->mode == MODE_TAP, name);
     if (fd < 0) {

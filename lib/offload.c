@@ -143,17 +143,24 @@ static int parse_tcp(ipop__gso *g, const uint8_t *pkt, size_t len, int type)
     return 0;
 }
 
-int ipop__gso_begin(ipop__gso *g, uint8_t *buf, size_t len)
+/* TAP: the frame's type must be the IP version of the GSO type. */
+static bool l2_type_ok(const uint8_t *frame, size_t l2, bool v6)
+{
+    return l2 == 0 || get16(frame + l2 - 2) == (v6 ? 0x86dd : 0x0800);
+}
+
+int ipop__gso_begin_l2(ipop__gso *g, uint8_t *buf, size_t len, size_t l2)
 {
     vnet_hdr h;
     int type, r;
 
-    if (!g || !buf || len < IPOP__VNET_HLEN)
+    if (!g || !buf || len < IPOP__VNET_HLEN || (l2 != 0 && l2 != IPOP__ETH_HLEN))
         return -EINVAL;
     memset(g, 0, sizeof(*g));
     vnet_parse(buf, &h);
     g->pkt = buf + IPOP__VNET_HLEN;
     g->len = len - IPOP__VNET_HLEN;
+    g->l2 = l2;
     if (g->len == 0)
         return -EINVAL;
     type = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
@@ -168,17 +175,26 @@ int ipop__gso_begin(ipop__gso *g, uint8_t *buf, size_t len)
     }
     if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6)
         return -EPROTONOSUPPORT;
-    if (h.gso_size == 0)
+    if (h.gso_size == 0 || g->len <= l2)
         return -EINVAL;
-    r = parse_tcp(g, g->pkt, g->len, type);
+    if (!l2_type_ok(g->pkt, l2, type == VIRTIO_NET_HDR_GSO_TCPV6))
+        return -EPROTONOSUPPORT;
+    r = parse_tcp(g, g->pkt + l2, g->len - l2, type);
     if (r < 0)
         return r;
+    g->l4off += l2;
+    g->hlen += l2;
     if (g->hlen == g->len)
         return -EINVAL; /* nothing to segment */
     g->gso = 1;
     g->mss = h.gso_size;
     g->count = (unsigned)((g->len - g->hlen + g->mss - 1) / g->mss);
     return (int)g->count;
+}
+
+int ipop__gso_begin(ipop__gso *g, uint8_t *buf, size_t len)
+{
+    return ipop__gso_begin_l2(g, buf, len, 0);
 }
 
 /* The TCP checksum of a segment: pseudo-header, TCP header, payload. */
@@ -199,7 +215,7 @@ static uint16_t tcp_csum(const uint8_t *ip, size_t l4off, size_t seglen, bool v6
 int ipop__gso_next(ipop__gso *g, uint8_t *out, size_t cap)
 {
     size_t pl, seglen;
-    uint8_t *th;
+    uint8_t *ip, *th;
     uint8_t flags;
 
     if (g->index >= g->count)
@@ -219,13 +235,14 @@ int ipop__gso_next(ipop__gso *g, uint8_t *out, size_t cap)
         return -EMSGSIZE;
     memcpy(out, g->pkt, g->hlen);
     memcpy(out + g->hlen, g->pkt + g->hlen + g->off, pl);
+    ip = out + g->l2;
     if (g->v6) {
-        put16(out + 4, (uint16_t)(seglen - 40));
+        put16(ip + 4, (uint16_t)(seglen - g->l2 - 40));
     } else {
-        put16(out + 2, (uint16_t)seglen);
-        put16(out + 4, (uint16_t)(g->ip_id + g->index));
-        put16(out + 10, 0);
-        put16(out + 10, csum_fold(csum_add(0, out, g->l4off)));
+        put16(ip + 2, (uint16_t)(seglen - g->l2));
+        put16(ip + 4, (uint16_t)(g->ip_id + g->index));
+        put16(ip + 10, 0);
+        put16(ip + 10, csum_fold(csum_add(0, ip, g->l4off - g->l2)));
     }
     th = out + g->l4off;
     put32(th + 4, g->seq + (uint32_t)g->off);
@@ -236,7 +253,7 @@ int ipop__gso_next(ipop__gso *g, uint8_t *out, size_t cap)
         flags &= (uint8_t)~TCP_CWR;
     th[13] = flags;
     put16(th + 16, 0);
-    put16(th + 16, tcp_csum(out, g->l4off, seglen, g->v6));
+    put16(th + 16, tcp_csum(ip, g->l4off - g->l2, seglen - g->l2, g->v6));
     g->off += pl;
     g->index++;
     return (int)seglen;
@@ -276,33 +293,38 @@ static size_t gro_l4off(const uint8_t *pkt, size_t len, size_t *hlen)
 
 static int gro_start(ipop__gro *g, const uint8_t *pkt, size_t len)
 {
-    size_t hlen, l4off = gro_l4off(pkt, len, &hlen);
+    size_t hlen, l4off;
+    const uint8_t *ip = pkt + g->l2;
 
-    if (!l4off)
+    if (len <= g->l2 || !(l4off = gro_l4off(ip, len - g->l2, &hlen)) || !l2_type_ok(pkt, g->l2, l4off == 40))
         return 0;
     memcpy(g->buf + IPOP__VNET_HLEN, pkt, len);
     g->len = len;
     g->l4off = l4off;
     g->hlen = hlen;
-    g->mss = len - hlen;
-    g->next_seq = get32(pkt + l4off + 4) + (uint32_t)g->mss;
+    g->mss = len - g->l2 - hlen;
+    g->next_seq = get32(ip + l4off + 4) + (uint32_t)g->mss;
     g->segs = 1;
     g->v6 = l4off == 40;
-    g->closed = (pkt[l4off + 13] & TCP_PSH) != 0;
+    g->closed = (ip[l4off + 13] & TCP_PSH) != 0;
     return 1;
 }
 
-/* The same flow and the same header but for the fields that differ from
- * segment to segment: IPv4 length, id and checksum; IPv6 payload length;
- * TCP sequence number, flags, window and checksum. */
+/* The same link header (TAP: addresses and type), the same flow and the
+ * same header but for the fields that differ from segment to segment: IPv4
+ * length, id and checksum; IPv6 payload length; TCP sequence number,
+ * flags, window and checksum. */
 static bool gro_same(const ipop__gro *g, const uint8_t *pkt)
 {
-    const uint8_t *p = g->buf + IPOP__VNET_HLEN, *th = pkt + g->l4off, *pth = p + g->l4off;
+    const uint8_t *f = g->buf + IPOP__VNET_HLEN, *p = f + g->l2, *ip = pkt + g->l2;
+    const uint8_t *th = ip + g->l4off, *pth = p + g->l4off;
 
+    if (memcmp(f, pkt, g->l2) != 0)
+        return false;
     if (g->v6) {
-        if (memcmp(p, pkt, 4) != 0 || memcmp(p + 6, pkt + 6, 34) != 0)
+        if (memcmp(p, ip, 4) != 0 || memcmp(p + 6, ip + 6, 34) != 0)
             return false;
-    } else if (p[1] != pkt[1] || memcmp(p + 6, pkt + 6, 4) != 0 || memcmp(p + 12, pkt + 12, 8) != 0) {
+    } else if (p[1] != ip[1] || memcmp(p + 6, ip + 6, 4) != 0 || memcmp(p + 12, ip + 12, 8) != 0) {
         return false;
     }
     /* ports; the ACK number; data offset; options */
@@ -313,41 +335,44 @@ static bool gro_same(const ipop__gro *g, const uint8_t *pkt)
 int ipop__gro_add(ipop__gro *g, const uint8_t *pkt, size_t len)
 {
     size_t hlen, pl;
-    uint8_t *p, *th;
+    const uint8_t *ip = pkt + g->l2;
+    uint8_t *f, *th;
 
     if (!g->len)
         return gro_start(g, pkt, len);
-    if (g->closed || gro_l4off(pkt, len, &hlen) != g->l4off || hlen != g->hlen || !gro_same(g, pkt))
+    if (g->closed || len <= g->l2 || gro_l4off(ip, len - g->l2, &hlen) != g->l4off || hlen != g->hlen ||
+        !gro_same(g, pkt))
         return 0;
-    pl = len - hlen;
-    if (pl > g->mss || get32(pkt + g->l4off + 4) != g->next_seq || g->len + pl - (g->v6 ? 40 : 0) > 65535)
+    pl = len - g->l2 - hlen;
+    if (pl > g->mss || get32(ip + g->l4off + 4) != g->next_seq ||
+        g->len - g->l2 + pl - (g->v6 ? 40 : 0) > 65535)
         return 0;
-    p = g->buf + IPOP__VNET_HLEN;
-    memcpy(p + g->len, pkt + hlen, pl);
+    f = g->buf + IPOP__VNET_HLEN;
+    memcpy(f + g->len, ip + hlen, pl);
     g->len += pl;
     g->next_seq += (uint32_t)pl;
     g->segs++;
-    th = p + g->l4off;
-    th[13] |= pkt[g->l4off + 13] & TCP_PSH;
-    memcpy(th + 14, pkt + g->l4off + 14, 2); /* the latest window */
-    if (pl < g->mss || (pkt[g->l4off + 13] & TCP_PSH))
+    th = f + g->l2 + g->l4off;
+    th[13] |= ip[g->l4off + 13] & TCP_PSH;
+    memcpy(th + 14, ip + g->l4off + 14, 2); /* the latest window */
+    if (pl < g->mss || (ip[g->l4off + 13] & TCP_PSH))
         g->closed = 1;
     return 1;
 }
 
 size_t ipop__gro_finish(ipop__gro *g)
 {
-    uint8_t *p = g->buf + IPOP__VNET_HLEN, *th = p + g->l4off;
-    size_t len = g->len, l4len = len - g->l4off;
+    uint8_t *p = g->buf + IPOP__VNET_HLEN + g->l2, *th = p + g->l4off;
+    size_t total = g->len, len = total - g->l2, l4len = len - g->l4off;
     uint16_t v;
     uint32_t sum;
 
-    if (!len)
+    if (!total)
         return 0;
     memset(g->buf, 0, IPOP__VNET_HLEN);
     g->len = 0;
     if (g->segs == 1)
-        return IPOP__VNET_HLEN + len; /* as it came, checksums and all */
+        return IPOP__VNET_HLEN + total; /* as it came, checksums and all */
     if (g->v6) {
         put16(p + 4, (uint16_t)(len - 40));
         sum = csum_add(0, p + 8, 32);
@@ -362,13 +387,13 @@ size_t ipop__gro_finish(ipop__gro *g)
     put16(th + 16, (uint16_t)~csum_fold(sum));
     g->buf[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     g->buf[1] = g->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-    v = (uint16_t)g->hlen;
+    v = (uint16_t)(g->l2 + g->hlen); /* offsets count from the frame's start */
     memcpy(g->buf + 2, &v, 2);
     v = (uint16_t)g->mss;
     memcpy(g->buf + 4, &v, 2);
-    v = (uint16_t)g->l4off;
+    v = (uint16_t)(g->l2 + g->l4off);
     memcpy(g->buf + 6, &v, 2);
     v = 16;
     memcpy(g->buf + 8, &v, 2);
-    return IPOP__VNET_HLEN + len;
+    return IPOP__VNET_HLEN + total;
 }

@@ -87,9 +87,9 @@ int ipop__tun_open(const char *name, bool tap, char ifname[IFNAMSIZ])
     return open_dev(name, tap ? IFF_TAP : IFF_TUN, ifname);
 }
 
-int ipop__tun_open_vnet(const char *name, char ifname[IFNAMSIZ])
+int ipop__tun_open_vnet(const char *name, bool tap, char ifname[IFNAMSIZ])
 {
-    int fd = open_dev(name, IFF_TUN | IFF_VNET_HDR, ifname), size = sizeof(struct virtio_net_hdr);
+    int fd = open_dev(name, (tap ? IFF_TAP : IFF_TUN) | IFF_VNET_HDR, ifname), size = sizeof(struct virtio_net_hdr);
 
     /* 10 bytes is the kernel's default; say so, in case that ever moves. */
     if (fd >= 0 && ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) {

@@ -13,13 +13,15 @@
  * kernel-chosen "ipop%d".  Writes the actual name into ifname.  Returns the
  * fd, or -errno (-EPERM without CAP_NET_ADMIN). */
 int ipop__tun_open(const char *name, bool tap, char ifname[IFNAMSIZ]);
-/* A TUN device (IP packets) whose reads and writes carry a struct
- * virtio_net_hdr (10 bytes, IPOP__VNET_HLEN) in front of each packet
- * (IFF_VNET_HDR).  Returns the fd or -errno, as ipop__tun_open(). */
-int ipop__tun_open_vnet(const char *name, char ifname[IFNAMSIZ]);
+/* A TUN device (IP packets) or TAP device (Ethernet frames) whose reads
+ * and writes carry a struct virtio_net_hdr (10 bytes, IPOP__VNET_HLEN) in
+ * front of each packet (IFF_VNET_HDR).  Returns the fd or -errno, as
+ * ipop__tun_open(). */
+int ipop__tun_open_vnet(const char *name, bool tap, char ifname[IFNAMSIZ]);
 /* On a device from ipop__tun_open_vnet(): the kernel may then hand over
- * TCP super-segments of up to 64 KB (GSO_TCPV4/TCPV6) and packets with
- * their checksum left to finish (NEEDS_CSUM); lib/offload.c handles both.
+ * TCP super-segments (TAP: super-frames) of up to 64 KB (GSO_TCPV4/TCPV6)
+ * and packets with their checksum left to finish (NEEDS_CSUM);
+ * lib/offload.c handles both.
  * Returns 0 or -errno (-EINVAL: the kernel does not offer these). */
 int ipop__tun_set_offload(int fd);
 /* The fd gives one packet per read() (-1/EAGAIN when none is queued) and

@@ -514,6 +514,154 @@ static void test_gro_refuse(void)
     g_assert_cmpint(ipop__gro_add(&gro, pkt, lens[0]), ==, 1); /* and starts the next */
 }
 
+/* ---- TAP: the same with an Ethernet header in front ---- */
+
+static const uint8_t eth_hdr[2][IPOP__ETH_HLEN] = {
+    { 0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00 },
+    { 0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x86, 0xdd },
+};
+
+/* The TUN super-segment in buf (len bytes) as a TAP device hands it over:
+ * an Ethernet header after the virtio_net_hdr, whose offsets then count
+ * from the frame's start.  Returns the new length. */
+static size_t to_frame(uint8_t *buf, size_t len, bool v6)
+{
+    uint16_t v;
+
+    memmove(buf + IPOP__VNET_HLEN + IPOP__ETH_HLEN, buf + IPOP__VNET_HLEN, len - IPOP__VNET_HLEN);
+    memcpy(buf + IPOP__VNET_HLEN, eth_hdr[v6], IPOP__ETH_HLEN);
+    for (int off = 2; off <= 6; off += 4) { /* hdr_len, csum_start */
+        memcpy(&v, buf + off, 2);
+        v = (uint16_t)(v + IPOP__ETH_HLEN);
+        memcpy(buf + off, &v, 2);
+    }
+    return len + IPOP__ETH_HLEN;
+}
+
+/* A TAP super-frame splits into frames that are each the Ethernet header
+ * and the very packet the TUN split gives (whose every field test_split
+ * checks). */
+static void test_tap_split(void)
+{
+    static uint8_t tun[BIG], tap[BIG + IPOP__ETH_HLEN];
+    uint8_t a[2048], b[2048];
+
+    for (int v6 = 0; v6 <= 1; v6++) {
+        uint16_t mss = v6 ? 1328 : 1348; /* MTU 1400 */
+        size_t sizes[] = { 64000, (size_t)mss * 5, 1, 65535 - 52 - (v6 ? 20 : 0) };
+        for (size_t k = 0; k < G_N_ELEMENTS(sizes); k++) {
+            size_t len = make_tcp(tun, v6, sizes[k], mss, ACK | PSH | CWR), n = 0;
+            ipop__gso gt, gf;
+            int rt, rf;
+
+            memcpy(tap, tun, len);
+            len = to_frame(tap, len, v6);
+            rt = ipop__gso_begin(&gt, tun, len - IPOP__ETH_HLEN);
+            g_assert_cmpint(ipop__gso_begin_l2(&gf, tap, len, IPOP__ETH_HLEN), ==, rt);
+            while ((rt = ipop__gso_next(&gt, a, 1400)) > 0) {
+                rf = ipop__gso_next(&gf, b, 1400 + IPOP__ETH_HLEN);
+                g_assert_cmpint(rf, ==, rt + IPOP__ETH_HLEN);
+                g_assert_cmpmem(b, IPOP__ETH_HLEN, eth_hdr[v6], IPOP__ETH_HLEN);
+                g_assert_cmpmem(b + IPOP__ETH_HLEN, (size_t)rt, a, (size_t)rt);
+                n++;
+            }
+            g_assert_cmpint(rt, ==, 0);
+            g_assert_cmpint(ipop__gso_next(&gf, b, sizeof(b)), ==, 0);
+            g_assert_cmpuint(n, ==, (sizes[k] + mss - 1) / mss);
+            /* the MTU counts the link header too */
+            if (sizes[k] > mss) {
+                g_assert_cmpint(ipop__gso_begin_l2(&gf, tap, len, IPOP__ETH_HLEN), >, 1);
+                g_assert_cmpint(ipop__gso_next(&gf, b, 1400 + IPOP__ETH_HLEN - 1), ==, -EMSGSIZE);
+            }
+        }
+    }
+}
+
+/* Frames a TAP super-frame cannot be: refused, not split. */
+static void test_tap_bad(void)
+{
+    static uint8_t buf[BIG + IPOP__ETH_HLEN];
+    size_t len;
+    ipop__gso g;
+
+    len = to_frame(buf, make_tcp(buf, false, 5000, 1348, ACK), false);
+    g_assert_cmpint(ipop__gso_begin_l2(&g, buf, len, 7), ==, -EINVAL);          /* not a link header we know */
+    put16(buf + IPOP__VNET_HLEN + 12, 0x86dd);                                 /* IPv6 by type, IPv4 by GSO */
+    g_assert_cmpint(ipop__gso_begin_l2(&g, buf, len, IPOP__ETH_HLEN), ==, -EPROTONOSUPPORT);
+    put16(buf + IPOP__VNET_HLEN + 12, 0x8100);                                 /* a VLAN tag */
+    g_assert_cmpint(ipop__gso_begin_l2(&g, buf, len, IPOP__ETH_HLEN), ==, -EPROTONOSUPPORT);
+    put16(buf + IPOP__VNET_HLEN + 12, 0x0800);
+    g_assert_cmpint(ipop__gso_begin_l2(&g, buf, len, IPOP__ETH_HLEN), ==, 4);
+    g_assert_cmpint(ipop__gso_begin_l2(&g, buf, IPOP__VNET_HLEN + IPOP__ETH_HLEN, IPOP__ETH_HLEN), ==, -EINVAL);
+    /* the IP packet's length must agree with the frame's */
+    g_assert_cmpint(ipop__gso_begin_l2(&g, buf, len - 1, IPOP__ETH_HLEN), ==, -EINVAL);
+
+    /* A frame without GSO (ARP, say) passes as it is. */
+    memset(buf, 0, IPOP__VNET_HLEN);
+    memcpy(buf + IPOP__VNET_HLEN, eth_hdr[0], IPOP__ETH_HLEN);
+    put16(buf + IPOP__VNET_HLEN + 12, 0x0806);
+    memset(buf + IPOP__VNET_HLEN + IPOP__ETH_HLEN, 0xab, 28);
+    g_assert_cmpint(ipop__gso_begin_l2(&g, buf, IPOP__VNET_HLEN + 42, IPOP__ETH_HLEN), ==, 1);
+    {
+        uint8_t out[64];
+        g_assert_cmpint(ipop__gso_next(&g, out, sizeof(out)), ==, 42);
+        g_assert_cmpmem(out, 42, buf + IPOP__VNET_HLEN, 42);
+    }
+}
+
+/* TAP frames split from a super-frame merge back into it (link header
+ * kept, the virtio_net_hdr's offsets from the frame's start), and split
+ * again into the same frames; a frame with other addresses, or a type
+ * that is not its IP version, does not join. */
+static void test_tap_gro(void)
+{
+    static uint8_t buf[BIG + IPOP__ETH_HLEN], gbuf[IPOP__GRO_BUF], frames[NSEG][2048], again[2048];
+    size_t lens[NSEG], n;
+    uint16_t v;
+
+    for (int v6 = 0; v6 <= 1; v6++) {
+        size_t l4off = v6 ? 40 : 20, hlen = l4off + 32, len;
+        ipop__gro gro = { .buf = gbuf, .l2 = IPOP__ETH_HLEN };
+        ipop__gso g;
+        unsigned count = 0, i = 0;
+        int r;
+
+        len = to_frame(buf, make_tcp(buf, v6, 20000, 1348, ACK | PSH), v6);
+        g_assert_cmpint(ipop__gso_begin_l2(&g, buf, len, IPOP__ETH_HLEN), >, 1);
+        while ((r = ipop__gso_next(&g, frames[count], 2048)) > 0)
+            lens[count++] = (size_t)r;
+        for (unsigned k = 0; k < count; k++)
+            g_assert_cmpint(ipop__gro_add(&gro, frames[k], lens[k]), ==, 1);
+        n = ipop__gro_finish(&gro);
+        g_assert_cmpuint(n, ==, IPOP__VNET_HLEN + IPOP__ETH_HLEN + hlen + 20000);
+        g_assert_cmpmem(gbuf + IPOP__VNET_HLEN, IPOP__ETH_HLEN, eth_hdr[v6], IPOP__ETH_HLEN);
+        memcpy(&v, gbuf + 2, 2);
+        g_assert_cmpuint(v, ==, IPOP__ETH_HLEN + hlen);
+        memcpy(&v, gbuf + 6, 2);
+        g_assert_cmpuint(v, ==, IPOP__ETH_HLEN + l4off);
+        g_assert_cmpint(ipop__gso_begin_l2(&g, gbuf, n, IPOP__ETH_HLEN), ==, (int)count);
+        while ((r = ipop__gso_next(&g, again, sizeof(again))) > 0) {
+            g_assert_cmpmem(again, (size_t)r, frames[i], lens[i]);
+            i++;
+        }
+        g_assert_cmpuint(i, ==, count);
+
+        /* another source MAC: does not join */
+        g_assert_cmpint(ipop__gro_add(&gro, frames[0], lens[0]), ==, 1);
+        memcpy(again, frames[1], lens[1]);
+        again[11] ^= 1;
+        g_assert_cmpint(ipop__gro_add(&gro, again, lens[1]), ==, 0);
+        g_assert_cmpint(ipop__gro_add(&gro, frames[1], lens[1]), ==, 1);
+        ipop__gro_finish(&gro);
+        /* the type of the other IP version, or a frame no longer than its header: starts nothing */
+        memcpy(again, frames[0], lens[0]);
+        put16(again + 12, v6 ? 0x0800 : 0x86dd);
+        g_assert_cmpint(ipop__gro_add(&gro, again, lens[0]), ==, 0);
+        g_assert_cmpint(ipop__gro_add(&gro, frames[0], IPOP__ETH_HLEN), ==, 0);
+        g_assert_cmpuint(ipop__gro_finish(&gro), ==, 0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -524,5 +672,8 @@ int main(int argc, char **argv)
     g_test_add_func("/offload/bad", test_bad);
     g_test_add_func("/offload/gro-roundtrip", test_gro_roundtrip);
     g_test_add_func("/offload/gro-refuse", test_gro_refuse);
+    g_test_add_func("/offload/tap-split", test_tap_split);
+    g_test_add_func("/offload/tap-bad", test_tap_bad);
+    g_test_add_func("/offload/tap-gro", test_tap_gro);
     return g_test_run();
 }

@@ -204,11 +204,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  * -EBUSY once started.  Keys:
  *  - "mode": "none" (default: packets through callbacks, no root), "tun", "tap"
  *  - "device": device name (default: chosen by the kernel, e.g. ipop0)
- *  - "device.offload": "true" (default) or "false": in mode tun, let the
- *    kernel hand over TCP super-segments of up to 64 KB and unfinished
- *    checksums (TUN offloads, IFF_VNET_HDR), which the library splits into
- *    MTU-sized packets: far fewer reads per byte.  Ignored in modes tap and
- *    none
+ *  - "device.offload": "true" (default) or "false": in modes tun and tap,
+ *    let the kernel hand over TCP super-segments (tap: Ethernet frames) of
+ *    up to 64 KB and unfinished checksums (device offloads, IFF_VNET_HDR),
+ *    which the library splits into MTU-sized packets, and write merged ones
+ *    back: far fewer reads and writes per byte.  Ignored in mode none
  *  - "address": an IPv4 or IPv6 address with prefix, e.g. "10.10.0.1/24";
  *    may be set once per family
  *  - "mtu": device MTU, 576..1410 (default 1400)

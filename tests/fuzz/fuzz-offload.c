@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzzes the TUN offloads.  The splitter: whatever follows a
+/* Fuzzes the TUN and TAP offloads (each input as both: IP packets, and
+ * Ethernet frames with a 14-byte link header).  The splitter: whatever follows a
  * virtio_net_hdr, it either refuses the input or writes packets that stay
  * inside the output buffer, whose lengths add up to the input's payload
  * plus one copy of the headers per packet, and it ends.  The merger (GRO):
@@ -16,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static uint8_t gbuf[IPOP__GRO_BUF], again[IPOP__GRO_BUF];
 static ipop__gro gro = { .buf = gbuf };
 static unsigned merged;
+static size_t L2; /* the link header of this round: 0 (TUN) or IPOP__ETH_HLEN (TAP) */
 
 static void gro_finish_check(void)
 {
@@ -26,7 +28,7 @@ static void gro_finish_check(void)
         abort();
     if (n) {
         memcpy(again, gbuf, n);
-        if (ipop__gso_begin(&g, again, n) != (int)merged)
+        if (ipop__gso_begin_l2(&g, again, n, L2) != (int)merged)
             abort();
     }
     merged = 0;
@@ -38,9 +40,9 @@ static void gro_offer(const uint8_t *pkt, size_t len)
         merged++;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int run(const uint8_t *data, size_t size)
 {
-    static uint8_t buf[IPOP__VNET_HLEN + 40 + 65535], out[2048];
+    static uint8_t buf[IPOP__VNET_HLEN + IPOP__ETH_HLEN + 40 + 65535], out[2048];
     ipop__gso g;
     size_t total = 0;
     unsigned n = 0;
@@ -53,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gro_finish_check();
     }
     memcpy(buf, data, size); /* the splitter may finish a checksum in place */
-    count = ipop__gso_begin(&g, buf, size);
+    count = ipop__gso_begin_l2(&g, buf, size, L2);
     if (count <= 0)
         return 0;
     /* A small buffer first: a packet too large for it is refused, and the
@@ -78,5 +80,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (g.gso ? total != size - IPOP__VNET_HLEN + (n - 1) * g.hlen : total != size - IPOP__VNET_HLEN)
         abort();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    for (size_t l2 = 0; l2 <= IPOP__ETH_HLEN; l2 += IPOP__ETH_HLEN) {
+        gro_finish_check(); /* what a round left pending, with its own link header */
+        L2 = gro.l2 = l2;
+        run(data, size);
+    }
     return 0;
 }
