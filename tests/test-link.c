@@ -578,6 +578,21 @@ static ssize_t send_check(int fd, const struct sockaddr_storage *to, socklen_t t
  * checks that come there, as a peer with consent freshness sends them,
  * are answered in a way libnice accepts; checks with wrong credentials are
  * not answered, and the link carries on. */
+/* Until the loop reads a's socket itself (once ICE's checks are over,
+ * READY) and record.c does the records. */
+static ipop_link_t *wait_direct(node *a, node *b)
+{
+    ipop_link_t *la = ipop_network_get_link(a->net, ipop_network_get_node_id(b->net));
+
+    for (int i = 0; i < 500 && !*(volatile bool *)&la->ice_ready; i++)
+        g_usleep(10000);
+    g_assert_true(la->ice_ready);
+    g_usleep(50000); /* direct_update() runs right after, in the loop */
+    g_assert_cmpint(la->direct_fd, >=, 0);
+    g_assert_true(la->rec_on);
+    return la;
+}
+
 static void test_direct_path(void)
 {
     node a, b;
@@ -596,14 +611,7 @@ static void test_direct_path(void)
     node_init(&b, "b", "10.31.0.2", NULL, NULL, NULL);
     pair_start(&a, &b);
     connect_pair(&a, &b);
-    la = ipop_network_get_link(a.net, ipop_network_get_node_id(b.net));
-    /* the loop takes the socket over once ICE's checks are over (READY) */
-    for (int i = 0; i < 500 && !*(volatile bool *)&la->ice_ready; i++)
-        g_usleep(10000);
-    g_assert_true(la->ice_ready);
-    g_usleep(50000); /* direct_update() runs right after, in the loop */
-    g_assert_cmpint(la->direct_fd, >=, 0);
-    g_assert_true(la->rec_on); /* AES-GCM records sealed and opened by record.c */
+    la = wait_direct(&a, &b); /* AES-GCM records sealed and opened by record.c */
     g_assert_true(ipop__net_direct_get(a.net, la->direct_fd) == la);
     blast(&a, &b, AF_INET, 0);
     blast(&b, &a, AF_INET, 0);
@@ -646,20 +654,6 @@ static void test_direct_path(void)
     g_free(bad_user);
     node_clear(&a);
     node_clear(&b);
-}
-
-/* Until the loop reads a's socket itself and record.c does the records. */
-static ipop_link_t *wait_direct(node *a, node *b)
-{
-    ipop_link_t *la = ipop_network_get_link(a->net, ipop_network_get_node_id(b->net));
-
-    for (int i = 0; i < 500 && !*(volatile bool *)&la->ice_ready; i++)
-        g_usleep(10000);
-    g_assert_true(la->ice_ready);
-    g_usleep(50000); /* direct_update() runs right after, in the loop */
-    g_assert_cmpint(la->direct_fd, >=, 0);
-    g_assert_true(la->rec_on);
-    return la;
 }
 
 /* One data frame with an IPv4 packet from a to b, sealed as a's next record. */
