@@ -34,6 +34,7 @@ typedef struct mac_entry {
 struct ipop__fwd {
     GRWLock lock;
     GHashTable *ip; /* ip_entry * -> itself */
+    uint64_t ip_gen; /* changed under the lock, after each change of ip */
 
     uint32_t mac_seed;
     size_t mac_count;
@@ -214,6 +215,7 @@ int ipop__fwd_add_ip(ipop__fwd *f, const ipop__addr *a, void *owner)
         g_hash_table_add(f->ip, e);
     }
     e->owner = owner;
+    __atomic_store_n(&f->ip_gen, f->ip_gen + 1, __ATOMIC_RELEASE);
     g_rw_lock_writer_unlock(&f->lock);
     return 0;
 }
@@ -230,7 +232,8 @@ void ipop__fwd_remove_owner(ipop__fwd *f, void *owner)
     if (!f || !owner)
         return;
     g_rw_lock_writer_lock(&f->lock);
-    g_hash_table_foreach_remove(f->ip, owned_by, owner);
+    if (g_hash_table_foreach_remove(f->ip, owned_by, owner))
+        __atomic_store_n(&f->ip_gen, f->ip_gen + 1, __ATOMIC_RELEASE);
     for (n = f->oldest; n != MAC_NONE; n = next) {
         next = f->entry[n].next;
         if (f->entry[n].owner == owner)
@@ -252,6 +255,11 @@ void *ipop__fwd_lookup_ip(ipop__fwd *f, const ipop__addr *dst)
     owner = e ? e->owner : NULL;
     g_rw_lock_reader_unlock(&f->lock);
     return owner;
+}
+
+uint64_t ipop__fwd_ip_gen(ipop__fwd *f)
+{
+    return f ? __atomic_load_n(&f->ip_gen, __ATOMIC_ACQUIRE) : 0;
 }
 
 static bool mac_unicast(const uint8_t mac[6])

@@ -24,6 +24,10 @@ int ipop__fwd_add_ip(ipop__fwd *f, const ipop__addr *a, void *owner);
 void ipop__fwd_remove_owner(ipop__fwd *f, void *owner);
 /* Returns the owner of dst, or NULL. */
 void *ipop__fwd_lookup_ip(ipop__fwd *f, const ipop__addr *dst);
+/* The IP table's generation: it changes with every entry added, moved or
+ * removed.  A lookup remembered with the generation read before it is
+ * still the table's answer while the generation is unchanged. */
+uint64_t ipop__fwd_ip_gen(ipop__fwd *f);
 
 /* L2: learns that src_mac is behind owner (called for frames received from
  * a link).  The table is bounded (oldest entries go first). */

@@ -192,6 +192,11 @@ struct ipop_network {
 
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */
+    struct {                    /* recent host lookups in fwd (route()); the loop thread only */
+        ipop__addr dst;
+        ipop_link_t *link;      /* NULL: an empty entry */
+        uint64_t gen;           /* fwd's IP generation read before the lookup */
+    } route_cache[16];
     bool vnet;                  /* the device's packets carry a virtio_net_hdr */
     bool dev_quiet;             /* the last device wakeup read one packet or none */
     uint8_t *gsobuf;            /* vnet: a virtio_net_hdr and up to 64 KB read from the device */

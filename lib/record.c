@@ -141,8 +141,11 @@ int ipop__rec_open(ipop__rec *r, const uint8_t *rec, size_t len, uint8_t *out, s
     memcpy(nonce + 4, rec + IPOP__REC_HDR, IPOP__REC_NONCE);
     make_aad(aad, rec, pt_len);
     if (gnutls_aead_cipher_decrypt(r->aead, nonce, sizeof(nonce), aad, sizeof(aad), IPOP__REC_TAG,
-                                   rec + IPOP__REC_HDR + IPOP__REC_NONCE, frag - IPOP__REC_NONCE, out, &pt_len) < 0)
+                                   rec + IPOP__REC_HDR + IPOP__REC_NONCE, frag - IPOP__REC_NONCE, out, &pt_len) < 0) {
+        /* GnuTLS decrypts before it checks the tag and leaves the result */
+        gnutls_memset(out, 0, frag - IPOP__REC_NONCE - IPOP__REC_TAG);
         return -EBADMSG;
+    }
     /* authentic: only now does it move the window */
     if (seq > r->seq) {
         uint64_t shift = seq - r->seq;

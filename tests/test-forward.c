@@ -88,6 +88,41 @@ static void test_ip4(void)
     ipop__fwd_free(f);
 }
 
+/* The generation tells a cached lookup when it may be stale: it moves
+ * with every change of the IP table and with nothing else. */
+static void test_generation(void)
+{
+    ipop__fwd *f = ipop__fwd_new();
+    ipop__addr a = ip4(0x0a000001), b = ip6("fd77::2");
+    uint8_t mac[6];
+    uint64_t g;
+
+    g = ipop__fwd_ip_gen(f);
+    g_assert_cmpint(ipop__fwd_add_ip(f, &a, A), ==, 0);
+    g_assert_cmpuint(ipop__fwd_ip_gen(f), !=, g);
+    g = ipop__fwd_ip_gen(f);
+    g_assert_cmpint(ipop__fwd_add_ip(f, &b, B), ==, 0);
+    g_assert_cmpuint(ipop__fwd_ip_gen(f), !=, g);
+
+    /* lookups, MAC learning and removing an owner without addresses: no change */
+    g = ipop__fwd_ip_gen(f);
+    g_assert_true(ipop__fwd_lookup_ip(f, &a) == A);
+    mac_n(mac, 7);
+    ipop__fwd_learn_mac(f, mac, C);
+    ipop__fwd_remove_owner(f, C);
+    g_assert_cmpuint(ipop__fwd_ip_gen(f), ==, g);
+
+    /* an address moving to another owner, and an owner's removal */
+    g_assert_cmpint(ipop__fwd_add_ip(f, &a, C), ==, 0);
+    g_assert_cmpuint(ipop__fwd_ip_gen(f), !=, g);
+    g = ipop__fwd_ip_gen(f);
+    ipop__fwd_remove_owner(f, B);
+    g_assert_cmpuint(ipop__fwd_ip_gen(f), !=, g);
+    g_assert_null(ipop__fwd_lookup_ip(f, &b));
+    g_assert_cmpuint(ipop__fwd_ip_gen(NULL), ==, 0);
+    ipop__fwd_free(f);
+}
+
 static void test_ip6(void)
 {
     ipop__fwd *f = ipop__fwd_new();
@@ -391,6 +426,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/forward/ip4", test_ip4);
     g_test_add_func("/forward/ip6", test_ip6);
+    g_test_add_func("/forward/generation", test_generation);
     g_test_add_func("/forward/bad-args", test_bad_args);
     g_test_add_func("/forward/many", test_many);
     g_test_add_func("/forward/mac-learn", test_mac_learn);

@@ -200,6 +200,12 @@ static void test_refused(void)
     }
     for (int l = 0; l < lens[0]; l++)
         g_assert_cmpint(ipop__rec_open(&rx, recs[0], (size_t)l, out, sizeof(out)), <, 0);
+    /* a forged tag: the plaintext it decrypted to is not left in out */
+    recs[0][lens[0] - 1] ^= 1;
+    g_assert_cmpint(ipop__rec_open(&rx, recs[0], (size_t)lens[0], out, sizeof(out)), ==, -EBADMSG);
+    recs[0][lens[0] - 1] ^= 1;
+    for (size_t i = 0; i < sizeof(pt); i++)
+        g_assert_cmpuint(out[i], !=, 0xa5);
     /* a handshake record, or another epoch: GnuTLS's (-EAGAIN) */
     recs[0][0] = 22;
     g_assert_cmpint(ipop__rec_open(&rx, recs[0], (size_t)lens[0], out, sizeof(out)), ==, -EAGAIN);
