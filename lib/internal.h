@@ -185,6 +185,12 @@ struct ipop_network {
     GMutex lock;                /* guards links and allowed; never held in a callback */
     GHashTable *links;          /* peer id -> ipop_link_t*, never removed until free */
     GPtrArray *link_list;       /* the same links, for flooding */
+    struct {                    /* TAP: the last broadcast and multicast frames (under lock) */
+        gint64 at;              /* when flooded (monotonic us); 0: empty */
+        size_t len, cap;
+        uint8_t *frame;
+    } held[4];
+    unsigned held_next;         /* the slot the next one takes */
     GHashTable *allowed;        /* peer id set */
 
     ipop__fwd *fwd;
@@ -240,6 +246,8 @@ void ipop__net_post(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *d
                     GDestroyNotify free_fn);
 void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m);
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
+/* A link just became CONNECTED (loop thread, no lock held). */
+void ipop__net_link_up(ipop_network_t *net, ipop_link_t *link);
 /* link.c: reads the link's direct socket until it is empty (or a budget is
  * spent: then it is still readable); the loop calls it when the socket
  * polls readable, instead of libnice's source.  Returns false when it left

@@ -83,6 +83,8 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
         ipop__fwd_remove_owner(net->fwd, link);
         link->in_fwd = false;
     }
+    if (state == IPOP_LINK_CONNECTED)
+        ipop__net_link_up(net, link); /* TAP: the neighbour requests it missed */
     snprintf(detail, sizeof(detail), "link to %s %s%s%s%s", short_id(link->peer_id), ipop_link_state_str(state),
              reason ? " (" : "", reason ? ipop_reason_str(reason) : "", reason ? ")" : "");
     ipop__info(net, "%s", detail);

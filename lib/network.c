@@ -770,12 +770,69 @@ drop:
     __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
 }
 
+/* TAP: broadcast and multicast frames are kept for a while (the last few,
+ * HELD_US), so that a link coming up gets those it missed.  The kernel
+ * asks for a new peer's MAC (ARP, IPv6 neighbour solicitation) as soon as
+ * something is sent to it, which is before the link is up; unanswered, it
+ * asks again only after its retransmission time (1 s by default), and
+ * the first packets wait that long.  Under net->lock. */
+#define HELD_US (5 * G_USEC_PER_SEC)
+
+static void hold_flood(ipop_network_t *net, const uint8_t *frame, size_t len)
+{
+    __typeof__(net->held[0]) *h = &net->held[net->held_next];
+
+    if (net->mode != MODE_TAP || len < IPOP__ETH_HLEN || !(frame[0] & 1))
+        return; /* unknown unicast is not kept: a stale copy is no answer to anything */
+    if (h->cap < len) {
+        g_free(h->frame);
+        h->cap = MAX(len, (size_t)max_packet(net));
+        h->frame = g_malloc(h->cap);
+    }
+    memcpy(h->frame, frame, len);
+    h->len = len;
+    h->at = g_get_monotonic_time();
+    net->held_next = (net->held_next + 1) % G_N_ELEMENTS(net->held);
+}
+
+static void held_clear(ipop_network_t *net)
+{
+    g_mutex_lock(&net->lock);
+    for (guint i = 0; i < G_N_ELEMENTS(net->held); i++) {
+        g_clear_pointer(&net->held[i].frame, g_free);
+        net->held[i].at = 0;
+        net->held[i].len = net->held[i].cap = 0;
+    }
+    net->held_next = 0;
+    g_mutex_unlock(&net->lock);
+}
+
+void ipop__net_link_up(ipop_network_t *net, ipop_link_t *link)
+{
+    gint64 now = g_get_monotonic_time();
+    unsigned sent = 0;
+
+    if (net->mode != MODE_TAP)
+        return;
+    g_mutex_lock(&net->lock);
+    /* oldest first, as they were sent */
+    for (guint k = 0; k < G_N_ELEMENTS(net->held); k++) {
+        __typeof__(net->held[0]) *h = &net->held[(net->held_next + k) % G_N_ELEMENTS(net->held)];
+        if (h->at && now - h->at < HELD_US && ipop__link_send_packet(link, h->frame, h->len) == 0)
+            sent++;
+    }
+    g_mutex_unlock(&net->lock);
+    if (sent)
+        ipop__dbg(net, "link to %.8s: %u recent broadcast frames sent that it missed", link->peer_id, sent);
+}
+
 /* Sends to every connected link (TAP broadcast, multicast, unknown unicast). */
 static int flood(ipop_network_t *net, const uint8_t *pkt, size_t len)
 {
     int sent = 0;
 
     g_mutex_lock(&net->lock);
+    hold_flood(net, pkt, len);
     for (guint i = 0; i < net->link_list->len; i++) {
         ipop_link_t *link = net->link_list->pdata[i];
         if (g_atomic_int_get(&link->state) == IPOP_LINK_CONNECTED && ipop__link_send_packet(link, pkt, len) == 0)
@@ -1717,6 +1774,7 @@ static int resolve_servers(ipop_network_t *net)
 
 static void cleanup_runtime(ipop_network_t *net)
 {
+    held_clear(net);
     stop_stun_probes(net);
     stop_monitor(net);
     close_device(net);
