@@ -6,7 +6,9 @@ Reads result files written by /work/shared/bench/peers.sh --out FILE (one
 or more runs each) and prints, per run and as the median over the runs, for
 each column: ipopd's value, the best other system's value (the veth
 baseline excluded) and the ratio.  Throughput ratios above 1 are better;
-setup, RTT and CPU per Gbit/s ratios below 1 are better.
+setup, RTT and CPU per Gbit/s ratios below 1 are better.  A loss-free UDP
+rate that peers.sh reports as "< N" (every rate tried lost more than 1 %)
+counts as N, an upper bound, and its ratio is printed with "<".
 
 Usage: bench/peers-ratios.py RESULT.md...
 """
@@ -28,6 +30,15 @@ COLUMNS = [
 def number(text):
     m = re.match(r"\s*([0-9]+(?:\.[0-9]+)?)", text or "")
     return float(m.group(1)) if m else None
+
+
+class Bound(float):
+    """An upper bound ("< N" in peers.sh's table)."""
+
+
+def udp_rate(text):
+    m = re.match(r"\s*<\s*([0-9]+(?:\.[0-9]+)?)", text or "")
+    return Bound(m.group(1)) if m else number(text)
 
 
 def parse(path):
@@ -60,7 +71,7 @@ def parse(path):
             vals["RTT avg ms"] = number(row["RTT avg ms"])
         for key, cell in row.items():
             if key.startswith("UDP max tested rate"):
-                vals["UDP <=1% loss Mbit/s"] = number(cell)
+                vals["UDP <=1% loss Mbit/s"] = udp_rate(cell)
             if key.startswith("daemon CPU %"):
                 cpu = re.match(r"\s*([0-9]+)/([0-9]+)", cell)
                 if cpu:
@@ -85,7 +96,8 @@ def ratios(run):
         if mine is None or not others:
             continue
         best, who = (max if higher else min)(others)
-        out[col] = (mine, best, who, mine / best if best else float("inf"))
+        ratio = mine / best if best else float("inf")
+        out[col] = (mine, best, who, Bound(ratio) if isinstance(mine, Bound) else ratio)
     return out
 
 
@@ -102,14 +114,16 @@ def main():
                 continue
             print(f"{title}:")
             for col, (mine, best, who, ratio) in r.items():
-                print(f"  {col:26} ipopd {mine:8.2f}  best other {best:8.2f} ({who.split(' (')[0]})  ratio {ratio:5.2f}")
+                lt = "<" if isinstance(ratio, Bound) else " "
+                print(f"  {col:26} ipopd{lt}{mine:8.2f}  best other {best:8.2f} ({who.split(' (')[0]})  ratio{lt}{ratio:5.2f}")
                 per_col.setdefault(col, []).append(ratio)
     if per_col:
         print("median over the runs:")
         for col, _ in COLUMNS:
             if col in per_col:
                 vals = per_col[col]
-                print(f"  {col:26} {statistics.median(vals):5.2f}  (runs: {' '.join(f'{v:.2f}' for v in vals)})")
+                runs = " ".join(("<" if isinstance(v, Bound) else "") + f"{v:.2f}" for v in vals)
+                print(f"  {col:26} {statistics.median(vals):5.2f}  (runs: {runs})")
     return 0
 
 
