@@ -39,9 +39,10 @@ sys_ipopd() {
   case $1 in
     info)
       v=$("$PB_IPOPD" --version 2>/dev/null | head -n1 | sed 's/^ipopd *//')
-      # The library offers AES-128-GCM and AES-256-GCM over DTLS 1.2 (lib/link.c)
-      # and logs nothing of the outcome at info level: name what it offers.
-      c="DTLS 1.2, AES-128-GCM or AES-256-GCM (GnuTLS picks), ECDSA certs pinned by node id"
+      # The library offers AES-128-GCM and AES-256-GCM over DTLS 1.2 (lib/link.c);
+      # GnuTLS's default priority puts AES-128-GCM first, which is what both
+      # ends settle on here (`ipopd -v`: "DTLS with ... up: AES-128-GCM").
+      c="DTLS 1.2, AES-128-GCM (of AES-128/256-GCM offered), ECDSA certs pinned by node id"
       echo "ipopd (GroupVPN, tun)|${v:-?}|$c|XMPP (prosody) on pb-s$( ((NAT)) && echo ", coturn STUN on pb-s"); ICE/libnice, one loop thread per network" ;;
     nodes) echo "s a b" ;;
     prep)
