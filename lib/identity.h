@@ -5,7 +5,7 @@
 #include <gnutls/gnutls.h>
 #include <stdint.h>
 
-#include "signal.h"
+#include "message.h"
 
 typedef struct ipop__identity ipop__identity;
 

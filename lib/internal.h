@@ -16,7 +16,7 @@
 #include "identity.h"
 #include "record.h"
 #include "offload.h"
-#include "signal.h"
+#include "message.h"
 
 typedef enum { MODE_NONE, MODE_TUN, MODE_TAP } net_mode;
 typedef enum { LOOP_THREAD, LOOP_EXTERNAL, LOOP_GLIB } net_loop;
@@ -244,6 +244,8 @@ void ipop__net_emit_simple(ipop_network_t *net, ipop_event_type_t type, const ch
                            ipop_link_t *link, ipop_reason_t reason, int error, const char *detail);
 void ipop__net_post(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *data), void *data,
                     GDestroyNotify free_fn);
+/* Runs fn in the loop thread and waits for it to return. */
+void ipop__net_call(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *data), void *data);
 void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m);
 void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len);
 /* A link just became CONNECTED (loop thread, no lock held). */

@@ -1645,3 +1645,76 @@ static void link_fail(ipop_link_t *link, ipop_reason_t reason)
 {
     ipop__link_shutdown(link, reason, true);
 }
+
+/* ---- links, public ---- */
+
+IPOP_EXPORT int ipop_link_get_state(ipop_link_t *link)
+{
+    return link ? g_atomic_int_get(&link->state) : -EINVAL;
+}
+
+IPOP_EXPORT const char *ipop_link_get_peer_id(ipop_link_t *link)
+{
+    return link ? link->peer_id : NULL;
+}
+
+IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
+{
+    ipop_link_stats_t s;
+    size_t n;
+
+    if (!link || !stats || stats->size < offsetof(ipop_link_stats_t, tx_packets))
+        return -EINVAL;
+    memset(&s, 0, sizeof(s));
+    n = MIN(stats->size, sizeof(s));
+    s.size = n;
+    s.state = g_atomic_int_get(&link->state);
+    s.reason = g_atomic_int_get(&link->reason);
+    s.tx_packets = __atomic_load_n(&link->tx_packets, __ATOMIC_RELAXED);
+    s.tx_bytes = __atomic_load_n(&link->tx_bytes, __ATOMIC_RELAXED);
+    s.rx_packets = __atomic_load_n(&link->rx_packets, __ATOMIC_RELAXED);
+    s.rx_bytes = __atomic_load_n(&link->rx_bytes, __ATOMIC_RELAXED);
+    s.tx_drops = __atomic_load_n(&link->tx_drops, __ATOMIC_RELAXED);
+    s.rx_drops = __atomic_load_n(&link->rx_drops, __ATOMIC_RELAXED);
+    s.rtt_us = g_atomic_int_get(&link->rtt_us);
+    s.local_path = g_atomic_int_get(&link->local_path);
+    s.remote_path = g_atomic_int_get(&link->remote_path);
+    g_strlcpy(s.peer_id, link->peer_id, sizeof(s.peer_id));
+    {
+        const ipop__addr *a = link->alias4.family ? &link->alias4 : &link->raddr4;
+        if (a->family && ipop__addr_format(a, s.address, sizeof(s.address)) > 0)
+            s.address[strcspn(s.address, "/")] = '\0'; /* an address to ping, not a route */
+        g_strlcpy(s.name, link->name, sizeof(s.name));
+    }
+    {
+        ipop_link_t *via = ipop__relay_via(link);
+        if (via) {
+            s.local_path = s.remote_path = IPOP_PATH_MEMBER;
+            g_strlcpy(s.relay_id, via->peer_id, sizeof(s.relay_id));
+        }
+        s.relayed_packets = __atomic_load_n(&link->relayed_packets, __ATOMIC_RELAXED);
+        s.relay_drops = __atomic_load_n(&link->relay_drops, __ATOMIC_RELAXED);
+    }
+    memcpy(stats, &s, n);
+    return 0;
+}
+
+static void do_close(ipop_network_t *net, void *p)
+{
+    ipop__link_shutdown(p, IPOP_REASON_LOCAL_CLOSED, true);
+}
+
+IPOP_EXPORT int ipop_link_close(ipop_link_t *link)
+{
+    int state;
+
+    if (!link)
+        return -EINVAL;
+    state = g_atomic_int_get(&link->state);
+    if (state == IPOP_LINK_CLOSED || state == IPOP_LINK_NEW)
+        return -EALREADY;
+    if (!g_atomic_int_get(&link->net->running))
+        return -ENOTCONN;
+    ipop__net_call(link->net, do_close, link);
+    return 0;
+}

@@ -25,6 +25,7 @@
 #include "netmon.h"
 #include "offload.h"
 #include "overlay.h"
+#include "peers.h"
 #include "relay.h"
 #include "rewrite.h"
 #include "stun.h"
@@ -268,7 +269,7 @@ static void run_call(ipop_network_t *net, void *p)
     g_mutex_unlock(&c->lock);
 }
 
-static void net_call(ipop_network_t *net, mail_fn fn, void *data)
+void ipop__net_call(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *data), void *data)
 {
     call c = { .fn = fn, .data = data };
 
@@ -1933,7 +1934,7 @@ IPOP_EXPORT int ipop_network_stop(ipop_network_t *net)
         return -EINVAL;
     if (!g_atomic_int_get(&net->running))
         return -EALREADY;
-    net_call(net, close_all, NULL);
+    ipop__net_call(net, close_all, NULL);
     g_atomic_int_set(&net->running, 0);
     ipop__overlay_stop(net); /* after the goodbyes: they leave through it */
     /* Derived addresses are derived again at the next start. */
@@ -1945,7 +1946,7 @@ IPOP_EXPORT int ipop_network_stop(ipop_network_t *net)
     if (net->loop_mode == LOOP_THREAD) {
         /* TURN allocations are released by the agents' close; give them a
          * moment, bounded, then end the thread. */
-        net_call(net, quit_when_closed, srcs);
+        ipop__net_call(net, quit_when_closed, srcs);
         g_thread_join(net->thread);
         net->thread = NULL;
     } else {
@@ -2010,14 +2011,64 @@ IPOP_EXPORT const char *ipop_network_get_device(ipop_network_t *net)
 
 /* ---- peers and links ---- */
 
-IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id)
+/* The peers API: what the policies (overlay, group, social, relay,
+ * underlay) use to say who may link and to reach the links, instead of
+ * the network's lock and fields.  Declared in peers.h. */
+
+int ipop__peers_allow(ipop_network_t *net, const char *peer_id)
 {
-    if (!net || !peer_id || !ipop__node_id_valid(peer_id))
+    if (!peer_id || !ipop__node_id_valid(peer_id))
         return -EINVAL;
     g_mutex_lock(&net->lock);
     g_hash_table_add(net->allowed, g_strdup(peer_id));
     g_mutex_unlock(&net->lock);
     return 0;
+}
+
+void ipop__peers_disallow(ipop_network_t *net, const char *peer_id)
+{
+    g_mutex_lock(&net->lock);
+    g_hash_table_remove(net->allowed, peer_id);
+    g_mutex_unlock(&net->lock);
+}
+
+bool ipop__peers_allowed(ipop_network_t *net, const char *peer_id)
+{
+    bool allowed;
+
+    g_mutex_lock(&net->lock);
+    allowed = g_hash_table_contains(net->allowed, peer_id);
+    g_mutex_unlock(&net->lock);
+    return allowed;
+}
+
+ipop_link_t *ipop__peers_link(ipop_network_t *net, const char *peer_id)
+{
+    ipop_link_t *link;
+
+    g_mutex_lock(&net->lock);
+    link = g_hash_table_lookup(net->links, peer_id);
+    g_mutex_unlock(&net->lock);
+    return link;
+}
+
+GPtrArray *ipop__peers_links(ipop_network_t *net)
+{
+    GPtrArray *links;
+
+    g_mutex_lock(&net->lock);
+    links = g_ptr_array_sized_new(net->link_list->len);
+    for (guint i = 0; i < net->link_list->len; i++)
+        g_ptr_array_add(links, net->link_list->pdata[i]);
+    g_mutex_unlock(&net->lock);
+    return links;
+}
+
+IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id)
+{
+    if (!net)
+        return -EINVAL;
+    return ipop__peers_allow(net, peer_id);
 }
 
 /* In the loop thread: the link of a peer, created on first use. */
@@ -2054,6 +2105,24 @@ static void do_connect(ipop_network_t *net, void *p)
         req->r = ipop__link_open(req->link);
 }
 
+/* The loop thread: allows the peer and opens a link unless one is up or
+ * coming up. */
+int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret)
+{
+    connect_req req = { .peer = peer_id };
+    int r;
+
+    r = ipop__peers_allow(net, peer_id);
+    if (r < 0)
+        return r;
+    do_connect(net, &req);
+    if (req.r < 0)
+        return req.r;
+    if (ret)
+        *ret = req.link;
+    return 0;
+}
+
 IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret)
 {
     connect_req req = { .peer = peer_id };
@@ -2070,7 +2139,7 @@ IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, i
     r = ipop_network_allow_peer(net, peer_id);
     if (r < 0)
         return r;
-    net_call(net, do_connect, &req);
+    ipop__net_call(net, do_connect, &req);
     if (req.r < 0)
         return req.r;
     if (ret)
@@ -2080,14 +2149,10 @@ IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, i
 
 IPOP_EXPORT ipop_link_t *ipop_network_get_link(ipop_network_t *net, const char *peer_id)
 {
-    ipop_link_t *link;
 
     if (!net || !peer_id)
         return NULL;
-    g_mutex_lock(&net->lock);
-    link = g_hash_table_lookup(net->links, peer_id);
-    g_mutex_unlock(&net->lock);
-    return link;
+    return ipop__peers_link(net, peer_id);
 }
 
 static void handle_msg(ipop_network_t *net, void *p)
@@ -2114,7 +2179,6 @@ IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *fro
 {
     ipop__msg *m;
     size_t len;
-    bool allowed;
     int r;
 
     if (!net)
@@ -2139,10 +2203,7 @@ IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *fro
         refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, r, ipop_strerror(r));
         return r;
     }
-    g_mutex_lock(&net->lock);
-    allowed = g_hash_table_contains(net->allowed, from_peer_id);
-    g_mutex_unlock(&net->lock);
-    if (!allowed) {
+    if (!ipop__peers_allowed(net, from_peer_id)) {
         g_free(m);
         refuse(net, from_peer_id, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_PEER_NOT_ALLOWED, -EPERM,
                "peer not allowed");
@@ -2176,59 +2237,6 @@ IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t
     return 0;
 }
 
-/* ---- links, public ---- */
-
-IPOP_EXPORT int ipop_link_get_state(ipop_link_t *link)
-{
-    return link ? g_atomic_int_get(&link->state) : -EINVAL;
-}
-
-IPOP_EXPORT const char *ipop_link_get_peer_id(ipop_link_t *link)
-{
-    return link ? link->peer_id : NULL;
-}
-
-IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
-{
-    ipop_link_stats_t s;
-    size_t n;
-
-    if (!link || !stats || stats->size < offsetof(ipop_link_stats_t, tx_packets))
-        return -EINVAL;
-    memset(&s, 0, sizeof(s));
-    n = MIN(stats->size, sizeof(s));
-    s.size = n;
-    s.state = g_atomic_int_get(&link->state);
-    s.reason = g_atomic_int_get(&link->reason);
-    s.tx_packets = __atomic_load_n(&link->tx_packets, __ATOMIC_RELAXED);
-    s.tx_bytes = __atomic_load_n(&link->tx_bytes, __ATOMIC_RELAXED);
-    s.rx_packets = __atomic_load_n(&link->rx_packets, __ATOMIC_RELAXED);
-    s.rx_bytes = __atomic_load_n(&link->rx_bytes, __ATOMIC_RELAXED);
-    s.tx_drops = __atomic_load_n(&link->tx_drops, __ATOMIC_RELAXED);
-    s.rx_drops = __atomic_load_n(&link->rx_drops, __ATOMIC_RELAXED);
-    s.rtt_us = g_atomic_int_get(&link->rtt_us);
-    s.local_path = g_atomic_int_get(&link->local_path);
-    s.remote_path = g_atomic_int_get(&link->remote_path);
-    g_strlcpy(s.peer_id, link->peer_id, sizeof(s.peer_id));
-    {
-        const ipop__addr *a = link->alias4.family ? &link->alias4 : &link->raddr4;
-        if (a->family && ipop__addr_format(a, s.address, sizeof(s.address)) > 0)
-            s.address[strcspn(s.address, "/")] = '\0'; /* an address to ping, not a route */
-        g_strlcpy(s.name, link->name, sizeof(s.name));
-    }
-    {
-        ipop_link_t *via = ipop__relay_via(link);
-        if (via) {
-            s.local_path = s.remote_path = IPOP_PATH_MEMBER;
-            g_strlcpy(s.relay_id, via->peer_id, sizeof(s.relay_id));
-        }
-        s.relayed_packets = __atomic_load_n(&link->relayed_packets, __ATOMIC_RELAXED);
-        s.relay_drops = __atomic_load_n(&link->relay_drops, __ATOMIC_RELAXED);
-    }
-    memcpy(stats, &s, n);
-    return 0;
-}
-
 typedef struct accept_req {
     const char *jid;
     int r;
@@ -2248,26 +2256,6 @@ IPOP_EXPORT int ipop_network_accept_identity(ipop_network_t *net, const char *fr
         return -EINVAL;
     if (!g_atomic_int_get(&net->running))
         return -ENOTCONN;
-    net_call(net, do_accept, &req);
+    ipop__net_call(net, do_accept, &req);
     return req.r;
-}
-
-static void do_close(ipop_network_t *net, void *p)
-{
-    ipop__link_shutdown(p, IPOP_REASON_LOCAL_CLOSED, true);
-}
-
-IPOP_EXPORT int ipop_link_close(ipop_link_t *link)
-{
-    int state;
-
-    if (!link)
-        return -EINVAL;
-    state = g_atomic_int_get(&link->state);
-    if (state == IPOP_LINK_CLOSED || state == IPOP_LINK_NEW)
-        return -EALREADY;
-    if (!g_atomic_int_get(&link->net->running))
-        return -ENOTCONN;
-    net_call(link->net, do_close, link);
-    return 0;
 }

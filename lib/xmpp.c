@@ -11,7 +11,7 @@
 #include <glib.h>
 
 #include "log.h"
-#include "signal.h"
+#include "message.h"
 #include "xmpp.h"
 
 #define RUN_SLICE_MS 10       /* how long one select() in libstrophe may wait */

@@ -9,7 +9,7 @@
 #include <gnutls/x509.h>
 
 #include "identity.h"
-#include "signal.h"
+#include "message.h"
 #include "testutil.h"
 
 static void test_memory(void)

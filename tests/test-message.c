@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "signal.h"
+#include "message.h"
 
 #define NODE "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst"
 #define SESSION "0123456789abcdef"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "signal.h"
+#include "message.h"
 
 /* Decoding normalises, so re-encoding can grow a little: "addr6=::a:b"
  * becomes "addr6=::0.10.0.11/128".  Near the size limit that may no

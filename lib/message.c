@@ -6,7 +6,7 @@
  * with percent-encoded values.  doc/protocol.md is the reference; this file
  * follows it.  Everything that arrives here came through servers we do not
  * trust, so the decoder checks every byte and never reads past len. */
-#include "signal.h"
+#include "message.h"
 
 #include <errno.h>
 #include <inttypes.h>

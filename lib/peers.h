@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* The peers API of a network: who may link, and the links.  The policies
+ * above the network (overlay, group, social, relay, underlay) reach peers
+ * and links through these calls, never through the network's lock or
+ * fields.  Thread-safe unless noted. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "ipop/ipop.h"
+
+/* Lets the peer signal and link.  -EINVAL when peer_id is not a node id. */
+int ipop__peers_allow(ipop_network_t *net, const char *peer_id);
+/* The peer's messages are refused from now on; its link, if any, stays
+ * until the caller shuts it down. */
+void ipop__peers_disallow(ipop_network_t *net, const char *peer_id);
+bool ipop__peers_allowed(ipop_network_t *net, const char *peer_id);
+/* The peer's link, or NULL.  Links live until the network is freed. */
+ipop_link_t *ipop__peers_link(ipop_network_t *net, const char *peer_id);
+/* A snapshot of every link, in creation order; the caller unrefs it. */
+GPtrArray *ipop__peers_links(ipop_network_t *net);
+/* The loop thread only: allows the peer and opens a link to it unless one
+ * is connected or connecting.  The link, when ret is given. */
+int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
