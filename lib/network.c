@@ -2169,10 +2169,21 @@ static void refuse(ipop_network_t *net, const char *from, ipop_event_type_t type
 {
     char detail[160];
 
-    __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
     snprintf(detail, sizeof(detail), "signalling message from %.16s refused: %s", from ? from : "(none)", what);
+    ipop__peers_refused(net, from, type, reason, err, detail);
+}
+
+void ipop__peers_refused(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason,
+                         int err, const char *detail)
+{
+    __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
     ipop__warn(net, "%s", detail);
     ipop__net_emit_simple(net, type, from, NULL, reason, err, detail);
+}
+
+int ipop__peers_signal(ipop_network_t *net, const char *from_peer_id, const char *message)
+{
+    return ipop_network_signal_receive(net, from_peer_id, message);
 }
 
 IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *from_peer_id, const char *message)

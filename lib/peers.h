@@ -23,3 +23,11 @@ GPtrArray *ipop__peers_links(ipop_network_t *net);
 /* The loop thread only: allows the peer and opens a link to it unless one
  * is connected or connecting.  The link, when ret is given. */
 int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
+/* A signalling message from a peer, from a pump of the library's own (the
+ * overlay): checked and handled as ipop_network_signal_receive() does.
+ * 0, or the -errno that function would return. */
+int ipop__peers_signal(ipop_network_t *net, const char *from_peer_id, const char *message);
+/* Input from a peer was refused: counted in the network's signal_refused,
+ * logged (warning) and reported as an event of `type` with `detail`. */
+void ipop__peers_refused(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason,
+                         int err, const char *detail);
