@@ -3,7 +3,7 @@
 # bench/ipopd.sh - adapter for /work/shared/bench/peers.sh (--adapter FILE):
 # the row "ipopd", our own daemon, as a GroupVPN in TUN mode.
 #
-#   sudo PB_IPOPD=/work/main/build-j/examples/ipopd \
+#   sudo PB_IPOPD=/work/main/build-j/daemon/ipopd \
 #     /work/shared/bench/peers.sh --adapter /work/main/bench/ipopd.sh --only baseline,ipopd
 #
 # Follows the adapter contract at the top of the harness's adapters.sh:
@@ -25,12 +25,12 @@
 # Candidates are gathered on the host's eth0 address only (ice.local-address),
 # so the TUN device itself never becomes a candidate.
 #
-# The ipopd binary: $PB_IPOPD, else ../build/examples/ipopd next to this file.
+# The ipopd binary: $PB_IPOPD, else ../build/daemon/ipopd next to this file.
 # Needs: prosody (Debian package prosody, which also makes the prosody user),
 # openssl, setpriv (util-linux); with --nat also turnserver (coturn).
 
 _PB_IPOPD_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PB_IPOPD=${PB_IPOPD:-$_PB_IPOPD_HERE/../build/examples/ipopd}
+PB_IPOPD=${PB_IPOPD:-$_PB_IPOPD_HERE/../build/daemon/ipopd}
 PB_IPOPD_XMPP_PORT=5222
 PB_IPOPD_STUN_PORT=3478
 

@@ -1111,6 +1111,9 @@ static int open_device(ipop_network_t *net)
         return r;
     }
     ipop__info(net, "device %s up, mtu %d%s", name, net->mtu, net->vnet ? ", offloads" : "");
+    /* Friends live at addresses of social.subnet: the kernel must send it into the device. */
+    if (net->overlay == OVERLAY_SOCIAL && (r = ipop__tun_add_route(name, &net->social_subnet)) < 0)
+        ipop__warn(net, "cannot route social.subnet into device %s: %s", name, ipop_strerror(r));
     return 0;
 }
 

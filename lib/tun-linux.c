@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Linux TUN/TAP.  The device comes from /dev/net/tun; its MTU, addresses
- * and state are set over rtnetlink: one request per call, then its ACK,
- * whose error field is the call's result. */
+/* Linux TUN/TAP.  The device comes from /dev/net/tun; its MTU, addresses,
+ * routes and state are set over rtnetlink: one request per call, then its
+ * ACK, whose error field is the call's result. */
 #include "tun-linux.h"
 
 #include <errno.h>
@@ -336,6 +336,44 @@ int ipop__tun_del_addr(const char *ifname, const ipop__addr *a)
     int r = addr_begin(&m, RTM_DELADDR, 0, ifname, a);
 
     return r < 0 ? r : nl_talk(&m);
+}
+
+int ipop__tun_add_route(const char *ifname, const ipop__addr *prefix)
+{
+    struct rtmsg *rt;
+    uint8_t dst[16];
+    uint32_t oif;
+    size_t len = addr_len(prefix);
+    nl_req m;
+    int idx, r;
+
+    if (len == 0)
+        return -EINVAL;
+    idx = ifindex_of(ifname);
+    if (idx < 0)
+        return idx;
+    /* The kernel refuses a destination with host bits set. */
+    memset(dst, 0, sizeof dst);
+    for (unsigned i = 0; i < len; i++) {
+        unsigned bits = prefix->prefix > 8 * i ? prefix->prefix - 8 * i : 0;
+
+        dst[i] = bits >= 8 ? prefix->bytes[i] : (uint8_t)(prefix->bytes[i] & (0xff00 >> bits));
+    }
+    oif = (uint32_t)idx;
+    nl_begin(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+    rt = nl_append(&m, sizeof *rt);
+    if (rt) {
+        rt->rtm_family = (uint8_t)prefix->family;
+        rt->rtm_dst_len = prefix->prefix;
+        rt->rtm_table = RT_TABLE_MAIN;
+        rt->rtm_protocol = RTPROT_BOOT;
+        rt->rtm_scope = RT_SCOPE_LINK;
+        rt->rtm_type = RTN_UNICAST;
+    }
+    nl_attr(&m, RTA_DST, dst, len);
+    nl_attr(&m, RTA_OIF, &oif, sizeof oif);
+    r = nl_talk(&m);
+    return r == -EEXIST ? 0 : r;
 }
 
 int ipop__tun_get_mac(const char *ifname, uint8_t mac[6])

@@ -41,5 +41,10 @@ int ipop__tun_add_addr(const char *ifname, const ipop__addr *a);
 /* Removes an address added with ipop__tun_add_addr(). */
 int ipop__tun_del_addr(const char *ifname, const ipop__addr *a);
 int ipop__tun_set_up(const char *ifname, bool up);
+/* Routes the prefix of `prefix` (its address with the host bits cleared,
+ * prefix length 1..32 or 1..128) through the device, in the main table
+ * (ip route add PREFIX dev IFNAME).  A route that exists already counts
+ * as success.  The route goes with the device. */
+int ipop__tun_add_route(const char *ifname, const ipop__addr *prefix);
 /* -EOPNOTSUPP for a device without an Ethernet address (TUN). */
 int ipop__tun_get_mac(const char *ifname, uint8_t mac[6]);

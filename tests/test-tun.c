@@ -488,6 +488,75 @@ static void test_del_addr(void)
     close(fd);
 }
 
+/* Whether the kernel has a route to dst: a UDP connect() needs one. */
+static bool routed(int family, const char *dst)
+{
+    struct sockaddr_storage ss = { 0 };
+    socklen_t sl;
+    int s = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+    g_assert_cmpint(s, >=, 0);
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(9);
+        g_assert_cmpint(inet_pton(AF_INET, dst, &sin->sin_addr), ==, 1);
+        sl = sizeof *sin;
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(9);
+        g_assert_cmpint(inet_pton(AF_INET6, dst, &sin6->sin6_addr), ==, 1);
+        sl = sizeof *sin6;
+    }
+    r = connect(s, (struct sockaddr *)&ss, sl);
+    if (r < 0)
+        g_assert_cmpint(errno, ==, ENETUNREACH);
+    close(s);
+    return r == 0;
+}
+
+/* A prefix routed into the device (what a SocialVPN's social.subnet
+ * needs): the host's packets to it come out of the fd.  Host bits of the
+ * prefix are ignored, and a route that exists already is no error. */
+static void test_route(void)
+{
+    char name[IFNAMSIZ];
+    ipop__addr a4 = v4(10, 76, 0, 1, 24), r4 = v4(10, 75, 3, 9, 24), r6 = v6("fd75::9", 64);
+    ipop__addr a6 = v6("fd76::1", 64), bad = r4;
+    uint8_t buf[2048], dst4[4] = { 10, 75, 3, 7 }, dst6[16];
+    int fd = ipop__tun_open("iptstrt%d", false, name);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ipop__tun_add_addr(name, &a4), ==, 0);
+    g_assert_cmpint(ipop__tun_add_addr(name, &a6), ==, 0);
+    g_assert_cmpint(ipop__tun_set_up(name, true), ==, 0);
+    g_assert_false(routed(AF_INET, "10.75.3.7"));
+    g_assert_false(routed(AF_INET6, "fd75::7"));
+
+    g_assert_cmpint(ipop__tun_add_route(name, &r4), ==, 0);
+    g_assert_cmpint(ipop__tun_add_route(name, &r4), ==, 0);
+    g_assert_cmpint(ipop__tun_add_route(name, &r6), ==, 0);
+    g_assert_true(routed(AF_INET, "10.75.3.7"));
+    g_assert_false(routed(AF_INET, "10.75.4.7"));
+    send_udp(AF_INET, "10.75.3.7");
+    read_match(fd, buf, sizeof buf, is_udp4_to, dst4);
+    g_assert_cmpint(inet_pton(AF_INET6, "fd75::7", dst6), ==, 1);
+    send_udp(AF_INET6, "fd75::7");
+    read_match(fd, buf, sizeof buf, is_udp6_to, dst6);
+
+    g_assert_cmpint(ipop__tun_add_route("iptst-none", &r4), ==, -ENODEV);
+    g_assert_cmpint(ipop__tun_add_route(NULL, &r4), ==, -EINVAL);
+    g_assert_cmpint(ipop__tun_add_route(name, NULL), ==, -EINVAL);
+    bad.prefix = 0;
+    g_assert_cmpint(ipop__tun_add_route(name, &bad), ==, -EINVAL);
+    bad.prefix = 33;
+    g_assert_cmpint(ipop__tun_add_route(name, &bad), ==, -EINVAL);
+    close(fd);
+    /* The route went with the device. */
+    g_assert_false(routed(AF_INET, "10.75.3.7"));
+}
+
 static void test_errors(void)
 {
     static const char *no_such = "iptst-none";
@@ -591,6 +660,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tun/tap", test_tap);
     g_test_add_func("/tun/kernel-name", test_kernel_name);
     g_test_add_func("/tun/del-addr", test_del_addr);
+    g_test_add_func("/tun/route", test_route);
     g_test_add_func("/tun/address-monitor", test_address_monitor);
     return g_test_run();
 }

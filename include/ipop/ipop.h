@@ -248,7 +248,8 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    with the larger node id moves to its next choice (static addresses
  *    never move: keep them apart from automatic ones)
  *  - "social.subnet": IPv4 subnet (/8 to /30) from which each friend gets
- *    an address here; needs an IPv4 "address" of this node's own
+ *    an address here; needs an IPv4 "address" of this node's own; in mode
+ *    tun the library routes it into the device (a failure is a warning)
  *  - "social.state-file": where friends' node ids are pinned at first
  *    contact (without it, pins last until the network is freed)
  */

@@ -25,7 +25,7 @@ step() { echo "--- $*"; }
 
 step "configure and install into $prefix"
 meson setup "$tmp/build" "$srcdir" --prefix="$prefix" \
-    -Dtests=false -Dexamples=false -Dbench=false -Dfuzzing=disabled \
+    -Dtests=false -Ddaemon=false -Dexamples=false -Dbench=false -Dfuzzing=disabled \
     >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup"; }
 meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log"; fail "meson install"; }

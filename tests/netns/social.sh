@@ -6,6 +6,8 @@
 # presence subscriptions, made by a plain XMPP client: befriend), sa and sc
 # are not.  Every node calls itself 10.70.0.1/24 and sees each friend at an
 # address it picks in its own social.subnet 10.71.0.0/24.
+#   - each node routes social.subnet into its ipop0 (the library adds the
+#     route);
 #   - a pings b at the address `ipopctl status --json` on a shows for sb,
 #     b pings c likewise (and back);
 #   - a has no link to c, c none to a, and no address of a's subnet but b's
@@ -189,6 +191,10 @@ main() {
     wait_for 30 "b linked with sc" linked 2 sc@ipop.test
     wait_for 30 "c linked with sb" linked 3 sb@ipop.test
     log "all friends linked after $((($(date +%s%N) - t0) / 1000000)) ms"
+    for i in 1 2 3; do
+        ip -n "$(host_ns "$i")" route show "$SUBNET" | grep -q "dev ipop0" ||
+            fail "node $i has no route to social.subnet $SUBNET through ipop0: $(ip -n "$(host_ns "$i")" route)"
+    done
     [ -s "$WORK/state-1/social.key" ] || fail "a's default identity file $WORK/state-1/social.key is missing"
     grep -q "^sb@ipop.test " "$WORK/state-1/social.friends" || fail "a's default state file does not pin sb"
     [ "$(stat -c %a "$WORK/state-1")" = 700 ] || fail "the state directory is not mode 0700"

@@ -6,7 +6,7 @@
  *   ipopctl [--control PATH] accept JID [--network NAME]
  *   ipopctl [--control PATH] network-changed [--network NAME]
  *
- * The protocol (ipopd.c, answer()): one request line, "status [json]",
+ * The protocol (daemon/control.c, answer()): one request line, "status [json]",
  * "peers [json]", "accept JID [NETWORK]" or "network-changed [NETWORK]";
  * the daemon answers "ok" and the body, or "error TEXT", and closes.
  */

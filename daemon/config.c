@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: MIT */
+/* ipopd's command line and config file: each [group] is one network,
+ * created and configured here (not started); what the library would refuse
+ * only at start is refused here, with the file and line. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipopd.h"
+
+static const char *state_dir = DEFAULT_STATE_DIR;
+
+struct config {
+    const char *file;
+    GKeyFile *kf;
+    char **lines;                 /* the file's text, for line numbers */
+};
+
+/* GKeyFile does not say where a key was: find its line ourselves.  The
+ * last occurrence counts, as GKeyFile keeps the last value.  Without a key:
+ * the group's header.  0 when not found. */
+static unsigned config_line(const struct config *c, const char *group, const char *key)
+{
+    g_autofree char *group_cur = NULL;
+    unsigned found = 0;
+
+    for (unsigned i = 0; c->lines && c->lines[i]; i++) {
+        const char *s = c->lines[i];
+        const char *eq;
+        size_t klen;
+
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '[') {
+            const char *end = strchr(s, ']');
+            g_free(group_cur);
+            group_cur = end ? g_strndup(s + 1, (size_t)(end - s - 1)) : NULL;
+            if (!key && group_cur && strcmp(group_cur, group) == 0)
+                found = i + 1;
+            continue;
+        }
+        if (!key || !group_cur || strcmp(group_cur, group) != 0 || *s == '#' || !(eq = strchr(s, '=')))
+            continue;
+        klen = (size_t)(eq - s);
+        while (klen && (s[klen - 1] == ' ' || s[klen - 1] == '\t'))
+            klen--;
+        if (klen == strlen(key) && memcmp(s, key, klen) == 0)
+            found = i + 1;
+    }
+    return found;
+}
+
+/* GKeyFile's parse errors quote the bad line: find it for its number. */
+static unsigned config_quoted_line(const struct config *c, const char *message)
+{
+    const char *open = strstr(message, "\xe2\x80\x9c"), *close; /* “ ... ” */
+    g_autofree char *quoted = NULL;
+
+    if (!open || !(close = strstr(open + 3, "\xe2\x80\x9d")))
+        return 0;
+    quoted = g_strndup(open + 3, (size_t)(close - open - 3));
+    for (unsigned i = 0; c->lines && c->lines[i]; i++)
+        if (strcmp(c->lines[i], quoted) == 0)
+            return i + 1;
+    return 0;
+}
+
+/* "ipopd: FILE:LINE: [group] key: message", with what is known. */
+static void __attribute__((format(printf, 5, 6)))
+config_error(const struct config *c, unsigned line, const char *group, const char *key, const char *fmt, ...)
+{
+    char msg[512], where[64] = "";
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (line == 0 && group)
+        line = config_line(c, group, key);
+    if (line)
+        snprintf(where, sizeof(where), "%u:", line);
+    if (group && key)
+        fprintf(stderr, "ipopd: %s:%s [%s] %s: %s\n", c->file, where, group, key, msg);
+    else if (group)
+        fprintf(stderr, "ipopd: %s:%s [%s]: %s\n", c->file, where, group, msg);
+    else
+        fprintf(stderr, "ipopd: %s:%s %s\n", c->file, where, msg);
+}
+
+/* Parses "IP:PORT" or "[IPv6]:PORT" (numeric only, port 1..65535). */
+static int parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    const char *colon = strrchr(s, ':');
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_DGRAM,
+        .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+    };
+    struct addrinfo *ai = NULL;
+    char host[INET6_ADDRSTRLEN + 2];
+    size_t hlen;
+    char *end;
+    long port;
+
+    if (!colon || colon == s)
+        return -EINVAL;
+    hlen = (size_t)(colon - s);
+    if (s[0] == '[') {
+        if (hlen < 3 || s[hlen - 1] != ']')
+            return -EINVAL;
+        s++;
+        hlen -= 2;
+    } else if (memchr(s, ':', hlen)) {
+        return -EINVAL; /* IPv6 without brackets: the port is ambiguous */
+    }
+    if (hlen >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
+        return -EINVAL;
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
+        return -EINVAL;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static int parse_listen(const struct config *c, struct net *n, const char *key)
+{
+    g_autofree char *value = g_key_file_get_string(c->kf, n->name, key, NULL);
+
+    if (!value || parse_hostport(value, &n->listen, &n->listenlen) < 0) {
+        config_error(c, 0, n->name, key, "expected IP:PORT or [IPv6]:PORT, got \"%s\"", value ? value : "");
+        return -EINVAL;
+    }
+    n->has_listen = true;
+    return 0;
+}
+
+static int parse_peers(const struct config *c, struct net *n, const char *key)
+{
+    gsize count = 0;
+    g_auto(GStrv) items = g_key_file_get_string_list(c->kf, n->name, key, &count, NULL);
+
+    n->peers = g_new0(struct peer, count);
+    for (gsize i = 0; i < count; i++) {
+        char *item = g_strstrip(items[i]);
+        char *at = strrchr(item, '@');
+        struct peer *p = &n->peers[n->n_peers];
+        int r;
+
+        if (!at || at == item) {
+            config_error(c, 0, n->name, key, "\"%s\": expected NODEID@IP:PORT", item);
+            return -EINVAL;
+        }
+        *at = '\0';
+        r = ipop_network_allow_peer(n->net, item);
+        if (r < 0) {
+            config_error(c, 0, n->name, key, "\"%s\": not a node id (%s)", item, ipop_strerror(r));
+            return r;
+        }
+        if (parse_hostport(at + 1, &p->addr, &p->addrlen) < 0) {
+            config_error(c, 0, n->name, key, "\"%s\": expected IP:PORT or [IPv6]:PORT after '@'", at + 1);
+            return -EINVAL;
+        }
+        for (size_t j = 0; j < n->n_peers; j++) {
+            if (strcmp(n->peers[j].id, item) == 0) {
+                config_error(c, 0, n->name, key, "peer %s listed twice", item);
+                return -EINVAL;
+            }
+        }
+        p->id = g_strdup(item);
+        n->n_peers++;
+    }
+    return 0;
+}
+
+/* Passes a library key on, once per item of a ';'-separated list. */
+static int set_library_option(const struct config *c, struct net *n, const char *key)
+{
+    gsize count = 0;
+    g_auto(GStrv) items = g_key_file_get_string_list(c->kf, n->name, key, &count, NULL);
+    const char *empty[] = {"", NULL};
+    const char *const *values = count ? (const char *const *)items : empty;
+
+    for (size_t i = 0; values[i]; i++) {
+        int r = ipop_network_set_option(n->net, key, values[i]);
+
+        if (r == -EINVAL) {
+            /* Secrets stay out of the log. */
+            bool secret = strstr(key, "password") || strcmp(key, "group.secret") == 0;
+            config_error(c, 0, n->name, key, "unknown key or bad value \"%s\"", secret ? "..." : values[i]);
+            return r;
+        }
+        if (r < 0) {
+            config_error(c, 0, n->name, key, "%s", ipop_strerror(r));
+            return r;
+        }
+        if (strcmp(key, "address") == 0)
+            g_ptr_array_add(n->addresses, g_strdup(values[i]));
+        else if (strcmp(key, "mode") == 0) {
+            g_free(n->mode);
+            n->mode = g_strdup(values[i]);
+        } else if (strcmp(key, "overlay") == 0) {
+            n->overlay = strcmp(values[i], "group") == 0    ? OVERLAY_GROUP
+                         : strcmp(values[i], "social") == 0 ? OVERLAY_SOCIAL
+                                                            : OVERLAY_NONE;
+        } else if (strcmp(key, "social.state-file") == 0) {
+            g_free(n->state_file);
+            n->state_file = g_strdup(values[i]);
+        }
+    }
+    return 0;
+}
+
+static bool has_key(const struct config *c, const struct net *n, const char *key)
+{
+    return g_key_file_has_key(c->kf, n->name, key, NULL);
+}
+
+/* Keys of one overlay that mean nothing to the other: a sign of a section
+ * half changed from one to the other. */
+static int check_foreign_keys(const struct config *c, struct net *n, const char *prefix, const char *overlay)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(c->kf, n->name, NULL, NULL);
+
+    for (size_t i = 0; keys && keys[i]; i++) {
+        if (g_str_has_prefix(keys[i], prefix)) {
+            config_error(c, 0, n->name, keys[i], "not used with overlay = %s", overlay);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static bool has_ipv4_address(const struct net *n)
+{
+    for (size_t i = 0; i < n->addresses->len; i++) {
+        const char *a = g_ptr_array_index(n->addresses, i);
+        if (!strchr(a, ':'))
+            return true;
+    }
+    return false;
+}
+
+/* A file name of the state directory for network n, or NULL when the
+ * network's name does not make a safe one. */
+static char *state_path(const struct net *n, const char *suffix)
+{
+    for (const char *p = n->name; *p; p++)
+        if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
+            return NULL;
+    if (n->name[0] == '.' || !n->name[0])
+        return NULL;
+    return g_strdup_printf("%s/%s%s", state_dir, n->name, suffix);
+}
+
+/* A SocialVPN pins each friend's node id, so a node needs an identity
+ * that survives restarts, and a place for the pins: both default to files
+ * of the state directory. */
+static int social_defaults(const struct config *c, struct net *n)
+{
+    static const char *const defaults[][2] = {
+        {"identity.file", ".key"},
+        {"social.state-file", ".friends"},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(defaults); i++) {
+        g_autofree char *path = NULL;
+        int r;
+
+        if (has_key(c, n, defaults[i][0]))
+            continue;
+        path = state_path(n, defaults[i][1]);
+        if (!path) {
+            config_error(c, 0, n->name, defaults[i][0],
+                         "missing, and the network's name is no file name for a default under %s: set it",
+                         state_dir);
+            return -EINVAL;
+        }
+        r = ipop_network_set_option(n->net, defaults[i][0], path);
+        if (r < 0) {
+            config_error(c, 0, n->name, defaults[i][0], "default %s: %s", path, ipop_strerror(r));
+            return r;
+        }
+        if (strcmp(defaults[i][0], "social.state-file") == 0)
+            n->state_file = g_strdup(path);
+        g_free(n->default_dir);
+        n->default_dir = g_strdup(state_dir);
+    }
+    return 0;
+}
+
+/* What the library would refuse only at start, refused before anything
+ * starts, with the file and line. */
+static int check_overlay(const struct config *c, struct net *n)
+{
+    static const char *const group_needs[][2] = {
+        {"xmpp.jid", NULL},
+        {"xmpp.password", "xmpp.password-file"},
+        {"group.room", NULL},
+        {"group.secret", "group.secret-file"},
+    };
+    static const char *const social_needs[][2] = {
+        {"xmpp.jid", NULL},
+        {"xmpp.password", "xmpp.password-file"},
+        {"social.subnet", NULL},
+    };
+    bool social = n->overlay == OVERLAY_SOCIAL;
+    const char *name = social ? "social" : "group";
+    const char *const(*needed)[2] = social ? social_needs : group_needs;
+    size_t n_needed = social ? G_N_ELEMENTS(social_needs) : G_N_ELEMENTS(group_needs);
+    unsigned line = config_line(c, n->name, "overlay");
+
+    if (n->has_listen || n->n_peers) {
+        const char *key = n->has_listen ? "signal.listen" : "signal.peers";
+        config_error(c, 0, n->name, key, "not used with overlay = %s (the library signals over XMPP)", name);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n_needed; i++) {
+        if (has_key(c, n, needed[i][0]) || (needed[i][1] && has_key(c, n, needed[i][1])))
+            continue;
+        if (needed[i][1])
+            config_error(c, line, n->name, needed[i][0], "missing: overlay = %s needs it or %s", name,
+                         needed[i][1]);
+        else
+            config_error(c, line, n->name, needed[i][0], "missing: overlay = %s needs it", name);
+        return -EINVAL;
+    }
+    if (check_foreign_keys(c, n, social ? "group." : "social.", name) < 0)
+        return -EINVAL;
+    if (!social)
+        return 0;
+    if (!has_ipv4_address(n)) {
+        config_error(c, has_key(c, n, "address") ? 0 : line, n->name, "address",
+                     "overlay = social needs an IPv4 address of this node's own, e.g. 10.70.0.1/24");
+        return -EINVAL;
+    }
+    if (n->mode && strcmp(n->mode, "tap") == 0) {
+        config_error(c, 0, n->name, "mode", "overlay = social translates IP packets: use tun or none");
+        return -EINVAL;
+    }
+    return social_defaults(c, n);
+}
+
+static int load_group(const struct config *c, struct net *n)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(c->kf, n->name, NULL, NULL);
+    GString *canon = g_string_new(NULL);
+    int r = ipop_network_new(&n->net, n->name);
+
+    if (r < 0) {
+        config_error(c, 0, n->name, NULL, "cannot create the network: %s", ipop_strerror(r));
+        goto out;
+    }
+    for (size_t i = 0; keys && keys[i]; i++) {
+        const char *key = keys[i];
+        g_autofree char *raw = g_key_file_get_value(c->kf, n->name, key, NULL);
+
+        g_string_append_printf(canon, "%s=%s\n", key, raw ? raw : "");
+        if (raw)
+            explicit_bzero(raw, strlen(raw));
+        if (strcmp(key, "signal.listen") == 0)
+            r = parse_listen(c, n, key);
+        else if (strcmp(key, "signal.peers") == 0)
+            r = parse_peers(c, n, key);
+        else if (g_str_has_prefix(key, "signal.")) {
+            config_error(c, 0, n->name, key, "unknown key");
+            r = -EINVAL;
+        } else
+            r = set_library_option(c, n, key);
+        if (r < 0)
+            goto out;
+    }
+    if (n->overlay != OVERLAY_NONE) {
+        r = check_overlay(c, n);
+        goto out;
+    }
+    r = -EINVAL;
+    if (!n->has_listen) {
+        config_error(c, 0, n->name, NULL,
+                     "signal.listen missing (the UDP address peers send signalling to), "
+                     "or set overlay = group or social");
+        goto out;
+    }
+    for (size_t i = 0; i < n->n_peers; i++) {
+        if (n->peers[i].addr.ss_family != n->listen.ss_family) {
+            config_error(c, 0, n->name, "signal.peers", "%s: not the address family of signal.listen",
+                         n->peers[i].id);
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    n->canon = g_string_free(canon, FALSE);
+    return r;
+}
+
+/* Reads FILE into a list of networks, configured but not started.  Prints
+ * what is wrong and returns -EINVAL on a bad config. */
+int load_config(const char *file, GPtrArray **ret)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    g_auto(GStrv) groups = NULL;
+    g_auto(GStrv) lines = NULL;
+    GPtrArray *list = NULL;
+    struct config c = {.file = file, .kf = kf};
+    gsize count = 0;
+
+    if (!g_file_get_contents(file, &text, NULL, &error)) {
+        fprintf(stderr, "ipopd: %s\n", error->message);
+        return -EINVAL;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    c.lines = lines;
+    if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &error)) {
+        config_error(&c, config_quoted_line(&c, error->message), NULL, NULL, "%s", error->message);
+        return -EINVAL;
+    }
+    groups = g_key_file_get_groups(kf, &count);
+    if (count == 0) {
+        config_error(&c, 0, NULL, NULL, "no network: add a group such as [net0]");
+        return -EINVAL;
+    }
+    list = g_ptr_array_new();
+    for (gsize i = 0; i < count; i++) {
+        struct net *n = net_new(groups[i]);
+
+        g_ptr_array_add(list, n);
+        if (load_group(&c, n) < 0) {
+            net_list_free(list);
+            return -EINVAL;
+        }
+    }
+    explicit_bzero(text, strlen(text));
+    *ret = list;
+    return 0;
+}
+
+/* --check: the config loads and every option is accepted; nothing starts. */
+int check_config(const char *config)
+{
+    GPtrArray *list = NULL;
+
+    if (load_config(config, &list) < 0)
+        return EXIT_CONFIG;
+    printf("%s: %u network%s, config OK\n", config, list->len, list->len == 1 ? "" : "s");
+    net_list_free(list);
+    return 0;
+}
+
+int parse_command_line(int argc, char **argv, struct options *o)
+{
+    g_autofree char *state = NULL;
+    gboolean version = FALSE, debug = FALSE, check = FALSE;
+    GOptionEntry entries[] = {
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config, "Run the networks of config FILE", "FILE"},
+        {"check", 0, 0, G_OPTION_ARG_NONE, &check, "With --config: check the config, start nothing", NULL},
+        {"control", 0, 0, G_OPTION_ARG_FILENAME, &o->control,
+         "Control socket for ipopctl (default $IPOPD_CONTROL, else " DEFAULT_CONTROL ")", "PATH"},
+        {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state,
+         "Default place of SocialVPN identities and friends (default " DEFAULT_STATE_DIR ")", "DIR"},
+        {"node-id", 0, 0, G_OPTION_ARG_FILENAME, &o->id_file,
+         "Create FILE (if missing) with a new identity, print its node id", "FILE"},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &debug, "Log debug messages", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the versions and exit", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- IP-over-P2P VPN daemon");
+    g_autoptr(GError) error = NULL;
+    const char *env = getenv("IPOPD_CONTROL");
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_summary(ctx, "Each [group] of the config file is one network.  See ipopd(8), "
+                                      "ipopd.conf(5) and ipopctl(8).");
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "ipopd: %s (try --help)\n", error->message);
+        return EXIT_CONFIG;
+    }
+    o->control_explicit = o->control || (env && *env);
+    if (version) {
+        printf("ipopd %s (libipop %s)\n", IPOP_VERSION, ipop_version());
+        return 0;
+    }
+    if (argc > 1 || (!o->config == !o->id_file) || (check && !o->config)) {
+        fprintf(stderr, "ipopd: give one of --config FILE or --node-id FILE (try --help)\n");
+        return EXIT_CONFIG;
+    }
+    o->verbose = debug;
+    o->check = check;
+    /* Lives as long as the program: the networks' default files are made
+     * of it. */
+    if (state)
+        state_dir = g_steal_pointer(&state);
+    if (!o->control)
+        o->control = g_strdup(env && *env ? env : DEFAULT_CONTROL);
+    return -1;
+}
