@@ -14,7 +14,7 @@
 
 #include "identity.h"
 #include "internal.h"
-#include "overlay.h"
+#include "group.h"
 #include "pair.h"
 #include "prosody.h"
 #include "testutil.h"
