@@ -260,15 +260,29 @@ int ipop__overlay_start(ipop_network_t *net)
     return 0;
 }
 
+/* In the loop: from here on no sweep, event or message of the loop's
+ * reaches the overlay. */
+static void detach(ipop_network_t *net, void *data)
+{
+    ipop__overlay *ov = data;
+
+    ipop__source_clear(&ov->sweep_src);
+    net->ov = NULL;
+}
+
 void ipop__overlay_stop(ipop_network_t *net)
 {
-    ipop__overlay *ov = net->ov;
+    ipop__overlay *ov = overlay_of(net);
 
     if (!ov)
         return;
-    ipop__xmpp_stop(ov->xmpp);
-    ipop__source_clear(&ov->sweep_src);
-    net->ov = NULL;
+    /* The loop's thread may be in the sweep, or handling an event, on this
+     * overlay right now, and destroying a source from here does not wait
+     * for its callback: so the loop lets go of the overlay first, in its
+     * own thread.  The links are closed already; events the transport
+     * posts while it stops find no overlay and are dropped. */
+    ipop__net_call(net, detach, ov);
+    ipop__xmpp_stop(ov->xmpp); /* sends what is queued: the links' goodbyes */
     ipop__social_free(ov->social);
     ipop__group_free(ov->group);
     g_free(ov->room);

@@ -16,7 +16,8 @@ typedef struct ipop__overlay ipop__overlay;
 /* Reads the options of the overlay, starts the XMPP transport and, in
  * GroupVPN, joins the room.  0 or -errno. */
 int ipop__overlay_start(ipop_network_t *net);
-/* After the links said goodbye: the transport sends what was queued. */
+/* After the links said goodbye: once it returns, nothing of the overlay
+ * runs in the loop any more, and the transport has sent what was queued. */
 void ipop__overlay_stop(ipop_network_t *net);
 /* SocialVPN: accepts the changed node id of friend `jid`.  Returns 0,
  * -ENOENT (no change waiting), -EINVAL (not social). */
