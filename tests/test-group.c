@@ -14,6 +14,7 @@
 
 #include "identity.h"
 #include "internal.h"
+#include "group.h"
 #include "overlay.h"
 #include "pair.h"
 #include "prosody.h"
@@ -542,6 +543,81 @@ static void test_member_relay(void)
     node_clear(&a);
 }
 
+/* ---- stopping the overlay while its sweep runs ---- */
+
+/* ipop_network_stop() stops the overlay from the host's thread right after
+ * the links said goodbye, while the loop's thread runs the overlay's sweep
+ * once a second.  The overlay must not be freed under a sweep in progress.
+ * The log line of a departed member comes from inside the sweep: it holds
+ * the sweep there while the test stops the overlay. */
+static struct {
+    GMutex lock;
+    GCond cond;
+    ipop_network_t *net;        /* whose sweep to hold */
+    bool in_sweep;              /* the sweep is held in the log callback */
+    bool stopped;               /* ipop__overlay_stop() returned */
+    bool done;                  /* the callback returned to the sweep */
+    bool freed_under_sweep;     /* ... after ipop__overlay_stop() returned */
+} race;
+
+static void race_log(ipop_log_level_t level, ipop_network_t *net, const char *line, void *ud)
+{
+    gint64 end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+
+    if (net != race.net || !g_str_has_prefix(line, "group member ") || !g_str_has_suffix(line, " left"))
+        return;
+    g_mutex_lock(&race.lock);
+    race.in_sweep = true;
+    g_cond_broadcast(&race.cond);
+    /* With the stop waiting for the sweep, this waits the 2 s out. */
+    while (!race.stopped && g_cond_wait_until(&race.cond, &race.lock, end))
+        ;
+    race.freed_under_sweep = race.stopped;
+    race.done = true;
+    g_cond_broadcast(&race.cond);
+    g_mutex_unlock(&race.lock);
+}
+
+static void test_stop_during_sweep(void)
+{
+    node a, b;
+    gint64 end;
+
+    member(&a, "a", "pa", "10.44.0.1", "sesame");
+    member(&b, "b", "pb", "10.44.0.2", "sesame");
+    a.peer = &b;
+    b.peer = &a;
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 60));
+    race.net = a.net;
+    ipop_set_log_cb(race_log, IPOP_LOG_INFO, NULL);
+    /* b leaves: a's sweep drops it 5 s later, and is held there */
+    g_assert_cmpint(ipop_network_stop(b.net), ==, 0);
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    g_mutex_lock(&race.lock);
+    while (!race.in_sweep && g_cond_wait_until(&race.cond, &race.lock, end))
+        ;
+    g_assert_true(race.in_sweep);
+    g_mutex_unlock(&race.lock);
+
+    ipop__overlay_stop(a.net); /* what ipop_network_stop() does after the goodbyes */
+    g_mutex_lock(&race.lock);
+    race.stopped = true;
+    g_cond_broadcast(&race.cond);
+    end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (!race.done && g_cond_wait_until(&race.cond, &race.lock, end))
+        ;
+    g_assert_true(race.done);
+    g_assert_false(race.freed_under_sweep);
+    g_mutex_unlock(&race.lock);
+    test_log_to_stderr(IPOP_LOG_INFO);
+
+    /* the network stops and frees cleanly without its overlay */
+    node_clear(&b);
+    node_clear(&a);
+}
+
 int main(int argc, char **argv)
 {
     static const char *const users[] = { "a:pa", "b:pb", "c:pc", "d:pd", "e:pe", NULL };
@@ -558,6 +634,7 @@ int main(int argc, char **argv)
     g_test_add_func("/group/auto-address", test_auto_address);
     g_test_add_func("/group/silent-peer", test_silent_peer);
     g_test_add_func("/group/member-relay", test_member_relay);
+    g_test_add_func("/group/stop-during-sweep", test_stop_during_sweep);
     r = g_test_run();
     test_prosody_free(&srv);
     return r;
