@@ -54,6 +54,18 @@ int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f)
     return 0;
 }
 
+int ipop__frame_put_data_hdr(uint8_t *buf, size_t size, size_t payload_len)
+{
+    if (payload_len == 0)
+        return -EINVAL;
+    if (payload_len > IPOP__FRAME_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    if (!buf || size < IPOP__FRAME_HDR + payload_len)
+        return -ENOSPC;
+    buf[0] = IPOP__FRAME_DATA;
+    return (int)(IPOP__FRAME_HDR + payload_len);
+}
+
 int ipop__frame_put_ping(uint8_t *buf, size_t size, uint8_t type, uint32_t seq, uint64_t stamp)
 {
     if (type != IPOP__FRAME_PING && type != IPOP__FRAME_PONG)
