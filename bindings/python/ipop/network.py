@@ -261,12 +261,12 @@ class Network(_Handle):
 
     def check(self) -> None:
         """ipop_network_check(): the whole configuration, as start() checks
-        it.  Raises IpopError EINVAL whose strerror names the option to
+        it.  Raises IpopError EINVAL whose detail names the option to
         change, as "KEY: reason"."""
         why = ctypes.create_string_buffer(256)
         r = self._call("ipop_network_check", why, ctypes.sizeof(why))
         if r < 0:
-            raise IpopError(-r, text(why.value) or strerror(r), "ipop_network_check")
+            raise IpopError(-r, strerror(r), "ipop_network_check", text(why.value) or None)
 
     def start(self) -> None:
         check(self._call("ipop_network_start"), "ipop_network_start")
