@@ -3,6 +3,7 @@
  * reader takes a length and checks it before each access; nothing here
  * trusts a packet to be well formed. */
 #include "addr.h"
+#include "bytes.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,11 +19,6 @@
 #define IPV6_HLEN 40
 #define ARP_LEN 28          /* Ethernet/IPv4 ARP */
 #define ARP_SENDER_IP 14    /* sender protocol address, from the start of ARP */
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static size_t host_len(int family)
 {
@@ -101,7 +97,7 @@ bool ipop__addr_equal_host(const ipop__addr *a, const ipop__addr *b)
     return n > 0 && memcmp(a->bytes, b->bytes, n) == 0;
 }
 
-static void set_host(ipop__addr *a, int family, const uint8_t *bytes)
+void ipop__addr_set_host(ipop__addr *a, int family, const uint8_t *bytes)
 {
     if (!a)
         return;
@@ -121,11 +117,11 @@ static int ipv4_src_dst(const uint8_t *pkt, size_t len, ipop__addr *src, ipop__a
     if (len < IPV4_HLEN_MIN || pkt[0] >> 4 != 4)
         return -EINVAL;
     ihl = (size_t)(pkt[0] & 0x0f) * 4;
-    total = get16(pkt + 2);
+    total = ipop__get16(pkt + 2);
     if (ihl < IPV4_HLEN_MIN || ihl > len || total < ihl || total > len)
         return -EINVAL;
-    set_host(src, AF_INET, pkt + 12);
-    set_host(dst, AF_INET, pkt + 16);
+    ipop__addr_set_host(src, AF_INET, pkt + 12);
+    ipop__addr_set_host(dst, AF_INET, pkt + 16);
     return 0;
 }
 
@@ -134,10 +130,10 @@ static int ipv6_src_dst(const uint8_t *pkt, size_t len, ipop__addr *src, ipop__a
 {
     if (len < IPV6_HLEN || pkt[0] >> 4 != 6)
         return -EINVAL;
-    if ((size_t)get16(pkt + 4) + IPV6_HLEN > len)
+    if ((size_t)ipop__get16(pkt + 4) + IPV6_HLEN > len)
         return -EINVAL;
-    set_host(src, AF_INET6, pkt + 8);
-    set_host(dst, AF_INET6, pkt + 24);
+    ipop__addr_set_host(src, AF_INET6, pkt + 8);
+    ipop__addr_set_host(dst, AF_INET6, pkt + 24);
     return 0;
 }
 
@@ -165,7 +161,7 @@ int ipop__eth_parse(const uint8_t *frame, size_t len, const uint8_t **dst_mac,
     if (src_mac)
         *src_mac = frame + 6;
     if (ethertype)
-        *ethertype = get16(frame + 12);
+        *ethertype = ipop__get16(frame + 12);
     return 0;
 }
 
@@ -176,9 +172,9 @@ static int arp_sender(const uint8_t *arp, size_t len, ipop__addr *out)
 {
     if (len < ARP_LEN)
         return -EINVAL;
-    if (get16(arp) != 1 || get16(arp + 2) != ETHERTYPE_IPV4 || arp[4] != 6 || arp[5] != 4)
+    if (ipop__get16(arp) != 1 || ipop__get16(arp + 2) != ETHERTYPE_IPV4 || arp[4] != 6 || arp[5] != 4)
         return -EINVAL;
-    set_host(out, AF_INET, arp + ARP_SENDER_IP);
+    ipop__addr_set_host(out, AF_INET, arp + ARP_SENDER_IP);
     return 1;
 }
 

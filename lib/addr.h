@@ -22,6 +22,9 @@ bool ipop__addr_equal_host(const ipop__addr *a, const ipop__addr *b);
 /* Whether `a` lies in the subnet `net` (its address and prefix); false
  * when `net` is unset or the families differ.  Pure. */
 bool ipop__addr_in_subnet(const ipop__addr *net, const ipop__addr *a);
+/* Sets *a to the host address at bytes (4 or 16 of them, by family), with
+ * a full-length prefix.  Does nothing when a is NULL. */
+void ipop__addr_set_host(ipop__addr *a, int family, const uint8_t *bytes);
 
 /* Reads the source and destination of an IPv4 or IPv6 packet (version
  * nibble, header length, total length checked against len).  Returns 0 or

@@ -2,32 +2,10 @@
 /* Framing inside a link: one DTLS record is one frame.  Pure functions. */
 #include "frame.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <string.h>
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
 
 int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f)
 {
@@ -47,8 +25,8 @@ int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f)
     case IPOP__FRAME_PONG:
         if (len != IPOP__FRAME_PING_LEN)
             return -EINVAL;
-        f->seq = get32(buf + 1);
-        f->stamp = get64(buf + 5);
+        f->seq = ipop__get32(buf + 1);
+        f->stamp = ipop__get64(buf + 5);
         break;
     case IPOP__FRAME_BYE:
         if (len != IPOP__FRAME_BYE_LEN)
@@ -76,6 +54,18 @@ int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f)
     return 0;
 }
 
+int ipop__frame_put_data_hdr(uint8_t *buf, size_t size, size_t payload_len)
+{
+    if (payload_len == 0)
+        return -EINVAL;
+    if (payload_len > IPOP__FRAME_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    if (!buf || size < IPOP__FRAME_HDR + payload_len)
+        return -ENOSPC;
+    buf[0] = IPOP__FRAME_DATA;
+    return (int)(IPOP__FRAME_HDR + payload_len);
+}
+
 int ipop__frame_put_ping(uint8_t *buf, size_t size, uint8_t type, uint32_t seq, uint64_t stamp)
 {
     if (type != IPOP__FRAME_PING && type != IPOP__FRAME_PONG)
@@ -83,8 +73,8 @@ int ipop__frame_put_ping(uint8_t *buf, size_t size, uint8_t type, uint32_t seq, 
     if (!buf || size < IPOP__FRAME_PING_LEN)
         return -ENOSPC;
     buf[0] = type;
-    put32(buf + 1, seq);
-    put64(buf + 5, stamp);
+    ipop__put32(buf + 1, seq);
+    ipop__put64(buf + 5, stamp);
     return IPOP__FRAME_PING_LEN;
 }
 
@@ -149,6 +139,6 @@ int ipop__short_id(const char *node_id, uint8_t out[IPOP__SHORT_ID_LEN])
             return -EINVAL;
         bits = i < 12 ? bits << 5 | (uint64_t)v : bits << 4 | (uint64_t)(v >> 1);
     }
-    put64(out, bits);
+    ipop__put64(out, bits);
     return 0;
 }

@@ -49,6 +49,11 @@ typedef struct ipop__frame {
 #define IPOP__FRAME_RELAY_MAX_PAYLOAD (IPOP__FRAME_MAX_PAYLOAD - IPOP__SHORT_ID_LEN)
 int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f);
 
+/* Makes buf a DATA frame around the payload_len bytes already at
+ * buf + IPOP__FRAME_HDR (packets are read or built in place there, with no
+ * copy).  Returns the frame's length, -EINVAL (empty payload), -EMSGSIZE
+ * (above IPOP__FRAME_MAX_PAYLOAD) or -ENOSPC (size too small). */
+int ipop__frame_put_data_hdr(uint8_t *buf, size_t size, size_t payload_len);
 /* Writes a PING or PONG (type) frame; returns IPOP__FRAME_PING_LEN or
  * -ENOSPC. */
 int ipop__frame_put_ping(uint8_t *buf, size_t size, uint8_t type, uint32_t seq, uint64_t stamp);

@@ -11,73 +11,12 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "offload.h"
 
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
 #define TCP_CWR 0x80
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-/* The Internet checksum (RFC 1071) of len bytes added to sum (folded to
- * 16 bits, not complemented); len is odd only for the last piece.  Sums
- * native-order 32-bit words: the one's complement sum does not care
- * about byte order up to a final swap (RFC 1071, section 2(B)). */
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-    uint64_t s = 0;
-    uint16_t w16;
-
-    for (; len >= 4; p += 4, len -= 4) {
-        uint32_t w;
-        memcpy(&w, p, 4);
-        s += w;
-    }
-    if (len >= 2) {
-        memcpy(&w16, p, 2);
-        s += w16;
-        p += 2;
-        len -= 2;
-    }
-    if (len) {
-        uint8_t last[2] = { p[0], 0 }; /* an odd byte is the high half of a word */
-        memcpy(&w16, last, 2);
-        s += w16;
-    }
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    s = ntohs((uint16_t)s) + (uint64_t)sum;
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint32_t)s;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
 
 typedef struct vnet_hdr {
     uint8_t flags, gso_type;
@@ -103,8 +42,8 @@ static int finish_csum(uint8_t *pkt, size_t len, const vnet_hdr *h)
 
     if (start >= len || at + 2 > len)
         return -EINVAL;
-    c = csum_fold(csum_add(0, pkt + start, len - start));
-    put16(pkt + at, c ? c : 0xffff); /* 0 would mean "no checksum" to UDP */
+    c = ipop__csum_finish(ipop__csum_add(0, pkt + start, len - start));
+    ipop__put16(pkt + at, c ? c : 0xffff); /* 0 would mean "no checksum" to UDP */
     return 0;
 }
 
@@ -119,13 +58,13 @@ static int parse_tcp(ipop__gso *g, const uint8_t *pkt, size_t len, int type)
         if (len < 20 || pkt[0] >> 4 != 4 || (pkt[0] & 0x0f) < 5)
             return -EINVAL;
         g->l4off = (size_t)(pkt[0] & 0x0f) * 4;
-        if (get16(pkt + 2) != len || g->l4off > len)
+        if (ipop__get16(pkt + 2) != len || g->l4off > len)
             return -EINVAL;
-        if (pkt[9] != IPPROTO_TCP || (get16(pkt + 6) & 0x3fff) != 0)
+        if (pkt[9] != IPPROTO_TCP || (ipop__get16(pkt + 6) & 0x3fff) != 0)
             return -EPROTONOSUPPORT; /* not TCP, or a fragment */
-        g->ip_id = get16(pkt + 4);
+        g->ip_id = ipop__get16(pkt + 4);
     } else {
-        if (len < 40 || pkt[0] >> 4 != 6 || (size_t)get16(pkt + 4) + 40 != len)
+        if (len < 40 || pkt[0] >> 4 != 6 || (size_t)ipop__get16(pkt + 4) + 40 != len)
             return -EINVAL;
         if (pkt[6] != IPPROTO_TCP)
             return -EPROTONOSUPPORT; /* extension headers are not split here */
@@ -138,7 +77,7 @@ static int parse_tcp(ipop__gso *g, const uint8_t *pkt, size_t len, int type)
     if (doff < 20 || g->l4off + doff > len)
         return -EINVAL;
     g->hlen = g->l4off + doff;
-    g->seq = get32(pkt + g->l4off + 4);
+    g->seq = ipop__get32(pkt + g->l4off + 4);
     g->flags = pkt[g->l4off + 13];
     return 0;
 }
@@ -146,7 +85,7 @@ static int parse_tcp(ipop__gso *g, const uint8_t *pkt, size_t len, int type)
 /* TAP: the frame's type must be the IP version of the GSO type. */
 static bool l2_type_ok(const uint8_t *frame, size_t l2, bool v6)
 {
-    return l2 == 0 || get16(frame + l2 - 2) == (v6 ? 0x86dd : 0x0800);
+    return l2 == 0 || ipop__get16(frame + l2 - 2) == (v6 ? 0x86dd : 0x0800);
 }
 
 int ipop__gso_begin_l2(ipop__gso *g, uint8_t *buf, size_t len, size_t l2)
@@ -204,12 +143,12 @@ static uint16_t tcp_csum(const uint8_t *ip, size_t l4off, size_t seglen, bool v6
     uint32_t sum;
 
     if (v6)
-        sum = csum_add(0, ip + 8, 32);
+        sum = ipop__csum_add(0, ip + 8, 32);
     else
-        sum = csum_add(0, ip + 12, 8);
+        sum = ipop__csum_add(0, ip + 12, 8);
     sum += IPPROTO_TCP + (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
-    sum = csum_add(sum, ip + l4off, l4len);
-    return csum_fold(sum);
+    sum = ipop__csum_add(sum, ip + l4off, l4len);
+    return ipop__csum_finish(sum);
 }
 
 int ipop__gso_next(ipop__gso *g, uint8_t *out, size_t cap)
@@ -237,23 +176,23 @@ int ipop__gso_next(ipop__gso *g, uint8_t *out, size_t cap)
     memcpy(out + g->hlen, g->pkt + g->hlen + g->off, pl);
     ip = out + g->l2;
     if (g->v6) {
-        put16(ip + 4, (uint16_t)(seglen - g->l2 - 40));
+        ipop__put16(ip + 4, (uint16_t)(seglen - g->l2 - 40));
     } else {
-        put16(ip + 2, (uint16_t)(seglen - g->l2));
-        put16(ip + 4, (uint16_t)(g->ip_id + g->index));
-        put16(ip + 10, 0);
-        put16(ip + 10, csum_fold(csum_add(0, ip, g->l4off - g->l2)));
+        ipop__put16(ip + 2, (uint16_t)(seglen - g->l2));
+        ipop__put16(ip + 4, (uint16_t)(g->ip_id + g->index));
+        ipop__put16(ip + 10, 0);
+        ipop__put16(ip + 10, ipop__csum_finish(ipop__csum_add(0, ip, g->l4off - g->l2)));
     }
     th = out + g->l4off;
-    put32(th + 4, g->seq + (uint32_t)g->off);
+    ipop__put32(th + 4, g->seq + (uint32_t)g->off);
     flags = g->flags;
     if (g->index + 1 < g->count)
         flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
     if (g->index > 0)
         flags &= (uint8_t)~TCP_CWR;
     th[13] = flags;
-    put16(th + 16, 0);
-    put16(th + 16, tcp_csum(ip, g->l4off - g->l2, seglen - g->l2, g->v6));
+    ipop__put16(th + 16, 0);
+    ipop__put16(th + 16, tcp_csum(ip, g->l4off - g->l2, seglen - g->l2, g->v6));
     g->off += pl;
     g->index++;
     return (int)seglen;
@@ -273,11 +212,11 @@ static size_t gro_l4off(const uint8_t *pkt, size_t len, size_t *hlen)
     if (len < 40)
         return 0;
     if (pkt[0] == 0x45) {
-        if (get16(pkt + 2) != len || pkt[9] != IPPROTO_TCP || (get16(pkt + 6) & 0x3fff) != 0)
+        if (ipop__get16(pkt + 2) != len || pkt[9] != IPPROTO_TCP || (ipop__get16(pkt + 6) & 0x3fff) != 0)
             return 0;
         l4off = 20;
     } else if (pkt[0] >> 4 == 6 && len >= 60) {
-        if ((size_t)get16(pkt + 4) + 40 != len || pkt[6] != IPPROTO_TCP)
+        if ((size_t)ipop__get16(pkt + 4) + 40 != len || pkt[6] != IPPROTO_TCP)
             return 0;
         l4off = 40;
     } else {
@@ -303,7 +242,7 @@ static int gro_start(ipop__gro *g, const uint8_t *pkt, size_t len)
     g->l4off = l4off;
     g->hlen = hlen;
     g->mss = len - g->l2 - hlen;
-    g->next_seq = get32(ip + l4off + 4) + (uint32_t)g->mss;
+    g->next_seq = ipop__get32(ip + l4off + 4) + (uint32_t)g->mss;
     g->segs = 1;
     g->v6 = l4off == 40;
     g->closed = (ip[l4off + 13] & TCP_PSH) != 0;
@@ -344,7 +283,7 @@ int ipop__gro_add(ipop__gro *g, const uint8_t *pkt, size_t len)
         !gro_same(g, pkt))
         return 0;
     pl = len - g->l2 - hlen;
-    if (pl > g->mss || get32(ip + g->l4off + 4) != g->next_seq ||
+    if (pl > g->mss || ipop__get32(ip + g->l4off + 4) != g->next_seq ||
         g->len - g->l2 + pl - (g->v6 ? 40 : 0) > 65535)
         return 0;
     f = g->buf + IPOP__VNET_HLEN;
@@ -374,17 +313,17 @@ size_t ipop__gro_finish(ipop__gro *g)
     if (g->segs == 1)
         return IPOP__VNET_HLEN + total; /* as it came, checksums and all */
     if (g->v6) {
-        put16(p + 4, (uint16_t)(len - 40));
-        sum = csum_add(0, p + 8, 32);
+        ipop__put16(p + 4, (uint16_t)(len - 40));
+        sum = ipop__csum_add(0, p + 8, 32);
     } else {
-        put16(p + 2, (uint16_t)len);
-        put16(p + 10, 0);
-        put16(p + 10, csum_fold(csum_add(0, p, 20)));
-        sum = csum_add(0, p + 12, 8);
+        ipop__put16(p + 2, (uint16_t)len);
+        ipop__put16(p + 10, 0);
+        ipop__put16(p + 10, ipop__csum_finish(ipop__csum_add(0, p, 20)));
+        sum = ipop__csum_add(0, p + 12, 8);
     }
     /* NEEDS_CSUM: the field holds the pseudo-header sum, not complemented. */
     sum += IPPROTO_TCP + (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
-    put16(th + 16, (uint16_t)~csum_fold(sum));
+    ipop__put16(th + 16, (uint16_t)~ipop__csum_finish(sum));
     g->buf[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     g->buf[1] = g->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
     v = (uint16_t)(g->l2 + g->hlen); /* offsets count from the frame's start */

@@ -20,6 +20,9 @@ bool ipop__peers_allowed(ipop_network_t *net, const char *peer_id);
 ipop_link_t *ipop__peers_link(ipop_network_t *net, const char *peer_id);
 /* A snapshot of every link, in creation order; the caller unrefs it. */
 GPtrArray *ipop__peers_links(ipop_network_t *net);
+/* The links made after the first `first` (links are only ever added), in
+ * creation order; the caller unrefs it. */
+GPtrArray *ipop__peers_links_since(ipop_network_t *net, guint first);
 /* The loop thread only: allows the peer and opens a link to it unless one
  * is connected or connecting.  The link, when ret is given. */
 int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);

@@ -3,27 +3,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "record.h"
 
 #define VERSION_MAJOR 254 /* DTLS 1.2 is {254, 253} */
 #define VERSION_MINOR 253
 #define SEQ_MAX ((UINT64_C(1) << 48) - 1)
 #define WINDOW_BITS 64
-
-static uint64_t get48(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 6; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void put48(uint8_t *p, uint64_t v)
-{
-    for (int i = 5; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
 
 int ipop__rec_init_raw(ipop__rec *r, gnutls_cipher_algorithm_t alg, const uint8_t *key, const uint8_t salt[4],
                        uint16_t epoch, uint64_t seq, int read)
@@ -56,10 +42,10 @@ int ipop__rec_init(ipop__rec *r, gnutls_session_t tls, int read)
     if (gnutls_record_get_state(tls, read ? 1 : 0, &mac, &iv, &key, seq) < 0 || iv.size != sizeof(r->salt) ||
         key.size != (unsigned)gnutls_cipher_get_key_size(alg))
         return -ENOTSUP;
-    next = get48(seq + 2);
+    next = ipop__get48(seq + 2);
     /* Receiving: `seq` is the next one GnuTLS expects; none of ours is
      * older than what GnuTLS already took. */
-    return ipop__rec_init_raw(r, alg, key.data, iv.data, (uint16_t)(seq[0] << 8 | seq[1]),
+    return ipop__rec_init_raw(r, alg, key.data, iv.data, ipop__get16(seq),
                               read ? (next ? next - 1 : 0) : next, read);
 }
 
@@ -72,9 +58,8 @@ void ipop__rec_clear(ipop__rec *r)
 
 void ipop__rec_seq_bytes(const ipop__rec *r, uint8_t out[8])
 {
-    out[0] = (uint8_t)(r->epoch >> 8);
-    out[1] = (uint8_t)r->epoch;
-    put48(out + 2, r->seq);
+    ipop__put16(out, r->epoch);
+    ipop__put48(out + 2, r->seq);
 }
 
 /* epoch, seq, type, version, length */
@@ -98,11 +83,9 @@ int ipop__rec_seal(ipop__rec *r, const uint8_t *pt, size_t len, uint8_t *out, si
     out[0] = IPOP__REC_APP_DATA;
     out[1] = VERSION_MAJOR;
     out[2] = VERSION_MINOR;
-    out[3] = (uint8_t)(r->epoch >> 8);
-    out[4] = (uint8_t)r->epoch;
-    put48(out + 5, r->seq);
-    out[11] = (uint8_t)(frag >> 8);
-    out[12] = (uint8_t)frag;
+    ipop__put16(out + 3, r->epoch);
+    ipop__put48(out + 5, r->seq);
+    ipop__put16(out + 11, (uint16_t)frag);
     /* the explicit nonce is the record's epoch and sequence number, unique per key */
     memcpy(out + IPOP__REC_HDR, out + 3, IPOP__REC_NONCE);
     memcpy(nonce, r->salt, 4);
@@ -124,17 +107,17 @@ int ipop__rec_open(ipop__rec *r, const uint8_t *rec, size_t len, uint8_t *out, s
 
     if (len < IPOP__REC_HDR)
         return -EINVAL;
-    frag = (size_t)rec[11] << 8 | rec[12];
+    frag = ipop__get16(rec + 11);
     if (rec[1] != VERSION_MAJOR || rec[2] != VERSION_MINOR || IPOP__REC_HDR + frag != len)
         return -EAGAIN; /* several records, or not DTLS 1.2: GnuTLS sorts it out */
-    if (rec[0] != IPOP__REC_APP_DATA || (uint16_t)(rec[3] << 8 | rec[4]) != r->epoch || !r->aead)
+    if (rec[0] != IPOP__REC_APP_DATA || ipop__get16(rec + 3) != r->epoch || !r->aead)
         return -EAGAIN;
     if (frag < IPOP__REC_NONCE + IPOP__REC_TAG)
         return -EINVAL;
     pt_len = frag - IPOP__REC_NONCE - IPOP__REC_TAG;
     if (pt_len > outsize)
         return -EMSGSIZE;
-    seq = get48(rec + 5);
+    seq = ipop__get48(rec + 5);
     if (seq + WINDOW_BITS <= r->seq || (seq <= r->seq && (r->window >> (r->seq - seq)) & 1))
         return -EALREADY;
     memcpy(nonce, r->salt, 4);

@@ -16,8 +16,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "internal.h"
 #include "log.h"
+#include "peers.h"
 #include "relay.h"
 
 #define ANNOUNCE_US (5 * G_USEC_PER_SEC)     /* PEERS at least this often */
@@ -42,7 +44,7 @@ struct ipop__relay {
     ipop__fwd *fwd;              /* addresses of peers reached through another member */
     GHashTable *peers;           /* ipop_link_t* -> ipop__relay_peer* */
     GHashTable *by_id;           /* &peer->key -> ipop_link_t* */
-    guint scanned;               /* links of net->link_list (which only grows) known here */
+    guint scanned;               /* the network's first links (they only grow in number) known here */
     uint8_t announced[IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
     unsigned n_announced;
     gint64 announced_at;
@@ -80,8 +82,7 @@ static ipop__relay_peer *peer_of(ipop__relay *r, ipop_link_t *link)
         g_free(p);
         return NULL;
     }
-    for (int i = 0; i < IPOP__SHORT_ID_LEN; i++)
-        p->key = (gint64)((guint64)p->key << 8 | p->id[i]);
+    p->key = (gint64)ipop__get64(p->id);
     g_hash_table_insert(r->peers, link, p);
     /* Two members with the same 64-bit prefix: neither is relayed by id. */
     if (g_hash_table_contains(r->by_id, &p->key))
@@ -92,33 +93,17 @@ static ipop__relay_peer *peer_of(ipop__relay *r, ipop_link_t *link)
     return p;
 }
 
-/* The network's links, copied under its lock. */
-static GPtrArray *all_links(ipop_network_t *net)
-{
-    GPtrArray *links;
-
-    g_mutex_lock(&net->lock);
-    links = g_ptr_array_copy(net->link_list, NULL, NULL);
-    g_mutex_unlock(&net->lock);
-    return links;
-}
-
 static ipop_link_t *link_by_id(ipop_network_t *net, const uint8_t id[IPOP__SHORT_ID_LEN])
 {
     ipop__relay *r = net->relay;
-    gint64 key = 0;
+    gint64 key = (gint64)ipop__get64(id);
     gpointer found;
 
-    for (int i = 0; i < IPOP__SHORT_ID_LEN; i++)
-        key = (gint64)((guint64)key << 8 | id[i]);
     if (!g_hash_table_lookup_extended(r->by_id, &key, NULL, &found)) {
         /* Perhaps a link made since the last tick: learn the new ones
          * only, so that frames naming nobody cost no scan of every link. */
-        GPtrArray *fresh = g_ptr_array_new();
-        g_mutex_lock(&net->lock);
-        for (; r->scanned < net->link_list->len; r->scanned++)
-            g_ptr_array_add(fresh, net->link_list->pdata[r->scanned]);
-        g_mutex_unlock(&net->lock);
+        GPtrArray *fresh = ipop__peers_links_since(net, r->scanned);
+        r->scanned += fresh->len;
         for (guint i = 0; i < fresh->len; i++)
             peer_of(r, fresh->pdata[i]);
         g_ptr_array_unref(fresh);
@@ -196,8 +181,8 @@ static void forward(ipop_network_t *net, ipop_link_t *from, const ipop__relay_pe
 
 /* As the destination: a packet that `from` relayed from the origin the
  * frame names.  Taken only from a member whose direct link is down (or
- * was until a moment ago), and checked as if it came on that link. */
-static void arrive(ipop_network_t *net, ipop_link_t *from, const ipop__frame *f)
+ * was until a moment ago); the origin's link, or NULL. */
+static ipop_link_t *arrive(ipop_network_t *net, ipop_link_t *from, const ipop__frame *f)
 {
     ipop_link_t *origin = link_by_id(net, f->id);
     ipop__relay_peer *op = origin ? peer_of(net->relay, origin) : NULL;
@@ -205,12 +190,12 @@ static void arrive(ipop_network_t *net, ipop_link_t *from, const ipop__frame *f)
     if (!origin || origin == from || !op || !op->member ||
         (connected(origin) && !g_atomic_pointer_get(&origin->via))) {
         __atomic_fetch_add(&from->rx_drops, 1, __ATOMIC_RELAXED);
-        return;
+        return NULL;
     }
-    ipop__net_deliver(net, origin, f->payload, f->payload_len);
+    return origin;
 }
 
-void ipop__relay_frame(ipop_link_t *link, const ipop__frame *f)
+ipop_link_t *ipop__relay_input(ipop_link_t *link, const ipop__frame *f)
 {
     ipop_network_t *net = link->net;
     ipop__relay_peer *p;
@@ -219,7 +204,7 @@ void ipop__relay_frame(ipop_link_t *link, const ipop__frame *f)
     if (!p) {
         if (f->type != IPOP__FRAME_PEERS) /* nothing to relay outside a group */
             __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
-        return;
+        return NULL;
     }
     switch (f->type) {
     case IPOP__FRAME_PEERS:
@@ -232,9 +217,9 @@ void ipop__relay_frame(ipop_link_t *link, const ipop__frame *f)
         forward(net, link, p, f);
         break;
     case IPOP__FRAME_RELAYED:
-        arrive(net, link, f);
-        break;
+        return arrive(net, link, f);
     }
+    return NULL;
 }
 
 /* ---- choosing relays (loop thread) ---- */
@@ -346,15 +331,13 @@ void ipop__relay_tick(ipop_network_t *net)
 
     if (!net->relay)
         return;
-    links = all_links(net);
-    g_mutex_lock(&net->lock);
+    links = ipop__peers_links(net);
     for (guint i = 0; i < links->len; i++) {
         ipop_link_t *l = links->pdata[i];
         ipop__relay_peer *p = peer_of(net->relay, l);
         if (p)
-            p->member = g_hash_table_contains(net->allowed, l->peer_id);
+            p->member = ipop__peers_allowed(net, l->peer_id);
     }
-    g_mutex_unlock(&net->lock);
     for (guint i = 0; i < links->len; i++)
         if (((ipop_link_t *)links->pdata[i])->relay)
             choose(net, links, links->pdata[i], ((ipop_link_t *)links->pdata[i])->relay, now);
@@ -370,7 +353,7 @@ void ipop__relay_reset(ipop_network_t *net)
 
     if (!net->relay)
         return;
-    links = all_links(net);
+    links = ipop__peers_links(net);
     for (guint i = 0; i < links->len; i++)
         set_via(net, links->pdata[i], NULL);
     g_ptr_array_unref(links);

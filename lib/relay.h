@@ -26,8 +26,12 @@ void ipop__relay_tick(ipop_network_t *net);
 /* Loop thread, when the network stops: no member is reached through
  * another any more, and what peers said is forgotten. */
 void ipop__relay_reset(ipop_network_t *net);
-/* Loop thread: a RELAY, RELAYED or PEERS frame that arrived on `link`. */
-void ipop__relay_frame(ipop_link_t *link, const ipop__frame *f);
+/* Loop thread: a RELAY, RELAYED or PEERS frame that arrived on `link`.
+ * Returns the link of the member a RELAYED frame's packet (f->payload)
+ * comes from, for the caller to deliver as if it came on that link; NULL
+ * when there is nothing to deliver (forwarded, noted, or refused and
+ * counted). */
+ipop_link_t *ipop__relay_input(ipop_link_t *link, const ipop__frame *f);
 
 /* Any thread: the link of a member reached through another member, by its
  * address, or NULL. */

@@ -9,6 +9,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "bytes.h"
 #include "stun.h"
 
 #define COOKIE 0x2112A442u
@@ -27,13 +28,9 @@
 
 void ipop__stun_request(uint8_t buf[IPOP__STUN_HDR], const uint8_t txid[IPOP__STUN_TXID])
 {
-    buf[0] = BINDING_REQUEST >> 8;
-    buf[1] = BINDING_REQUEST & 0xff;
-    buf[2] = buf[3] = 0; /* no attributes */
-    buf[4] = (uint8_t)(COOKIE >> 24);
-    buf[5] = (uint8_t)(COOKIE >> 16);
-    buf[6] = (uint8_t)(COOKIE >> 8);
-    buf[7] = (uint8_t)COOKIE;
+    ipop__put16(buf, BINDING_REQUEST);
+    ipop__put16(buf + 2, 0); /* no attributes */
+    ipop__put32(buf + 4, COOKIE);
     memcpy(buf + 8, txid, IPOP__STUN_TXID);
 }
 
@@ -44,9 +41,9 @@ int ipop__stun_is_response(const uint8_t *buf, size_t len, const uint8_t txid[IP
 
     if (!buf || len < IPOP__STUN_HDR || (buf[0] & 0xc0))
         return -EINVAL;
-    type = (unsigned)buf[0] << 8 | buf[1];
-    mlen = (unsigned)buf[2] << 8 | buf[3];
-    cookie = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+    type = ipop__get16(buf);
+    mlen = ipop__get16(buf + 2);
+    cookie = ipop__get32(buf + 4);
     if (cookie != COOKIE || mlen % 4 || IPOP__STUN_HDR + (size_t)mlen != len)
         return -EINVAL;
     if ((type & ~CLASS_MASK) != BINDING_REQUEST)
@@ -54,17 +51,6 @@ int ipop__stun_is_response(const uint8_t *buf, size_t len, const uint8_t txid[IP
     if ((type & CLASS_MASK) != CLASS_SUCCESS && (type & CLASS_MASK) != CLASS_ERROR)
         return 0; /* a request or an indication */
     return memcmp(buf + 8, txid, IPOP__STUN_TXID) == 0;
-}
-
-static unsigned get16(const uint8_t *p)
-{
-    return (unsigned)p[0] << 8 | p[1];
-}
-
-static void put16(uint8_t *p, unsigned v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
 }
 
 /* CRC-32 as in ISO 3309 / ITU-T V.42, which FINGERPRINT uses. */
@@ -80,19 +66,6 @@ static uint32_t crc32(const uint8_t *p, size_t len)
     return ~c;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* MESSAGE-INTEGRITY over msg[0..at), with the header's length field
  * counting up to the end of the integrity attribute (RFC 5389 15.4). */
 static int integrity(uint8_t *msg, size_t at, const char *pwd, uint8_t mac[INTEGRITY_LEN])
@@ -100,7 +73,7 @@ static int integrity(uint8_t *msg, size_t at, const char *pwd, uint8_t mac[INTEG
     uint8_t saved[2] = { msg[2], msg[3] };
     int r;
 
-    put16(msg + 2, (unsigned)(at - IPOP__STUN_HDR + 4 + INTEGRITY_LEN));
+    ipop__put16(msg + 2, (unsigned)(at - IPOP__STUN_HDR + 4 + INTEGRITY_LEN));
     r = gnutls_hmac_fast(GNUTLS_MAC_SHA1, pwd, strlen(pwd), msg, at, mac);
     msg[2] = saved[0];
     msg[3] = saved[1];
@@ -115,10 +88,10 @@ int ipop__stun_answer(const uint8_t *req, size_t len, const char *ufrag, const c
     unsigned type, port;
     uint8_t mac[INTEGRITY_LEN], copy[STUN_CHECK_MAX];
 
-    if (!req || len < IPOP__STUN_HDR || len > sizeof(copy) || (req[0] & 0xc0) || get32(req + 4) != COOKIE ||
-        get16(req + 2) % 4 || IPOP__STUN_HDR + (size_t)get16(req + 2) != len)
+    if (!req || len < IPOP__STUN_HDR || len > sizeof(copy) || (req[0] & 0xc0) || ipop__get32(req + 4) != COOKIE ||
+        ipop__get16(req + 2) % 4 || IPOP__STUN_HDR + (size_t)ipop__get16(req + 2) != len)
         return -EINVAL;
-    type = get16(req);
+    type = ipop__get16(req);
     if (type == (BINDING_REQUEST | CLASS_INDICATION))
         return 0;
     if (type != BINDING_REQUEST)
@@ -128,8 +101,8 @@ int ipop__stun_answer(const uint8_t *req, size_t len, const char *ufrag, const c
         unsigned atype, alen;
         if (len - at < 4)
             return -EINVAL;
-        atype = get16(req + at);
-        alen = get16(req + at + 2);
+        atype = ipop__get16(req + at);
+        alen = ipop__get16(req + at + 2);
         if (len - at - 4 < (size_t)((alen + 3u) & ~3u))
             return -EINVAL;
         if (mi && atype != ATTR_FINGERPRINT)
@@ -154,8 +127,8 @@ int ipop__stun_answer(const uint8_t *req, size_t len, const char *ufrag, const c
     memcpy(copy, req, len);
     if (fp_at) {
         /* CRC over the message up to FINGERPRINT, the length counting it */
-        put16(copy + 2, (unsigned)(len - IPOP__STUN_HDR));
-        if (get32(req + fp_at + 4) != (crc32(copy, fp_at) ^ FINGERPRINT_XOR))
+        ipop__put16(copy + 2, (unsigned)(len - IPOP__STUN_HDR));
+        if (ipop__get32(req + fp_at + 4) != (crc32(copy, fp_at) ^ FINGERPRINT_XOR))
             return -EINVAL;
     }
     if (integrity(copy, mi_at, pwd, mac) < 0 || gnutls_memcmp(mac, mi, INTEGRITY_LEN) != 0)
@@ -165,20 +138,20 @@ int ipop__stun_answer(const uint8_t *req, size_t len, const char *ufrag, const c
     o = IPOP__STUN_HDR + 4 + (from->sa_family == AF_INET6 ? 20 : 8);
     if (outlen < o + 24 + 8)
         return -ENOBUFS;
-    put16(out, BINDING_REQUEST | CLASS_SUCCESS);
+    ipop__put16(out, BINDING_REQUEST | CLASS_SUCCESS);
     memcpy(out + 4, req + 4, 16); /* cookie and transaction id */
-    put16(out + IPOP__STUN_HDR, ATTR_XOR_MAPPED);
+    ipop__put16(out + IPOP__STUN_HDR, ATTR_XOR_MAPPED);
     out[IPOP__STUN_HDR + 4] = 0;
     if (from->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)from;
-        put16(out + IPOP__STUN_HDR + 2, 20);
+        ipop__put16(out + IPOP__STUN_HDR + 2, 20);
         out[IPOP__STUN_HDR + 5] = 2;
         port = ntohs(s6->sin6_port);
         for (int i = 0; i < 16; i++)
             out[IPOP__STUN_HDR + 8 + i] = s6->sin6_addr.s6_addr[i] ^ out[4 + i];
     } else if (from->sa_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)from;
-        put16(out + IPOP__STUN_HDR + 2, 8);
+        ipop__put16(out + IPOP__STUN_HDR + 2, 8);
         out[IPOP__STUN_HDR + 5] = 1;
         port = ntohs(s4->sin_port);
         for (int i = 0; i < 4; i++)
@@ -186,15 +159,15 @@ int ipop__stun_answer(const uint8_t *req, size_t len, const char *ufrag, const c
     } else {
         return -EINVAL;
     }
-    put16(out + IPOP__STUN_HDR + 6, port ^ (COOKIE >> 16));
-    put16(out + o, ATTR_INTEGRITY);
-    put16(out + o + 2, INTEGRITY_LEN);
+    ipop__put16(out + IPOP__STUN_HDR + 6, port ^ (COOKIE >> 16));
+    ipop__put16(out + o, ATTR_INTEGRITY);
+    ipop__put16(out + o + 2, INTEGRITY_LEN);
     if (integrity(out, o, pwd, out + o + 4) < 0)
         return -EINVAL;
     o += 4 + INTEGRITY_LEN;
-    put16(out + 2, (unsigned)(o + 8 - IPOP__STUN_HDR));
-    put16(out + o, ATTR_FINGERPRINT);
-    put16(out + o + 2, 4);
-    put32(out + o + 4, crc32(out, o) ^ FINGERPRINT_XOR);
+    ipop__put16(out + 2, (unsigned)(o + 8 - IPOP__STUN_HDR));
+    ipop__put16(out + o, ATTR_FINGERPRINT);
+    ipop__put16(out + o + 2, 4);
+    ipop__put32(out + o + 4, crc32(out, o) ^ FINGERPRINT_XOR);
     return (int)(o + 8);
 }

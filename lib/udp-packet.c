@@ -3,6 +3,8 @@
  * is checked against the length first; nothing trusts a packet. */
 #include "udp-packet.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,38 +14,6 @@
 #define IPV4_DF 0x4000
 #define IPV4_FRAG_MASK 0x3fff /* MF and the fragment offset */
 #define UDP_LEN_MAX 65535
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-uint32_t ipop__csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-    uint64_t s = sum;
-    size_t i;
-
-    for (i = 0; i + 1 < len; i += 2)
-        s += get16(p + i);
-    if (i < len)
-        s += (uint32_t)p[i] << 8; /* an odd last byte is padded with zero */
-    while (s >> 32)
-        s = (s & 0xffffffffu) + (s >> 32);
-    return (uint32_t)s;
-}
-
-uint16_t ipop__csum_finish(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
 
 uint16_t ipop__udp_checksum(int family, const uint8_t *src, const uint8_t *dst, const uint8_t *udp,
                             size_t udp_len)
@@ -56,12 +26,12 @@ uint16_t ipop__udp_checksum(int family, const uint8_t *src, const uint8_t *dst, 
     sum = ipop__csum_add(sum, dst, alen);
     if (family == AF_INET) {
         tail[1] = PROTO_UDP;
-        put16(tail + 2, (uint16_t)udp_len);
+        ipop__put16(tail + 2, (uint16_t)udp_len);
         sum = ipop__csum_add(sum, tail, 4);
     } else {
         tail[0] = (uint8_t)(udp_len >> 24);
         tail[1] = (uint8_t)(udp_len >> 16);
-        put16(tail + 2, (uint16_t)udp_len);
+        ipop__put16(tail + 2, (uint16_t)udp_len);
         tail[7] = PROTO_UDP;
         sum = ipop__csum_add(sum, tail, 8);
     }
@@ -72,21 +42,21 @@ static void put_ipv4(uint8_t *h, const ipop__addr *src, const ipop__addr *dst, s
 {
     memset(h, 0, IPOP__IPV4_HLEN);
     h[0] = 0x45;
-    put16(h + 2, (uint16_t)total);
+    ipop__put16(h + 2, (uint16_t)total);
     /* ID 0 is allowed for datagrams that must not be fragmented (RFC 6864). */
-    put16(h + 6, IPV4_DF);
+    ipop__put16(h + 6, IPV4_DF);
     h[8] = TTL;
     h[9] = PROTO_UDP;
     memcpy(h + 12, src->bytes, 4);
     memcpy(h + 16, dst->bytes, 4);
-    put16(h + 10, ipop__csum_finish(ipop__csum_add(0, h, IPOP__IPV4_HLEN)));
+    ipop__put16(h + 10, ipop__csum_finish(ipop__csum_add(0, h, IPOP__IPV4_HLEN)));
 }
 
 static void put_ipv6(uint8_t *h, const ipop__addr *src, const ipop__addr *dst, size_t payload)
 {
     memset(h, 0, IPOP__IPV6_HLEN);
     h[0] = 0x60;
-    put16(h + 4, (uint16_t)payload);
+    ipop__put16(h + 4, (uint16_t)payload);
     h[6] = PROTO_UDP;
     h[7] = TTL;
     memcpy(h + 8, src->bytes, 16);
@@ -115,23 +85,15 @@ int ipop__udp_build(uint8_t *buf, size_t size, const ipop__addr *src, uint16_t s
     else
         put_ipv6(buf, src, dst, ulen);
     udp = buf + hlen;
-    put16(udp, sport);
-    put16(udp + 2, dport);
-    put16(udp + 4, (uint16_t)ulen);
-    put16(udp + 6, 0);
+    ipop__put16(udp, sport);
+    ipop__put16(udp + 2, dport);
+    ipop__put16(udp + 4, (uint16_t)ulen);
+    ipop__put16(udp + 6, 0);
     if (len)
         memcpy(udp + IPOP__UDP_HLEN, data, len);
     sum = ipop__udp_checksum(src->family, src->bytes, dst->bytes, udp, ulen);
-    put16(udp + 6, sum ? sum : 0xffff); /* 0 would mean "no checksum" (RFC 768) */
+    ipop__put16(udp + 6, sum ? sum : 0xffff); /* 0 would mean "no checksum" (RFC 768) */
     return (int)(hlen + ulen);
-}
-
-static void set_host(ipop__addr *a, int family, const uint8_t *bytes)
-{
-    memset(a, 0, sizeof(*a));
-    a->family = family;
-    a->prefix = family == AF_INET ? 32 : 128;
-    memcpy(a->bytes, bytes, family == AF_INET ? 4 : 16);
 }
 
 /* The UDP header and payload, udp_len bytes as the IP header delimits them. */
@@ -142,11 +104,11 @@ static int parse_udp(const uint8_t *udp, size_t udp_len, ipop__udp_dgram *d, boo
     if (udp_len < IPOP__UDP_HLEN)
         return -EBADMSG;
     d->has_ports = true;
-    d->sport = get16(udp);
-    d->dport = get16(udp + 2);
-    if (!ip_ok || get16(udp + 4) != udp_len)
+    d->sport = ipop__get16(udp);
+    d->dport = ipop__get16(udp + 2);
+    if (!ip_ok || ipop__get16(udp + 4) != udp_len)
         return -EBADMSG;
-    field = get16(udp + 6);
+    field = ipop__get16(udp + 6);
     if (field == 0 && d->dst.family == AF_INET6)
         return -EBADMSG; /* mandatory in IPv6 (RFC 8200 section 8.1) */
     if (field != 0 && ipop__udp_checksum(d->dst.family, d->src.bytes, d->dst.bytes, udp, udp_len) != 0)
@@ -164,12 +126,12 @@ static int parse_ipv4(const uint8_t *pkt, size_t len, ipop__udp_dgram *d)
     if (len < IPOP__IPV4_HLEN)
         return -EINVAL;
     ihl = (size_t)(pkt[0] & 0x0f) * 4;
-    total = get16(pkt + 2);
+    total = ipop__get16(pkt + 2);
     if (ihl < IPOP__IPV4_HLEN || ihl > total || total > len)
         return -EINVAL;
-    set_host(&d->src, AF_INET, pkt + 12);
-    set_host(&d->dst, AF_INET, pkt + 16);
-    if (pkt[9] != PROTO_UDP || (get16(pkt + 6) & IPV4_FRAG_MASK))
+    ipop__addr_set_host(&d->src, AF_INET, pkt + 12);
+    ipop__addr_set_host(&d->dst, AF_INET, pkt + 16);
+    if (pkt[9] != PROTO_UDP || (ipop__get16(pkt + 6) & IPV4_FRAG_MASK))
         return IPOP__UDP_OTHER;
     ip_ok = ipop__csum_finish(ipop__csum_add(0, pkt, ihl)) == 0;
     return parse_udp(pkt + ihl, total - ihl, d, ip_ok);
@@ -181,11 +143,11 @@ static int parse_ipv6(const uint8_t *pkt, size_t len, ipop__udp_dgram *d)
 
     if (len < IPOP__IPV6_HLEN)
         return -EINVAL;
-    payload = get16(pkt + 4);
+    payload = ipop__get16(pkt + 4);
     if (payload > len - IPOP__IPV6_HLEN)
         return -EINVAL;
-    set_host(&d->src, AF_INET6, pkt + 8);
-    set_host(&d->dst, AF_INET6, pkt + 24);
+    ipop__addr_set_host(&d->src, AF_INET6, pkt + 8);
+    ipop__addr_set_host(&d->dst, AF_INET6, pkt + 24);
     if (pkt[6] != PROTO_UDP)
         return IPOP__UDP_OTHER; /* extension headers, fragments and other protocols */
     return parse_udp(pkt + IPOP__IPV6_HLEN, payload, d, true);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* UDP inside IPv4 and IPv6 packets, for the endpoints of udp.c: build,
- * parse, and the Internet checksum.  Pure functions, no I/O, no GLib. */
+ * parse, and the UDP checksum.  Pure functions, no I/O, no GLib. */
 #pragma once
 
 #include <stdbool.h>
@@ -8,17 +8,12 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "bytes.h" /* the checksum */
 
 #define IPOP__UDP_HLEN 8
 #define IPOP__IPV4_HLEN 20 /* the header we build; received ones may carry options */
 #define IPOP__IPV6_HLEN 40
 
-/* Adds len bytes at p to a running one's-complement sum (RFC 1071).  Only
- * the last chunk of a sum may have an odd length. */
-uint32_t ipop__csum_add(uint32_t sum, const uint8_t *p, size_t len);
-/* Folds a running sum to 16 bits and complements it: the checksum field
- * to write, or 0 when verifying a block that already holds its checksum. */
-uint16_t ipop__csum_finish(uint32_t sum);
 /* The UDP checksum over the pseudo-header of `family` (RFC 768 for IPv4,
  * RFC 8200 section 8.1 for IPv6; src and dst are 4 or 16 bytes) and the
  * udp_len bytes of UDP header and payload, taken as they are: with the

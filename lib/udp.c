@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "internal.h"
+#include "tx.h"
 #include "udp-packet.h"
 
 struct ipop_udp {
@@ -172,7 +173,9 @@ IPOP_EXPORT int ipop_udp_send(ipop_udp_t *sock, const char *to_addr, uint16_t to
     n = ipop__udp_build(buf, sizeof(buf), src, sock->port, &dst, to_port, data, len);
     if (n < 0)
         return n;
-    return ipop_network_send_packet(sock->net, buf, (size_t)n);
+    if (!g_atomic_int_get(&sock->net->running))
+        return -ENOTCONN;
+    return ipop__tx_packet(sock->net, buf, (size_t)n); /* n is within the mtu: no more checks */
 }
 
 static bool is_own(const ipop_network_t *net, const ipop__addr *a)

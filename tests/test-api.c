@@ -123,6 +123,56 @@ static void test_options(void)
     g_assert_null(ipop_network_free(NULL));
 }
 
+/* The whole configuration is checked before start, and a broken rule
+ * between options names the option to change, in `why` and in the log. */
+static void test_whole_check(void)
+{
+    ipop_network_t *net = new_net();
+    char why[128], tiny[8];
+
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, 0);
+    g_assert_cmpstr(why, ==, "");
+    g_assert_cmpint(ipop_network_check(net, NULL, 0), ==, 0);
+    g_assert_cmpint(ipop_network_check(NULL, why, sizeof(why)), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_check(net, NULL, 4), ==, -EINVAL);
+
+    /* Two options that each parse but conflict: SocialVPN translates IP
+     * packets, and TAP carries Ethernet frames. */
+    g_assert_cmpint(ipop_network_set_option(net, "overlay", "social"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "xmpp.jid", "a@example.test"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "xmpp.password", "x"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "social.subnet", "10.80.0.0/16"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "address", "10.70.0.1/24"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "mode", "tap"), ==, 0);
+    log_reset();
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, -EINVAL);
+    g_assert_true(g_str_has_prefix(why, "mode: "));
+    g_assert_true(log_has("option mode: "));
+    /* the text is cut to fit, and ends */
+    g_assert_cmpint(ipop_network_check(net, tiny, sizeof(tiny)), ==, -EINVAL);
+    g_assert_cmpstr(tiny, ==, "mode: o");
+    /* start refuses it the same way, before anything starts */
+    g_assert_cmpint(ipop_network_start(net), ==, -EINVAL);
+    g_assert_null(ipop_network_get_node_id(net));
+
+    /* TAP with an MTU whose frames do not fit a record */
+    g_assert_cmpint(ipop_network_set_option(net, "overlay", "none"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "mtu", "1400"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, -EINVAL);
+    g_assert_true(g_str_has_prefix(why, "mtu: 1400 is too large for tap mode"));
+    g_assert_cmpint(ipop_network_set_option(net, "mode", "tun"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, 0);
+
+    /* GroupVPN: a missing key is named */
+    g_assert_cmpint(ipop_network_set_option(net, "overlay", "group"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "group.room", "vpn@rooms.example.test"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, -EINVAL);
+    g_assert_cmpstr(why, ==, "group.secret: needed by overlay=group");
+    g_assert_cmpint(ipop_network_set_option(net, "group.secret", "s"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, 0);
+    ipop_network_free(net);
+}
+
 static void test_lifecycle(void)
 {
     ipop_network_t *net = new_net();
@@ -336,6 +386,7 @@ int main(int argc, char **argv)
     log_text = g_string_new(NULL);
     ipop_set_log_cb(capture_log, IPOP_LOG_DEBUG, NULL);
     g_test_add_func("/api/options", test_options);
+    g_test_add_func("/api/check", test_whole_check);
     g_test_add_func("/api/lifecycle", test_lifecycle);
     g_test_add_func("/api/bad-signalling", test_bad_signalling);
     g_test_add_func("/api/devices-need-root", test_devices_need_root);

@@ -38,6 +38,27 @@ static void test_data_bad(void)
     g_assert_cmpint(ipop__frame_parse(NULL, 10, &f), ==, -EINVAL);
 }
 
+/* A packet written in place after the header becomes a DATA frame that
+ * parses back to it. */
+static void test_data_hdr(void)
+{
+    uint8_t rec[IPOP__FRAME_HDR + IPOP__FRAME_MAX_PAYLOAD + 1] = { 0 };
+    ipop__frame f;
+
+    memcpy(rec + IPOP__FRAME_HDR, "\x45packet", 7);
+    g_assert_cmpint(ipop__frame_put_data_hdr(rec, sizeof(rec), 7), ==, IPOP__FRAME_HDR + 7);
+    g_assert_cmpuint(rec[0], ==, IPOP__FRAME_DATA);
+    g_assert_cmpint(ipop__frame_parse(rec, IPOP__FRAME_HDR + 7, &f), ==, 0);
+    g_assert_cmpuint(f.type, ==, IPOP__FRAME_DATA);
+    g_assert_cmpmem(f.payload, f.payload_len, "\x45packet", 7);
+    g_assert_cmpint(ipop__frame_put_data_hdr(rec, sizeof(rec), IPOP__FRAME_MAX_PAYLOAD), ==,
+                    IPOP__FRAME_HDR + IPOP__FRAME_MAX_PAYLOAD);
+    g_assert_cmpint(ipop__frame_put_data_hdr(rec, sizeof(rec), IPOP__FRAME_MAX_PAYLOAD + 1), ==, -EMSGSIZE);
+    g_assert_cmpint(ipop__frame_put_data_hdr(rec, sizeof(rec), 0), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_data_hdr(rec, IPOP__FRAME_HDR + 6, 7), ==, -ENOSPC);
+    g_assert_cmpint(ipop__frame_put_data_hdr(NULL, 0, 7), ==, -ENOSPC);
+}
+
 static void test_ping_wire(void)
 {
     uint8_t buf[32];
@@ -251,6 +272,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/frame/data", test_data);
     g_test_add_func("/frame/data-bad", test_data_bad);
+    g_test_add_func("/frame/data-hdr", test_data_hdr);
     g_test_add_func("/frame/ping-wire", test_ping_wire);
     g_test_add_func("/frame/ping-round-trip", test_ping_round_trip);
     g_test_add_func("/frame/ping-lengths", test_ping_lengths);

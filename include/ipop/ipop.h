@@ -255,8 +255,17 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  */
 IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, const char *value);
 
-/** Loads or creates the identity, opens the device (modes tun and tap) and
- * starts the network's loop.  Returns -EALREADY if started, -EPERM or
+/** Checks the whole configuration, as ipop_network_start() does first: the
+ * rules no single option can tell, such as the keys an "overlay" needs or
+ * an "mtu" too large for mode tap.  Returns 0, or -EINVAL with the first
+ * broken rule in `why` as "KEY: reason", KEY being the option to change
+ * (also logged).  `why` (why_size bytes, the text cut to fit) may be NULL
+ * when why_size is 0.  Does not load the identity or resolve servers. */
+IPOP_EXPORT int ipop_network_check(ipop_network_t *net, char *why, size_t why_size);
+
+/** Checks the configuration (ipop_network_check(): -EINVAL), loads or
+ * creates the identity, opens the device (modes tun and tap) and starts
+ * the network's loop.  Returns -EALREADY if started, -EPERM or
  * -EACCES without the rights for a device, another -errno otherwise.  A
  * failed start leaves the network stopped and reconfigurable. */
 IPOP_EXPORT int ipop_network_start(ipop_network_t *net);

@@ -69,6 +69,7 @@ _PROTOTYPES = {
     "ipop_network_new": (c_int, [ctypes.POINTER(c_void_p), c_char_p]),
     "ipop_network_free": (c_void_p, [c_void_p]),
     "ipop_network_set_option": (c_int, [c_void_p, c_char_p, c_char_p]),
+    "ipop_network_check": (c_int, [c_void_p, c_char_p, c_size_t]),
     "ipop_network_start": (c_int, [c_void_p]),
     "ipop_network_stop": (c_int, [c_void_p]),
     "ipop_network_get_node_id": (c_char_p, [c_void_p]),

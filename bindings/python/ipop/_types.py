@@ -83,15 +83,19 @@ class IpopError(OSError):
 
     `errno` is the positive errno value (compare with the errno module),
     `strerror` the text of ipop_strerror(), `function` the C function that
-    failed.
+    failed, `detail` what the library said more (ipop_network_check(): the
+    option to change, as "KEY: reason"), or None.
     """
 
-    def __init__(self, errno: int, strerror: str, function: str | None = None):
+    def __init__(self, errno: int, strerror: str, function: str | None = None, detail: str | None = None):
         super().__init__(errno, strerror)
         self.function = function
+        self.detail = detail
 
     def __str__(self):
         s = super().__str__()
+        if self.detail:
+            s = f"{s}: {self.detail}"
         return f"{self.function}: {s}" if self.function else s
 
 

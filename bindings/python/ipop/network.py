@@ -259,6 +259,15 @@ class Network(_Handle):
         for v in _option_values(value):
             check(self._call("ipop_network_set_option", arg(key), arg(v)), f"set_option({key!r})")
 
+    def check(self) -> None:
+        """ipop_network_check(): the whole configuration, as start() checks
+        it.  Raises IpopError EINVAL whose detail names the option to
+        change, as "KEY: reason"."""
+        why = ctypes.create_string_buffer(256)
+        r = self._call("ipop_network_check", why, ctypes.sizeof(why))
+        if r < 0:
+            raise IpopError(-r, strerror(r), "ipop_network_check", text(why.value) or None)
+
     def start(self) -> None:
         check(self._call("ipop_network_start"), "ipop_network_start")
         self._started = True

@@ -66,6 +66,25 @@ class TestErrors(unittest.TestCase):
         finally:
             net.close()
 
+    def test_check_names_the_key(self):
+        # overlay=social needs an IPv4 address of this node's own: the
+        # check names "address", before anything starts.
+        net = ipop.Network("c", mode="none")
+        try:
+            net.check()
+            net.set_option("overlay", "social")
+            net.set_option("xmpp.jid", "a@example.test")
+            net.set_option("xmpp.password", "x")
+            net.set_option("social.subnet", "10.80.0.0/16")
+            e = self.assertIpopError(errno.EINVAL, net.check)
+            self.assertTrue(e.detail.startswith("address: "), e.detail)
+            self.assertIn("address: ", str(e))
+            self.assertIpopError(errno.EINVAL, net.start)
+            net.set_option("address", "10.70.0.1/24")
+            net.check()
+        finally:
+            net.close()
+
     def test_constructor(self):
         before = set(_live)
         # a bad value: the half-made network is freed, the error is EINVAL

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* The network object: its options, its running state, and the state of
+ * each module that serves it, as sub-structs declared by those modules
+ * (loop.h, tx.h, rx.h, underlay.h).  Fields not in a sub-struct are shared
+ * by several modules; the comments say who writes them. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipop/ipop.h"
+#include "addr.h"
+#include "forward.h"
+#include "frame.h"
+#include "identity.h"
+#include "loop.h"
+#include "options.h"
+#include "rx.h"
+#include "tx.h"
+#include "underlay.h"
+
+/* Largest DTLS record we send or accept: a frame header and a packet. */
+#define REC_MAX (IPOP__FRAME_HDR + IPOP_MAX_PACKET)
+
+struct ipop_network {
+    char *name;
+    /* options (options.c): set before start, read-only while running */
+    net_mode mode;
+    char *device_opt;
+    ipop__addr addr4, addr6;    /* also written by autoaddr.c, under lock */
+    int mtu;
+    GPtrArray *stun;            /* stun_server* */
+    GPtrArray *turn;            /* relay_server* */
+    bool relay_only, ice_tcp;
+    GPtrArray *local_addrs;     /* char*: host candidates only on these */
+    char *identity_file;
+    net_loop loop_mode;
+    GMainContext *user_ctx;
+    guint link_timeout_s;
+    bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
+
+    ipop_signal_cb signal_cb;
+    void *signal_ud;
+    ipop_packet_cb packet_cb;
+    void *packet_ud;
+    ipop_event_cb event_cb;
+    void *event_ud;
+
+    /* running */
+    gint running;               /* read from any thread */
+    ipop__identity *id;
+    char node_id[IPOP__NODE_ID_LEN + 1];
+    GMainContext *ctx;
+    struct ipop__loop loop;     /* loop.c */
+    GPtrArray *direct;          /* loop.c, by fd: the link whose direct path the loop reads itself, or NULL */
+    bool glib_due;              /* the loop is serving data, and something was done that GLib's sources must see */
+    struct ipop__drx *drx;      /* buffers for reading direct paths (link.c), made on first use */
+    gint closing_agents;        /* nice_agent_close_async calls in flight (atomic) */
+
+    /* the device (device.c) */
+    int dev_fd;
+    char dev_name[16];
+    uint8_t dev_mac[6];
+    GSource *dev_src;           /* tx.c reads it */
+    unsigned dev_ifindex;
+    bool vnet;                  /* the device's packets carry a virtio_net_hdr */
+
+    struct ipop__tx tx;         /* tx.c */
+    struct ipop__rx rx;         /* rx.c */
+    struct ipop__underlay underlay; /* underlay.c */
+
+    GMutex lock;                /* guards links, allowed, addresses, held frames; never held in a callback */
+    GHashTable *links;          /* peer id -> ipop_link_t*, never removed until free */
+    GPtrArray *link_list;       /* the same links, for flooding */
+    GHashTable *allowed;        /* peer id set */
+
+    ipop__fwd *fwd;
+    uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
+    guint64 no_route, bad_messages;
+    uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
+
+    /* signalling over XMPP and the overlay policy (overlay.c) */
+    int overlay;                /* OVERLAY_* */
+    char *xmpp_jid, *xmpp_password, *xmpp_server, *xmpp_fingerprint;
+    unsigned xmpp_port;
+    bool xmpp_require_tls;
+    char *group_room, *group_secret;
+    ipop__addr social_subnet;
+    ipop__addr group_subnet4, group_subnet6; /* automatic addresses from the node id */
+    bool auto4, auto6;          /* addr4/addr6 were derived, and may move on a conflict (autoaddr.c) */
+    unsigned attempt4, attempt6;
+    char *social_state_file;
+    struct ipop__overlay *ov;
+
+    struct ipop__udp_set *udp;  /* udp.c: UDP endpoints; made by the first ipop_udp_open() */
+    struct ipop__relay *relay;  /* relay.c: GroupVPN member relay; made with the network */
+};
+
+/* The largest packet (TAP: frame) the host may send or receive. */
+static inline int ipop__net_max_packet(const ipop_network_t *net)
+{
+    return net->mode == MODE_TAP ? net->mtu + IPOP__ETH_HLEN : net->mtu;
+}

@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: MIT */
+/* The network's options: one table of keys, each with the function that
+ * parses and sets its value, and the check of the whole configuration
+ * (what no single key can tell: the keys an overlay needs, an MTU too
+ * large for TAP), which ipop_network_check() offers and start runs. */
+#include <errno.h>
+#include <stdarg.h>
+#include <net/if.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ipop/ipop-glib.h"
+#include "log.h"
+#include "network.h"
+#include "options.h"
+
+/* ---- value parsers ---- */
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!g_ascii_strcasecmp(v, "true") || !strcmp(v, "1") || !g_ascii_strcasecmp(v, "yes")) {
+        *out = true;
+        return true;
+    }
+    if (!g_ascii_strcasecmp(v, "false") || !strcmp(v, "0") || !g_ascii_strcasecmp(v, "no")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+static bool parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    guint64 n;
+
+    if (!g_ascii_string_to_unsigned(v, 10, min, max, &n, NULL))
+        return false;
+    *out = (unsigned)n;
+    return true;
+}
+
+/* "host:port" or "[v6]:port". */
+static bool parse_hostport(const char *v, char **host, guint *port)
+{
+    const char *colon;
+    unsigned p;
+
+    if (v[0] == '[') {
+        const char *end = strchr(v, ']');
+        if (!end || end[1] != ':' || end == v + 1)
+            return false;
+        if (!parse_uint(end + 2, 1, 65535, &p))
+            return false;
+        *host = g_strndup(v + 1, (gsize)(end - v - 1));
+    } else {
+        colon = strrchr(v, ':');
+        if (!colon || colon == v || memchr(v, ':', (size_t)(colon - v)))
+            return false;
+        if (!parse_uint(colon + 1, 1, 65535, &p))
+            return false;
+        *host = g_strndup(v, (gsize)(colon - v));
+    }
+    *port = p;
+    return true;
+}
+
+static void relay_free(gpointer p)
+{
+    relay_server *t = p;
+    g_free(t->host);
+    g_free(t->user);
+    if (t->pass)
+        memset(t->pass, 0, strlen(t->pass));
+    g_free(t->pass);
+    g_free(t);
+}
+
+static void stun_free(gpointer p)
+{
+    stun_server *s = p;
+    g_free(s->host);
+    g_free(s);
+}
+
+/* "turn:user:pass@host:port?transport=udp|tcp" */
+static relay_server *parse_turn(const char *v)
+{
+    relay_server *t;
+    const char *at, *colon, *q;
+    char *hostport;
+    bool ok;
+
+    if (!g_str_has_prefix(v, "turn:"))
+        return NULL;
+    v += 5;
+    at = strrchr(v, '@');
+    colon = strchr(v, ':');
+    if (!at || !colon || colon > at || colon == v)
+        return NULL;
+    t = g_new0(relay_server, 1);
+    t->user = g_strndup(v, (gsize)(colon - v));
+    t->pass = g_strndup(colon + 1, (gsize)(at - colon - 1));
+    t->type = NICE_RELAY_TYPE_TURN_UDP;
+    q = strchr(at + 1, '?');
+    hostport = q ? g_strndup(at + 1, (gsize)(q - at - 1)) : g_strdup(at + 1);
+    ok = parse_hostport(hostport, &t->host, &t->port);
+    g_free(hostport);
+    if (ok && q) {
+        if (!strcmp(q, "?transport=udp"))
+            t->type = NICE_RELAY_TYPE_TURN_UDP;
+        else if (!strcmp(q, "?transport=tcp"))
+            t->type = NICE_RELAY_TYPE_TURN_TCP;
+        else
+            ok = false;
+    }
+    if (!ok) {
+        relay_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void set_str(char **field, const char *value)
+{
+    if (*field)
+        memset(*field, 0, strlen(*field));
+    g_free(*field);
+    *field = g_strdup(value);
+}
+
+/* ---- the keys ---- */
+
+typedef struct option option;
+/* Parses value and sets the option: NULL, or why the value is refused
+ * (o->expected when the setter has nothing more precise to say). */
+typedef const char *(*option_set)(ipop_network_t *net, const option *o, const char *value);
+
+struct option {
+    const char *key;
+    option_set set;
+    size_t field;         /* offset of the field, for the generic setters */
+    unsigned min, max;    /* set_uint */
+    const char *expected; /* what a value must be */
+    bool secret;          /* the value is never logged */
+};
+
+#define FIELD(f) offsetof(ipop_network_t, f)
+#define AT(net, o, type) ((type *)((char *)(net) + (o)->field))
+
+static const char *set_bool(ipop_network_t *net, const option *o, const char *v)
+{
+    return parse_bool(v, AT(net, o, bool)) ? NULL : o->expected;
+}
+
+static const char *set_uint(ipop_network_t *net, const option *o, const char *v)
+{
+    return parse_uint(v, o->min, o->max, AT(net, o, unsigned)) ? NULL : o->expected;
+}
+
+static const char *set_string(ipop_network_t *net, const option *o, const char *v)
+{
+    set_str(AT(net, o, char *), v);
+    return NULL;
+}
+
+static const char *set_path(ipop_network_t *net, const option *o, const char *v)
+{
+    return *v ? set_string(net, o, v) : o->expected;
+}
+
+/* A secret from a file: its first line, without the line end. */
+static const char *set_secret_file(ipop_network_t *net, const option *o, const char *path)
+{
+    gchar *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return "cannot read the file";
+    text[strcspn(text, "\r\n")] = '\0';
+    if (!*text) {
+        g_free(text);
+        return "the file is empty";
+    }
+    set_str(AT(net, o, char *), text);
+    memset(text, 0, strlen(text));
+    g_free(text);
+    return NULL;
+}
+
+static const char *set_mode(ipop_network_t *net, const option *o, const char *v)
+{
+    if (!strcmp(v, "none"))
+        net->mode = MODE_NONE;
+    else if (!strcmp(v, "tun"))
+        net->mode = MODE_TUN;
+    else if (!strcmp(v, "tap"))
+        net->mode = MODE_TAP;
+    else
+        return o->expected;
+    return NULL;
+}
+
+static const char *set_device(ipop_network_t *net, const option *o, const char *v)
+{
+    if (!*v || strlen(v) >= IFNAMSIZ || strchr(v, '/') || strchr(v, ' '))
+        return o->expected;
+    return set_string(net, o, v);
+}
+
+static const char *set_address(ipop_network_t *net, const option *o, const char *v)
+{
+    ipop__addr a;
+
+    if (ipop__addr_parse(v, &a) < 0)
+        return o->expected;
+    if (a.family == AF_INET)
+        net->addr4 = a;
+    else
+        net->addr6 = a;
+    return NULL;
+}
+
+static const char *set_mtu(ipop_network_t *net, const option *o, const char *v)
+{
+    unsigned n;
+
+    if (!parse_uint(v, o->min, o->max, &n))
+        return o->expected;
+    net->mtu = (int)n;
+    return NULL;
+}
+
+static const char *add_stun(ipop_network_t *net, const option *o, const char *v)
+{
+    stun_server *s = g_new0(stun_server, 1);
+
+    if (!parse_hostport(v, &s->host, &s->port)) {
+        stun_free(s);
+        return o->expected;
+    }
+    g_ptr_array_add(net->stun, s);
+    return NULL;
+}
+
+static const char *add_turn(ipop_network_t *net, const option *o, const char *v)
+{
+    relay_server *t = parse_turn(v);
+
+    if (!t)
+        return o->expected;
+    g_ptr_array_add(net->turn, t);
+    return NULL;
+}
+
+static const char *add_local_address(ipop_network_t *net, const option *o, const char *v)
+{
+    ipop__addr a;
+
+    if (ipop__addr_parse(v, &a) < 0 || strchr(v, '/'))
+        return o->expected;
+    g_ptr_array_add(net->local_addrs, g_strdup(v));
+    return NULL;
+}
+
+static const char *set_identity_file(ipop_network_t *net, const option *o, const char *v)
+{
+    if (!*v)
+        return o->expected;
+    set_string(net, o, v);
+    /* The node id is known before start when the file exists. */
+    g_clear_pointer(&net->id, ipop__identity_free);
+    net->node_id[0] = '\0';
+    if (access(v, F_OK) == 0) {
+        if (ipop__identity_load(&net->id, v) < 0)
+            return "cannot read the identity file";
+        g_strlcpy(net->node_id, ipop__identity_node_id(net->id), sizeof(net->node_id));
+    }
+    return NULL;
+}
+
+static const char *set_loop(ipop_network_t *net, const option *o, const char *v)
+{
+    if (!strcmp(v, "thread"))
+        net->loop_mode = net->user_ctx ? LOOP_GLIB : LOOP_THREAD;
+    else if (!strcmp(v, "external"))
+        net->loop_mode = LOOP_EXTERNAL;
+    else
+        return o->expected;
+    return NULL;
+}
+
+static const char *set_overlay(ipop_network_t *net, const option *o, const char *v)
+{
+    if (!strcmp(v, "none"))
+        net->overlay = OVERLAY_NONE;
+    else if (!strcmp(v, "group"))
+        net->overlay = OVERLAY_GROUP;
+    else if (!strcmp(v, "social"))
+        net->overlay = OVERLAY_SOCIAL;
+    else
+        return o->expected;
+    return NULL;
+}
+
+static const char *set_jid(ipop_network_t *net, const option *o, const char *v)
+{
+    const char *at = strchr(v, '@');
+
+    if (!at || at == v || !at[1] || strchr(at + 1, '@') || strchr(v, '/') || strpbrk(v, " <>'\"&"))
+        return o->expected;
+    return set_string(net, o, v);
+}
+
+static const char *set_server(ipop_network_t *net, const option *o, const char *v)
+{
+    if (!*v || strpbrk(v, " /"))
+        return o->expected;
+    return set_string(net, o, v);
+}
+
+static const char *set_fingerprint(ipop_network_t *net, const option *o, const char *v)
+{
+    size_t digits = 0;
+
+    for (const char *p = v; *p; p++) {
+        if (g_ascii_isxdigit(*p))
+            digits++;
+        else if (*p != ':')
+            return o->expected;
+    }
+    return digits == 64 ? set_string(net, o, v) : o->expected;
+}
+
+static const char *set_room(ipop_network_t *net, const option *o, const char *v)
+{
+    const char *at = strchr(v, '@');
+
+    if (!at || at == v || !at[1] || strchr(v, '/') || strpbrk(v, " <>'\"&"))
+        return o->expected;
+    return set_string(net, o, v);
+}
+
+static const char *set_group_subnet(ipop_network_t *net, const option *o, const char *v)
+{
+    ipop__addr a;
+
+    if (ipop__addr_parse(v, &a) < 0 || !strchr(v, '/') ||
+        (a.family == AF_INET ? a.prefix < 8 || a.prefix > 30 : a.prefix < 8 || a.prefix > 120))
+        return o->expected;
+    if (a.family == AF_INET)
+        net->group_subnet4 = a;
+    else
+        net->group_subnet6 = a;
+    return NULL;
+}
+
+static const char *set_social_subnet(ipop_network_t *net, const option *o, const char *v)
+{
+    ipop__addr a;
+
+    if (ipop__addr_parse(v, &a) < 0 || a.family != AF_INET || a.prefix < 8 || a.prefix > 30)
+        return o->expected;
+    net->social_subnet = a;
+    return NULL;
+}
+
+static const option options[] = {
+    { "mode", set_mode, 0, 0, 0, "expected none, tun or tap", false },
+    { "device", set_device, FIELD(device_opt), 0, 0, "not a device name", false },
+    { "device.offload", set_bool, FIELD(offload), 0, 0, "expected true or false", false },
+    { "address", set_address, 0, 0, 0, "expected an IPv4 or IPv6 address with prefix", false },
+    { "mtu", set_mtu, 0, 576, IPOP_MAX_PACKET, "expected a number from 576 to 1410", false },
+    { "ice.stun", add_stun, 0, 0, 0, "expected host:port", false },
+    { "ice.turn", add_turn, 0, 0, 0, "expected turn:user:pass@host:port?transport=udp|tcp", false },
+    { "ice.local-address", add_local_address, 0, 0, 0, "expected an IPv4 or IPv6 address without prefix", false },
+    { "ice.relay-only", set_bool, FIELD(relay_only), 0, 0, "expected true or false", false },
+    { "ice.tcp", set_bool, FIELD(ice_tcp), 0, 0, "expected true or false", false },
+    { "identity.file", set_identity_file, FIELD(identity_file), 0, 0, "empty path", false },
+    { "loop", set_loop, 0, 0, 0, "expected thread or external", false },
+    { "link.timeout", set_uint, FIELD(link_timeout_s), 1, 3600, "expected seconds from 1 to 3600", false },
+    { "overlay", set_overlay, 0, 0, 0, "expected none, group or social", false },
+    { "xmpp.jid", set_jid, FIELD(xmpp_jid), 0, 0, "expected user@domain", false },
+    { "xmpp.password", set_string, FIELD(xmpp_password), 0, 0, NULL, true },
+    { "xmpp.password-file", set_secret_file, FIELD(xmpp_password), 0, 0, NULL, false },
+    { "xmpp.server", set_server, FIELD(xmpp_server), 0, 0, "expected a host name or address", false },
+    { "xmpp.port", set_uint, FIELD(xmpp_port), 1, 65535, "expected a port number", false },
+    { "xmpp.require-tls", set_bool, FIELD(xmpp_require_tls), 0, 0, "expected true or false", false },
+    { "xmpp.server-fingerprint", set_fingerprint, FIELD(xmpp_fingerprint), 0, 0,
+      "expected a SHA-256 fingerprint in hex", false },
+    { "group.room", set_room, FIELD(group_room), 0, 0, "expected room@service", false },
+    { "group.secret", set_path, FIELD(group_secret), 0, 0, "empty secret", true },
+    { "group.secret-file", set_secret_file, FIELD(group_secret), 0, 0, NULL, false },
+    { "group.subnet", set_group_subnet, 0, 0, 0,
+      "expected an IPv4 subnet from /8 to /30, or an IPv6 one from /8 to /120", false },
+    { "social.subnet", set_social_subnet, 0, 0, 0, "expected an IPv4 subnet from /8 to /30", false },
+    { "social.state-file", set_path, FIELD(social_state_file), 0, 0, "empty path", false },
+};
+
+static void log_refusal(ipop_network_t *net, const char *key, const char *value, const char *why)
+{
+    ipop__err(net, "option %s: %s%s%s", key, why, value ? ": " : "", value ? value : "");
+}
+
+IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, const char *value)
+{
+    if (!net || !key)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    if (!value) {
+        log_refusal(net, key, NULL, "no value");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(options); i++) {
+        const option *o = &options[i];
+        const char *why;
+        if (strcmp(key, o->key) != 0)
+            continue;
+        why = o->set(net, o, value);
+        if (!why)
+            return 0;
+        log_refusal(net, key, o->secret ? NULL : value, why);
+        return -EINVAL;
+    }
+    log_refusal(net, key, NULL, "unknown option");
+    return -EINVAL;
+}
+
+/* ---- the whole configuration ---- */
+
+/* A rule is broken: why says which, as "KEY: reason".  Returns false. */
+G_GNUC_PRINTF(3, 4) static bool broken(char *why, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, size, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* The rules between keys: false, with "KEY: reason" in why, when one is
+ * broken; KEY is the key to change. */
+static bool check_all(ipop_network_t *net, char *why, size_t size)
+{
+    const char *overlay = net->overlay == OVERLAY_SOCIAL ? "social" : "group";
+    int mtu = net->mtu ? net->mtu : net->mode == MODE_TAP ? IPOP_DEFAULT_MTU - IPOP__ETH_HLEN : IPOP_DEFAULT_MTU;
+
+    if (net->mode == MODE_TAP && mtu + IPOP__ETH_HLEN > IPOP_MAX_PACKET)
+        return broken(why, size, "mtu: %d is too large for tap mode (at most %d)", mtu,
+                        IPOP_MAX_PACKET - IPOP__ETH_HLEN);
+    if (net->overlay == OVERLAY_NONE)
+        return true;
+    if (!net->xmpp_jid)
+        return broken(why, size, "xmpp.jid: needed by overlay=%s", overlay);
+    if (!net->xmpp_password)
+        return broken(why, size, "xmpp.password: needed by overlay=%s", overlay);
+    if (net->overlay == OVERLAY_SOCIAL) {
+        if (!net->social_subnet.family)
+            return broken(why, size, "social.subnet: needed by overlay=social");
+        if (!net->addr4.family)
+            return broken(why, size, "address: an IPv4 address is needed by overlay=social");
+        if (net->mode == MODE_TAP)
+            return broken(why, size, "mode: overlay=social translates IP packets: use tun or none: tap");
+        return true;
+    }
+    if (!net->group_room)
+        return broken(why, size, "group.room: needed by overlay=group");
+    if (!net->group_secret)
+        return broken(why, size, "group.secret: needed by overlay=group");
+    return true;
+}
+
+int ipop__options_check(ipop_network_t *net, char *why, size_t why_size)
+{
+    char text[160] = "";
+
+    if (check_all(net, text, sizeof(text))) {
+        if (why && why_size)
+            why[0] = '\0';
+        return 0;
+    }
+    if (why && why_size)
+        g_strlcpy(why, text, why_size);
+    ipop__err(net, "option %s", text);
+    return -EINVAL;
+}
+
+IPOP_EXPORT int ipop_network_check(ipop_network_t *net, char *why, size_t why_size)
+{
+    if (why && why_size)
+        why[0] = '\0';
+    if (!net || (!why && why_size))
+        return -EINVAL;
+    return ipop__options_check(net, why, why_size);
+}
+
+/* ---- the other settings ---- */
+
+IPOP_EXPORT int ipop_network_set_glib_context(ipop_network_t *net, GMainContext *context)
+{
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    if (net->user_ctx)
+        g_main_context_unref(net->user_ctx);
+    net->user_ctx = context ? g_main_context_ref(context) : NULL;
+    net->loop_mode = context ? LOOP_GLIB : LOOP_THREAD;
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_set_signal_cb(ipop_network_t *net, ipop_signal_cb cb, void *user_data)
+{
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    net->signal_cb = cb;
+    net->signal_ud = user_data;
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_set_packet_cb(ipop_network_t *net, ipop_packet_cb cb, void *user_data)
+{
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    net->packet_cb = cb;
+    net->packet_ud = user_data;
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_set_event_cb(ipop_network_t *net, ipop_event_cb cb, void *user_data)
+{
+    if (!net)
+        return -EINVAL;
+    if (g_atomic_int_get(&net->running))
+        return -EBUSY;
+    net->event_cb = cb;
+    net->event_ud = user_data;
+    return 0;
+}
+
+/* ---- with the network ---- */
+
+void ipop__options_init(ipop_network_t *net)
+{
+    net->stun = g_ptr_array_new_with_free_func(stun_free);
+    net->turn = g_ptr_array_new_with_free_func(relay_free);
+    net->local_addrs = g_ptr_array_new_with_free_func(g_free);
+    net->link_timeout_s = 30;
+    net->offload = true;
+    net->xmpp_require_tls = true;
+}
+
+void ipop__options_free(ipop_network_t *net)
+{
+    g_ptr_array_unref(net->stun);
+    g_ptr_array_unref(net->turn);
+    g_ptr_array_unref(net->local_addrs);
+    if (net->user_ctx)
+        g_main_context_unref(net->user_ctx);
+    g_free(net->device_opt);
+    g_free(net->identity_file);
+    set_str(&net->xmpp_password, NULL);
+    set_str(&net->group_secret, NULL);
+    g_free(net->xmpp_jid);
+    g_free(net->xmpp_server);
+    g_free(net->xmpp_fingerprint);
+    g_free(net->group_room);
+    g_free(net->social_state_file);
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/* The peers of a network: who may link (allowed), the links (made on
+ * first use, kept until the network is freed), and signalling messages
+ * from peers.  The peers API (peers.h) is what the policies above use
+ * (overlay, group, social, relay, underlay) instead of the network's lock
+ * and fields; the public calls on peers are thin wrappers around it. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h" /* struct ipop_link, ipop__link_new/open/handle */
+#include "log.h"
+#include "network.h"
+#include "peers.h"
+
+int ipop__peers_allow(ipop_network_t *net, const char *peer_id)
+{
+    if (!peer_id || !ipop__node_id_valid(peer_id))
+        return -EINVAL;
+    g_mutex_lock(&net->lock);
+    g_hash_table_add(net->allowed, g_strdup(peer_id));
+    g_mutex_unlock(&net->lock);
+    return 0;
+}
+
+void ipop__peers_disallow(ipop_network_t *net, const char *peer_id)
+{
+    g_mutex_lock(&net->lock);
+    g_hash_table_remove(net->allowed, peer_id);
+    g_mutex_unlock(&net->lock);
+}
+
+bool ipop__peers_allowed(ipop_network_t *net, const char *peer_id)
+{
+    bool allowed;
+
+    g_mutex_lock(&net->lock);
+    allowed = g_hash_table_contains(net->allowed, peer_id);
+    g_mutex_unlock(&net->lock);
+    return allowed;
+}
+
+ipop_link_t *ipop__peers_link(ipop_network_t *net, const char *peer_id)
+{
+    ipop_link_t *link;
+
+    g_mutex_lock(&net->lock);
+    link = g_hash_table_lookup(net->links, peer_id);
+    g_mutex_unlock(&net->lock);
+    return link;
+}
+
+GPtrArray *ipop__peers_links(ipop_network_t *net)
+{
+    return ipop__peers_links_since(net, 0);
+}
+
+GPtrArray *ipop__peers_links_since(ipop_network_t *net, guint first)
+{
+    GPtrArray *links;
+
+    g_mutex_lock(&net->lock);
+    links = g_ptr_array_sized_new(first < net->link_list->len ? net->link_list->len - first : 0);
+    for (guint i = first; i < net->link_list->len; i++)
+        g_ptr_array_add(links, net->link_list->pdata[i]);
+    g_mutex_unlock(&net->lock);
+    return links;
+}
+
+IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id)
+{
+    if (!net)
+        return -EINVAL;
+    return ipop__peers_allow(net, peer_id);
+}
+
+/* In the loop thread: the link of a peer, created on first use. */
+static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
+{
+    ipop_link_t *link;
+
+    g_mutex_lock(&net->lock);
+    link = g_hash_table_lookup(net->links, peer_id);
+    if (!link) {
+        link = ipop__link_new(net, peer_id);
+        g_hash_table_insert(net->links, link->peer_id, link);
+        g_ptr_array_add(net->link_list, link);
+    }
+    g_mutex_unlock(&net->lock);
+    return link;
+}
+
+typedef struct connect_req {
+    const char *peer;
+    ipop_link_t *link;
+    int r;
+} connect_req;
+
+static void do_connect(ipop_network_t *net, void *p)
+{
+    connect_req *req = p;
+    int state;
+
+    req->link = link_for(net, req->peer);
+    state = g_atomic_int_get(&req->link->state);
+    req->r = 0;
+    if (state != IPOP_LINK_CONNECTING && state != IPOP_LINK_CONNECTED)
+        req->r = ipop__link_open(req->link);
+}
+
+/* The loop thread: allows the peer and opens a link unless one is up or
+ * coming up. */
+int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret)
+{
+    connect_req req = { .peer = peer_id };
+    int r;
+
+    r = ipop__peers_allow(net, peer_id);
+    if (r < 0)
+        return r;
+    do_connect(net, &req);
+    if (req.r < 0)
+        return req.r;
+    if (ret)
+        *ret = req.link;
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret)
+{
+    connect_req req = { .peer = peer_id };
+    int r;
+
+    if (!net || !peer_id)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    if (!strcmp(peer_id, net->node_id)) {
+        ipop__err(net, "cannot link to this node itself");
+        return -EINVAL;
+    }
+    r = ipop_network_allow_peer(net, peer_id);
+    if (r < 0)
+        return r;
+    ipop__net_call(net, do_connect, &req);
+    if (req.r < 0)
+        return req.r;
+    if (ret)
+        *ret = req.link;
+    return 0;
+}
+
+IPOP_EXPORT ipop_link_t *ipop_network_get_link(ipop_network_t *net, const char *peer_id)
+{
+    if (!net || !peer_id)
+        return NULL;
+    return ipop__peers_link(net, peer_id);
+}
+
+static void handle_msg(ipop_network_t *net, void *p)
+{
+    ipop__msg *m = p;
+
+    if (!g_atomic_int_get(&net->running))
+        return;
+    ipop__link_handle(link_for(net, m->node_id), m);
+}
+
+static void refuse(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason, int err,
+                   const char *what)
+{
+    char detail[160];
+
+    snprintf(detail, sizeof(detail), "signalling message from %.16s refused: %s", from ? from : "(none)", what);
+    ipop__peers_refused(net, from, type, reason, err, detail);
+}
+
+void ipop__peers_refused(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason,
+                         int err, const char *detail)
+{
+    __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
+    ipop__warn(net, "%s", detail);
+    ipop__net_emit_simple(net, type, from, NULL, reason, err, detail);
+}
+
+int ipop__peers_signal(ipop_network_t *net, const char *from_peer_id, const char *message)
+{
+    return ipop_network_signal_receive(net, from_peer_id, message);
+}
+
+IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *from_peer_id, const char *message)
+{
+    ipop__msg *m;
+    size_t len;
+    int r;
+
+    if (!net)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    if (!from_peer_id || !ipop__node_id_valid(from_peer_id)) {
+        refuse(net, NULL, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, -EINVAL, "sender is not a node id");
+        return -EINVAL;
+    }
+    if (!message) {
+        refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, -EINVAL, "no message");
+        return -EINVAL;
+    }
+    len = strnlen(message, IPOP__SIGNAL_MAX + 1);
+    m = g_new(ipop__msg, 1);
+    r = len > IPOP__SIGNAL_MAX ? -EMSGSIZE : ipop__msg_decode(m, message, len);
+    if (r == 0 && strcmp(m->node_id, from_peer_id) != 0)
+        r = -EINVAL;
+    if (r < 0) {
+        g_free(m);
+        refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, r, ipop_strerror(r));
+        return r;
+    }
+    if (!ipop__peers_allowed(net, from_peer_id)) {
+        g_free(m);
+        refuse(net, from_peer_id, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_PEER_NOT_ALLOWED, -EPERM,
+               "peer not allowed");
+        return -EPERM;
+    }
+    ipop__net_post(net, handle_msg, m, g_free);
+    return 0;
+}
