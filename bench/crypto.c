@@ -35,7 +35,8 @@
 #include <gnutls/gnutls.h>
 
 #include "identity.h"
-#include "internal.h"
+#include "dtls.h" /* DTLS_MTU, REC_MAX */
+#include "record.h"
 
 /* lib/link.c's PRIORITY with the cipher list left open. */
 #define PRIORITY_HEAD "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:"

@@ -31,7 +31,7 @@
 #include "stun.h"
 #include "tun-linux.h"
 
-void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
+void ipop__dtls_set_verify(gnutls_certificate_credentials_t cred);
 
 #define DEV_BURST 64 /* device reads per wakeup, so links and timers get their turn */
 #define DEV_BURST_PACKETS 256 /* and packets sent, when a read gives many (TUN offloads) */
@@ -928,7 +928,7 @@ static void tx_flush(ipop_network_t *net)
         return;
     for (unsigned i = 0; i < net->txb_n; i++)
         recs[i] = net->txb_recs + (size_t)i * REC_MAX;
-    ipop__link_send_records(net->txb_link, recs, net->txb_lens, net->txb_n);
+    ipop__dtls_send_records(net->txb_link, recs, net->txb_lens, net->txb_n);
     net->txb_n = 0;
     net->txb_link = NULL;
 }
@@ -1419,7 +1419,7 @@ static gboolean on_stun_timer(gpointer data)
         g_mutex_unlock(&net->lock);
         for (guint i = 0; i < links->len; i++) {
             ipop_link_t *link = links->pdata[i];
-            if (link->stun_idx >= 0 && ((stun_server *)net->stun->pdata[link->stun_idx])->state == STUN_DEAD &&
+            if (link->ice.stun_idx >= 0 && ((stun_server *)net->stun->pdata[link->ice.stun_idx])->state == STUN_DEAD &&
                 ((stun_server *)net->stun->pdata[ipop__net_stun_pick(net)])->state != STUN_DEAD)
                 ipop__link_regather(link);
         }
@@ -1578,7 +1578,7 @@ static bool serve_data(ipop_network_t *net, GPollFD *fds, int n)
             fds[i].revents = 0;
         } else if ((link = ipop__net_direct_get(net, fds[i].fd))) {
             delivered = true;
-            if (ipop__link_direct_rx(link))
+            if (ipop__direct_rx(link))
                 fds[i].revents = 0;
             else
                 others = true; /* libnice's source reads the rest */
@@ -1782,7 +1782,7 @@ static void cleanup_runtime(ipop_network_t *net)
     drop_mail(net);
     g_clear_pointer(&net->ctx, g_main_context_unref);
     g_clear_pointer(&net->direct, g_ptr_array_unref);
-    g_clear_pointer(&net->drx, ipop__link_drx_free);
+    g_clear_pointer(&net->drx, ipop__direct_drx_free);
     if (net->epoll_fd >= 0)
         close(net->epoll_fd);
     net->epoll_fd = -1;
@@ -1816,7 +1816,7 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         }
         g_strlcpy(net->node_id, ipop__identity_node_id(net->id), sizeof(net->node_id));
     }
-    ipop__identity_set_verify(ipop__identity_credentials(net->id));
+    ipop__dtls_set_verify(ipop__identity_credentials(net->id));
     r = check_overlay(net);
     if (r < 0)
         return r;
@@ -2071,6 +2071,18 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
     return ipop__peers_allow(net, peer_id);
 }
 
+/* What a link calls in the network above it (link.h). */
+static const ipop__link_ops link_ops = {
+    .deliver = ipop__net_deliver,
+    .relay_frame = ipop__relay_frame,
+    .relay_via = ipop__relay_via,
+    .link_up = ipop__net_link_up,
+    .addr_conflict = ipop__net_addr_conflict,
+    .path_suspect = ipop__net_path_suspect,
+    .stun_pick = ipop__net_stun_pick,
+    .send_signal = ipop__net_send_signal,
+};
+
 /* In the loop thread: the link of a peer, created on first use. */
 static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
 {
@@ -2079,7 +2091,7 @@ static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
     g_mutex_lock(&net->lock);
     link = g_hash_table_lookup(net->links, peer_id);
     if (!link) {
-        link = ipop__link_new(net, peer_id);
+        link = ipop__link_new(net, peer_id, &link_ops);
         g_hash_table_insert(net->links, link->peer_id, link);
         g_ptr_array_add(net->link_list, link);
     }
