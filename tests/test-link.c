@@ -588,7 +588,7 @@ static ipop_link_t *wait_direct(node *a, node *b)
     for (int i = 0; i < 500 && !*(volatile bool *)&la->ice.ready; i++)
         g_usleep(10000);
     g_assert_true(la->ice.ready);
-    g_usleep(50000); /* direct_update() runs right after, in the loop */
+    g_usleep(50000); /* ipop__direct_update() runs right after, in the loop */
     g_assert_cmpint(la->direct.fd, >=, 0);
     g_assert_true(la->dtls.rec_on);
     return la;
