@@ -3,7 +3,7 @@
  * Cost per packet of the DTLS record layer, as links use it.
  *
  * Two GnuTLS DTLS 1.2 sessions in one thread, client and server, with the
- * settings of lib/link.c (its priority string, one cipher at a time; the
+ * settings of lib/dtls.c (its priority string, one cipher at a time; the
  * node identity of lib/identity.c as certificate; MTU DTLS_MTU), shake hands
  * over a memory transport: push appends the datagram to the other side's
  * queue, pull takes the next one.  Then records of each size are sealed
@@ -35,9 +35,10 @@
 #include <gnutls/gnutls.h>
 
 #include "identity.h"
-#include "internal.h"
+#include "dtls.h" /* DTLS_MTU, REC_MAX */
+#include "record.h"
 
-/* lib/link.c's PRIORITY with the cipher list left open. */
+/* lib/dtls.c's PRIORITY with the cipher list left open. */
 #define PRIORITY_HEAD "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:"
 #define PRIORITY_TAIL ":-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1"
 #define LINK_CIPHERS "+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305"
@@ -333,10 +334,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    /* Which cipher a link gets: both sides offer lib/link.c's list. */
+    /* Which cipher a link gets: both sides offer lib/dtls.c's list. */
     if (pair_up(&c, &s, &to_c, &to_s, PRIORITY_HEAD LINK_CIPHERS PRIORITY_TAIL, idc, ids) < 0)
         goto out;
-    printf("GnuTLS %s, DTLS 1.2, MTU %d; link.c's priorities negotiate %s (group %s)\n",
+    printf("GnuTLS %s, DTLS 1.2, MTU %d; dtls.c's priorities negotiate %s (group %s)\n",
            gnutls_check_version(NULL), DTLS_MTU, gnutls_cipher_get_name(gnutls_cipher_get(c.tls)),
            gnutls_group_get_name(gnutls_group_get(c.tls)));
     printf("%llu records per row in %d rounds, in batches of %d; median round, CPU time of this thread\n\n",

@@ -39,7 +39,7 @@ sys_ipopd() {
   case $1 in
     info)
       v=$("$PB_IPOPD" --version 2>/dev/null | head -n1 | sed 's/^ipopd *//')
-      # The library offers AES-128-GCM and AES-256-GCM over DTLS 1.2 (lib/link.c);
+      # The library offers AES-128-GCM and AES-256-GCM over DTLS 1.2 (lib/dtls.c);
       # GnuTLS's default priority puts AES-128-GCM first, which is what both
       # ends settle on here (`ipopd -v`: "DTLS with ... up: AES-128-GCM").
       c="DTLS 1.2, AES-128-GCM (of AES-128/256-GCM offered), ECDSA certs pinned by node id"

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipop/ipop.h" /* IPOP_MAX_PACKET */
+
 enum {
     IPOP__FRAME_DATA = 0x01, /* type, then an IP packet or Ethernet frame */
     IPOP__FRAME_PING = 0x02, /* type, u32 seq, u64 sender's clock (us), big endian */
@@ -20,6 +22,9 @@ enum {
 };
 
 #define IPOP__FRAME_HDR 1     /* bytes before a data payload */
+/* Largest record (a frame) sent or accepted on a link: a frame header and
+ * a packet of IPOP_MAX_PACKET bytes (include/ipop/ipop.h). */
+#define REC_MAX (IPOP__FRAME_HDR + IPOP_MAX_PACKET)
 #define IPOP__FRAME_PING_LEN 13
 #define IPOP__FRAME_BYE_LEN 2
 /* A short id: the first 64 bits of the SHA-256 that a node id encodes. */

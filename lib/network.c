@@ -21,11 +21,11 @@
 #include "peers.h"
 #include "relay.h"
 
-void ipop__identity_set_verify(gnutls_certificate_credentials_t cred);
+void ipop__dtls_set_verify(gnutls_certificate_credentials_t cred);
 
 static const ipop__loop_ops loop_ops = {
     .device_ready = ipop__tx_device_ready,
-    .direct_ready = ipop__link_direct_rx,
+    .direct_ready = ipop__direct_rx,
     .delivered = ipop__rx_flush,
     .overlay_send = ipop__overlay_send,
 };
@@ -78,7 +78,7 @@ static void cleanup_runtime(ipop_network_t *net)
     ipop__underlay_stop(net);
     close_device(net);
     ipop__loop_close(net);
-    g_clear_pointer(&net->drx, ipop__link_drx_free);
+    g_clear_pointer(&net->drx, ipop__direct_drx_free);
     g_clear_pointer(&net->fwd, ipop__fwd_free);
 }
 
@@ -95,7 +95,7 @@ static int load_identity(ipop_network_t *net)
         }
         g_strlcpy(net->node_id, ipop__identity_node_id(net->id), sizeof(net->node_id));
     }
-    ipop__identity_set_verify(ipop__identity_credentials(net->id));
+    ipop__dtls_set_verify(ipop__identity_credentials(net->id));
     return 0;
 }
 

@@ -20,8 +20,6 @@
 #include "tx.h"
 #include "underlay.h"
 
-/* Largest DTLS record we send or accept: a frame header and a packet. */
-#define REC_MAX (IPOP__FRAME_HDR + IPOP_MAX_PACKET)
 
 struct ipop_network {
     char *name;

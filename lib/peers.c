@@ -12,6 +12,7 @@
 #include "log.h"
 #include "network.h"
 #include "peers.h"
+#include "relay.h"
 
 int ipop__peers_allow(ipop_network_t *net, const char *peer_id)
 {
@@ -75,6 +76,19 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
 }
 
 /* In the loop thread: the link of a peer, created on first use. */
+/* What a link calls up into: the data path and the policies above it,
+ * fixed here once so that link.c and its transports call only downward. */
+static const ipop__link_ops link_ops = {
+    .deliver = ipop__net_deliver,
+    .relay_frame = ipop__relay_frame,
+    .relay_via = ipop__relay_via,
+    .link_up = ipop__net_link_up,
+    .addr_conflict = ipop__net_addr_conflict,
+    .path_suspect = ipop__net_path_suspect,
+    .stun_pick = ipop__net_stun_pick,
+    .send_signal = ipop__net_send_signal,
+};
+
 static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
 {
     ipop_link_t *link;
@@ -82,7 +96,7 @@ static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
     g_mutex_lock(&net->lock);
     link = g_hash_table_lookup(net->links, peer_id);
     if (!link) {
-        link = ipop__link_new(net, peer_id);
+        link = ipop__link_new(net, peer_id, &link_ops);
         g_hash_table_insert(net->links, link->peer_id, link);
         g_ptr_array_add(net->link_list, link);
     }

@@ -140,7 +140,7 @@ int ipop__relay_send(ipop_link_t *link, const uint8_t *pkt, size_t len)
     /* link->relay is set before via ever is, and never changes. */
     n = via ? ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAY, link->relay->id, pkt, len) : -ENOTCONN;
     if (n > 0)
-        n = ipop__link_send_record(via, rec, (size_t)n);
+        n = ipop__dtls_send_record(via, rec, (size_t)n);
     if (n < 0) {
         __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
         return n;
@@ -168,7 +168,7 @@ static void forward(ipop_network_t *net, ipop_link_t *from, const ipop__relay_pe
     if (to && to != from && connected(to))
         n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, fp->id, f->payload, f->payload_len);
     if (n > 0)
-        n = ipop__link_send_record(to, rec, (size_t)n);
+        n = ipop__dtls_send_record(to, rec, (size_t)n);
     if (n < 0) {
         __atomic_fetch_add(&from->relay_drops, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&net->relay->drops, 1, __ATOMIC_RELAXED);
@@ -321,7 +321,7 @@ static void announce(ipop_network_t *net, GPtrArray *links, gint64 now)
     len = ipop__frame_put_peers(rec, sizeof(rec), ids, n);
     for (guint i = 0; len > 0 && i < links->len; i++)
         if (connected(links->pdata[i]))
-            ipop__link_send_record(links->pdata[i], rec, (size_t)len);
+            ipop__dtls_send_record(links->pdata[i], rec, (size_t)len);
 }
 
 void ipop__relay_tick(ipop_network_t *net)

@@ -219,7 +219,7 @@ static void tx_flush(ipop_network_t *net)
         return;
     for (unsigned i = 0; i < tx->n; i++)
         recs[i] = tx->recs + (size_t)i * REC_MAX;
-    ipop__link_send_records(tx->link, recs, tx->lens, tx->n);
+    ipop__dtls_send_records(tx->link, recs, tx->lens, tx->n);
     tx->n = 0;
     tx->link = NULL;
 }

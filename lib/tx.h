@@ -11,11 +11,10 @@
 
 #include "ipop/ipop.h"
 #include "addr.h"
+#include "dtls.h" /* TX_BATCH_MAX */
 #include "frame.h"
 
-/* Records sent with one ipop__link_send_records() call: their datagrams
- * leave in one nice_agent_send_messages_nonblocking(). */
-#define TX_BATCH_MAX 64
+
 
 struct ipop__tx {
     uint8_t devbuf[2048];       /* packets read from the device; the loop thread only */

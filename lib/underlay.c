@@ -352,7 +352,7 @@ static gboolean on_stun_timer(gpointer data)
         GPtrArray *links = ipop__peers_links(net);
         for (guint i = 0; i < links->len; i++) {
             ipop_link_t *link = links->pdata[i];
-            if (link->stun_idx >= 0 && ((stun_server *)net->stun->pdata[link->stun_idx])->state == STUN_DEAD &&
+            if (link->ice.stun_idx >= 0 && ((stun_server *)net->stun->pdata[link->ice.stun_idx])->state == STUN_DEAD &&
                 ((stun_server *)net->stun->pdata[ipop__net_stun_pick(net)])->state != STUN_DEAD)
                 ipop__link_regather(link);
         }

@@ -515,9 +515,9 @@ static void test_member_relay(void)
         build_packet(pkt, AF_INET, "10.44.0.1", "10.44.0.3", 8, sizeof(pkt));
         /* RELAY to a node b does not know, and back to a itself: b cannot relay */
         n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAY, nobody, pkt, sizeof(pkt));
-        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        g_assert_cmpint(ipop__dtls_send_record(ab, rec, (size_t)n), ==, 0);
         n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAY, id_a, pkt, sizeof(pkt));
-        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        g_assert_cmpint(ipop__dtls_send_record(ab, rec, (size_t)n), ==, 0);
         for (i = 0; i < 200 && stats_of(&b, &a).relay_drops < ba0.relay_drops + 2; i++)
             g_usleep(50000);
         g_assert_cmpuint(stats_of(&b, &a).relay_drops, ==, ba0.relay_drops + 2);
@@ -527,10 +527,10 @@ static void test_member_relay(void)
          * never relayed on) */
         build_packet(pkt, AF_INET, "10.44.0.3", "10.44.0.2", 9, sizeof(pkt));
         n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, id_c, pkt, sizeof(pkt));
-        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        g_assert_cmpint(ipop__dtls_send_record(ab, rec, (size_t)n), ==, 0);
         /* RELAYED naming a, the sender itself */
         n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, id_a, pkt, sizeof(pkt));
-        g_assert_cmpint(ipop__link_send_record(ab, rec, (size_t)n), ==, 0);
+        g_assert_cmpint(ipop__dtls_send_record(ab, rec, (size_t)n), ==, 0);
         for (i = 0; i < 200 && stats_of(&b, &a).rx_drops < ba0.rx_drops + 2; i++)
             g_usleep(50000);
         g_assert_cmpuint(stats_of(&b, &a).rx_drops, ==, ba0.rx_drops + 2);

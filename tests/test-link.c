@@ -12,7 +12,8 @@
 #include <stun/stunagent.h>
 #include <stun/usages/ice.h>
 
-#include "internal.h"
+#include "internal.h" /* the network's loop: net->ctx, ipop__net_direct_get() */
+#include "link.h"
 #include "ipop/ipop-glib.h"
 #include "pair.h"
 #include "testutil.h"
@@ -584,12 +585,12 @@ static ipop_link_t *wait_direct(node *a, node *b)
 {
     ipop_link_t *la = ipop_network_get_link(a->net, ipop_network_get_node_id(b->net));
 
-    for (int i = 0; i < 500 && !*(volatile bool *)&la->ice_ready; i++)
+    for (int i = 0; i < 500 && !*(volatile bool *)&la->ice.ready; i++)
         g_usleep(10000);
-    g_assert_true(la->ice_ready);
-    g_usleep(50000); /* direct_update() runs right after, in the loop */
-    g_assert_cmpint(la->direct_fd, >=, 0);
-    g_assert_true(la->rec_on);
+    g_assert_true(la->ice.ready);
+    g_usleep(50000); /* ipop__direct_update() runs right after, in the loop */
+    g_assert_cmpint(la->direct.fd, >=, 0);
+    g_assert_true(la->dtls.rec_on);
     return la;
 }
 
@@ -612,18 +613,18 @@ static void test_direct_path(void)
     pair_start(&a, &b);
     connect_pair(&a, &b);
     la = wait_direct(&a, &b); /* AES-GCM records sealed and opened by record.c */
-    g_assert_true(ipop__net_direct_get(a.net, la->direct_fd) == la);
+    g_assert_true(ipop__net_direct_get(a.net, la->direct.fd) == la);
     blast(&a, &b, AF_INET, 0);
     blast(&b, &a, AF_INET, 0);
 
-    g_assert_cmpint(getsockname(la->direct_fd, (struct sockaddr *)&to, &to_len), ==, 0);
+    g_assert_cmpint(getsockname(la->direct.fd, (struct sockaddr *)&to, &to_len), ==, 0);
     fd = socket(to.ss_family, SOCK_DGRAM, 0);
     g_assert_cmpint(fd, >=, 0);
-    user = g_strdup_printf("%s:someone", la->ice_ufrag);
-    n = send_check(fd, &to, to_len, &agent, user, la->ice_pwd, ans, sizeof(ans), 2000);
+    user = g_strdup_printf("%s:someone", la->ice.ufrag);
+    n = send_check(fd, &to, to_len, &agent, user, la->ice.pwd, ans, sizeof(ans), 2000);
     g_assert_cmpint(n, >, 0);
     {
-        StunDefaultValidaterData key = { (uint8_t *)user, strlen(user), (uint8_t *)la->ice_pwd, strlen(la->ice_pwd) };
+        StunDefaultValidaterData key = { (uint8_t *)user, strlen(user), (uint8_t *)la->ice.pwd, strlen(la->ice.pwd) };
         g_assert_cmpint(stun_agent_validate(&agent, &resp, ans, (size_t)n, stun_agent_default_validater, &key), ==,
                         STUN_VALIDATION_SUCCESS);
     }
@@ -634,8 +635,8 @@ static void test_direct_path(void)
 
     /* wrong password, or someone else's ufrag: no answer */
     g_assert_cmpint(send_check(fd, &to, to_len, &agent, user, "not-the-password-at-all", ans, sizeof(ans), 300), ==, 0);
-    bad_user = g_strdup_printf("x%s:someone", la->ice_ufrag);
-    g_assert_cmpint(send_check(fd, &to, to_len, &agent, bad_user, la->ice_pwd, ans, sizeof(ans), 300), ==, 0);
+    bad_user = g_strdup_printf("x%s:someone", la->ice.ufrag);
+    g_assert_cmpint(send_check(fd, &to, to_len, &agent, bad_user, la->ice.pwd, ans, sizeof(ans), 300), ==, 0);
     /* garbage on the socket is dropped and counted */
     ipop_link_get_stats(la, &st);
     {
@@ -664,9 +665,7 @@ static size_t seal_from(ipop_link_t *la, node *a, node *b, guint32 seq, uint8_t 
 
     frame[0] = IPOP__FRAME_DATA;
     build_packet(frame + 1, AF_INET, a->addr4, b->addr4, seq, 100);
-    g_mutex_lock(&la->tx_lock);
-    n = ipop__rec_seal(&la->rec_tx, frame, sizeof(frame), rec, cap);
-    g_mutex_unlock(&la->tx_lock);
+    n = ipop__dtls_seal(la, frame, sizeof(frame), rec, cap);
     g_assert_cmpint(n, >, 0);
     return (size_t)n;
 }
@@ -714,7 +713,7 @@ static void test_replayed_records(void)
     rl = seal_from(la, &a, &b, 1, rec, sizeof(rec));
     for (int i = 0; i < 3; i++)
         memcpy(dgram + i * rl, rec, rl);
-    g_assert_cmpint(sendto(la->direct_fd, dgram, 3 * rl, 0, (struct sockaddr *)&la->direct_to, la->direct_to_len), ==,
+    g_assert_cmpint(sendto(la->direct.fd, dgram, 3 * rl, 0, (struct sockaddr *)&la->direct.to, la->direct.to_len), ==,
                     (ssize_t)(3 * rl));
     {
         guint64 p = st.rx_packets, d = st.rx_drops;
@@ -722,7 +721,7 @@ static void test_replayed_records(void)
         g_assert_cmpuint(st.rx_packets, ==, p + 1);
         g_assert_cmpuint(st.rx_drops, ==, d + 2);
     }
-    g_assert_cmpint(sendto(la->direct_fd, rec, rl, 0, (struct sockaddr *)&la->direct_to, la->direct_to_len), ==,
+    g_assert_cmpint(sendto(la->direct.fd, rec, rl, 0, (struct sockaddr *)&la->direct.to, la->direct.to_len), ==,
                     (ssize_t)rl);
     {
         guint64 p = st.rx_packets, d = st.rx_drops;
@@ -732,16 +731,16 @@ static void test_replayed_records(void)
     }
 
     rl = seal_from(la, &a, &b, 2, rec, sizeof(rec));
-    fd = socket(la->direct_to.ss_family, SOCK_DGRAM, 0);
+    fd = socket(la->direct.to.ss_family, SOCK_DGRAM, 0);
     g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(sendto(fd, rec, rl, 0, (struct sockaddr *)&la->direct_to, la->direct_to_len), ==, (ssize_t)rl);
+    g_assert_cmpint(sendto(fd, rec, rl, 0, (struct sockaddr *)&la->direct.to, la->direct.to_len), ==, (ssize_t)rl);
     {
         guint64 p = st.rx_packets, d = st.rx_drops;
         st = settle_stats(lb, p, d);
         g_assert_cmpuint(st.rx_packets, ==, p);
         g_assert_cmpuint(st.rx_drops, ==, d + 1);
     }
-    g_assert_cmpint(sendto(la->direct_fd, rec, rl, 0, (struct sockaddr *)&la->direct_to, la->direct_to_len), ==,
+    g_assert_cmpint(sendto(la->direct.fd, rec, rl, 0, (struct sockaddr *)&la->direct.to, la->direct.to_len), ==,
                     (ssize_t)rl);
     {
         guint64 p = st.rx_packets, d = st.rx_drops;

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: MIT */
+/* A link's DTLS transport (dtls.h): the GnuTLS session over the direct
+ * path or the ICE component, and the records.  The smaller node id is the
+ * client; each side pins the other's certificate to the fingerprint it
+ * signalled and to its node id.  Once the handshake is done and the cipher
+ * is AES-GCM, record.c seals and opens the application data. */
+#include <errno.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/dtls.h>
+#include <gnutls/x509.h>
+
+#include "internal.h"
+#include "link.h"
+#include "log.h"
+
+#define PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
+                 "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:" \
+                 "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1"
+
+void ipop__dtls_init(ipop_link_t *link, const ipop__dtls_events *ev)
+{
+    link->dtls.ev = ev;
+}
+
+void ipop__dtls_clear(ipop_link_t *link)
+{
+    g_clear_pointer(&link->dtls.tx_batch, g_free);
+}
+
+/* ---- datagrams out ---- */
+
+/* A DTLS server answers the client's first flight as soon as it arrives,
+ * which can be before its own ICE side has selected a pair: libnice then
+ * has nowhere to send, and the flight would be lost until the client's
+ * retransmission (250 ms).  Such handshake datagrams are held, a few, and
+ * sent once a pair is selected. */
+#define EARLY_MAX 16
+
+static bool hold_early(ipop_link_t *link, const void *data, size_t len)
+{
+    if (g_queue_get_length(&link->dtls.early) >= EARLY_MAX)
+        return false;
+    g_queue_push_tail(&link->dtls.early, g_bytes_new(data, len));
+    return true;
+}
+
+void ipop__dtls_flush_early(ipop_link_t *link)
+{
+    GBytes *b;
+
+    while (link->ice.agent && (b = g_queue_pop_head(&link->dtls.early))) {
+        gsize len;
+        const void *data = g_bytes_get_data(b, &len);
+        if (ipop__ice_send(link, data, len) < 0)
+            __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+        g_bytes_unref(b);
+    }
+}
+
+static void drop_early(ipop_link_t *link)
+{
+    g_queue_clear_full(&link->dtls.early, (GDestroyNotify)g_bytes_unref);
+}
+
+/* Sends the datagrams gathered by tls_push() during ipop__dtls_send_records():
+ * on the direct path if there is one, else through libnice. */
+static void flush_batch(ipop_link_t *link)
+{
+    struct ipop__dtls *d = &link->dtls;
+    unsigned n = d->tx_batch_n, first;
+    int sent;
+
+    if (n == 0)
+        return;
+    first = ipop__direct_send_many(link, d->tx_batch, DTLS_MTU, d->tx_batch_len, n);
+    d->tx_batch_n = 0;
+    if (first == n)
+        return;
+    sent = ipop__ice_send_many(link, d->tx_batch + (size_t)first * DTLS_MTU, DTLS_MTU, d->tx_batch_len + first,
+                               n - first);
+    /* What the socket would not take is lost, as in tls_push(). */
+    if (sent < (int)(n - first))
+        __atomic_fetch_add(&link->tx_drops, (guint64)(n - first - (unsigned)MAX(sent, 0)), __ATOMIC_RELAXED);
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len)
+{
+    ipop_link_t *link = ptr;
+    struct ipop__dtls *d = &link->dtls;
+    int sent;
+
+    if (d->tx_batching && len <= DTLS_MTU) {
+        if (d->tx_batch_n == TX_BATCH_MAX)
+            flush_batch(link);
+        memcpy(d->tx_batch + (size_t)d->tx_batch_n * DTLS_MTU, data, len);
+        d->tx_batch_len[d->tx_batch_n++] = len;
+        return (ssize_t)len;
+    }
+    flush_batch(link); /* in order */
+    if (ipop__direct_send(link, data, len))
+        return (ssize_t)len;
+    sent = ipop__ice_send(link, data, len);
+
+    /* A datagram the socket would not take is lost, as UDP would lose it;
+     * telling GnuTLS "again" would make it resend a stale record. */
+    if (sent < 0 && !d->done && hold_early(link, data, len))
+        return (ssize_t)len;
+    if (sent < 0)
+        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+    return (ssize_t)len;
+}
+
+/* ---- the session ---- */
+
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t size)
+{
+    ipop_link_t *link = ptr;
+    size_t n;
+
+    if (!link->dtls.rx_data) {
+        gnutls_transport_set_errno(link->dtls.tls, EAGAIN);
+        return -1;
+    }
+    n = MIN(size, link->dtls.rx_len);
+    memcpy(data, link->dtls.rx_data, n);
+    link->dtls.rx_data = NULL;
+    return (ssize_t)n;
+}
+
+static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
+{
+    ipop_link_t *link = ptr;
+    return link->dtls.rx_data ? 1 : 0;
+}
+
+/* Pins the peer: its certificate must be the one its signalling named. */
+static int tls_verify(gnutls_session_t tls)
+{
+    ipop_link_t *link = gnutls_session_get_ptr(tls);
+    const gnutls_datum_t *certs;
+    unsigned n = 0;
+    uint8_t fp[32];
+    char id[IPOP__NODE_ID_LEN + 1];
+
+    if (!link)
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    certs = gnutls_certificate_get_peers(tls, &n);
+    if (!certs || n < 1 || ipop__cert_fingerprint(&certs[0], fp) < 0) {
+        link->dtls.fail = IPOP_REASON_DTLS_FAILED;
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    if (memcmp(fp, link->dtls.remote_fp, sizeof(fp)) != 0) {
+        link->dtls.fail = IPOP_REASON_FINGERPRINT_MISMATCH;
+        ipop__warn(link->net, "peer %s presented a certificate that is not the signalled one",
+                   ipop__link_tag(link->peer_id));
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    /* The node id is the hash of the key: a signalled fingerprint of some
+     * other key cannot stand in for a node id. */
+    if (ipop__cert_node_id(&certs[0], id) < 0 || strcmp(id, link->peer_id) != 0) {
+        link->dtls.fail = IPOP_REASON_FINGERPRINT_MISMATCH;
+        ipop__warn(link->net, "peer %s presented a certificate whose key is not its node id's",
+                   ipop__link_tag(link->peer_id));
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    return 0;
+}
+
+void ipop__dtls_set_verify(gnutls_certificate_credentials_t cred)
+{
+    gnutls_certificate_set_verify_function(cred, tls_verify);
+}
+
+/* The priority string, parsed once per process (8 KiB a session otherwise;
+ * kept until exit, like GnuTLS's own global state). */
+static gnutls_priority_t link_priority(void)
+{
+    static gsize once;
+    static gnutls_priority_t prio;
+
+    if (g_once_init_enter(&once)) {
+        if (gnutls_priority_init(&prio, PRIORITY, NULL) < 0)
+            prio = NULL;
+        g_once_init_leave(&once, 1);
+    }
+    return prio;
+}
+
+int ipop__dtls_setup(ipop_link_t *link, const uint8_t remote_fp[32])
+{
+    ipop_network_t *net = link->net;
+    unsigned flags = (link->controlling ? GNUTLS_CLIENT : GNUTLS_SERVER) | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK;
+    gnutls_session_t tls;
+
+    memcpy(link->dtls.remote_fp, remote_fp, sizeof(link->dtls.remote_fp));
+    if (gnutls_init(&tls, flags) < 0)
+        return -ENOMEM;
+    if (!link_priority() || gnutls_priority_set(tls, link_priority()) < 0 ||
+        gnutls_credentials_set(tls, GNUTLS_CRD_CERTIFICATE, ipop__identity_credentials(net->id)) < 0) {
+        gnutls_deinit(tls);
+        return -EINVAL;
+    }
+    if (!link->controlling)
+        gnutls_certificate_server_set_request(tls, GNUTLS_CERT_REQUIRE);
+    gnutls_session_set_ptr(tls, link);
+    gnutls_transport_set_ptr(tls, link);
+    gnutls_transport_set_push_function(tls, tls_push);
+    gnutls_transport_set_pull_function(tls, tls_pull);
+    gnutls_transport_set_pull_timeout_function(tls, tls_pull_timeout);
+    gnutls_dtls_set_mtu(tls, DTLS_MTU);
+    /* A lost first flight costs 250 ms, not a second (GnuTLS doubles it). */
+    gnutls_dtls_set_timeouts(tls, 250, 30000);
+    link->dtls.fail = IPOP_REASON_NONE;
+    g_mutex_lock(&link->tx_lock);
+    link->dtls.tls = tls;
+    link->dtls.done = false;
+    g_mutex_unlock(&link->tx_lock);
+    return 0;
+}
+
+void ipop__dtls_stop(ipop_link_t *link)
+{
+    struct ipop__dtls *d = &link->dtls;
+    gnutls_session_t tls;
+
+    ipop__source_clear(&d->timer);
+    g_mutex_lock(&link->tx_lock);
+    d->rec_on = false;
+    ipop__rec_clear(&d->rec_tx);
+    ipop__rec_clear(&d->rec_rx);
+    tls = d->tls;
+    d->tls = NULL;
+    d->done = false;
+    g_mutex_unlock(&link->tx_lock);
+    if (tls)
+        gnutls_deinit(tls);
+    drop_early(link);
+    d->rx_data = NULL;
+}
+
+static gboolean on_tls_timer(gpointer data)
+{
+    ipop_link_t *link = data;
+
+    ipop__source_clear(&link->dtls.timer);
+    ipop__dtls_step(link);
+    return G_SOURCE_REMOVE;
+}
+
+static void established(ipop_link_t *link)
+{
+    struct ipop__dtls *d = &link->dtls;
+    unsigned data_mtu = gnutls_dtls_get_data_mtu(d->tls);
+
+    ipop__source_clear(&d->timer);
+    g_mutex_lock(&link->tx_lock);
+    d->done = true;
+    d->rec_on = ipop__rec_init(&d->rec_tx, d->tls, 0) == 0 && ipop__rec_init(&d->rec_rx, d->tls, 1) == 0;
+    if (!d->rec_on) {
+        ipop__rec_clear(&d->rec_tx);
+        ipop__rec_clear(&d->rec_rx);
+    }
+    g_mutex_unlock(&link->tx_lock);
+    ipop__dbg(link->net, "DTLS with %s up: %s, data MTU %u", ipop__link_tag(link->peer_id),
+              gnutls_cipher_get_name(gnutls_cipher_get(d->tls)), data_mtu);
+    if (data_mtu < REC_MAX)
+        ipop__warn(link->net, "DTLS data MTU %u is below %d: large packets will be refused", data_mtu, REC_MAX);
+    d->ev->up(link);
+}
+
+void ipop__dtls_step(ipop_link_t *link)
+{
+    struct ipop__dtls *d = &link->dtls;
+    int r;
+
+    if (!d->tls || d->done)
+        return;
+    r = gnutls_handshake(d->tls);
+    if (r == 0) {
+        established(link);
+    } else if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal(r)) {
+        ipop__source_clear(&d->timer);
+        d->timer = ipop__net_timeout(link->net, gnutls_dtls_get_timeout(d->tls), on_tls_timer, link);
+    } else {
+        ipop__warn(link->net, "DTLS handshake with %s failed: %s", ipop__link_tag(link->peer_id),
+                   gnutls_strerror(r));
+        d->ev->end(link, d->fail ? d->fail : IPOP_REASON_DTLS_FAILED, true);
+    }
+}
+
+/* ---- records out ---- */
+
+/* A record sealed here (record.c): into the batch's next slot while
+ * batching, else sent at once. */
+static int send_sealed(ipop_link_t *link, const uint8_t *rec, size_t len)
+{
+    struct ipop__dtls *d = &link->dtls;
+    uint8_t one[DTLS_MTU], *out = one;
+    int n;
+
+    if (d->tx_batching) {
+        if (d->tx_batch_n == TX_BATCH_MAX)
+            flush_batch(link);
+        out = d->tx_batch + (size_t)d->tx_batch_n * DTLS_MTU;
+    }
+    n = ipop__rec_seal(&d->rec_tx, rec, len, out, DTLS_MTU);
+    if (n < 0)
+        return n == -EMSGSIZE ? -EMSGSIZE : -EIO;
+    if (d->tx_batching)
+        d->tx_batch_len[d->tx_batch_n++] = (size_t)n;
+    else
+        tls_push(link, out, (size_t)n);
+    return 0;
+}
+
+int ipop__dtls_send_locked(ipop_link_t *link, const uint8_t *rec, size_t len)
+{
+    ssize_t r;
+
+    if (!link->dtls.tls || !link->dtls.done)
+        return -ENOTCONN;
+    if (link->dtls.rec_on)
+        return send_sealed(link, rec, len);
+    r = gnutls_record_send(link->dtls.tls, rec, len);
+    if (r == GNUTLS_E_LARGE_PACKET)
+        return -EMSGSIZE;
+    if (r < 0)
+        return r == GNUTLS_E_AGAIN ? -ENOBUFS : -EIO;
+    return 0;
+}
+
+int ipop__dtls_send_record(ipop_link_t *link, const uint8_t *rec, size_t len)
+{
+    int r;
+
+    g_mutex_lock(&link->tx_lock);
+    r = ipop__dtls_send_locked(link, rec, len);
+    g_mutex_unlock(&link->tx_lock);
+    return r;
+}
+
+unsigned ipop__dtls_send_records(ipop_link_t *link, uint8_t *const *recs, const size_t *lens, unsigned n)
+{
+    struct ipop__dtls *d = &link->dtls;
+    unsigned ok = 0;
+
+    g_mutex_lock(&link->tx_lock);
+    if (!d->tx_batch)
+        d->tx_batch = g_malloc((size_t)TX_BATCH_MAX * DTLS_MTU);
+    d->tx_batching = true;
+    for (unsigned i = 0; i < n; i++) {
+        if (ipop__dtls_send_locked(link, recs[i], lens[i]) == 0) {
+            __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&link->tx_bytes, (guint64)(lens[i] - IPOP__FRAME_HDR), __ATOMIC_RELAXED);
+            ok++;
+        } else {
+            __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
+        }
+    }
+    d->tx_batching = false;
+    flush_batch(link);
+    g_mutex_unlock(&link->tx_lock);
+    return ok;
+}
+
+int ipop__dtls_seal(ipop_link_t *link, const uint8_t *rec, size_t len, uint8_t *out, size_t cap)
+{
+    int n;
+
+    g_mutex_lock(&link->tx_lock);
+    n = ipop__rec_seal(&link->dtls.rec_tx, rec, len, out, cap);
+    g_mutex_unlock(&link->tx_lock);
+    return n;
+}
+
+/* ---- records in ---- */
+
+static uint64_t seq48(const uint8_t seq[8])
+{
+    uint64_t v = 0;
+
+    for (int i = 2; i < 8; i++)
+        v = v << 8 | seq[i];
+    return v;
+}
+
+/* GnuTLS reads a record, under the send lock: it may send (the last flight
+ * of the handshake again) and must then carry on from the sequence number
+ * record.c has reached, never reuse one (a nonce, with AES-GCM). */
+static ssize_t recv_locked(ipop_link_t *link, uint8_t *buf, size_t size)
+{
+    struct ipop__dtls *d = &link->dtls;
+    uint8_t seq[8];
+    ssize_t r;
+
+    g_mutex_lock(&link->tx_lock);
+    if (d->rec_on) {
+        ipop__rec_seq_bytes(&d->rec_tx, seq);
+        gnutls_record_set_state(d->tls, 0, seq);
+    }
+    r = gnutls_record_recv(d->tls, buf, size);
+    if (d->rec_on && d->tls && gnutls_record_get_state(d->tls, 0, NULL, NULL, NULL, seq) == 0 &&
+        seq48(seq) > d->rec_tx.seq)
+        d->rec_tx.seq = seq48(seq);
+    g_mutex_unlock(&link->tx_lock);
+    return r;
+}
+
+/* DTLS records for GnuTLS (all of them until record.c takes over): the
+ * handshake, or records it opens itself. */
+static void tls_feed(ipop_link_t *link, const uint8_t *buf, size_t len)
+{
+    ipop_network_t *net = link->net;
+    struct ipop__dtls *d = &link->dtls;
+    ssize_t r;
+
+    d->rx_data = buf;
+    d->rx_len = len;
+    if (!d->done) {
+        net->glib_due = true;
+        ipop__dtls_step(link);
+        d->rx_data = NULL;
+        return;
+    }
+    for (;;) {
+        r = recv_locked(link, net->rxbuf, sizeof(net->rxbuf));
+        if (r > 0) {
+            d->ev->record(link, net->rxbuf, (size_t)r);
+            if (!d->tls) /* a goodbye tore the session down */
+                return;
+            continue;
+        }
+        if (r == 0) {
+            net->glib_due = true;
+            d->ev->end(link, IPOP_REASON_PEER_CLOSED, false);
+            return;
+        }
+        if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) {
+            /* Records that fail to decrypt or replay are dropped and counted. */
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+            if (gnutls_error_is_fatal(r) && r != GNUTLS_E_DECRYPTION_FAILED &&
+                r != GNUTLS_E_UNEXPECTED_PACKET_LENGTH && r != GNUTLS_E_UNEXPECTED_PACKET &&
+                r != GNUTLS_E_UNSUPPORTED_VERSION_PACKET) {
+                ipop__warn(net, "DTLS with %s failed: %s", ipop__link_tag(link->peer_id), gnutls_strerror(r));
+                net->glib_due = true;
+                d->ev->end(link, IPOP_REASON_DTLS_FAILED, true);
+                return;
+            }
+        }
+        break;
+    }
+    d->rx_data = NULL;
+}
+
+/* Once record.c opens the application data, a datagram is taken apart
+ * record by record (RFC 6347 allows several in one, and a datagram merged
+ * by UDP GRO on its way to libnice's reader holds many): application data
+ * is opened here, against record.c's replay window, and never reaches
+ * GnuTLS, whose own window is out of date (and reset by the
+ * gnutls_record_set_state() of recv_locked()); the rest (a handshake
+ * retransmission, an alert) goes to GnuTLS one record at a time.  What
+ * does not parse, authenticate or is a replay is dropped and counted. */
+static void rx_records(ipop_link_t *link, const uint8_t *buf, size_t len)
+{
+    ipop_network_t *net = link->net;
+    struct ipop__dtls *d = &link->dtls;
+
+    for (size_t at = 0, rl; at < len && d->tls; at += rl) {
+        int n;
+
+        if (len - at < IPOP__REC_HDR) {
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        rl = IPOP__REC_HDR + ((size_t)buf[at + 11] << 8 | buf[at + 12]);
+        if (rl > len - at) {
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        if (buf[at] != IPOP__REC_APP_DATA) {
+            net->glib_due = true;
+            tls_feed(link, buf + at, rl);
+            continue;
+        }
+        n = ipop__rec_open(&d->rec_rx, buf + at, rl, net->rxbuf, sizeof(net->rxbuf));
+        if (n >= 0)
+            d->ev->record(link, net->rxbuf, (size_t)n);
+        else /* forged, corrupt, replayed, or of another epoch */
+            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void ipop__dtls_rx(ipop_link_t *link, const uint8_t *buf, size_t len)
+{
+    if (!link->dtls.tls)
+        return; /* DTLS before the offer or answer: the peer retransmits */
+    if (link->dtls.rec_on)
+        rx_records(link, buf, len);
+    else
+        tls_feed(link, buf, len);
+}
