@@ -16,6 +16,8 @@
 #include "identity.h"
 #include "log.h"
 
+#define FILE_MAX (64 * 1024) /* a key and a certificate in PEM take about 1 KiB */
+
 struct ipop__identity {
     gnutls_x509_privkey_t key;
     gnutls_x509_crt_t crt;
@@ -76,19 +78,23 @@ static int generate(ipop__identity *id)
 static int save(ipop__identity *id, const char *path)
 {
     gnutls_datum_t k = { 0 }, c = { 0 };
-    char *tmp = g_strdup_printf("%s.tmp%d", path, (int)getpid());
+    char *tmp = NULL;
     int fd = -1, r = -EIO;
 
     if (gnutls_x509_privkey_export2(id->key, GNUTLS_X509_FMT_PEM, &k) < 0 ||
         gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_PEM, &c) < 0)
         goto out;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* A new file of a random name (O_EXCL: nothing someone put there is
+     * followed), 0600 whatever the umask, then linked to its name. */
+    tmp = g_strdup_printf("%s.XXXXXX", path);
+    fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
     if (fd < 0) {
         r = -errno;
+        g_clear_pointer(&tmp, g_free);
         goto out;
     }
-    if (write(fd, k.data, k.size) != (ssize_t)k.size || write(fd, c.data, c.size) != (ssize_t)c.size ||
-        fsync(fd) < 0) {
+    if (fchmod(fd, 0600) < 0 || write(fd, k.data, k.size) != (ssize_t)k.size ||
+        write(fd, c.data, c.size) != (ssize_t)c.size || fsync(fd) < 0) {
         r = -EIO;
         goto out;
     }
@@ -103,7 +109,10 @@ static int save(ipop__identity *id, const char *path)
 out:
     if (fd >= 0)
         close(fd);
-    unlink(tmp);
+    if (r < 0 && r != -EEXIST)
+        ipop__err(NULL, "cannot write the identity file %s: %s", path, g_strerror(-r));
+    if (tmp)
+        unlink(tmp);
     g_free(tmp);
     if (k.data)
         gnutls_memset(k.data, 0, k.size);
@@ -112,25 +121,103 @@ out:
     return r;
 }
 
-static int load(ipop__identity *id, const char *path)
+/* The file holds our private key: it must be ours and private, and be the
+ * file itself (a symbolic link could point it anywhere, or be swapped).
+ * Returns 0, or -errno after saying what is wrong and how to fix it. */
+static int check_file(int fd, const char *path)
 {
-    gchar *text = NULL;
-    gsize len = 0;
-    gnutls_datum_t d;
-    int r = -EINVAL;
+    struct stat st;
 
-    if (!g_file_get_contents(path, &text, &len, NULL))
-        return -EIO;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode)) {
+        ipop__err(NULL, "identity file %s is not a regular file", path);
+        return -EINVAL;
+    }
+    if (st.st_uid != geteuid()) {
+        ipop__err(NULL, "identity file %s is owned by uid %u, not by this user (uid %u): refused, as another "
+                  "user could read or replace the key; fix: chown %u %s", path, (unsigned)st.st_uid,
+                  (unsigned)geteuid(), (unsigned)geteuid(), path);
+        return -EPERM;
+    }
+    if (st.st_mode & 077) {
+        ipop__err(NULL, "identity file %s has mode %04o: refused, as group or others can reach the private key; "
+                  "fix: chmod 600 %s (and make a new identity if others could read it)", path,
+                  (unsigned)(st.st_mode & 07777), path);
+        return -EACCES;
+    }
+    if (st.st_size > FILE_MAX) {
+        ipop__err(NULL, "identity file %s is too large to be an identity", path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Opens the file without following a symbolic link.  -ENOENT when there
+ * is none. */
+static int open_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+    if (fd >= 0)
+        return fd;
+    if (errno == ELOOP)
+        ipop__err(NULL, "identity file %s is a symbolic link: refused; name the file itself", path);
+    else if (errno != ENOENT)
+        ipop__err(NULL, "cannot open the identity file %s: %s", path, g_strerror(errno));
+    return -errno;
+}
+
+static int load(ipop__identity *id, int fd, const char *path)
+{
+    char *text = g_malloc(FILE_MAX + 1);
+    size_t len = 0;
+    ssize_t n;
+    gnutls_datum_t d;
+    int r = check_file(fd, path);
+
+    while (r == 0 && len < FILE_MAX && (n = read(fd, text + len, FILE_MAX - len)) != 0) {
+        if (n < 0 && errno != EINTR)
+            r = -EIO;
+        else if (n > 0)
+            len += (size_t)n;
+    }
+    if (r < 0)
+        goto out;
+    r = -EINVAL;
     d.data = (unsigned char *)text;
     d.size = (unsigned)len;
     if (gnutls_x509_privkey_import(id->key, &d, GNUTLS_X509_FMT_PEM) < 0 ||
         gnutls_x509_privkey_get_pk_algorithm(id->key) != GNUTLS_PK_ECDSA ||
-        gnutls_x509_crt_import(id->crt, &d, GNUTLS_X509_FMT_PEM) < 0)
+        gnutls_x509_crt_import(id->crt, &d, GNUTLS_X509_FMT_PEM) < 0) {
+        ipop__err(NULL, "identity file %s holds no ECDSA key and certificate", path);
         goto out;
+    }
     r = 0;
 out:
     memset(text, 0, len);
     g_free(text);
+    return r;
+}
+
+/* Loads the file, or creates it when there is none. */
+static int load_or_create(ipop__identity *id, const char *path)
+{
+    int fd = open_file(path), r;
+
+    if (fd == -ENOENT) {
+        r = generate(id);
+        if (r < 0)
+            return r;
+        r = save(id, path);
+        if (r != -EEXIST)
+            return r;
+        fd = open_file(path); /* created by someone else meanwhile: theirs, if it passes */
+    }
+    if (fd < 0)
+        return fd;
+    r = load(id, fd, path);
+    close(fd);
     return r;
 }
 
@@ -202,16 +289,7 @@ int ipop__identity_load(ipop__identity **ret, const char *path)
         r = -ENOMEM;
         goto fail;
     }
-    if (path && access(path, F_OK) == 0) {
-        r = load(id, path);
-    } else {
-        r = generate(id);
-        if (r == 0 && path) {
-            r = save(id, path);
-            if (r == -EEXIST) /* created by someone else since access(): use theirs */
-                r = load(id, path);
-        }
-    }
+    r = path ? load_or_create(id, path) : generate(id);
     if (r < 0)
         goto fail;
     r = derive(id);

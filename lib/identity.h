@@ -11,8 +11,10 @@ typedef struct ipop__identity ipop__identity;
 
 /* Loads the key and certificate from path (PEM, both in one file), or
  * creates them and writes the file with mode 0600 when it does not exist.
- * path NULL: a fresh identity in memory.  Returns 0 or -errno (-EINVAL for
- * a file that does not parse). */
+ * path NULL: a fresh identity in memory.  The file must be a regular file
+ * (not a symbolic link: -ELOOP), owned by the effective user (-EPERM), with
+ * no permission for group or others (-EACCES); each refusal is logged with
+ * the fix.  Returns 0 or -errno (-EINVAL for a file that does not parse). */
 int ipop__identity_load(ipop__identity **ret, const char *path);
 void ipop__identity_free(ipop__identity *id);
 

@@ -125,7 +125,10 @@ static void handle(ipop_network_t *net, void *p)
         ov->online = false;
         break;
     case IPOP__XMPP_ROOM_ERROR:
-        ipop__err(net, "cannot join group room %s", ov->room);
+        ipop__err(net, "group room: %s", e->text);
+        break;
+    case IPOP__XMPP_REFUSED:
+        refuse_as(net, e->from ? e->from : "(no sender)", IPOP_REASON_NOT_AUTHENTICATED, e->text);
         break;
     }
 }

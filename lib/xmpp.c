@@ -9,6 +9,7 @@
 #include <strophe.h>
 
 #include <glib.h>
+#include <gnutls/crypto.h>
 
 #include "log.h"
 #include "message.h"
@@ -25,9 +26,29 @@
 #define KEEPALIVE_MS 30000
 #define KEEPALIVE_WAIT_MS 10000
 #define CHECK_WAIT_MS 1500
+/* Room nicknames.  Ours is our node id; when someone holds it already
+ * (XEP-0045 7.2.9, a conflict), we join again as node id + '~' + 8 random
+ * base32 characters, which nobody can take before us, up to NICK_RETRIES
+ * times in a row.  Members read the node id from either form.  Several
+ * occupants may claim one node id (a squatter and the real node): a
+ * message to that node goes to the newest FANOUT_MAX of them, and only the
+ * signalling's own authentication tells which is real. */
+#define NICK_SUFFIX_LEN 8
+#define NICK_SUFFIX_MAX 16
+#define NICK_RETRIES 4
+#define OCCUPANTS_MAX 4096    /* occupants remembered per room */
+#define FANOUT_MAX 8
+
+typedef struct occupant {
+    char node[IPOP__NODE_ID_LEN + 1];
+    guint64 seq;               /* order of arrival */
+} occupant;
 
 typedef struct room {
     char *room, *nick, *node_id;
+    unsigned conflicts;        /* nicknames found taken since we were last in */
+    GHashTable *occupants;     /* nick -> occupant*; guarded by the transport's lock */
+    guint64 seq;
 } room;
 
 struct ipop__xmpp {
@@ -51,6 +72,7 @@ struct ipop__xmpp {
     gint64 next_ping;          /* when the next keepalive ping is due */
     gint64 ping_deadline;      /* an answer to ping_id is due by then, or 0 */
     char ping_id[32];
+    char roster_id[32];        /* id of our roster query, new each session */
     unsigned pings;
     bool kicked;               /* we cut the connection: connect again at once */
     gint check;                /* a check was asked for (atomic) */
@@ -156,18 +178,105 @@ static const char *attr(xmpp_stanza_t *s, const char *name)
     return s ? xmpp_stanza_get_attribute(s, name) : NULL;
 }
 
+bool ipop__xmpp_nick_node(const char *nick, char node[IPOP__NODE_ID_LEN + 1])
+{
+    size_t n;
+
+    if (!nick || strnlen(nick, IPOP__NODE_ID_LEN + 1) < IPOP__NODE_ID_LEN)
+        return false;
+    memcpy(node, nick, IPOP__NODE_ID_LEN);
+    node[IPOP__NODE_ID_LEN] = '\0';
+    if (!ipop__node_id_valid(node))
+        return false;
+    nick += IPOP__NODE_ID_LEN;
+    if (!*nick)
+        return true;
+    if (*nick++ != '~')
+        return false;
+    n = strnlen(nick, NICK_SUFFIX_MAX + 1);
+    if (n == 0 || n > NICK_SUFFIX_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!g_ascii_islower(nick[i]) && !g_ascii_isdigit(nick[i]))
+            return false;
+    return true;
+}
+
+/* Input we ignore on purpose: the overlay counts and reports it. */
+static void refuse(ipop__xmpp *x, const char *from, const char *why)
+{
+    emit(x, IPOP__XMPP_REFUSED, from, why);
+}
+
+/* Whether `a` and `b` name the same bare JID (the local part and domain
+ * compare without case, as the server prepares them). */
+static bool same_bare(xmpp_ctx_t *ctx, const char *a, const char *b)
+{
+    char *ba = a ? xmpp_jid_bare(ctx, a) : NULL, *bb = b ? xmpp_jid_bare(ctx, b) : NULL;
+    bool same = ba && bb && !g_ascii_strcasecmp(ba, bb);
+
+    if (ba)
+        xmpp_free(ctx, ba);
+    if (bb)
+        xmpp_free(ctx, bb);
+    return same;
+}
+
+/* RFC 6121 2.1.3 and 2.1.6: what the server says about our account comes
+ * with no 'from', or from our bare JID (or our own full JID).  Anyone else
+ * can address our full JID with anything. */
+static bool from_own_account(ipop__xmpp *x, const char *from)
+{
+    const char *bound = xmpp_conn_get_bound_jid(x->conn);
+
+    if (!from)
+        return true;
+    if (strchr(from, '/'))
+        return bound && !strcmp(from, bound);
+    return same_bare(x->ctx, from, x->jid) || (bound && same_bare(x->ctx, from, bound));
+}
+
+/* The room `from` (room/nick, or the room itself) belongs to, and the nick
+ * in it (NULL for the room itself).  Under x->lock. */
+static room *room_of(ipop__xmpp *x, const char *from, const char **nick)
+{
+    for (guint i = 0; i < x->rooms->len; i++) {
+        room *r = x->rooms->pdata[i];
+        size_t n = strlen(r->room);
+        if (g_ascii_strncasecmp(from, r->room, n) != 0 || (from[n] != '/' && from[n] != '\0'))
+            continue;
+        *nick = from[n] == '/' ? from + n + 1 : NULL;
+        return r;
+    }
+    return NULL;
+}
+
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     ipop__xmpp *x = ud;
     xmpp_stanza_t *el = xmpp_stanza_get_child_by_name_and_ns(st, "ipop", IPOP__XMPP_NS_SIGNAL);
-    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st);
+    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st), *nick = NULL;
     ipop__xmpp_event ev = { .type = IPOP__XMPP_SIGNAL };
-    char *text;
+    char node[IPOP__NODE_ID_LEN + 1], *text, *canon = NULL;
+    room *r;
 
     if (!el || !from || (type && !strcmp(type, "error")))
         return 1;
+    /* We send signals as private chat; a room broadcast (groupchat), a
+     * headline or a normal message with one is someone else's making. */
+    if (!type || strcmp(type, "chat") != 0) {
+        refuse(x, from, "a signalling payload in a message that is not a chat");
+        return 1;
+    }
+    g_mutex_lock(&x->lock);
+    r = room_of(x, from, &nick);
+    if (r && nick && ipop__xmpp_nick_node(nick, node))
+        canon = g_strdup_printf("%s/%s", r->room, node);
+    g_mutex_unlock(&x->lock);
+    if (r && !canon)
+        return 1; /* the room itself, or an occupant that is no node */
     text = xmpp_stanza_get_text(el);
-    ev.from = from;
+    ev.from = canon ? canon : from;
     ev.text = text ? text : "";
     ev.ts = attr(el, "ts");
     ev.nonce = attr(el, "nonce");
@@ -175,42 +284,14 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     x->cb(x->ud, &ev);
     if (text)
         xmpp_free(x->ctx, text);
+    g_free(canon);
     return 1;
 }
 
-/* The roster: the answer to our query, and pushes from the server. */
-static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+static void roster_items(ipop__xmpp *x, xmpp_stanza_t *q)
 {
-    ipop__xmpp *x = ud;
-    xmpp_stanza_t *q = xmpp_stanza_get_child_by_name_and_ns(st, "query", "jabber:iq:roster");
-    const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st), *from = xmpp_stanza_get_from(st);
     ipop__xmpp_event ev = { .type = IPOP__XMPP_ROSTER };
 
-    /* Any answer to our ping, an error included, shows the server is there. */
-    if (x->ping_deadline && id && type && !strcmp(id, x->ping_id) &&
-        (!strcmp(type, "result") || !strcmp(type, "error"))) {
-        x->ping_deadline = 0;
-        return 1;
-    }
-
-    if (!q || !type)
-        return 1;
-    if (!strcmp(type, "set")) {
-        /* A push is only believed from our own account (RFC 6121 2.1.6). */
-        char *bare = xmpp_jid_bare(x->ctx, x->jid);
-        bool own = !from || !strcmp(from, bare);
-        xmpp_free(x->ctx, bare);
-        if (!own)
-            return 1;
-        if (id) {
-            char *eid = ipop__xml_escape(id), *xml = g_strdup_printf("<iq type='result' id='%s'/>", eid);
-            send_raw(x, xml);
-            g_free(eid);
-            g_free(xml);
-        }
-    } else if (strcmp(type, "result") != 0 || !id || strcmp(id, "ipop-roster") != 0) {
-        return 1;
-    }
     for (xmpp_stanza_t *item = xmpp_stanza_get_children(q); item; item = xmpp_stanza_get_next(item)) {
         const char *name = xmpp_stanza_get_name(item);
         ev.from = attr(item, "jid");
@@ -221,26 +302,222 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             ev.text = "none";
         x->cb(x->ud, &ev);
     }
+}
+
+/* The roster: the answer to our query, and pushes from the server. */
+static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    ipop__xmpp *x = ud;
+    xmpp_stanza_t *q = xmpp_stanza_get_child_by_name_and_ns(st, "query", "jabber:iq:roster");
+    const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st), *from = xmpp_stanza_get_from(st);
+    char *domain;
+    bool server;
+
+    if (!type)
+        return 1;
+    /* Any answer to our ping from the server, an error included, shows the
+     * server is there. */
+    if (x->ping_deadline && id && !strcmp(id, x->ping_id) && (!strcmp(type, "result") || !strcmp(type, "error"))) {
+        domain = xmpp_jid_domain(x->ctx, x->jid);
+        server = from_own_account(x, from) || (domain && !g_ascii_strcasecmp(from, domain));
+        if (domain)
+            xmpp_free(x->ctx, domain);
+        if (server)
+            x->ping_deadline = 0;
+        else
+            refuse(x, from, "an answer to our ping that is not from our server");
+        return 1;
+    }
+    if (!strcmp(type, "set") && q) {
+        /* RFC 6121 2.1.6: a push is only believed from our own account. */
+        if (!from_own_account(x, from)) {
+            refuse(x, from, "a roster push that is not from our server");
+            return 1;
+        }
+        if (id) {
+            char *eid = ipop__xml_escape(id), *xml = g_strdup_printf("<iq type='result' id='%s'/>", eid);
+            send_raw(x, xml);
+            g_free(eid);
+            g_free(xml);
+        }
+        roster_items(x, q);
+    } else if (!strcmp(type, "result") && id && x->roster_id[0] && !strcmp(id, x->roster_id)) {
+        /* RFC 6121 2.1.3: the answer to our query, from our server only. */
+        if (!from_own_account(x, from)) {
+            refuse(x, from, "a roster result that is not from our server");
+            return 1;
+        }
+        if (q)
+            roster_items(x, q);
+    } else if (q && !strcmp(type, "result")) {
+        refuse(x, from, "a roster result we did not ask for");
+    }
     return 1;
+}
+
+/* The defined condition of an error stanza (RFC 6120 8.3.3), or "". */
+static const char *error_condition(xmpp_stanza_t *st)
+{
+    xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+
+    for (xmpp_stanza_t *c = err ? xmpp_stanza_get_children(err) : NULL; c; c = xmpp_stanza_get_next(c)) {
+        const char *ns = xmpp_stanza_get_ns(c), *name = xmpp_stanza_get_name(c);
+        if (name && ns && !strcmp(ns, "urn:ietf:params:xml:ns:xmpp-stanzas"))
+            return name;
+    }
+    return "";
+}
+
+/* XEP-0045 status code `code` in a room presence. */
+static bool has_status(xmpp_stanza_t *st, const char *code)
+{
+    xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(st, "x", "http://jabber.org/protocol/muc#user");
+
+    for (xmpp_stanza_t *c = x ? xmpp_stanza_get_children(x) : NULL; c; c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c), *v = attr(c, "code");
+        if (name && !strcmp(name, "status") && v && !strcmp(v, code))
+            return true;
+    }
+    return false;
+}
+
+static void new_nick(room *r)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    uint8_t rnd[NICK_SUFFIX_LEN];
+    char suffix[NICK_SUFFIX_LEN + 1];
+
+    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
+    for (size_t i = 0; i < NICK_SUFFIX_LEN; i++)
+        suffix[i] = alphabet[rnd[i] & 31];
+    suffix[NICK_SUFFIX_LEN] = '\0';
+    g_free(r->nick);
+    r->nick = g_strdup_printf("%s~%s", r->node_id, suffix);
+}
+
+/* What a room presence means, worked out under x->lock and said after. */
+typedef struct room_news {
+    char *from;                /* room/node that came or went, or NULL */
+    bool available;
+    char node[IPOP__NODE_ID_LEN + 1];
+    char *error;               /* our join failed for good: why */
+    char *note;                /* to log */
+} room_news;
+
+/* Our join failed.  A taken nickname is recovered from; anything else is
+ * reported. */
+static void join_failed(ipop__xmpp *x, room *r, xmpp_stanza_t *st, room_news *news)
+{
+    const char *cond = error_condition(st);
+    char *old, *xml;
+
+    if (strcmp(cond, "conflict") != 0) {
+        news->error = g_strdup_printf("cannot join room %s as %s: %s", r->room, r->nick, *cond ? cond : "error");
+        return;
+    }
+    if (r->conflicts >= NICK_RETRIES) {
+        news->error = g_strdup_printf("cannot join room %s: %u nicknames in a row were taken", r->room,
+                                      r->conflicts + 1);
+        return;
+    }
+    r->conflicts++;
+    old = r->nick;
+    r->nick = NULL;
+    new_nick(r);
+    news->note = g_strdup_printf("room %s: someone else holds the nickname %.60s; joining as %s", r->room, old,
+                                 r->nick);
+    xml = presence_xml(r, false);
+    send_raw(x, xml);
+    g_free(xml);
+    g_free(old);
+}
+
+/* A presence from room/nick.  Occupants are tracked by nickname and
+ * reported by node id, present while any occupant claims it. */
+static void room_presence(ipop__xmpp *x, room *r, const char *nick, xmpp_stanza_t *st, const char *type,
+                          room_news *news)
+{
+    bool own = !strcmp(nick, r->nick) || has_status(st, "110");
+    occupant *o;
+    GHashTableIter it;
+    gpointer v;
+
+    if (type && !strcmp(type, "error")) {
+        if (own)
+            join_failed(x, r, st, news);
+        return;
+    }
+    if (type && strcmp(type, "unavailable") != 0)
+        return;
+    if (own && !type) {
+        r->conflicts = 0;
+        if (strcmp(nick, r->nick) != 0) { /* the service chose our nickname (status 210) */
+            g_free(r->nick);
+            r->nick = g_strdup(nick);
+        }
+    }
+    if (!ipop__xmpp_nick_node(nick, news->node))
+        return; /* not a node: nothing to say */
+    news->available = !type;
+    if (!type) {
+        if (!g_hash_table_contains(r->occupants, nick)) {
+            if (g_hash_table_size(r->occupants) >= OCCUPANTS_MAX)
+                return;
+            o = g_new0(occupant, 1);
+            memcpy(o->node, news->node, sizeof(o->node));
+            o->seq = ++r->seq;
+            g_hash_table_insert(r->occupants, g_strdup(nick), o);
+        }
+    } else {
+        g_hash_table_remove(r->occupants, nick);
+        /* gone only when no other occupant says it is that node */
+        g_hash_table_iter_init(&it, r->occupants);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            if (!strcmp(((occupant *)v)->node, news->node))
+                return;
+    }
+    news->from = g_strdup_printf("%s/%s", r->room, news->node);
 }
 
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     ipop__xmpp *x = ud;
-    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st);
-    xmpp_stanza_t *node = xmpp_stanza_get_child_by_name_and_ns(st, "node", IPOP__XMPP_NS_NODE);
+    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st), *nick = NULL;
+    xmpp_stanza_t *node_el = xmpp_stanza_get_child_by_name_and_ns(st, "node", IPOP__XMPP_NS_NODE);
     ipop__xmpp_event ev = { .type = IPOP__XMPP_PRESENCE, .from = from };
+    room_news news = { 0 };
+    room *r;
 
     if (!from)
         return 1;
-    if (type && !strcmp(type, "error")) {
-        emit(x, IPOP__XMPP_ROOM_ERROR, from, "presence error");
-        return 1;
+    g_mutex_lock(&x->lock);
+    r = room_of(x, from, &nick);
+    if (r && nick) {
+        room_presence(x, r, nick, st, type, &news);
+    } else if (r && type && !strcmp(type, "error")) {
+        const char *cond = error_condition(st);
+        news.error = g_strdup_printf("cannot join room %s: %s", r->room, *cond ? cond : "error");
     }
+    g_mutex_unlock(&x->lock);
+    if (news.note)
+        ipop__warn(NULL, "%s", news.note);
+    if (news.error)
+        emit(x, IPOP__XMPP_ROOM_ERROR, from, news.error);
+    if (news.from) {
+        ev.from = news.from;
+        ev.available = news.available;
+        ev.node = news.available ? news.node : NULL;
+        x->cb(x->ud, &ev);
+    }
+    g_free(news.note);
+    g_free(news.error);
+    g_free(news.from);
+    if (r)
+        return 1;
     if (type && strcmp(type, "unavailable") != 0)
-        return 1; /* subscriptions are the roster's business */
+        return 1; /* errors are a room's business, subscriptions the roster's */
     ev.available = !type;
-    ev.node = attr(node, "id");
+    ev.node = attr(node_el, "id");
     x->cb(x->ud, &ev);
     return 1;
 }
@@ -334,8 +611,19 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
         xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
         xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, x);
         xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, x);
-        if (x->roster)
-            send_raw(x, "<iq type='get' id='ipop-roster'><query xmlns='jabber:iq:roster'/></iq>");
+        if (!xmpp_conn_is_secured(conn))
+            ipop__warn(NULL, "XMPP session to %s is not encrypted (xmpp.require-tls=false): the password and "
+                       "all signalling cross the network in clear", x->server ? x->server : x->jid);
+        if (x->roster) {
+            uint8_t rnd[8];
+            char *xml;
+            gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
+            snprintf(x->roster_id, sizeof(x->roster_id), "ipop-roster-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+                     rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+            xml = g_strdup_printf("<iq type='get' id='%s'><query xmlns='jabber:iq:roster'/></iq>", x->roster_id);
+            send_raw(x, xml);
+            g_free(xml);
+        }
         if (x->node_id) {
             char *xml = g_strdup_printf("<presence><node xmlns='" IPOP__XMPP_NS_NODE "' id='%s'/></presence>",
                                         x->node_id);
@@ -346,7 +634,11 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
         }
         g_mutex_lock(&x->lock);
         for (guint i = 0; i < x->rooms->len; i++) {
-            char *xml = presence_xml(x->rooms->pdata[i], false);
+            room *r = x->rooms->pdata[i];
+            char *xml = presence_xml(r, false);
+            /* a new session: the room tells us its occupants again */
+            g_hash_table_remove_all(r->occupants);
+            r->conflicts = 0;
             send_raw(x, xml);
             g_free(xml);
         }
@@ -462,6 +754,7 @@ static void room_free(gpointer p)
     g_free(r->room);
     g_free(r->nick);
     g_free(r->node_id);
+    g_hash_table_unref(r->occupants);
     g_free(r);
 }
 
@@ -485,6 +778,9 @@ int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_
     x->roster = cfg->roster;
     x->port = cfg->port;
     x->require_tls = cfg->require_tls;
+    if (!x->require_tls)
+        ipop__warn(NULL, "xmpp.require-tls=false: whoever is on the path to the XMPP server can strip STARTTLS "
+                   "and read the password and the signalling without a word; set it to true");
     if (cfg->fingerprint) {
         normalize_fp(cfg->fingerprint, fp);
         x->fingerprint = g_strdup(fp);
@@ -565,22 +861,76 @@ static void enqueue(ipop__xmpp *x, char *xml)
     g_mutex_unlock(&x->lock);
 }
 
+/* The nicknames a message to room/node goes to: the newest occupants
+ * that claim that node id.  NULL when `to` is not a node in one of our
+ * rooms or none claims it yet. */
+static GPtrArray *fanout(ipop__xmpp *x, const char *to)
+{
+    const char *nick = NULL;
+    GPtrArray *to_list = NULL;
+    GHashTableIter it;
+    gpointer k, v;
+    occupant *best[FANOUT_MAX];
+    const char *best_nick[FANOUT_MAX];
+    guint n = 0;
+    room *r;
+
+    g_mutex_lock(&x->lock);
+    r = room_of(x, to, &nick);
+    if (r && nick && ipop__node_id_valid(nick)) {
+        g_hash_table_iter_init(&it, r->occupants);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            occupant *o = v;
+            guint i;
+            if (strcmp(o->node, nick) != 0)
+                continue;
+            if (n == FANOUT_MAX && o->seq < best[n - 1]->seq)
+                continue;
+            /* insertion, newest first */
+            i = n < FANOUT_MAX ? n++ : n - 1;
+            for (; i > 0 && best[i - 1]->seq < o->seq; i--) {
+                best[i] = best[i - 1];
+                best_nick[i] = best_nick[i - 1];
+            }
+            best[i] = o;
+            best_nick[i] = k;
+        }
+        if (n) {
+            to_list = g_ptr_array_new_with_free_func(g_free);
+            for (guint i = 0; i < n; i++)
+                g_ptr_array_add(to_list, g_strdup_printf("%s/%s", r->room, best_nick[i]));
+        }
+    }
+    g_mutex_unlock(&x->lock);
+    return to_list;
+}
+
 int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, const char *ts, const char *nonce,
                            const char *mac)
 {
-    char *eto, *etext, *ets, *enonce, *emac;
+    char *etext, *ets, *enonce, *emac, *body;
+    GPtrArray *targets;
 
     if (!g_atomic_int_get(&x->online_flag))
         return -ENOTCONN;
-    eto = ipop__xml_escape(to);
     etext = ipop__xml_escape(text);
     ets = ipop__xml_escape(ts ? ts : "");
     enonce = ipop__xml_escape(nonce ? nonce : "");
     emac = ipop__xml_escape(mac ? mac : "");
-    enqueue(x, g_strdup_printf("<message to='%s' type='chat'><ipop xmlns='" IPOP__XMPP_NS_SIGNAL "' ts='%s' "
-                               "nonce='%s' mac='%s'>%s</ipop><no-store xmlns='urn:xmpp:hints'/></message>",
-                               eto, ets, enonce, emac, etext));
-    g_free(eto);
+    body = g_strdup_printf("type='chat'><ipop xmlns='" IPOP__XMPP_NS_SIGNAL "' ts='%s' nonce='%s' mac='%s'>%s</ipop>"
+                           "<no-store xmlns='urn:xmpp:hints'/></message>", ets, enonce, emac, etext);
+    targets = fanout(x, to);
+    if (!targets) {
+        targets = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(targets, g_strdup(to));
+    }
+    for (guint i = 0; i < targets->len; i++) {
+        char *eto = ipop__xml_escape(targets->pdata[i]);
+        enqueue(x, g_strdup_printf("<message to='%s' %s", eto, body));
+        g_free(eto);
+    }
+    g_ptr_array_unref(targets);
+    g_free(body);
     g_free(etext);
     g_free(ets);
     g_free(enonce);
@@ -595,6 +945,7 @@ void ipop__xmpp_join_room(ipop__xmpp *x, const char *room_jid, const char *nick,
     r->room = g_strdup(room_jid);
     r->nick = g_strdup(nick);
     r->node_id = g_strdup(node_id);
+    r->occupants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_mutex_lock(&x->lock);
     g_ptr_array_add(x->rooms, r);
     if (g_atomic_int_get(&x->online_flag))

@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "message.h"
+
 #define IPOP__XMPP_NS_SIGNAL "urn:ipop:signal:1"
 #define IPOP__XMPP_NS_NODE "urn:ipop:node:1"
 
@@ -29,10 +31,15 @@ typedef enum ipop__xmpp_event_type {
     IPOP__XMPP_OFFLINE,      /* connection lost or refused; `text` says why */
     IPOP__XMPP_SIGNAL,       /* a signalling payload from `from` */
     IPOP__XMPP_PRESENCE,     /* `from` became available or not; `node` its node id if it said */
-    IPOP__XMPP_ROOM_ERROR,   /* joining a room failed; `from` is the room */
+    IPOP__XMPP_ROOM_ERROR,   /* joining a room failed for good; `from` says who said so, `text` why */
     IPOP__XMPP_ROSTER,       /* roster item `from` (bare JID) has subscription `text` ("remove" when gone) */
+    IPOP__XMPP_REFUSED,      /* a stanza from `from` was ignored on purpose (forged or out of place): `text` */
 } ipop__xmpp_event_type;
 
+/* In a room, occupants are named by node id: an occupant's `from` is
+ * room/NODE-ID whatever its nickname (see ipop__xmpp_nick_node), and a
+ * signal sent to room/NODE-ID reaches the occupants that claim that node
+ * id.  Only the signalling's own authentication tells the real one. */
 typedef struct ipop__xmpp_event {
     ipop__xmpp_event_type type;
     const char *from;        /* full JID */
@@ -59,9 +66,15 @@ int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, cons
  * looks alive but carries nothing).  The transport also pings the server
  * every 30 s by itself. */
 void ipop__xmpp_check(ipop__xmpp *x);
-/* Thread-safe.  Joins (or leaves) a multi-user room as room/nick, saying
- * our node id in the presence.  Remembered: joined again after a reconnect. */
+/* Thread-safe.  Joins a multi-user room as room/nick, saying our node id
+ * in the presence.  Remembered: joined again after a reconnect.  When the
+ * nickname is taken, joins again as node_id~RANDOM (up to 4 times in a
+ * row), and reports IPOP__XMPP_ROOM_ERROR when that or anything else fails. */
 void ipop__xmpp_join_room(ipop__xmpp *x, const char *room, const char *nick, const char *node_id);
+
+/* The node id a room nickname stands for: NODE-ID, or NODE-ID~SUFFIX
+ * (1 to 16 of a-z 0-9) when the plain one was taken.  Pure. */
+bool ipop__xmpp_nick_node(const char *nick, char node[IPOP__NODE_ID_LEN + 1]);
 
 /* Writes `text` escaped for XML character data and attributes; the caller
  * frees the result with g_free.  Pure. */

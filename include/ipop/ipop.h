@@ -224,7 +224,10 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "ice.relay-only": "true" or "false": use only relayed candidates
  *  - "ice.tcp": "true" or "false" (default false): ICE-TCP candidates
  *  - "identity.file": path of the node key and certificate, created (mode
- *    0600) when missing; without it the identity lives in memory only
+ *    0600) when missing; without it the identity lives in memory only.  An
+ *    existing file must be a regular file (not a symbolic link) owned by the
+ *    effective user, with no permission for group or others: anything else
+ *    is refused, with a log line naming the fix (e.g. "chmod 600 FILE")
  *  - "loop": "thread" (default: the library's own thread) or "external"
  *    (the host drives it with ipop_network_process())
  *  - "link.timeout": seconds for a link to come up before it fails (default 30)
@@ -236,7 +239,8 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "xmpp.jid": `user@domain`; "xmpp.password" or "xmpp.password-file"
  *  - "xmpp.server", "xmpp.port": where to connect (default: the JID's
  *    domain, port 5222)
- *  - "xmpp.require-tls": "true" (default) or "false"
+ *  - "xmpp.require-tls": "true" (default) or "false" (logs a warning: a
+ *    man in the middle can strip STARTTLS and read the password)
  *  - "xmpp.server-fingerprint": SHA-256 of the server's certificate (hex,
  *    colons allowed): accept that certificate even though it does not verify
  *  - "group.room": the multi-user room, e.g. "vpn@rooms.example.org"
