@@ -127,9 +127,14 @@ static void handle(ipop_network_t *net, void *p)
     case IPOP__XMPP_ROOM_ERROR:
         ipop__err(net, "group room: %s", e->text);
         break;
-    case IPOP__XMPP_REFUSED:
-        refuse_as(net, e->from ? e->from : "(no sender)", IPOP_REASON_NOT_AUTHENTICATED, e->text);
+    case IPOP__XMPP_REFUSED: {
+        const char *from = e->from ? e->from : "(no sender)";
+        char detail[200];
+
+        snprintf(detail, sizeof(detail), "message from %.40s refused: %s", from, e->text);
+        ipop__peers_refused(net, from, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_NOT_AUTHENTICATED, -EPERM, detail);
         break;
+    }
     }
 }
 
