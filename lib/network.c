@@ -27,6 +27,7 @@
 #include "overlay.h"
 #include "peers.h"
 #include "relay.h"
+#include "sigauth.h"
 #include "rewrite.h"
 #include "stun.h"
 #include "tun-linux.h"
@@ -346,6 +347,9 @@ void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__ms
     char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
     int n = ipop__msg_encode(m, buf, IPOP__SIGNAL_MAX + 1);
 
+    if (n >= 0)
+        n = ipop__sigauth_seal(net, peer, buf, (size_t)n, IPOP__SIGNAL_MAX + 1); /* signed for peer */
+
     if (n < 0)
         ipop__err(net, "cannot encode a %s message: %s", ipop__msg_type_str(m->type), ipop_strerror(n));
     else if (net->ov)
@@ -611,6 +615,10 @@ IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, co
             net->loop_mode = LOOP_EXTERNAL;
         else
             return bad_option(net, key, value, "expected thread or external");
+    } else if (!strcmp(key, "signal.scope")) {
+        if (strlen(value) > 256 || strpbrk(value, "\n\r"))
+            return bad_option(net, key, value, "expected at most 256 characters on one line");
+        set_str(&net->signal_scope, value);
     } else if (!strcmp(key, "link.timeout")) {
         if (!parse_uint(value, 1, 3600, &n))
             return bad_option(net, key, value, "expected seconds from 1 to 3600");
@@ -1817,6 +1825,9 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
         g_strlcpy(net->node_id, ipop__identity_node_id(net->id), sizeof(net->node_id));
     }
     ipop__identity_set_verify(ipop__identity_credentials(net->id));
+    r = ipop__sigauth_start(net);
+    if (r < 0)
+        return r;
     r = check_overlay(net);
     if (r < 0)
         return r;
@@ -1979,6 +1990,8 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     g_ptr_array_unref(net->turn);
     g_ptr_array_unref(net->local_addrs);
     ipop__identity_free(net->id);
+    ipop__sigauth_free(net->sigauth);
+    g_free(net->signal_scope);
     ipop__udp_set_free(net->udp);
     ipop__relay_free(net->relay);
     if (net->user_ctx)
@@ -2189,7 +2202,6 @@ int ipop__peers_signal(ipop_network_t *net, const char *from_peer_id, const char
 IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *from_peer_id, const char *message)
 {
     ipop__msg *m;
-    size_t len;
     int r;
 
     if (!net)
@@ -2204,21 +2216,12 @@ IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *fro
         refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, -EINVAL, "no message");
         return -EINVAL;
     }
-    len = strnlen(message, IPOP__SIGNAL_MAX + 1);
     m = g_new(ipop__msg, 1);
-    r = len > IPOP__SIGNAL_MAX ? -EMSGSIZE : ipop__msg_decode(m, message, len);
-    if (r == 0 && strcmp(m->node_id, from_peer_id) != 0)
-        r = -EINVAL;
+    /* Verified, checked and decoded, or refused (counted, reported, logged). */
+    r = ipop__sigauth_open(net, from_peer_id, message, m);
     if (r < 0) {
         g_free(m);
-        refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, r, ipop_strerror(r));
         return r;
-    }
-    if (!ipop__peers_allowed(net, from_peer_id)) {
-        g_free(m);
-        refuse(net, from_peer_id, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_PEER_NOT_ALLOWED, -EPERM,
-               "peer not allowed");
-        return -EPERM;
     }
     post(net, handle_msg, m, g_free);
     return 0;
