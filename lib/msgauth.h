@@ -15,7 +15,7 @@
 #include "message.h"
 
 #define IPOP__AUTH_NONCE_LEN 16    /* random bytes per message */
-#define IPOP__AUTH_PK_MAX 128      /* longest public key accepted (DER SubjectPublicKeyInfo; P-256's is 91) */
+#define IPOP__AUTH_PK_MAX 96       /* longest public key accepted (DER SubjectPublicKeyInfo; P-256's is 91) */
 #define IPOP__AUTH_SIG_LEN 64      /* ECDSA P-256 with SHA-256: r || s, 32 bytes each, big-endian */
 #define IPOP__AUTH_SCOPE_MAX 1024  /* longest scope */
 /* Most bytes the envelope adds to a message (" to=" ... " sig=..."). */
