@@ -633,6 +633,8 @@ static int load_group(const struct config *c, struct net *n)
             r = parse_listen(c, n, key);
         else if (strcmp(key, "signal.peers") == 0)
             r = parse_peers(c, n, key);
+        else if (strcmp(key, "signal.scope") == 0)
+            r = set_library_option(c, n, key); /* what the library signs for */
         else if (g_str_has_prefix(key, "signal.")) {
             config_error(c, 0, n->name, key, "unknown key");
             r = -EINVAL;
@@ -764,8 +766,8 @@ static void receive_signal(struct net *n)
         }
         *space = '\0';
         r = ipop_network_signal_receive(n->net, buf, space + 1);
-        if (r < 0)
-            log_net(n, "warning: signal from %.8s refused: %s", buf, ipop_strerror(r));
+        if (r < 0) /* the library logged it, a few lines at a time: a flood must not flood the log */
+            debug_net(n, "signal from %.8s refused: %s", buf, ipop_strerror(r));
     }
 }
 
