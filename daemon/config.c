@@ -372,6 +372,8 @@ static int load_group(const struct config *c, struct net *n)
             r = parse_listen(c, n, key);
         else if (strcmp(key, "signal.peers") == 0)
             r = parse_peers(c, n, key);
+        else if (strcmp(key, "signal.scope") == 0)
+            r = set_library_option(c, n, key); /* what the library signs for */
         else if (g_str_has_prefix(key, "signal.")) {
             config_error(c, 0, n->name, key, "unknown key");
             r = -EINVAL;

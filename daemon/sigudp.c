@@ -65,8 +65,8 @@ void receive_signal(struct net *n)
         }
         *space = '\0';
         r = ipop_network_signal_receive(n->net, buf, space + 1);
-        if (r < 0)
-            log_net(n, "warning: signal from %.8s refused: %s", buf, ipop_strerror(r));
+        if (r < 0) /* the library logged it, a few lines at a time: a flood must not flood the log */
+            debug_net(n, "signal from %.8s refused: %s", buf, ipop_strerror(r));
     }
 }
 

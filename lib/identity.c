@@ -333,3 +333,111 @@ gnutls_certificate_credentials_t ipop__identity_credentials(const ipop__identity
 {
     return id->cred;
 }
+
+/* ---- signed signalling: the key operations ---- */
+
+int ipop__identity_public_key(const ipop__identity *id, uint8_t *out, size_t *len)
+{
+    gnutls_pubkey_t pub = NULL;
+    gnutls_datum_t spki = { 0 };
+    int r = -EIO;
+
+    if (!id || !out || !len)
+        return -EINVAL;
+    if (gnutls_pubkey_init(&pub) < 0)
+        return -ENOMEM;
+    if (gnutls_pubkey_import_x509(pub, id->crt, 0) < 0 || gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) < 0)
+        goto out;
+    r = -EMSGSIZE;
+    if (spki.size > *len)
+        goto out;
+    memcpy(out, spki.data, spki.size);
+    *len = spki.size;
+    r = 0;
+out:
+    gnutls_free(spki.data);
+    gnutls_pubkey_deinit(pub);
+    return r;
+}
+
+/* An unsigned big-endian integer of at most 32 bytes into exactly 32. */
+static int fixed32(const gnutls_datum_t *v, uint8_t out[32])
+{
+    size_t n = v->size, skip = 0;
+
+    while (skip < n && v->data[skip] == 0)
+        skip++; /* DER's sign byte, and any other leading zero */
+    if (n - skip > 32)
+        return -EIO;
+    memset(out, 0, 32 - (n - skip));
+    memcpy(out + 32 - (n - skip), v->data + skip, n - skip);
+    return 0;
+}
+
+int ipop__identity_sign(const ipop__identity *id, const void *data, size_t len, uint8_t sig[64])
+{
+    gnutls_privkey_t priv = NULL;
+    gnutls_datum_t d = { (unsigned char *)data, (unsigned)len }, der = { 0 }, r = { 0 }, s = { 0 };
+    int ret = -EIO;
+
+    if (!id || (!data && len) || !sig)
+        return -EINVAL;
+    if (gnutls_privkey_init(&priv) < 0)
+        return -ENOMEM;
+    if (gnutls_privkey_import_x509(priv, id->key, 0) < 0 ||
+        gnutls_privkey_sign_data(priv, GNUTLS_DIG_SHA256, 0, &d, &der) < 0 ||
+        gnutls_decode_rs_value(&der, &r, &s) < 0 || fixed32(&r, sig) < 0 || fixed32(&s, sig + 32) < 0)
+        goto out;
+    ret = 0;
+out:
+    gnutls_free(der.data);
+    gnutls_free(r.data);
+    gnutls_free(s.data);
+    gnutls_privkey_deinit(priv);
+    return ret;
+}
+
+/* The shortest unsigned form of a 32-byte integer (at least one byte). */
+static gnutls_datum_t trimmed(const uint8_t v[32])
+{
+    unsigned skip = 0;
+
+    while (skip < 31 && v[skip] == 0)
+        skip++;
+    return (gnutls_datum_t){ (unsigned char *)v + skip, 32 - skip };
+}
+
+int ipop__identity_verify(const char *node_id, const uint8_t *spki, size_t spki_len, const void *data, size_t len,
+                          const uint8_t sig[64])
+{
+    gnutls_pubkey_t pub = NULL;
+    gnutls_datum_t k = { (unsigned char *)spki, (unsigned)spki_len }, d = { (unsigned char *)data, (unsigned)len };
+    gnutls_datum_t r, s, der = { 0 };
+    uint8_t hash[32];
+    char id[IPOP__NODE_ID_LEN + 1];
+    unsigned bits = 0;
+    int ret = -EBADMSG;
+
+    if (!node_id || !spki || !spki_len || spki_len > 4096 || (!data && len) || !sig)
+        return -EBADMSG;
+    /* The key must be the sender's: cheap, and before the costly check. */
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki, spki_len, hash) < 0)
+        return -EBADMSG;
+    base32(hash, sizeof(hash), id);
+    if (strcmp(id, node_id) != 0)
+        return -EBADMSG;
+    r = trimmed(sig);
+    s = trimmed(sig + 32);
+    if (gnutls_pubkey_init(&pub) < 0)
+        return -ENOMEM;
+    if (gnutls_pubkey_import(pub, &k, GNUTLS_X509_FMT_DER) < 0 ||
+        gnutls_pubkey_get_pk_algorithm(pub, &bits) != GNUTLS_PK_ECDSA || bits != 256 ||
+        gnutls_encode_rs_value(&der, &r, &s) < 0 ||
+        gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_ECDSA_SHA256, 0, &d, &der) < 0)
+        goto out;
+    ret = 0;
+out:
+    gnutls_free(der.data);
+    gnutls_pubkey_deinit(pub);
+    return ret;
+}

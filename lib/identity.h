@@ -31,3 +31,22 @@ int ipop__cert_node_id(const gnutls_datum_t *der, char out[IPOP__NODE_ID_LEN + 1
 
 /* SHA-256 of a DER certificate. Returns 0 or -EINVAL. */
 int ipop__cert_fingerprint(const gnutls_datum_t *der, uint8_t out[32]);
+
+/* ---- signed signalling (msgauth.h): the key operations ---- */
+
+/* The public key as DER SubjectPublicKeyInfo: the bytes the node id is the
+ * hash of.  Writes at most *len bytes to out and sets *len.  Returns 0,
+ * -EMSGSIZE when it does not fit, -EIO. */
+int ipop__identity_public_key(const ipop__identity *id, uint8_t *out, size_t *len);
+
+/* Signs data with the node key: ECDSA P-256 with SHA-256, the signature as
+ * r || s (32 bytes each, big-endian).  Returns 0 or -EIO. */
+int ipop__identity_sign(const ipop__identity *id, const void *data, size_t len, uint8_t sig[64]);
+
+/* Verifies a signature made by ipop__identity_sign() with a public key
+ * carried in a message (DER SubjectPublicKeyInfo), and that this key is
+ * node_id's: its SHA-256 in base32 is node_id.  Returns 0, or -EBADMSG for
+ * anything else (another node's key, not an ECDSA P-256 key, a key that
+ * does not parse, a signature that does not verify). */
+int ipop__identity_verify(const char *node_id, const uint8_t *spki, size_t spki_len, const void *data, size_t len,
+                          const uint8_t sig[64]);

@@ -58,6 +58,8 @@ IPOP_EXPORT const char *ipop_strerror(int err)
         { -EALREADY, "already in that state" },
         { -ENOBUFS, "send buffer full, try again" },
         { -ENOMEM, "out of memory" },
+        { -EBADMSG, "not authenticated (not signed by its sender, or signed for another node or scope)" },
+        { -ESTALE, "replayed, or too far from this host's clock" },
     };
 
     if (err == 0)

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "loop.h"
 #include "network.h"
+#include "sigauth.h"
 
 /* ---- timers ---- */
 
@@ -199,6 +200,8 @@ void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__ms
     char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
     int n = ipop__msg_encode(m, buf, IPOP__SIGNAL_MAX + 1);
 
+    if (n >= 0)
+        n = ipop__sigauth_seal(net, peer, buf, (size_t)n, IPOP__SIGNAL_MAX + 1); /* signed for peer */
     if (n < 0)
         ipop__err(net, "cannot encode a %s message: %s", ipop__msg_type_str(m->type), ipop_strerror(n));
     else if (net->ov)

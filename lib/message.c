@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Signalling messages, version 1: one line of printable ASCII,
+/* Signalling messages, version 2: one line of printable ASCII,
  *
- *     ipop1 <type> key=value key=value ...
+ *     ipop2 <type> key=value key=value ...
  *
- * with percent-encoded values.  doc/protocol.md is the reference; this file
+ * with percent-encoded values, to which msgauth.c appends the signature
+ * envelope.  doc/protocol.md is the reference; this file
  * follows it.  Everything that arrives here came through servers we do not
  * trust, so the decoder checks every byte and never reads past len. */
 #include "message.h"
@@ -328,7 +329,8 @@ static bool token_is(const char *tok, size_t n, const char *word)
     return strlen(word) == n && memcmp(tok, word, n) == 0;
 }
 
-/* "ipop1".  "ipopN" for another N is a version we do not speak. */
+/* "ipop2".  "ipopN" for another N is a version we do not speak (version
+ * 1 was not signed). */
 static int check_version(const char *tok, size_t n)
 {
     if (n <= MAGIC_LEN || memcmp(tok, MAGIC, MAGIC_LEN) != 0)
@@ -336,9 +338,20 @@ static int check_version(const char *tok, size_t n)
     for (size_t i = MAGIC_LEN; i < n; i++)
         if (tok[i] < '0' || tok[i] > '9')
             return -EINVAL;
-    if (token_is(tok, n, "ipop1"))
+    if (token_is(tok, n, "ipop2"))
         return 0;
     return tok[MAGIC_LEN] == '0' && n > MAGIC_LEN + 1 ? -EINVAL : -EPROTONOSUPPORT;
+}
+
+int ipop__msg_check_version(const char *text, size_t len)
+{
+    cursor c = { text, len, 0 };
+    const char *tok;
+    size_t n;
+
+    if (!text || next_word(&c, &tok, &n) < 0)
+        return -EINVAL;
+    return check_version(tok, n);
 }
 
 static int parse_type(const char *tok, size_t n, ipop__msg_type *t)
@@ -411,7 +424,7 @@ int ipop__msg_decode(ipop__msg *m, const char *text, size_t len)
     if (!m)
         return -EINVAL;
     memset(m, 0, sizeof(*m));
-    if (len > IPOP__SIGNAL_MAX)
+    if (len > IPOP__SIGNAL_BODY_MAX)
         return -EMSGSIZE;
     if (!text)
         return -EINVAL;
@@ -535,7 +548,7 @@ int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size)
 
     if (!m || !buf || !msg_valid(m))
         return -EINVAL;
-    put_str(&w, "ipop1 ");
+    put_str(&w, "ipop2 ");
     put_str(&w, type_names[m->type]);
     put_pair(&w, "from", m->node_id);
     put_pair(&w, "session", m->session);
@@ -549,7 +562,7 @@ int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size)
         snprintf(num, sizeof(num), "%d", m->reason);
         put_pair(&w, "reason", num);
     }
-    if (w.len > IPOP__SIGNAL_MAX || w.len >= size) {
+    if (w.len > IPOP__SIGNAL_BODY_MAX || w.len >= size) {
         if (size > 0)
             buf[0] = '\0';
         return -EMSGSIZE;

@@ -9,8 +9,9 @@
 
 #include "addr.h"
 
-#define IPOP__SIGNAL_VERSION 1
-#define IPOP__SIGNAL_MAX 8192        /* longest encoded message, without NUL */
+#define IPOP__SIGNAL_VERSION 2
+#define IPOP__SIGNAL_MAX 8192        /* longest signed message (what pumps carry), without NUL */
+#define IPOP__SIGNAL_BODY_MAX 7808   /* longest message before its envelope (msgauth.h) is added */
 #define IPOP__SIGNAL_MAX_CANDS 16    /* candidates in one message */
 #define IPOP__SIGNAL_CAND_MAX 255    /* longest candidate line */
 #define IPOP__SIGNAL_CRED_MAX 256    /* longest ICE ufrag or pwd */
@@ -46,15 +47,20 @@ typedef struct ipop__msg {
 /* Checks a node id's form: 52 chars of [a-z2-7]. */
 bool ipop__node_id_valid(const char *id);
 
-/* Encodes m into buf (NUL-terminated).  Returns the length, -EMSGSIZE when
+/* The first token of a line: 0 for "ipop2", -EPROTONOSUPPORT for "ipopN"
+ * with another N, -EINVAL for anything else. */
+int ipop__msg_check_version(const char *text, size_t len);
+
+/* Encodes m into buf (NUL-terminated), without the envelope that
+ * msgauth.h adds.  Returns the length, -EMSGSIZE when
  * buf is too small, -EINVAL when m is not a valid message.  Also -EMSGSIZE
- * when the line would exceed IPOP__SIGNAL_MAX, which a valid message with
+ * when the line would exceed IPOP__SIGNAL_BODY_MAX, which a valid message with
  * many long candidates can: send fewer candidates per message.  Fields the
  * type does not carry must be empty or zero (see doc/protocol.md). */
 int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size);
 
-/* Decodes text (len bytes, no NUL needed).  Returns 0, -EMSGSIZE (longer
- * than IPOP__SIGNAL_MAX), -EPROTONOSUPPORT (another version), or -EINVAL
+/* Decodes text (len bytes, no NUL needed; a message without its
+ * envelope).  Returns 0, -EMSGSIZE (longer than IPOP__SIGNAL_BODY_MAX), -EPROTONOSUPPORT (another version), or -EINVAL
  * (anything malformed: unknown type, missing or bad field, bad escape,
  * non-printable byte, too many candidates).  *m is fully overwritten. */
 int ipop__msg_decode(ipop__msg *m, const char *text, size_t len);

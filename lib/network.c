@@ -20,6 +20,7 @@
 #include "overlay.h"
 #include "peers.h"
 #include "relay.h"
+#include "sigauth.h"
 
 void ipop__dtls_set_verify(gnutls_certificate_credentials_t cred);
 
@@ -96,7 +97,7 @@ static int load_identity(ipop_network_t *net)
         g_strlcpy(net->node_id, ipop__identity_node_id(net->id), sizeof(net->node_id));
     }
     ipop__dtls_set_verify(ipop__identity_credentials(net->id));
-    return 0;
+    return ipop__sigauth_start(net);
 }
 
 IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
@@ -189,6 +190,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     g_hash_table_unref(net->links);
     g_hash_table_unref(net->allowed);
     ipop__identity_free(net->id);
+    ipop__sigauth_free(net->sigauth);
     ipop__udp_set_free(net->udp);
     ipop__relay_free(net->relay);
     ipop__options_free(net);

@@ -40,6 +40,8 @@ struct ipop_network {
 
     ipop_signal_cb signal_cb;
     void *signal_ud;
+    char *signal_scope;         /* signal.scope: what host-carried signalling is signed for */
+    struct ipop__sigauth *sigauth; /* sigauth.c: signs and verifies signalling; made at start */
     ipop_packet_cb packet_cb;
     void *packet_ud;
     ipop_event_cb event_cb;

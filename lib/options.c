@@ -366,6 +366,13 @@ static const char *set_social_subnet(ipop_network_t *net, const option *o, const
     return NULL;
 }
 
+static const char *set_scope(ipop_network_t *net, const option *o, const char *v)
+{
+    if (strlen(v) > 256 || strpbrk(v, "\n\r"))
+        return o->expected;
+    return set_string(net, o, v);
+}
+
 static const option options[] = {
     { "mode", set_mode, 0, 0, 0, "expected none, tun or tap", false },
     { "device", set_device, FIELD(device_opt), 0, 0, "not a device name", false },
@@ -379,6 +386,7 @@ static const option options[] = {
     { "ice.tcp", set_bool, FIELD(ice_tcp), 0, 0, "expected true or false", false },
     { "identity.file", set_identity_file, FIELD(identity_file), 0, 0, "empty path", false },
     { "loop", set_loop, 0, 0, 0, "expected thread or external", false },
+    { "signal.scope", set_scope, FIELD(signal_scope), 0, 0, "expected at most 256 characters on one line", false },
     { "link.timeout", set_uint, FIELD(link_timeout_s), 1, 3600, "expected seconds from 1 to 3600", false },
     { "overlay", set_overlay, 0, 0, 0, "expected none, group or social", false },
     { "xmpp.jid", set_jid, FIELD(xmpp_jid), 0, 0, "expected user@domain", false },
@@ -573,4 +581,5 @@ void ipop__options_free(ipop_network_t *net)
     g_free(net->xmpp_fingerprint);
     g_free(net->group_room);
     g_free(net->social_state_file);
+    g_free(net->signal_scope);
 }

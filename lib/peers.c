@@ -12,6 +12,7 @@
 #include "log.h"
 #include "network.h"
 #include "peers.h"
+#include "sigauth.h"
 #include "relay.h"
 
 int ipop__peers_allow(ipop_network_t *net, const char *peer_id)
@@ -205,7 +206,6 @@ int ipop__peers_signal(ipop_network_t *net, const char *from_peer_id, const char
 IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *from_peer_id, const char *message)
 {
     ipop__msg *m;
-    size_t len;
     int r;
 
     if (!net)
@@ -220,21 +220,12 @@ IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *fro
         refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, -EINVAL, "no message");
         return -EINVAL;
     }
-    len = strnlen(message, IPOP__SIGNAL_MAX + 1);
     m = g_new(ipop__msg, 1);
-    r = len > IPOP__SIGNAL_MAX ? -EMSGSIZE : ipop__msg_decode(m, message, len);
-    if (r == 0 && strcmp(m->node_id, from_peer_id) != 0)
-        r = -EINVAL;
+    /* Verified, checked and decoded, or refused (counted, reported, logged). */
+    r = ipop__sigauth_open(net, from_peer_id, message, m);
     if (r < 0) {
         g_free(m);
-        refuse(net, from_peer_id, IPOP_EVENT_BAD_MESSAGE, IPOP_REASON_BAD_MESSAGE, r, ipop_strerror(r));
         return r;
-    }
-    if (!ipop__peers_allowed(net, from_peer_id)) {
-        g_free(m);
-        refuse(net, from_peer_id, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_PEER_NOT_ALLOWED, -EPERM,
-               "peer not allowed");
-        return -EPERM;
     }
     ipop__net_post(net, handle_msg, m, g_free);
     return 0;

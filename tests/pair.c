@@ -3,10 +3,36 @@
 #include <errno.h>
 #include <string.h>
 
+#include "message.h"
+#include "msgauth.h"
 #include "pair.h"
+#include "sigauth.h"
 #include "testutil.h"
 
 
+
+/* A peer that signals (and signs) a fingerprint that is not its own: the
+ * message taken apart, changed and signed again by the sender's key. */
+static char *forge_fingerprint(ipop_network_t *net, const char *peer_id, const char *line)
+{
+    ipop__auth a;
+    size_t body_len;
+    g_autofree ipop__msg *m = g_new(ipop__msg, 1);
+    char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
+    int n = -1;
+
+    if (ipop__auth_decode(&a, line, strlen(line), &body_len) == 0 && ipop__msg_decode(m, line, body_len) == 0 &&
+        m->has_fingerprint) {
+        m->fingerprint[0] ^= 1;
+        n = ipop__msg_encode(m, buf, IPOP__SIGNAL_MAX + 1);
+        g_assert_cmpint(n, >, 0);
+        n = ipop__sigauth_seal(net, peer_id, buf, (size_t)n, IPOP__SIGNAL_MAX + 1);
+        g_assert_cmpint(n, >, 0);
+    }
+    if (n < 0)
+        g_strlcpy(buf, line, IPOP__SIGNAL_MAX + 1);
+    return buf;
+}
 
 static void on_signal(ipop_network_t *net, const char *peer_id, const char *message, void *ud)
 {
@@ -22,9 +48,8 @@ static void on_signal(ipop_network_t *net, const char *peer_id, const char *mess
     }
     g_mutex_unlock(&n->lock);
     if (n->forge_fp) {
-        char *fp = strstr(copy, " fp=");
-        if (fp)
-            fp[4] = fp[4] == 'a' ? 'b' : 'a';
+        g_free(copy);
+        copy = forge_fingerprint(net, peer_id, message);
     }
     r = ipop_network_signal_receive(n->peer->net, ipop_network_get_node_id(net), copy);
     if (r < 0) {

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "message.h"
+#include "sigauth.h"
 #include "testutil.h"
 
 static GMutex log_lock;
@@ -184,7 +186,7 @@ static void test_lifecycle(void)
     g_assert_cmpint(ipop_network_connect(net, "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst", NULL), ==,
                     -ENOTCONN);
     g_assert_cmpint(ipop_network_send_packet(net, "x", 1), ==, -ENOTCONN);
-    g_assert_cmpint(ipop_network_signal_receive(net, "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst", "ipop1"),
+    g_assert_cmpint(ipop_network_signal_receive(net, "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst", "ipop2"),
                     ==, -ENOTCONN);
     g_assert_cmpint(ipop_network_get_fd(net), ==, -EINVAL);
     g_assert_cmpint(ipop_network_get_timeout(net), ==, -EINVAL);
@@ -257,12 +259,23 @@ static bool wait_count(events *e, int *field, int want)
     return false;
 }
 
+/* body signed by `from` for `to`, as from's network would send it. */
+static char *sealed(ipop_network_t *from, ipop_network_t *to, const char *body)
+{
+    char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
+
+    g_strlcpy(buf, body, IPOP__SIGNAL_MAX + 1);
+    g_assert_cmpint(ipop__sigauth_seal(from, ipop_network_get_node_id(to), buf, strlen(buf), IPOP__SIGNAL_MAX + 1),
+                    >, 0);
+    return buf;
+}
+
 static void test_bad_signalling(void)
 {
     ipop_network_t *net = new_net(), *other = new_net();
     events e = { 0 };
     const char *peer;
-    char *msg, *big;
+    char *msg, *big, *body;
     int bad = 0;
 
     g_mutex_init(&e.lock);
@@ -273,10 +286,10 @@ static void test_bad_signalling(void)
 
     /* sender id that is not a node id */
     log_reset();
-    g_assert_cmpint(ipop_network_signal_receive(net, "bogus", "ipop1 offer"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_signal_receive(net, "bogus", "ipop2 offer"), ==, -EINVAL);
     g_assert_true(log_has("refused"));
     bad++;
-    g_assert_cmpint(ipop_network_signal_receive(net, NULL, "ipop1 offer"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_signal_receive(net, NULL, "ipop2 offer"), ==, -EINVAL);
     bad++;
     g_assert_cmpint(ipop_network_signal_receive(net, peer, NULL), ==, -EINVAL);
     bad++;
@@ -285,20 +298,31 @@ static void test_bad_signalling(void)
     bad++;
     g_assert_cmpint(ipop_network_signal_receive(net, peer, ""), ==, -EINVAL);
     bad++;
-    g_assert_cmpint(ipop_network_signal_receive(net, peer, "ipop1"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, "ipop2"), ==, -EBADMSG);
     bad++;
-    msg = g_strdup_printf("ipop1 offer from=%s session=0123456789abcdef ufrag=abcd pwd=", peer);
+    /* signed, but malformed */
+    msg = sealed(other, net, "ipop2 offer from=x session=0123456789abcdef ufrag=abcd pwd=");
     g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, -EINVAL);
     bad++;
     g_free(msg);
-    msg = g_strdup_printf("ipop2 offer from=%s session=0123456789abcdef", peer);
+    /* not signed */
+    msg = g_strdup_printf("ipop2 bye from=%s session=0123456789abcdef reason=7", peer);
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, -EBADMSG);
+    bad++;
+    g_free(msg);
+    /* version 1, not signed, and a future version */
+    msg = g_strdup_printf("ipop1 bye from=%s session=0123456789abcdef reason=7", peer);
+    g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, -EPROTONOSUPPORT);
+    bad++;
+    g_free(msg);
+    msg = g_strdup_printf("ipop3 offer from=%s session=0123456789abcdef", peer);
     g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, -EPROTONOSUPPORT);
     bad++;
     g_free(msg);
     big = g_malloc(100000);
     memset(big, 'a', 99999);
     big[99999] = '\0';
-    memcpy(big, "ipop1 cand ", 11);
+    memcpy(big, "ipop2 cand ", 11);
     log_reset();
     g_assert_cmpint(ipop_network_signal_receive(net, peer, big), ==, -EMSGSIZE);
     g_assert_true(log_has("refused"));
@@ -316,14 +340,16 @@ static void test_bad_signalling(void)
     }
 
     /* a well-formed message from a peer that is not allowed */
-    msg = g_strdup_printf("ipop1 bye from=%s session=0123456789abcdef reason=7", peer);
+    body = g_strdup_printf("ipop2 bye from=%s session=0123456789abcdef reason=7", peer);
+    msg = sealed(other, net, body);
+    g_free(body);
     log_reset();
     g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, -EPERM);
     g_assert_true(log_has("not allowed"));
     g_assert_true(wait_count(&e, &e.refused, 1));
     /* a message whose sender field is not the peer it came from */
     g_assert_cmpint(ipop_network_allow_peer(net, peer), ==, 0);
-    g_assert_cmpint(ipop_network_signal_receive(net, ipop_network_get_node_id(net), msg), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_signal_receive(net, ipop_network_get_node_id(net), msg), ==, -EBADMSG);
     /* once allowed, a stray bye for an unknown session is accepted and ignored */
     g_assert_cmpint(ipop_network_signal_receive(net, peer, msg), ==, 0);
     g_free(msg);

@@ -19,13 +19,13 @@
 
 /* The tokens of a complete offer, in the encoder's order. */
 static const char *const offer_tokens[] = {
-    "ipop1", "offer", "from=" NODE, "session=" SESSION, "ufrag=Ab1+", "pwd=p4ssw0rd/with+chars~ok",
+    "ipop2", "offer", "from=" NODE, "session=" SESSION, "ufrag=Ab1+", "pwd=p4ssw0rd/with+chars~ok",
     ("fp=" FP), "addr4=10.1.0.5/16", "addr6=fd00:1::5/64", "cand=" CAND1_ENC, "end=1",
 };
 #define OFFER_REQUIRED_LAST 6 /* index of fp, the last required token */
 
 static const char offer_line[] =
-    "ipop1 offer from=" NODE " session=" SESSION " ufrag=Ab1+ pwd=p4ssw0rd/with+chars~ok fp=" FP
+    "ipop2 offer from=" NODE " session=" SESSION " ufrag=Ab1+ pwd=p4ssw0rd/with+chars~ok fp=" FP
     " addr4=10.1.0.5/16 addr6=fd00:1::5/64 cand=" CAND1_ENC " end=1";
 
 /* Decodes exactly n bytes from a heap copy without a NUL, so that a read
@@ -172,14 +172,14 @@ static void test_encode_cand_bye(void)
     strcpy(m->cands[0], CAND1);
     strcpy(m->cands[1], CAND2);
     g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), >, 0);
-    g_assert_cmpstr(buf, ==, "ipop1 cand from=" NODE " session=" SESSION " cand=" CAND1_ENC
+    g_assert_cmpstr(buf, ==, "ipop2 cand from=" NODE " session=" SESSION " cand=" CAND1_ENC
                     " cand=a%3Dcandidate:2%201%20UDP%201677721855%20203.0.113.7%205000%20typ%20srflx"
                     "%20raddr%2010.0.0.1%20rport%2043210");
 
     m->n_cands = 0;
     m->cands_done = true;
     g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), >, 0);
-    g_assert_cmpstr(buf, ==, "ipop1 cand from=" NODE " session=" SESSION " end=1");
+    g_assert_cmpstr(buf, ==, "ipop2 cand from=" NODE " session=" SESSION " end=1");
 
     memset(m, 0, sizeof(*m));
     m->type = IPOP__MSG_BYE;
@@ -187,18 +187,18 @@ static void test_encode_cand_bye(void)
     strcpy(m->session, SESSION);
     m->reason = 7;
     g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), >, 0);
-    g_assert_cmpstr(buf, ==, "ipop1 bye from=" NODE " session=" SESSION " reason=7");
+    g_assert_cmpstr(buf, ==, "ipop2 bye from=" NODE " session=" SESSION " reason=7");
 }
 
 static void test_decode_bye(void)
 {
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
 
-    g_assert_cmpint(decode(m, "ipop1 bye from=" NODE " session=" SESSION " reason=255"), ==, 0);
+    g_assert_cmpint(decode(m, "ipop2 bye from=" NODE " session=" SESSION " reason=255"), ==, 0);
     g_assert_cmpint(m->type, ==, IPOP__MSG_BYE);
     g_assert_cmpint(m->reason, ==, 255);
     /* reason is optional: none */
-    g_assert_cmpint(decode(m, "ipop1 bye from=" NODE " session=" SESSION), ==, 0);
+    g_assert_cmpint(decode(m, "ipop2 bye from=" NODE " session=" SESSION), ==, 0);
     g_assert_cmpint(m->reason, ==, 0);
 }
 
@@ -206,7 +206,7 @@ static void test_decode_answer_minimal(void)
 {
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
 
-    g_assert_cmpint(decode(m, "ipop1 answer from=" NODE " session=" SESSION " ufrag=u pwd=p fp=" FP),
+    g_assert_cmpint(decode(m, "ipop2 answer from=" NODE " session=" SESSION " ufrag=u pwd=p fp=" FP),
                     ==, 0);
     g_assert_cmpint(m->type, ==, IPOP__MSG_ANSWER);
     g_assert_cmpint(m->addr4.family, ==, 0);
@@ -295,7 +295,7 @@ static size_t worst_len(const ipop__msg *m)
 static void assert_line_form(const char *line, size_t len)
 {
     g_assert_cmpuint(strlen(line), ==, len);
-    g_assert_true(g_str_has_prefix(line, "ipop1 "));
+    g_assert_true(g_str_has_prefix(line, "ipop2 "));
     for (size_t i = 0; i < len; i++) {
         g_assert_cmpint(line[i], >=, 0x20);
         g_assert_cmpint(line[i], <=, 0x7e);
@@ -309,15 +309,15 @@ static void test_round_trip_random(void)
 {
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
     g_autofree ipop__msg *back = g_new(ipop__msg, 1);
-    g_autofree char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
+    g_autofree char *buf = g_malloc(IPOP__SIGNAL_BODY_MAX + 1);
     unsigned ok = 0, too_long = 0;
 
     for (int i = 0; i < 3000; i++) {
         int r;
         rand_msg(m);
-        r = ipop__msg_encode(m, buf, IPOP__SIGNAL_MAX + 1);
+        r = ipop__msg_encode(m, buf, IPOP__SIGNAL_BODY_MAX + 1);
         if (r == -EMSGSIZE) {
-            g_assert_cmpuint(worst_len(m), >, IPOP__SIGNAL_MAX);
+            g_assert_cmpuint(worst_len(m), >, IPOP__SIGNAL_BODY_MAX);
             too_long++;
             continue;
         }
@@ -360,7 +360,7 @@ static void test_truncated(void)
 {
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
     g_autofree ipop__msg *re = g_new(ipop__msg, 1);
-    char buf[IPOP__SIGNAL_MAX + 1];
+    char buf[IPOP__SIGNAL_BODY_MAX + 1];
     g_autofree char *required = join(offer_tokens, OFFER_REQUIRED_LAST + 1, -1, NULL);
     size_t len = strlen(offer_line);
     unsigned valid = 0;
@@ -394,7 +394,7 @@ static void test_truncated_canonical(void)
                           "cand=" CAND1_ENC, "end=1" };
     g_autofree char *line = join(tok, G_N_ELEMENTS(tok), -1, NULL);
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
-    char buf[IPOP__SIGNAL_MAX + 1];
+    char buf[IPOP__SIGNAL_BODY_MAX + 1];
     unsigned valid = 0;
 
     for (size_t n = 0; n <= strlen(line); n++) {
@@ -411,20 +411,20 @@ static void test_truncated_canonical(void)
 static void test_oversize(void)
 {
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
-    g_autofree char *big = g_malloc(IPOP__SIGNAL_MAX + 2);
+    g_autofree char *big = g_malloc(IPOP__SIGNAL_BODY_MAX + 2);
     g_autofree char *line = offer_with("x-pad=");
     size_t base = strlen(line);
 
     /* a valid line padded with an unknown key to exactly the limit */
     memcpy(big, line, base);
-    memset(big + base, 'a', IPOP__SIGNAL_MAX + 1 - base);
-    g_assert_cmpint(decode_n(m, big, IPOP__SIGNAL_MAX), ==, 0);
-    g_assert_cmpint(decode_n(m, big, IPOP__SIGNAL_MAX + 1), ==, -EMSGSIZE);
+    memset(big + base, 'a', IPOP__SIGNAL_BODY_MAX + 1 - base);
+    g_assert_cmpint(decode_n(m, big, IPOP__SIGNAL_BODY_MAX), ==, 0);
+    g_assert_cmpint(decode_n(m, big, IPOP__SIGNAL_BODY_MAX + 1), ==, -EMSGSIZE);
     /* the length is checked before anything else */
-    memset(big, 0, IPOP__SIGNAL_MAX + 1);
-    g_assert_cmpint(decode_n(m, big, IPOP__SIGNAL_MAX + 1), ==, -EMSGSIZE);
-    memcpy(big, "ipop2 ", 6);
-    g_assert_cmpint(decode_n(m, big, IPOP__SIGNAL_MAX + 1), ==, -EMSGSIZE);
+    memset(big, 0, IPOP__SIGNAL_BODY_MAX + 1);
+    g_assert_cmpint(decode_n(m, big, IPOP__SIGNAL_BODY_MAX + 1), ==, -EMSGSIZE);
+    memcpy(big, "ipop3 ", 6);
+    g_assert_cmpint(decode_n(m, big, IPOP__SIGNAL_BODY_MAX + 1), ==, -EMSGSIZE);
     g_assert_cmpint(ipop__msg_decode(m, big, (size_t)-1), ==, -EMSGSIZE);
 }
 
@@ -442,7 +442,7 @@ static void test_garbage(void)
     /* printable junk after a good start */
     for (int i = 0; i < 5000; i++) {
         size_t n = 12 + (size_t)g_test_rand_int_range(0, 200);
-        memcpy(buf, "ipop1 offer ", 12);
+        memcpy(buf, "ipop2 offer ", 12);
         for (size_t j = 12; j < n; j++)
             buf[j] = (char)g_test_rand_int_range(0x20, 0x7f);
         g_assert_cmpint(decode_n(m, buf, n), ==, -EINVAL);
@@ -487,7 +487,7 @@ static void test_nul(void)
     g_assert_cmpint(decode_n(m, buf, len + 1), ==, -EINVAL);
     /* bytes after len are not read */
     g_assert_cmpint(decode_n(m, buf, len), ==, 0);
-    memcpy(buf, "ipop1 bye from=" NODE " session=" SESSION " reason=12", 15 + 52 + 25 + 10);
+    memcpy(buf, "ipop2 bye from=" NODE " session=" SESSION " reason=12", 15 + 52 + 25 + 10);
     g_assert_cmpint(decode_n(m, buf, 15 + 52 + 25 + 9), ==, 0);
     g_assert_cmpint(m->reason, ==, 1);
 }
@@ -539,30 +539,32 @@ static void test_version(void)
         const char *line;
         int r;
     } cases[] = {
-        { "ipop2 offer from=" NODE " session=" SESSION, -EPROTONOSUPPORT },
-        { "ipop2", -EPROTONOSUPPORT },
+        { "ipop3 offer from=" NODE " session=" SESSION, -EPROTONOSUPPORT },
+        { "ipop3", -EPROTONOSUPPORT },
+        /* version 1 was not signed: refused, whatever it says */
+        { "ipop1 bye from=" NODE " session=" SESSION, -EPROTONOSUPPORT },
         { "ipop0 bye", -EPROTONOSUPPORT },
-        { "ipop10 bye", -EPROTONOSUPPORT },
+        { "ipop20 bye", -EPROTONOSUPPORT },
         { "ipop99999999999999999999 bye", -EPROTONOSUPPORT },
-        { "ipop2 \x01\n whatever a future version says", -EPROTONOSUPPORT },
+        { "ipop3 \x01\n whatever a future version says", -EPROTONOSUPPORT },
         { "", -EINVAL },
         { "ipop", -EINVAL },
         { "ipop ", -EINVAL },
         { "ipop 1 bye", -EINVAL },
         { "ipopx bye", -EINVAL },
-        { "ipop1x bye", -EINVAL },
+        { "ipop2x bye", -EINVAL },
         { "ipop01 bye", -EINVAL },
         { "ipop-1 bye", -EINVAL },
         { "IPOP1 bye", -EINVAL },
         { "xpop1 bye", -EINVAL },
         { " ipop1 bye", -EINVAL },
-        { "ipop1", -EINVAL },
-        { "ipop1 ", -EINVAL },
-        { "ipop1 hello from=" NODE " session=" SESSION, -EINVAL },
-        { "ipop1 OFFER from=" NODE " session=" SESSION, -EINVAL },
-        { "ipop1 byebye from=" NODE " session=" SESSION, -EINVAL },
-        { "ipop1 by from=" NODE " session=" SESSION, -EINVAL },
-        { "ipop1 bye from=" NODE " session=" SESSION, 0 },
+        { "ipop2", -EINVAL },
+        { "ipop2 ", -EINVAL },
+        { "ipop2 hello from=" NODE " session=" SESSION, -EINVAL },
+        { "ipop2 OFFER from=" NODE " session=" SESSION, -EINVAL },
+        { "ipop2 byebye from=" NODE " session=" SESSION, -EINVAL },
+        { "ipop2 by from=" NODE " session=" SESSION, -EINVAL },
+        { "ipop2 bye from=" NODE " session=" SESSION, 0 },
     };
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
 
@@ -608,13 +610,13 @@ static void test_duplicates(void)
     g_assert_cmpint(decode_offer_with("cand=" CAND1_ENC), ==, 0);           /* cand repeats */
 
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
-    g_assert_cmpint(decode(m, "ipop1 bye from=" NODE " session=" SESSION " reason=1 reason=1"), ==, -EINVAL);
+    g_assert_cmpint(decode(m, "ipop2 bye from=" NODE " session=" SESSION " reason=1 reason=1"), ==, -EINVAL);
 }
 
 static void test_too_many_cands(void)
 {
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
-    GString *s = g_string_new("ipop1 cand from=" NODE " session=" SESSION);
+    GString *s = g_string_new("ipop2 cand from=" NODE " session=" SESSION);
 
     for (int i = 1; i <= IPOP__SIGNAL_MAX_CANDS; i++)
         g_string_append_printf(s, " cand=c%d", i);
@@ -643,19 +645,19 @@ static void test_missing(void)
         g_autofree char *line = join(offer_tokens, G_N_ELEMENTS(offer_tokens), (int)i, NULL);
         g_assert_cmpint(decode(m, line), ==, 0);
     }
-    g_assert_cmpint(decode(m, "ipop1 bye session=" SESSION), ==, -EINVAL);
-    g_assert_cmpint(decode(m, "ipop1 bye from=" NODE), ==, -EINVAL);
-    g_assert_cmpint(decode(m, "ipop1 cand session=" SESSION " end=1"), ==, -EINVAL);
+    g_assert_cmpint(decode(m, "ipop2 bye session=" SESSION), ==, -EINVAL);
+    g_assert_cmpint(decode(m, "ipop2 bye from=" NODE), ==, -EINVAL);
+    g_assert_cmpint(decode(m, "ipop2 cand session=" SESSION " end=1"), ==, -EINVAL);
     /* a cand message must carry a candidate or the end */
-    g_assert_cmpint(decode(m, "ipop1 cand from=" NODE " session=" SESSION), ==, -EINVAL);
+    g_assert_cmpint(decode(m, "ipop2 cand from=" NODE " session=" SESSION), ==, -EINVAL);
 }
 
 /* Keys that another type carries are a sender's bug. */
 static void test_wrong_type_keys(void)
 {
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
-    const char *bye = "ipop1 bye from=" NODE " session=" SESSION;
-    const char *cand = "ipop1 cand from=" NODE " session=" SESSION " end=1";
+    const char *bye = "ipop2 bye from=" NODE " session=" SESSION;
+    const char *cand = "ipop2 cand from=" NODE " session=" SESSION " end=1";
     static const char *const not_in_bye[] = { "cand=x", "end=1", "ufrag=u", "pwd=p", ("fp=" FP),
                                               "addr4=10.0.0.1" };
     static const char *const not_in_cand[] = { "reason=1", "ufrag=u", "pwd=p", ("fp=" FP), "addr6=::1" };
@@ -745,11 +747,11 @@ static void test_reason(void)
     g_autofree ipop__msg *m = g_new(ipop__msg, 1);
 
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_autofree char *line = g_strdup_printf("ipop1 bye from=" NODE " session=" SESSION " reason=%s", bad[i]);
+        g_autofree char *line = g_strdup_printf("ipop2 bye from=" NODE " session=" SESSION " reason=%s", bad[i]);
         g_assert_cmpint(decode(m, line), ==, -EINVAL);
     }
-    g_assert_cmpint(decode(m, "ipop1 bye from=" NODE " session=" SESSION " reason=0"), ==, 0);
-    g_assert_cmpint(decode(m, "ipop1 bye from=" NODE " session=" SESSION " reason=99"), ==, 0);
+    g_assert_cmpint(decode(m, "ipop2 bye from=" NODE " session=" SESSION " reason=0"), ==, 0);
+    g_assert_cmpint(decode(m, "ipop2 bye from=" NODE " session=" SESSION " reason=99"), ==, 0);
     g_assert_cmpint(m->reason, ==, 99);
 }
 
@@ -916,21 +918,21 @@ static void test_seq(void)
     ipop__msg *m = g_new(ipop__msg, 1);
 
     for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
-        char *t = g_strdup_printf("ipop1 offer from=%s session=0123456789abcdef ufrag=u pwd=p fp=%s seq=%s", id, fp,
+        char *t = g_strdup_printf("ipop2 offer from=%s session=0123456789abcdef ufrag=u pwd=p fp=%s seq=%s", id, fp,
                                   good[i]);
         g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, 0);
         g_assert_cmpuint(m->seq, ==, g_ascii_strtoull(good[i], NULL, 10));
         g_free(t);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        char *t = g_strdup_printf("ipop1 answer from=%s session=0123456789abcdef ufrag=u pwd=p fp=%s seq=%s", id,
+        char *t = g_strdup_printf("ipop2 answer from=%s session=0123456789abcdef ufrag=u pwd=p fp=%s seq=%s", id,
                                   fp, bad[i]);
         g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, -EINVAL);
         g_free(t);
     }
     /* only offers and answers carry it */
     {
-        char *t = g_strdup_printf("ipop1 bye from=%s session=0123456789abcdef seq=5", id);
+        char *t = g_strdup_printf("ipop2 bye from=%s session=0123456789abcdef seq=5", id);
         g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, -EINVAL);
         g_free(t);
     }

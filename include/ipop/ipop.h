@@ -94,7 +94,9 @@ typedef enum ipop_reason {
     IPOP_REASON_BAD_MESSAGE = 9,          /**< a signalling message could not be parsed */
     IPOP_REASON_DEVICE_ERROR = 10,        /**< the TUN/TAP device failed */
     IPOP_REASON_SUPERSEDED = 11,          /**< replaced by a newer session with the same peer */
-    IPOP_REASON_NOT_AUTHENTICATED = 12,   /**< a group message without a valid proof of the group secret */
+    IPOP_REASON_NOT_AUTHENTICATED = 12,   /**< a signalling message not signed by the node it names, signed for
+                                               another node or scope, replayed or out of time; or a group message
+                                               without a valid proof of the group secret */
     IPOP_REASON_IDENTITY_CHANGED = 13,    /**< a SocialVPN friend came with another node id than the pinned one */
     IPOP_REASON_PATH_LOST = 14,           /**< nothing heard from the peer for 2.5 s: ICE gathers and starts again */
     IPOP_REASON_NETWORK_CHANGED = 15,     /**< ipop_network_changed(), or a local address went away: ICE starts again */
@@ -180,7 +182,8 @@ typedef enum ipop_log_level {
 
 /** Called with a signalling message that the host must deliver to peer
  * `peer_id` (through ipop_network_signal_receive() on the peer's side).
- * `message` is one line of printable ASCII. */
+ * `message` is one line of printable ASCII, at most 8192 bytes, signed by
+ * this node for `peer_id` (doc/protocol.md): the host carries it as it is. */
 typedef void (*ipop_signal_cb)(ipop_network_t *net, const char *peer_id, const char *message, void *user_data);
 /** Called with each packet that arrived from the overlay, in mode "none". */
 typedef void (*ipop_packet_cb)(ipop_network_t *net, const void *packet, size_t len, void *user_data);
@@ -231,6 +234,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "loop": "thread" (default: the library's own thread) or "external"
  *    (the host drives it with ipop_network_process())
  *  - "link.timeout": seconds for a link to come up before it fails (default 30)
+ *  - "signal.scope": with overlay "none", the name every signalling message
+ *    of this network is signed for and checked against (default empty; at
+ *    most 256 characters): the same on every node of the network, and
+ *    different for networks that share an identity.  Overlays sign for
+ *    their own scope (the room, or SocialVPN)
  *
  * Signalling over XMPP (instead of the signal callback), GroupVPN and
  * SocialVPN:
@@ -296,11 +304,19 @@ IPOP_EXPORT const char *ipop_network_get_device(ipop_network_t *net);
 IPOP_EXPORT int ipop_network_set_signal_cb(ipop_network_t *net, ipop_signal_cb cb, void *user_data);
 
 /** Delivers a signalling message that arrived from `from_peer_id`.  May be
- * called from any thread.  Returns 0 when the message was accepted for
- * processing, -EINVAL for a malformed message (-EPROTONOSUPPORT for an
- * unknown version, -EMSGSIZE for an oversize one), -EPERM when the peer is
- * not allowed, -ENOTCONN when the network is not started.  Each refusal is
- * logged and counted, and also reported as an event. */
+ * called from any thread.  The message's signature is verified against
+ * `from_peer_id` (the hash of the public key it carries) before anything
+ * else is done with it.  Returns 0 when the message was accepted for
+ * processing, -EINVAL for a malformed message (-EPROTONOSUPPORT for
+ * another protocol version, such as the unsigned version 1, -EMSGSIZE for
+ * an oversize one), -EBADMSG when it is not signed by `from_peer_id` or
+ * was signed for another node or "signal.scope", -ESTALE when it was seen
+ * before (a replay) or its time is more than 5 minutes from this host's
+ * clock, -EPERM when the peer is not allowed, -ENOTCONN when the network is
+ * not started.  A refused message changes nothing; each refusal is counted
+ * (signal_refused), reported as an event (IPOP_EVENT_BAD_MESSAGE, reason
+ * IPOP_REASON_NOT_AUTHENTICATED for -EBADMSG and -ESTALE) and logged (at
+ * most a few lines per 10 s). */
 IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *from_peer_id, const char *message);
 
 /** Allows `peer_id` to link with this node.  Offers from other peers are

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static ipop__msg m, again;
 static const ipop__msg zero;
-static char line[IPOP__SIGNAL_MAX + 1], line2[IPOP__SIGNAL_MAX + 1];
+static char line[IPOP__SIGNAL_BODY_MAX + 1], line2[IPOP__SIGNAL_BODY_MAX + 1];
 
 static void check_failure(int r)
 {
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     n = ipop__msg_encode(&m, line, sizeof(line));
-    if (n == -EMSGSIZE && size > IPOP__SIGNAL_MAX - GROWTH_SLACK)
+    if (n == -EMSGSIZE && size > IPOP__SIGNAL_BODY_MAX - GROWTH_SLACK)
         return 0;
     if (n <= 0 || (size_t)n != strlen(line))
         abort();
