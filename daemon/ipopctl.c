@@ -25,7 +25,7 @@
 
 #include <json-glib/json-glib.h>
 
-#define DEFAULT_CONTROL "/run/ipopd.sock"
+#define DEFAULT_CONTROL "/run/ipopd/ipopd.sock"
 #define TIMEOUT_MS 5000
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2

@@ -20,7 +20,9 @@ class Daemon:
     """ipopd with one config file, its own control socket, its log in a
     file.  Stopped (SIGTERM, then SIGKILL) by stop() or on leaving a with."""
 
-    def __init__(self, ipopd, config, env=None, args=()):
+    def __init__(self, ipopd, config, env=None, args=(), wrap=(), stream_env=False):
+        """stream_env: $JOURNAL_STREAM names the log file, as systemd names
+        the journal's stream."""
         self.dir = tempfile.mkdtemp(prefix="ipopd-test.")
         self.conf = os.path.join(self.dir, "ipopd.conf")
         with open(self.conf, "wb") as f:
@@ -30,9 +32,13 @@ class Daemon:
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.pop("NOTIFY_SOCKET", None)
+        full_env.pop("JOURNAL_STREAM", None)
         full_env.update(env or {})
+        if stream_env:
+            st = os.fstat(self.log.fileno())
+            full_env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         self.proc = subprocess.Popen(
-            [ipopd, "--config", self.conf, "--control", self.control, *args],
+            [*wrap, ipopd, "--config", self.conf, "--control", self.control, *args],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=full_env)
 
     def wait_control(self, timeout=10):
