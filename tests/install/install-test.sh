@@ -133,5 +133,29 @@ bash -c ". '$prefix/share/bash-completion/completions/ipopctl' && complete -p ip
     fail "the bash completion does not load"
 echo "units, completion, man pages installed; ipopd runs through its rpath"
 
+step "python binding: pip install, then it loads the installed libipop"
+# Offline: no build isolation (it would fetch setuptools); setuptools and
+# wheel come from the system (Debian python3-setuptools, python3-wheel),
+# seen through --system-site-packages.  The source is copied: setuptools
+# builds in the tree it is given.
+py=/usr/bin/python3
+if $py -c 'import venv, setuptools, wheel' 2>/dev/null && $py -m venv --system-site-packages "$tmp/venv" 2>/dev/null; then
+    cp -r "$srcdir/bindings/python" "$tmp/pysrc"
+    rm -rf "$tmp/pysrc/tests"
+    "$tmp/venv/bin/pip" install --no-index --no-build-isolation "$tmp/pysrc" >"$tmp/pip.log" 2>&1 ||
+        { cat "$tmp/pip.log"; fail "pip install ./bindings/python"; }
+    # Not on ld.so's path: found through ipop.pc (PKG_CONFIG_PATH, as set above).
+    got=$(cd "$tmp" && env -u IPOP_LIBRARY -u PYTHONPATH "$tmp/venv/bin/python" -c '
+import ipop
+print(ipop.version(), ipop.__version__, ipop.__file__)')
+    echo "$got"
+    read -r libv pyv file <<<"$got"
+    [[ $libv == "$(pkg-config --modversion ipop)" && $pyv == "$libv" ]] ||
+        fail "the pip-installed binding loaded libipop $libv (package $pyv), want $(pkg-config --modversion ipop)"
+    [[ $file == "$tmp/venv/"* ]] || fail "ipop imported from $file, not the venv"
+else
+    echo "SKIP part: no python3 venv with setuptools and wheel (Debian: python3-venv python3-setuptools python3-wheel)"
+fi
+
 "$here/subproject-test.sh" "$tmp" "$srcdir"
 echo "install test passed"
