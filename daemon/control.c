@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <json-glib/json-glib.h>
+
 #include "ipopd.h"
 
 #define CONTROL_CLIENTS_MAX 16
@@ -29,77 +31,67 @@ static int control_fd = -1;
 static char *control_path;
 static GPtrArray *clients;        /* struct client * */
 
-static void json_str(GString *s, const char *v)
-{
-    bool utf8 = v && g_utf8_validate(v, -1, NULL);
-
-    if (!v) {
-        g_string_append(s, "null");
-        return;
-    }
-    g_string_append_c(s, '"');
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        switch (*p) {
-        case '"': g_string_append(s, "\\\""); break;
-        case '\\': g_string_append(s, "\\\\"); break;
-        case '\n': g_string_append(s, "\\n"); break;
-        case '\r': g_string_append(s, "\\r"); break;
-        case '\t': g_string_append(s, "\\t"); break;
-        default:
-            /* Invalid UTF-8 would make the document invalid: such bytes
-             * become the code points of the same value. */
-            if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8))
-                g_string_append_printf(s, "\\u%04x", *p);
-            else
-                g_string_append_c(s, (char)*p);
-        }
-    }
-    g_string_append_c(s, '"');
-}
-
 static const char *overlay_str(enum overlay o)
 {
     return o == OVERLAY_GROUP ? "group" : o == OVERLAY_SOCIAL ? "social" : "none";
 }
 
-/* A string member, null when empty. */
-static void json_opt_str(GString *s, const char *v)
+/* A string value, or null.  Names and ids can come from the network:
+ * bytes that are not UTF-8 become U+FFFD so the document stays valid. */
+static void add_str_value(JsonBuilder *b, const char *v)
 {
-    json_str(s, v && v[0] ? v : NULL);
+    if (!v) {
+        json_builder_add_null_value(b);
+    } else if (g_utf8_validate(v, -1, NULL)) {
+        json_builder_add_string_value(b, v);
+    } else {
+        g_autofree char *valid = g_utf8_make_valid(v, -1);
+        json_builder_add_string_value(b, valid);
+    }
 }
 
-static void json_link(GString *s, const char *network, const ipop_link_stats_t *st)
+static void add_str(JsonBuilder *b, const char *member, const char *v)
 {
-    g_string_append(s, "{");
-    if (network) {
-        g_string_append(s, "\"network\":");
-        json_str(s, network);
-        g_string_append(s, ",");
-    }
-    g_string_append(s, "\"peer_id\":");
-    json_str(s, st->peer_id);
-    g_string_append(s, ",\"address\":");
-    json_opt_str(s, st->address);
-    g_string_append(s, ",\"name\":");
-    json_opt_str(s, st->name);
-    g_string_append(s, ",\"state\":");
-    json_str(s, ipop_link_state_str(st->state));
-    g_string_append(s, ",\"reason\":");
-    json_str(s, ipop_reason_str(st->reason));
-    g_string_append(s, ",\"path\":");
-    json_str(s, ipop_path_type_str(st->local_path));
-    g_string_append(s, ",\"remote_path\":");
-    json_str(s, ipop_path_type_str(st->remote_path));
+    json_builder_set_member_name(b, member);
+    add_str_value(b, v);
+}
+
+/* A string member, null when empty. */
+static void add_opt_str(JsonBuilder *b, const char *member, const char *v)
+{
+    add_str(b, member, v && v[0] ? v : NULL);
+}
+
+static void add_uint(JsonBuilder *b, const char *member, uint64_t v)
+{
+    json_builder_set_member_name(b, member);
+    json_builder_add_int_value(b, v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+static void json_link(JsonBuilder *b, const char *network, const ipop_link_stats_t *st)
+{
+    json_builder_begin_object(b);
+    if (network)
+        add_str(b, "network", network);
+    add_str(b, "peer_id", st->peer_id);
+    add_opt_str(b, "address", st->address);
+    add_opt_str(b, "name", st->name);
+    add_str(b, "state", ipop_link_state_str(st->state));
+    add_str(b, "reason", ipop_reason_str(st->reason));
+    add_str(b, "path", ipop_path_type_str(st->local_path));
+    add_str(b, "remote_path", ipop_path_type_str(st->remote_path));
     /* GroupVPN: the member packets go through while the direct link is down */
-    g_string_append(s, ",\"relay\":");
-    json_opt_str(s, st->relay_id);
-    g_string_append_printf(s, ",\"rtt_us\":%u,\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"rx_packets\":%llu,"
-                           "\"tx_packets\":%llu,\"rx_drops\":%llu,\"tx_drops\":%llu,"
-                           "\"relayed_packets\":%llu,\"relay_drops\":%llu}",
-                           st->rtt_us, (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes,
-                           (unsigned long long)st->rx_packets, (unsigned long long)st->tx_packets,
-                           (unsigned long long)st->rx_drops, (unsigned long long)st->tx_drops,
-                           (unsigned long long)st->relayed_packets, (unsigned long long)st->relay_drops);
+    add_opt_str(b, "relay", st->relay_id);
+    add_uint(b, "rtt_us", st->rtt_us);
+    add_uint(b, "rx_bytes", st->rx_bytes);
+    add_uint(b, "tx_bytes", st->tx_bytes);
+    add_uint(b, "rx_packets", st->rx_packets);
+    add_uint(b, "tx_packets", st->tx_packets);
+    add_uint(b, "rx_drops", st->rx_drops);
+    add_uint(b, "tx_drops", st->tx_drops);
+    add_uint(b, "relayed_packets", st->relayed_packets);
+    add_uint(b, "relay_drops", st->relay_drops);
+    json_builder_end_object(b);
 }
 
 /* The stats of the i-th known link of n; false when it has none. */
@@ -111,92 +103,103 @@ static bool link_stats(struct net *n, size_t i, ipop_link_stats_t *st)
     return true;
 }
 
-static void pending_json(GString *s, const struct net *n)
+static void pending_json(JsonBuilder *b, const struct net *n)
 {
-    g_string_append(s, ",\"pending_identities\":[");
+    json_builder_set_member_name(b, "pending_identities");
+    json_builder_begin_array(b);
     for (size_t j = 0; j < n->pending->len; j++) {
         const struct pending *pd = g_ptr_array_index(n->pending, j);
 
-        g_string_append(s, j ? ",{\"peer_id\":" : "{\"peer_id\":");
-        json_str(s, pd->peer_id);
-        g_string_append(s, ",\"name\":");
-        json_str(s, pd->jid);
-        g_string_append(s, ",\"detail\":");
-        json_str(s, pd->detail);
-        g_string_append(s, "}");
+        json_builder_begin_object(b);
+        add_str(b, "peer_id", pd->peer_id);
+        add_str(b, "name", pd->jid);
+        add_str(b, "detail", pd->detail);
+        json_builder_end_object(b);
     }
-    g_string_append(s, "]");
+    json_builder_end_array(b);
+}
+
+static void network_json(JsonBuilder *b, struct net *n)
+{
+    ipop_network_stats_t ns = {.size = sizeof(ns)};
+
+    ipop_network_get_stats(n->net, &ns);
+    json_builder_begin_object(b);
+    add_str(b, "name", n->name);
+    json_builder_set_member_name(b, "running");
+    json_builder_add_boolean_value(b, n->started);
+    add_str(b, "node_id", n->own_id[0] ? n->own_id : NULL);
+    add_str(b, "device", n->started ? ipop_network_get_device(n->net) : NULL);
+    add_str(b, "mode", n->mode ? n->mode : "none");
+    add_str(b, "overlay", overlay_str(n->overlay));
+    json_builder_set_member_name(b, "addresses");
+    json_builder_begin_array(b);
+    for (size_t j = 0; j < n->addresses->len; j++)
+        add_str_value(b, g_ptr_array_index(n->addresses, j));
+    json_builder_end_array(b);
+    if (n->overlay == OVERLAY_SOCIAL) {
+        add_str(b, "state_file", n->state_file);
+        pending_json(b, n);
+    }
+    add_uint(b, "signal_refused", ns.signal_refused);
+    add_uint(b, "no_route", ns.no_route);
+    add_uint(b, "relayed_packets", ns.relayed_packets);
+    add_uint(b, "relay_drops", ns.relay_drops);
+    json_builder_set_member_name(b, "links");
+    json_builder_begin_array(b);
+    for (size_t j = 0; j < n->links->len; j++) {
+        ipop_link_stats_t st;
+        if (link_stats(n, j, &st))
+            json_link(b, NULL, &st);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+}
+
+/* Appends the document b holds, on one line. */
+static void json_finish(JsonBuilder *b, GString *s)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+
+    json_generator_set_root(gen, root);
+    json_generator_to_gstring(gen, s);
+    g_string_append_c(s, '\n');
 }
 
 static void status_json(GString *s)
 {
-    g_string_append(s, "{\"version\":");
-    json_str(s, ipop_version());
-    g_string_append(s, ",\"networks\":[");
-    for (size_t i = 0; i < nets->len; i++) {
-        struct net *n = net_at(i);
-        ipop_network_stats_t ns = {.size = sizeof(ns)};
-        bool first = true;
+    g_autoptr(JsonBuilder) b = json_builder_new();
 
-        ipop_network_get_stats(n->net, &ns);
-        g_string_append(s, i ? ",{\"name\":" : "{\"name\":");
-        json_str(s, n->name);
-        g_string_append_printf(s, ",\"running\":%s,\"node_id\":", n->started ? "true" : "false");
-        json_str(s, n->own_id[0] ? n->own_id : NULL);
-        g_string_append(s, ",\"device\":");
-        json_str(s, n->started ? ipop_network_get_device(n->net) : NULL);
-        g_string_append(s, ",\"mode\":");
-        json_str(s, n->mode ? n->mode : "none");
-        g_string_append(s, ",\"overlay\":");
-        json_str(s, overlay_str(n->overlay));
-        g_string_append(s, ",\"addresses\":[");
-        for (size_t j = 0; j < n->addresses->len; j++) {
-            if (j)
-                g_string_append_c(s, ',');
-            json_str(s, g_ptr_array_index(n->addresses, j));
-        }
-        g_string_append(s, "]");
-        if (n->overlay == OVERLAY_SOCIAL) {
-            g_string_append(s, ",\"state_file\":");
-            json_str(s, n->state_file);
-            pending_json(s, n);
-        }
-        g_string_append_printf(s, ",\"signal_refused\":%llu,\"no_route\":%llu,\"relayed_packets\":%llu,"
-                               "\"relay_drops\":%llu,\"links\":[",
-                               (unsigned long long)ns.signal_refused, (unsigned long long)ns.no_route,
-                               (unsigned long long)ns.relayed_packets, (unsigned long long)ns.relay_drops);
-        for (size_t j = 0; j < n->links->len; j++) {
-            ipop_link_stats_t st;
-            if (!link_stats(n, j, &st))
-                continue;
-            if (!first)
-                g_string_append_c(s, ',');
-            first = false;
-            json_link(s, NULL, &st);
-        }
-        g_string_append(s, "]}");
-    }
-    g_string_append(s, "]}\n");
+    json_builder_begin_object(b);
+    add_str(b, "version", ipop_version());
+    json_builder_set_member_name(b, "networks");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < nets->len; i++)
+        network_json(b, net_at(i));
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    json_finish(b, s);
 }
 
 static void peers_json(GString *s)
 {
-    bool first = true;
+    g_autoptr(JsonBuilder) b = json_builder_new();
 
-    g_string_append(s, "{\"peers\":[");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "peers");
+    json_builder_begin_array(b);
     for (size_t i = 0; i < nets->len; i++) {
         struct net *n = net_at(i);
         for (size_t j = 0; j < n->links->len; j++) {
             ipop_link_stats_t st;
-            if (!link_stats(n, j, &st))
-                continue;
-            if (!first)
-                g_string_append_c(s, ',');
-            first = false;
-            json_link(s, n->name, &st);
+            if (link_stats(n, j, &st))
+                json_link(b, n->name, &st);
         }
     }
-    g_string_append(s, "]}\n");
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    json_finish(b, s);
 }
 
 static void rtt_text(char *buf, size_t size, uint32_t rtt_us)

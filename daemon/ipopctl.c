@@ -23,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_CONTROL "/run/ipopd.sock"
+#include <json-glib/json-glib.h>
+
+#define DEFAULT_CONTROL "/run/ipopd/ipopd.sock"
 #define TIMEOUT_MS 5000
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -77,6 +79,26 @@ static bool wait_fd(int fd, short events, long long deadline)
         if (r < 0 && errno != EINTR)
             return false;
     }
+}
+
+/* A --json answer must be one JSON object: a script reading ipopctl's
+ * output gets a document that parses, or an error and exit status 1. */
+static bool valid_json(const char *body)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    JsonNode *root;
+
+    if (!json_parser_load_from_data(parser, body, -1, &error)) {
+        fprintf(stderr, "ipopctl: ipopd answered JSON that does not parse: %s\n", error->message);
+        return false;
+    }
+    root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        fprintf(stderr, "ipopctl: ipopd answered JSON that is not an object\n");
+        return false;
+    }
+    return true;
 }
 
 /* Sends the request, reads the whole answer into *ret (NUL-terminated). */
@@ -224,6 +246,10 @@ int main(int argc, char **argv)
             *body = '\0';
         fprintf(stderr, "ipopctl: ipopd answered: %s\n",
                 strncmp(reply, "error ", 6) == 0 ? reply + 6 : "something unexpected");
+        free(reply);
+        return EXIT_FAIL;
+    }
+    if (json && !valid_json(body + 1)) {
         free(reply);
         return EXIT_FAIL;
     }

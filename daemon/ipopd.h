@@ -46,7 +46,7 @@
 /* A node id, a space and the longest message the library accepts (8 KiB)
  * fit with room to spare; anything longer is cut and dropped. */
 #define DATAGRAM_MAX 16384
-#define DEFAULT_CONTROL "/run/ipopd.sock"
+#define DEFAULT_CONTROL "/run/ipopd/ipopd.sock"
 /* The systemd unit (daemon/ipopd.service) makes it: StateDirectory=ipop. */
 #define DEFAULT_STATE_DIR "/var/lib/ipop"
 /* Identity changes of SocialVPN friends remembered per network for
@@ -160,6 +160,13 @@ void drain_events(void);
 void remember_link(struct net *n, ipop_link_t *link);
 void pending_forget(struct net *n, const char *peer_id, const char *jid);
 void log_status(void);
+
+/* notify.c */
+/* Sends STATE ("READY=1\nSTATUS=...") to systemd over $NOTIFY_SOCKET; 0
+ * when there is none, -errno when the datagram did not go. */
+int notify_systemd(const char *state);
+/* stderr is the journal's stream (sd-daemon(3)): lines carry "<N>". */
+bool stderr_is_journal(void);
 
 /* control.c */
 int control_open(const char *path);

@@ -20,17 +20,43 @@ static unsigned next_net_id = 1;
 
 /* ---- logging ---- */
 
-static void vlog_line(const char *net, const char *fmt, va_list ap)
+/* Under systemd with stderr connected to the journal, each line starts
+ * with its syslog priority, "<3>" to "<7>" (sd-daemon(3)), so that
+ * `journalctl -p warning -u ipopd` finds the warnings and errors.  Set
+ * once in main(), before any thread. */
+static bool journal;
+
+/* The priority of a line of ipopd's own: its "error: " or "warning: " prefix
+ * says it. */
+static int line_priority(const char *line)
+{
+    if (g_str_has_prefix(line, "error: "))
+        return IPOP_LOG_ERR;
+    if (g_str_has_prefix(line, "warning: "))
+        return IPOP_LOG_WARNING;
+    return IPOP_LOG_INFO;
+}
+
+/* One fprintf per line: stdio locks the stream, so lines from the
+ * library's threads do not interleave. */
+static void emit(int priority, const char *net, const char *prefix, const char *text)
+{
+    char level[8] = "";
+
+    if (journal)
+        snprintf(level, sizeof(level), "<%d>", priority);
+    if (net)
+        fprintf(stderr, "%sipopd[%s]: %s%s\n", level, net, prefix, text);
+    else
+        fprintf(stderr, "%sipopd: %s%s\n", level, prefix, text);
+}
+
+static void vlog_line(int priority, const char *net, const char *fmt, va_list ap)
 {
     char line[1024];
 
     vsnprintf(line, sizeof(line), fmt, ap);
-    /* One fprintf per line: stdio locks the stream, so lines from the
-     * library's threads do not interleave. */
-    if (net)
-        fprintf(stderr, "ipopd[%s]: %s\n", net, line);
-    else
-        fprintf(stderr, "ipopd: %s\n", line);
+    emit(priority >= 0 ? priority : line_priority(line), net, "", line);
 }
 
 void __attribute__((format(printf, 2, 3))) log_net(const struct net *n, const char *fmt, ...)
@@ -38,7 +64,7 @@ void __attribute__((format(printf, 2, 3))) log_net(const struct net *n, const ch
     va_list ap;
 
     va_start(ap, fmt);
-    vlog_line(n ? n->name : NULL, fmt, ap);
+    vlog_line(-1, n ? n->name : NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -49,11 +75,11 @@ void __attribute__((format(printf, 2, 3))) debug_net(const struct net *n, const 
     if (!verbose)
         return;
     va_start(ap, fmt);
-    vlog_line(n ? n->name : NULL, fmt, ap);
+    vlog_line(IPOP_LOG_DEBUG, n ? n->name : NULL, fmt, ap);
     va_end(ap);
 }
 
-/* Any thread. */
+/* Any thread.  The library's levels are syslog's priorities. */
 void on_log(ipop_log_level_t level, ipop_network_t *net, const char *message, void *user_data)
 {
     const char *prefix = level <= IPOP_LOG_ERR ? "error: " : level == IPOP_LOG_WARNING ? "warning: " : "";
@@ -67,10 +93,30 @@ void on_log(ipop_log_level_t level, ipop_network_t *net, const char *message, vo
                 g_strlcpy(name, net_at(i)->name, sizeof(name));
         g_mutex_unlock(&nets_lock);
     }
-    if (name[0])
-        fprintf(stderr, "ipopd[%s]: %s%s\n", name, prefix, message);
-    else
-        fprintf(stderr, "ipopd: %s%s\n", prefix, message);
+    emit(level < IPOP_LOG_ERR ? IPOP_LOG_ERR : level > IPOP_LOG_DEBUG ? IPOP_LOG_DEBUG : (int)level,
+         name[0] ? name : NULL, prefix, message);
+}
+
+/* Tells systemd (Type=notify) where ipopd is; logs when the datagram did
+ * not go, since systemd would then wait for it in vain. */
+static void notify_state(const char *state)
+{
+    int r = notify_systemd(state);
+
+    if (r < 0)
+        log_net(NULL, "warning: $NOTIFY_SOCKET: %s", strerror(-r));
+}
+
+/* READY=1 with a status line: systemctl status shows it. */
+static void notify_ready(void)
+{
+    unsigned running = 0;
+    g_autofree char *state = NULL;
+
+    for (size_t i = 0; i < nets->len; i++)
+        running += net_at(i)->started;
+    state = g_strdup_printf("READY=1\nSTATUS=%u of %u networks running", running, nets->len);
+    notify_state(state);
 }
 
 /* ---- networks: creation and freeing ---- */
@@ -237,8 +283,10 @@ static void reload(const char *file)
     unsigned kept = 0;
 
     log_net(NULL, "reloading %s", file);
+    notify_state("RELOADING=1");
     if (load_config(file, &fresh) < 0) {
         log_net(NULL, "error: %s: bad config, keeping the running one", file);
+        notify_ready();
         return;
     }
     for (size_t i = 0; i < nets->len; i++) {
@@ -260,6 +308,7 @@ static void reload(const char *file)
     remove_nets(gone);
     if (add_nets(start, true) < 0)
         log_net(NULL, "warning: reload: some networks did not start (ipopctl status shows which)");
+    notify_ready();
 }
 
 /* ---- main loop ---- */
@@ -355,6 +404,13 @@ static int run(const char *config, const char *control, bool control_explicit)
         log_net(NULL, "error: %s", strerror(-r));
         goto out;
     }
+    /* The default socket's directory: systemd makes it (RuntimeDirectory=);
+     * by hand, ipopd does. */
+    if (!control_explicit) {
+        g_autofree char *dir = g_path_get_dirname(control);
+        if (g_mkdir_with_parents(dir, 0755) < 0)
+            log_net(NULL, "warning: %s: %s", dir, strerror(errno));
+    }
     if (control_open(control) < 0) {
         if (control_explicit)
             goto out;
@@ -362,7 +418,11 @@ static int run(const char *config, const char *control, bool control_explicit)
     }
     if (add_nets(fresh, false) < 0)
         goto out;
+    /* Every network started: devices exist, with their addresses, and the
+     * control socket answers.  Units ordered after ipopd can use them. */
+    notify_ready();
     status = main_loop(sigfd, config);
+    notify_state("STOPPING=1");
 out:
     control_close();
     /* Stop says goodbye to the peers and removes the devices. */
@@ -411,6 +471,7 @@ int main(int argc, char **argv)
     if (status >= 0)
         goto out;
     verbose = o.verbose;
+    journal = stderr_is_journal();
     /* --node-id and --check are commands whose output is the answer: only
      * problems are worth a log line there. */
     ipop_set_log_cb(on_log, verbose ? IPOP_LOG_DEBUG : (o.id_file || o.check) ? IPOP_LOG_WARNING : IPOP_LOG_INFO,

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Checks that the public API, the symbol file and the documentation agree.
 
-Usage: check-api.py [--srcdir DIR]
+Usage: check-api.py [--srcdir DIR] [--man MAN3DIR]
 
 DIR is the project's source tree (default: two levels above this script).
 It fails, naming the symbol and the file, when:
@@ -16,7 +16,10 @@ It fails, naming the symbol and the file, when:
   doc/embedding.md;
 - doc/api.md lists a function that is not public, or a page (api.md,
   embedding.md, getting-started.md) names an ipop_* or IPOP_* identifier that
-  no public header declares.
+  no public header declares;
+- with --man (the section 3 pages built from the headers, doc/meson.build):
+  a public function has no page NAME.3 there, its page sources (.so) a
+  page that is missing, or the page it leads to does not describe it.
 
 Standard library only: it runs wherever the tests run, without doxygen.
 """
@@ -40,6 +43,9 @@ IDENT = re.compile(r"\b(?:ipop_[a-z0-9][a-z0-9_]*|IPOP_[A-Z0-9][A-Z0-9_]*)\b")
 INDEX_ENTRY = re.compile(r"^\s*[-*]\s+`?(ipop_[a-z0-9_]+)\(\)`?\s*(?::|—|-{1,2})\s*(?P<summary>.*)$")
 
 DOC_PAGES = ["doc/api.md", "doc/embedding.md", "doc/getting-started.md"]
+# Names the pages may use that are not C: the meson variables a parent
+# project gets from libipop as a subproject (lib/meson.build).
+NOT_C = {"ipop_dep", "ipop_glib_dep"}
 
 
 class Checker:
@@ -163,13 +169,32 @@ class Checker:
                 self.error(rel, name, f"public function ({functions[name]}) not mentioned")
 
     def check_names(self, names, functions, rel):
-        known = names | set(functions)
+        known = names | set(functions) | NOT_C
         seen = set()
         for lineno, line in enumerate(self.read(rel).split("\n"), 1):
             for name in IDENT.findall(line):
                 if name not in known and name not in seen:
                     seen.add(name)
                     self.error(f"{rel}:{lineno}", name, "no public header declares this name")
+
+    def check_man(self, functions, mandir):
+        for name in sorted(functions):
+            page = os.path.join(mandir, name + ".3")
+            if not os.path.exists(page):
+                self.error(mandir, name, "no man page " + name + ".3")
+                continue
+            with open(page, encoding="utf-8") as f:
+                text = f.read()
+            if text.startswith(".so "):
+                target = os.path.join(mandir, os.path.basename(text.split()[1]))
+                if not os.path.exists(target):
+                    self.error(page, name, "sources a page that is missing: " + target)
+                    continue
+                with open(target, encoding="utf-8") as f:
+                    text = f.read()
+            # groff escapes "_" nowhere but may split a name with \f font changes.
+            if name not in re.sub(r"\\f[BIRP]", "", text):
+                self.error(page, name, "the page does not describe it")
 
     def run(self):
         functions, names = self.scan_headers()
@@ -192,10 +217,13 @@ class Checker:
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--srcdir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    ap.add_argument("--man", help="directory of the built section 3 man pages")
     args = ap.parse_args(argv[1:])
     checker = Checker(os.path.normpath(args.srcdir))
     try:
         functions, symbols = checker.run()
+        if args.man:
+            checker.check_man(functions, args.man)
     except OSError as e:
         print(f"check-api: {e.filename}: {e.strerror}", file=sys.stderr)
         return 1
@@ -206,7 +234,7 @@ def main(argv):
         return 1
     print(f"check-api: {len(functions)} public functions: documented in the headers, "
           f"exported by lib/libipop.sym ({len(symbols)} symbols), listed in doc/api.md, "
-          "described in doc/embedding.md")
+          "described in doc/embedding.md" + (f", with man pages in {args.man}" if args.man else ""))
     return 0
 
 

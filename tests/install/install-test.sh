@@ -24,8 +24,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
 
 step "configure and install into $prefix"
-meson setup "$tmp/build" "$srcdir" --prefix="$prefix" \
-    -Dtests=false -Ddaemon=false -Dexamples=false -Dbench=false -Dfuzzing=disabled \
+# With the daemon, for its units, completion and rpath; docs off (the docs
+# suite builds them).
+meson setup "$tmp/build" "$srcdir" --prefix="$prefix" -Drpath=true \
+    -Dtests=false -Ddaemon=true -Dexamples=false -Dbench=false -Dfuzzing=disabled -Ddocs=disabled \
     >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup"; }
 meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log"; fail "meson install"; }
@@ -71,6 +73,23 @@ unversioned=$(grep -v '@IPOP_' "$tmp/have-versioned" || true)
 [[ -z $unversioned ]] || fail "exported without a version node: $unversioned"
 echo "$(wc -l <"$tmp/have") symbols, all versioned"
 
+step "pkg-config --cflags: our include directory and nothing else"
+# The public header needs only libc: the private dependencies' include
+# directories and macros (GLib, libnice, GnuTLS, libstrophe) must not reach
+# the user's compiler (pkgconf adds Requires.private Cflags to --cflags).
+cflags=$(pkg-config --cflags ipop)
+echo "ipop: $cflags"
+for word in $cflags; do
+    [[ $word == "-I$includedir" ]] || fail "pkg-config --cflags ipop has '$word' besides -I$includedir"
+done
+[[ -z $(pkg-config --print-requires-private ipop) ]] ||
+    fail "ipop.pc has Requires.private: $(pkg-config --print-requires-private ipop)"
+glib_cflags=$(pkg-config --cflags ipop-glib)
+echo "ipop-glib: $glib_cflags"
+[[ $glib_cflags == *glib-2.0* ]] || fail "pkg-config --cflags ipop-glib lacks GLib's directories"
+[[ $(pkg-config --libs ipop-glib) == *-lipop*-lglib-2.0* ]] ||
+    fail "pkg-config --libs ipop-glib: $(pkg-config --libs ipop-glib)"
+
 step "build an outside program with pkg-config"
 cc=${CC:-cc}
 cflags=$(pkg-config --cflags ipop)
@@ -88,13 +107,55 @@ if command -v c++ >/dev/null; then
         fail "ipop.h does not compile as C++"
 fi
 # shellcheck disable=SC2086
-echo '#include <ipop/ipop-glib.h>' |
-    "$cc" -x c -fsyntax-only -Wall -Werror $(pkg-config --cflags ipop glib-2.0) - ||
-    fail "ipop-glib.h does not compile"
+printf '#include <ipop/ipop-glib.h>\nint main(void) { return ipop_network_set_glib_context(NULL, g_main_context_default()) == 0; }\n' |
+    "$cc" -x c -Wall -Werror -o "$tmp/glib-app" - $(pkg-config --cflags --libs ipop-glib) ||
+    fail "a program on ipop-glib.h does not build with pkg-config ipop-glib"
 
 step "run it"
 export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 resolved=$(ldd "$tmp/app" | awk '$1 ~ /^libipop\.so/ { print $3 }')
 [[ $resolved == "$libdir"/* ]] || fail "app loads libipop from '$resolved', not the prefix"
 "$tmp/app" || fail "app exited with $?"
+
+step "ipopd: units, completion, man pages, rpath"
+unset LD_LIBRARY_PATH
+for f in lib/systemd/system/ipopd.service lib/systemd/system/ipopd@.service \
+         share/bash-completion/completions/ipopctl share/man/man8/ipopd.8 share/man/man8/ipopctl.8; do
+    [[ -f $prefix/$f ]] || fail "not installed: $f ($(cd "$prefix" && find . -type f | sort | tr '\n' ' '))"
+done
+grep -q "^ExecStart=$prefix/bin/ipopd " "$prefix/lib/systemd/system/ipopd.service" ||
+    fail "ipopd.service does not start $prefix/bin/ipopd"
+grep -q "^Type=notify$" "$prefix/lib/systemd/system/ipopd.service" || fail "ipopd.service is not Type=notify"
+runpath=$(readelf -d "$prefix/bin/ipopd" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
+[[ $runpath == "$libdir" ]] || fail "-Drpath=true: ipopd's RUNPATH is '$runpath', want $libdir"
+"$prefix/bin/ipopd" --version >/dev/null || fail "installed ipopd does not run without LD_LIBRARY_PATH"
+bash -c ". '$prefix/share/bash-completion/completions/ipopctl' && complete -p ipopctl" >/dev/null ||
+    fail "the bash completion does not load"
+echo "units, completion, man pages installed; ipopd runs through its rpath"
+
+step "python binding: pip install, then it loads the installed libipop"
+# Offline: no build isolation (it would fetch setuptools); setuptools and
+# wheel come from the system (Debian python3-setuptools, python3-wheel),
+# seen through --system-site-packages.  The source is copied: setuptools
+# builds in the tree it is given.
+py=/usr/bin/python3
+if $py -c 'import venv, setuptools, wheel' 2>/dev/null && $py -m venv --system-site-packages "$tmp/venv" 2>/dev/null; then
+    cp -r "$srcdir/bindings/python" "$tmp/pysrc"
+    rm -rf "$tmp/pysrc/tests"
+    "$tmp/venv/bin/pip" install --no-index --no-build-isolation "$tmp/pysrc" >"$tmp/pip.log" 2>&1 ||
+        { cat "$tmp/pip.log"; fail "pip install ./bindings/python"; }
+    # Not on ld.so's path: found through ipop.pc (PKG_CONFIG_PATH, as set above).
+    got=$(cd "$tmp" && env -u IPOP_LIBRARY -u PYTHONPATH "$tmp/venv/bin/python" -c '
+import ipop
+print(ipop.version(), ipop.__version__, ipop.__file__)')
+    echo "$got"
+    read -r libv pyv file <<<"$got"
+    [[ $libv == "$(pkg-config --modversion ipop)" && $pyv == "$libv" ]] ||
+        fail "the pip-installed binding loaded libipop $libv (package $pyv), want $(pkg-config --modversion ipop)"
+    [[ $file == "$tmp/venv/"* ]] || fail "ipop imported from $file, not the venv"
+else
+    echo "SKIP part: no python3 venv with setuptools and wheel (Debian: python3-venv python3-setuptools python3-wheel)"
+fi
+
+"$here/subproject-test.sh" "$tmp" "$srcdir"
 echo "install test passed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import subprocess
 import threading
 
 from ._types import NODE_ID_MAX, IpopError
@@ -55,6 +56,20 @@ class LinkStatsStruct(ctypes.Structure):
     ]
 
 
+class NetworkStatsStruct(ctypes.Structure):
+    """ipop_network_stats_t, field for field."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("signal_refused", c_uint64),
+        ("no_route", c_uint64),
+        ("links", c_uint32),
+        ("links_connected", c_uint32),
+        ("relayed_packets", c_uint64),
+        ("relay_drops", c_uint64),
+    ]
+
+
 # Callback types.  Strings arrive as c_char_p, which ctypes copies into
 # bytes before the Python function runs: the library's strings are valid
 # only during the call.
@@ -79,6 +94,9 @@ _PROTOTYPES = {
     "ipop_network_allow_peer": (c_int, [c_void_p, c_char_p]),
     "ipop_network_connect": (c_int, [c_void_p, c_char_p, ctypes.POINTER(c_void_p)]),
     "ipop_network_get_link": (c_void_p, [c_void_p, c_char_p]),
+    "ipop_network_accept_identity": (c_int, [c_void_p, c_char_p]),
+    "ipop_network_get_address": (c_int, [c_void_p, c_int, c_char_p, c_size_t]),
+    "ipop_network_get_stats": (c_int, [c_void_p, ctypes.POINTER(NetworkStatsStruct)]),
     "ipop_network_set_packet_cb": (c_int, [c_void_p, PACKET_CB, c_void_p]),
     "ipop_network_send_packet": (c_int, [c_void_p, c_char_p, c_size_t]),
     "ipop_network_set_event_cb": (c_int, [c_void_p, EVENT_CB, c_void_p]),
@@ -116,16 +134,31 @@ def _candidates(path):
     if env:
         yield env
     yield "libipop.so.0"  # the dynamic loader's search path: an installed library
+    libdir = _pkg_config_libdir()
+    if libdir:  # installed into a prefix ld.so does not search (PKG_CONFIG_PATH)
+        yield os.path.join(libdir, "libipop.so.0")
     found = ctypes.util.find_library("ipop")
     if found:
         yield found
+
+
+def _pkg_config_libdir() -> str | None:
+    """libdir of ipop.pc, where pkg-config finds it; None otherwise."""
+    try:
+        out = subprocess.run(["pkg-config", "--variable=libdir", "ipop"], capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def load_library(path: str | os.PathLike | None = None) -> ctypes.CDLL:
     """Loads libipop once and returns it.
 
     Tried in order: `path`, the environment variable IPOP_LIBRARY,
-    "libipop.so.0" through the dynamic loader, ctypes.util.find_library("ipop").
+    "libipop.so.0" through the dynamic loader, libipop.so.0 in the libdir
+    of pkg-config's ipop.pc (an install into another prefix, found through
+    PKG_CONFIG_PATH), ctypes.util.find_library("ipop").
     A later call with another path does not replace a library already loaded.
     """
     global _lib

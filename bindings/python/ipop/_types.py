@@ -133,3 +133,15 @@ class LinkStats:
     relay_id: str = ""  # GroupVPN: the member packets go through while the direct link is down
     relayed_packets: int = 0  # packets from this peer that this node relayed to another member
     relay_drops: int = 0  # packets from this peer that this node could not relay
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkStats:
+    """A copy of ipop_network_stats_t."""
+
+    signal_refused: int  # signalling messages refused: malformed, unauthenticated, replayed, not allowed
+    no_route: int  # packets from the device with no link to their destination
+    links: int  # links known, in any state
+    links_connected: int  # links connected now
+    relayed_packets: int  # GroupVPN: packets this node relayed between two other members
+    relay_drops: int  # GroupVPN: packets to relay that this node dropped

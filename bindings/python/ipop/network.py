@@ -7,14 +7,15 @@ import ctypes
 import errno
 import logging
 import os
+import socket
 import threading
 import weakref
 from typing import Callable, Iterable
 
 from . import _lib
-from ._lib import EventStruct, LinkStatsStruct, arg, check, lib, text
-from ._types import (Event, EventType, IpopError, LinkState, LinkStats, LogLevel, PathType, Reason,
-                     _enum)
+from ._lib import EventStruct, LinkStatsStruct, NetworkStatsStruct, arg, check, lib, text
+from ._types import (Event, EventType, IpopError, LinkState, LinkStats, LogLevel, NetworkStats, PathType,
+                     Reason, _enum)
 
 logger = logging.getLogger("ipop")
 
@@ -26,10 +27,12 @@ DatagramCallback = Callable[[bytes, "tuple[str, int]"], None]
 
 # The option keys of ipop_network_set_option() that Network() takes as
 # keyword arguments, spelled with "_" for "." and "-".
-OPTION_KEYS = ("mode", "device", "address", "mtu", "ice.stun", "ice.turn", "ice.local-address",
-               "ice.relay-only", "ice.tcp", "identity.file", "loop", "link.timeout",
+# tests/test_network.py checks this against the keys ipop.h documents.
+OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "ice.stun", "ice.turn",
+               "ice.local-address", "ice.relay-only", "ice.tcp", "identity.file", "loop", "link.timeout",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
-               "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file")
+               "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file",
+               "group.subnet", "social.subnet", "social.state-file")
 _KWARGS = {k.replace(".", "_").replace("-", "_"): k for k in OPTION_KEYS}
 
 # Every network not yet freed, by its C address: the log callback names its
@@ -360,6 +363,33 @@ class Network(_Handle):
     def get_link(self, peer_id: str) -> Link | None:
         p = self._call("ipop_network_get_link", arg(peer_id))
         return self._link(p) if p else None
+
+    def accept_identity(self, friend_jid: str) -> None:
+        """SocialVPN: accepts that friend `friend_jid` (a bare JID) now runs
+        a node with another node id than the one pinned at first contact
+        (refused until then, Reason.IDENTITY_CHANGED).  IpopError ENOENT
+        when no change waits for that friend, EINVAL when the network is
+        not a SocialVPN, ENOTCONN when not started."""
+        check(self._call("ipop_network_accept_identity", arg(friend_jid)), "ipop_network_accept_identity")
+
+    def address(self, family: int = socket.AF_INET) -> str | None:
+        """This node's current address of `family` (socket.AF_INET or
+        AF_INET6) with its prefix, "10.1.0.1/24": the "address" option or
+        the one derived from group_subnet (once started; it may move after
+        a conflict).  None when there is none.  Any thread."""
+        buf = ctypes.create_string_buffer(64)
+        r = self._call("ipop_network_get_address", family, buf, len(buf))
+        if r == -errno.ENOENT:
+            return None
+        check(r, "ipop_network_get_address")
+        return buf.value.decode()
+
+    def stats(self) -> NetworkStats:
+        """The network's counters (ipop_network_get_stats).  Any thread."""
+        st = NetworkStatsStruct(size=ctypes.sizeof(NetworkStatsStruct))
+        check(self._call("ipop_network_get_stats", ctypes.byref(st)), "ipop_network_get_stats")
+        return NetworkStats(st.signal_refused, st.no_route, st.links, st.links_connected,
+                            st.relayed_packets, st.relay_drops)
 
     def signal_receive(self, from_peer_id: str, message: str | bytes) -> None:
         """Delivers a signalling message from a peer.  Any thread."""

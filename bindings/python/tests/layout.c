@@ -43,6 +43,15 @@ int main(void)
     FIELD(ipop_link_stats_t, relayed_packets);
     FIELD(ipop_link_stats_t, relay_drops);
 
+    SIZE(ipop_network_stats_t);
+    FIELD(ipop_network_stats_t, size);
+    FIELD(ipop_network_stats_t, signal_refused);
+    FIELD(ipop_network_stats_t, no_route);
+    FIELD(ipop_network_stats_t, links);
+    FIELD(ipop_network_stats_t, links_connected);
+    FIELD(ipop_network_stats_t, relayed_packets);
+    FIELD(ipop_network_stats_t, relay_drops);
+
     /* the enums are passed as int through ctypes */
     SIZE(ipop_link_state_t);
     SIZE(ipop_reason_t);
