@@ -57,6 +57,9 @@ pid_a=$!
 start_daemon "$NS_B" b "$IPOPD" "$WORK/b.conf"
 pid_b=$!
 wait_for 20 "a first ping from a to b over the overlay" ip netns exec "$NS_A" ping -c 1 -W 1 10.10.0.2
+# b logs its link's "connected" a moment after a's ping may already pass:
+# count b's sessions only once b has logged the first one.
+wait_for 10 "b to log its link connected" grep -q "connected" "$WORK/b.log"
 before=$(refused_b)
 sessions=$(grep -c "connected" "$WORK/b.log")
 
