@@ -2,7 +2,11 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <glib.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +28,37 @@ void test_require_root(const char *why)
         printf("SKIP: needs root: %s\n", why);
         exit(TEST_SKIP);
     }
+}
+
+int test_drop_root(void)
+{
+    struct passwd *pw = getpwnam("nobody");
+
+    if (!pw)
+        return -ENOENT;
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+        return -errno;
+    return 0;
+}
+
+int test_time_factor(void)
+{
+    const char *env = getenv("IPOP_TEST_TIME_FACTOR");
+    int f = env ? atoi(env) : 1;
+
+    return f >= 1 && f <= 100 ? f : 1;
+}
+
+bool test_wait(bool (*cond)(void *data), void *data, int ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)ms * test_time_factor() * 1000;
+
+    while (!cond(data)) {
+        if (g_get_monotonic_time() >= end)
+            return cond(data);
+        g_usleep(10000);
+    }
+    return true;
 }
 
 /* A port that is free for both UDP and TCP on loopback right now. */
