@@ -61,6 +61,43 @@ bool test_wait(bool (*cond)(void *data), void *data, int ms)
     return true;
 }
 
+int test_silent_udp(int *port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -errno;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        int r = -errno;
+
+        close(fd);
+        return r;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+int test_tcp_established(int port)
+{
+    char line[512];
+    int n = 0;
+    FILE *f = fopen("/proc/net/tcp", "r");
+
+    if (!f)
+        return -errno;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned lport, rport, state;
+
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %x", &lport, &rport, &state) == 3 && state == 1 &&
+            (int)rport == port)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
 /* A port that is free for both UDP and TCP on loopback right now. */
 int test_free_port(void)
 {

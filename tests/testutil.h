@@ -30,6 +30,15 @@ int test_time_factor(void);
  * test_time_factor(); returns whether it held. */
 bool test_wait(bool (*cond)(void *data), void *data, int ms);
 
+/* A UDP socket bound on 127.0.0.1 that nobody reads: a server that is
+ * there but silent (a closed port would answer with ICMP).  Returns the fd
+ * (close it when done) and sets *port, or -errno. */
+int test_silent_udp(int *port);
+
+/* Established TCP connections (of this network namespace, IPv4) to port
+ * `port`, or -errno. */
+int test_tcp_established(int port);
+
 /* A port free for both UDP and TCP on 127.0.0.1 right now, or -1. */
 int test_free_port(void);
 
