@@ -52,11 +52,13 @@ static void on_signal(ipop_network_t *net, const char *peer_id, const char *mess
         copy = forge_fingerprint(net, peer_id, message);
     }
     r = ipop_network_signal_receive(n->peer->net, ipop_network_get_node_id(net), copy);
-    if (r < 0) {
-        g_mutex_lock(&n->lock);
+    g_mutex_lock(&n->lock);
+    if (r < 0)
         n->signal_errors++;
-        g_mutex_unlock(&n->lock);
-    }
+    if (g_str_has_prefix(copy, "ipop2 answer "))
+        n->answers_sent++;
+    g_cond_broadcast(&n->cond);
+    g_mutex_unlock(&n->lock);
     g_free(copy);
 }
 
@@ -91,6 +93,19 @@ static size_t payload_offset(const guint8 *pkt)
     return (pkt[0] >> 4) == 6 ? 40 : 20;
 }
 
+/* Whether the IP header of an intact packet is the one blast() sent:
+ * version, length, protocol, TTL, addresses, byte for byte. */
+static bool header_ok(const node *n, const guint8 *p, size_t len, guint32 seq)
+{
+    guint8 want[IPOP_MAX_PACKET];
+    size_t off = n->expect_family == AF_INET6 ? 40 : 20;
+
+    if (len > sizeof(want) || len < off + 4)
+        return false;
+    build_packet(want, n->expect_family, n->expect_src, n->expect_dst, seq, len);
+    return memcmp(want, p, off) == 0;
+}
+
 static void on_packet(ipop_network_t *net, const void *packet, size_t len, void *ud)
 {
     node *n = ud;
@@ -108,10 +123,14 @@ static void on_packet(ipop_network_t *net, const void *packet, size_t len, void 
     g_mutex_lock(&n->lock);
     n->last_len = MIN(len, sizeof(n->last));
     memcpy(n->last, packet, n->last_len);
+    if (ok && n->expect_family && !header_ok(n, p, len, seq))
+        n->bad_headers++;
     if (ok && !n->seen[seq]) {
         n->seen[seq] = 1;
         n->received++;
-    } else if (!ok) {
+    } else if (ok) {
+        n->dups++;
+    } else {
         n->corrupt++;
     }
     g_cond_broadcast(&n->cond);
@@ -201,7 +220,7 @@ void pair_start(node *a, node *b)
 /* Waits until the node's last link event has `state`; false after timeout. */
 bool wait_state(node *n, int state, int seconds)
 {
-    gint64 end = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
+    gint64 end = g_get_monotonic_time() + (gint64)seconds * test_time_factor() * G_USEC_PER_SEC;
     bool ok;
 
     g_mutex_lock(&n->lock);
@@ -226,7 +245,7 @@ void connect_pair(node *a, node *b)
 }
 
 /* Sends N_PACKETS from `from` to `to`, at most WINDOW in flight, and checks
- * every one arrived intact. */
+ * every one arrived intact, once, with the header it was sent with. */
 void blast(node *from, node *to, int family, size_t len)
 {
     guint8 buf[IPOP_MAX_PACKET];
@@ -237,6 +256,11 @@ void blast(node *from, node *to, int family, size_t len)
     g_mutex_lock(&to->lock);
     to->received = 0;
     to->corrupt = 0;
+    to->dups = 0;
+    to->bad_headers = 0;
+    to->expect_family = family;
+    to->expect_src = src;
+    to->expect_dst = dst;
     memset(to->seen, 0, N_PACKETS);
     g_mutex_unlock(&to->lock);
     for (guint32 seq = 0; seq < N_PACKETS; seq++) {
@@ -247,17 +271,24 @@ void blast(node *from, node *to, int family, size_t len)
             g_usleep(100);
         g_assert_cmpint(r, ==, 0);
         /* Keep the window: wait for the receiver to catch up. */
-        end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+        end = g_get_monotonic_time() + 10 * test_time_factor() * G_USEC_PER_SEC;
         g_mutex_lock(&to->lock);
         while (seq + 1 - to->received > (to->window ? to->window : WINDOW) && g_cond_wait_until(&to->cond, &to->lock, end))
             ;
         g_mutex_unlock(&to->lock);
     }
-    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    end = g_get_monotonic_time() + 10 * test_time_factor() * G_USEC_PER_SEC;
     g_mutex_lock(&to->lock);
     while (to->received < N_PACKETS && g_cond_wait_until(&to->cond, &to->lock, end))
         ;
+    g_mutex_unlock(&to->lock);
+    /* and whatever copy was still on its way */
+    g_usleep(20000 * test_time_factor());
+    g_mutex_lock(&to->lock);
+    to->expect_family = 0;
     g_assert_cmpuint(to->corrupt, ==, 0);
+    g_assert_cmpuint(to->bad_headers, ==, 0);
+    g_assert_cmpuint(to->dups, ==, 0);
     g_assert_cmpuint(to->received, ==, N_PACKETS);
     g_mutex_unlock(&to->lock);
 }

@@ -70,7 +70,7 @@ static int link_state(node *from, node *to)
 
 static bool wait_link(node *from, node *to, int state, int seconds)
 {
-    for (int i = 0; i < seconds * 20; i++) {
+    for (int i = 0; i < seconds * 20 * test_time_factor(); i++) {
         if (link_state(from, to) == state)
             return true;
         g_usleep(50000);

@@ -98,9 +98,35 @@ static void test_packets(void)
     node_clear(&b);
 }
 
+/* Sends a packet from `from` to `to` every 10 ms until `watched` reaches
+ * `state` (or FAILED/CLOSED) or `seconds` pass; returns how many it
+ * tried (ipop_network_send_packet() refuses them while no link is up). */
+static guint send_until_state(node *from, node *to, node *watched, int state, int seconds)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)seconds * test_time_factor() * G_USEC_PER_SEC;
+    guint8 buf[200];
+    guint sent = 0;
+
+    for (guint32 seq = 0; g_get_monotonic_time() < end; seq++) {
+        int st;
+
+        g_mutex_lock(&watched->lock);
+        st = watched->state;
+        g_mutex_unlock(&watched->lock);
+        if (st == state || st == IPOP_LINK_FAILED || st == IPOP_LINK_CLOSED)
+            break;
+        build_packet(buf, AF_INET, from->addr4, to->addr4, seq % N_PACKETS, sizeof(buf));
+        ipop_network_send_packet(from->net, buf, sizeof(buf));
+        sent++;
+        g_usleep(10000);
+    }
+    return sent;
+}
+
 static void test_fingerprint_mismatch(void)
 {
     node a, b;
+    guint sent;
 
     node_init(&a, "a", "10.21.0.1", NULL, NULL, NULL);
     node_init(&b, "b", "10.21.0.2", NULL, NULL, NULL);
@@ -108,11 +134,16 @@ static void test_fingerprint_mismatch(void)
     a.forge_fp = true; /* b will pin a fingerprint that is not a's */
     g_assert_cmpint(ipop_network_allow_peer(b.net, ipop_network_get_node_id(a.net)), ==, 0);
     g_assert_cmpint(ipop_network_connect(a.net, ipop_network_get_node_id(b.net), NULL), ==, 0);
-    g_assert_true(wait_state(&b, IPOP_LINK_FAILED, 15));
+    /* a sends all along, as a host with traffic for b would: none of it
+     * may reach b through a session with the wrong certificate */
+    sent = send_until_state(&a, &b, &b, IPOP_LINK_FAILED, 15);
+    g_assert_true(wait_state(&b, IPOP_LINK_FAILED, 1));
     g_assert_cmpint(b.reason, ==, IPOP_REASON_FINGERPRINT_MISMATCH);
     /* a is told and gives up too; no packet ever flows */
-    g_assert_true(wait_state(&a, IPOP_LINK_CLOSED, 10) || wait_state(&a, IPOP_LINK_FAILED, 1));
-    g_assert_cmpuint(b.received, ==, 0);
+    sent += send_until_state(&a, &b, &a, IPOP_LINK_CLOSED, 10);
+    g_assert_true(wait_state(&a, IPOP_LINK_CLOSED, 1) || wait_state(&a, IPOP_LINK_FAILED, 1));
+    g_assert_cmpuint(sent, >, 0);
+    g_assert_cmpuint(b.received + b.corrupt, ==, 0);
     node_clear(&a);
     node_clear(&b);
 }
@@ -138,10 +169,48 @@ static void test_not_allowed(void)
     node_clear(&b);
 }
 
+static bool both_held(void *data)
+{
+    node **n = data;
+    bool r;
+
+    g_mutex_lock(&n[0]->lock);
+    r = n[0]->held->len > 0;
+    g_mutex_unlock(&n[0]->lock);
+    g_mutex_lock(&n[1]->lock);
+    r = r && n[1]->held->len > 0;
+    g_mutex_unlock(&n[1]->lock);
+    return r;
+}
+
+static bool has_answered(void *data)
+{
+    node *n = data;
+    bool r;
+
+    g_mutex_lock(&n->lock);
+    r = n->answers_sent > 0;
+    g_mutex_unlock(&n->lock);
+    return r;
+}
+
+/* (read racily: the loop threads write them) */
+static bool same_session(void *data)
+{
+    ipop_link_t **l = data;
+    char x[sizeof(l[0]->session)], y[sizeof(l[1]->session)];
+
+    memcpy(x, l[0]->session, sizeof(x));
+    memcpy(y, l[1]->session, sizeof(y));
+    x[sizeof(x) - 1] = y[sizeof(y) - 1] = '\0';
+    return x[0] && strcmp(x, y) == 0;
+}
+
 static void test_simultaneous(void)
 {
     node a, b;
     ipop_link_t *la, *lb;
+    char session[sizeof(la->session)];
 
     node_init(&a, "a", "10.23.0.1", NULL, NULL, NULL);
     node_init(&b, "b", "10.23.0.2", NULL, NULL, NULL);
@@ -153,26 +222,36 @@ static void test_simultaneous(void)
     set_mute(&b, true);
     g_assert_cmpint(ipop_network_connect(a.net, ipop_network_get_node_id(b.net), &la), ==, 0);
     g_assert_cmpint(ipop_network_connect(b.net, ipop_network_get_node_id(a.net), &lb), ==, 0);
-    g_usleep(300000);
+    g_assert_true(test_wait(both_held, (node *[]){ &a, &b }, 5000));
     set_mute(&a, false);
     set_mute(&b, false);
-    g_assert_cmpuint(a.held->len, >, 0);
-    g_assert_cmpuint(b.held->len, >, 0);
-    /* The hard order: the smaller node's offer first, so that its peer
-     * answers it before the crossing offer reaches the smaller node. */
+    /* The hard order: the smaller node's offer first, and the crossing
+     * offer only once its peer has answered it. */
     {
         bool a_smaller = strcmp(ipop_network_get_node_id(a.net), ipop_network_get_node_id(b.net)) < 0;
-        release_held(a_smaller ? &a : &b);
-        g_usleep(300000);
-        release_held(a_smaller ? &b : &a);
+        node *small = a_smaller ? &a : &b, *big = a_smaller ? &b : &a;
+
+        release_held(small);
+        g_assert_true(test_wait(has_answered, big, 5000));
+        release_held(big);
     }
     g_assert_true(wait_state(&a, IPOP_LINK_CONNECTED, 15));
     g_assert_true(wait_state(&b, IPOP_LINK_CONNECTED, 5));
-    g_usleep(300000);
-    /* One session: both sides name the same one, and it stays up. */
-    g_assert_cmpstr(la->session, ==, lb->session);
+    /* One session: both sides name the same one, and it stays up while
+     * packets flow: no other session replaced it, none failed. */
+    g_assert_true(test_wait(same_session, (ipop_link_t *[]){ la, lb }, 3000));
+    g_strlcpy(session, la->session, sizeof(session));
+    blast(&a, &b, AF_INET, 200);
+    g_assert_cmpstr(la->session, ==, session);
+    g_assert_cmpstr(lb->session, ==, session);
     g_assert_cmpint(ipop_link_get_state(la), ==, IPOP_LINK_CONNECTED);
     g_assert_cmpint(ipop_link_get_state(lb), ==, IPOP_LINK_CONNECTED);
+    g_mutex_lock(&a.lock);
+    g_mutex_lock(&b.lock);
+    g_assert_cmpuint((a.state_reasons | b.state_reasons) & (1u << IPOP_REASON_SUPERSEDED), ==, 0);
+    g_assert_cmpuint(a.failures + b.failures, ==, 0);
+    g_mutex_unlock(&b.lock);
+    g_mutex_unlock(&a.lock);
     blast(&a, &b, AF_INET, 200);
     node_clear(&a);
     node_clear(&b);
@@ -581,16 +660,19 @@ static ssize_t send_check(int fd, const struct sockaddr_storage *to, socklen_t t
  * not answered, and the link carries on. */
 /* Until the loop reads a's socket itself (once ICE's checks are over,
  * READY) and record.c does the records. */
+static bool direct_on(void *data)
+{
+    ipop_link_t *l = data;
+
+    return *(volatile bool *)&l->ice.ready && *(volatile int *)&l->direct.fd >= 0 && *(volatile bool *)&l->dtls.rec_on;
+}
+
 static ipop_link_t *wait_direct(node *a, node *b)
 {
     ipop_link_t *la = ipop_network_get_link(a->net, ipop_network_get_node_id(b->net));
 
-    for (int i = 0; i < 500 && !*(volatile bool *)&la->ice.ready; i++)
-        g_usleep(10000);
-    g_assert_true(la->ice.ready);
-    g_usleep(50000); /* ipop__direct_update() runs right after, in the loop */
-    g_assert_cmpint(la->direct.fd, >=, 0);
-    g_assert_true(la->dtls.rec_on);
+    /* direct_update() runs in the loop right after ICE is READY */
+    g_assert_true(test_wait(direct_on, la, 5000));
     return la;
 }
 
@@ -621,7 +703,7 @@ static void test_direct_path(void)
     fd = socket(to.ss_family, SOCK_DGRAM, 0);
     g_assert_cmpint(fd, >=, 0);
     user = g_strdup_printf("%s:someone", la->ice.ufrag);
-    n = send_check(fd, &to, to_len, &agent, user, la->ice.pwd, ans, sizeof(ans), 2000);
+    n = send_check(fd, &to, to_len, &agent, user, la->ice.pwd, ans, sizeof(ans), 2000 * test_time_factor());
     g_assert_cmpint(n, >, 0);
     {
         StunDefaultValidaterData key = { (uint8_t *)user, strlen(user), (uint8_t *)la->ice.pwd, strlen(la->ice.pwd) };
@@ -634,15 +716,16 @@ static void test_direct_path(void)
     g_assert_cmpuint(((struct sockaddr_in *)&mapped)->sin_port, ==, ((struct sockaddr_in *)&mine)->sin_port);
 
     /* wrong password, or someone else's ufrag: no answer */
-    g_assert_cmpint(send_check(fd, &to, to_len, &agent, user, "not-the-password-at-all", ans, sizeof(ans), 300), ==, 0);
+    g_assert_cmpint(send_check(fd, &to, to_len, &agent, user, "not-the-password-at-all", ans, sizeof(ans),
+                               300 * test_time_factor()), ==, 0);
     bad_user = g_strdup_printf("x%s:someone", la->ice.ufrag);
-    g_assert_cmpint(send_check(fd, &to, to_len, &agent, bad_user, la->ice.pwd, ans, sizeof(ans), 300), ==, 0);
+    g_assert_cmpint(send_check(fd, &to, to_len, &agent, bad_user, la->ice.pwd, ans, sizeof(ans), 300 * test_time_factor()), ==, 0);
     /* garbage on the socket is dropped and counted */
     ipop_link_get_stats(la, &st);
     {
         guint64 drops = st.rx_drops;
         g_assert_cmpint(sendto(fd, "\xff garbage", 9, 0, (struct sockaddr *)&to, to_len), ==, 9);
-        for (int i = 0; i < 200 && st.rx_drops == drops; i++) {
+        for (int i = 0; i < 200 * test_time_factor() && st.rx_drops == drops; i++) {
             g_usleep(10000);
             ipop_link_get_stats(la, &st);
         }
@@ -676,13 +759,13 @@ static ipop_link_stats_t settle_stats(ipop_link_t *l, guint64 p, guint64 d)
 {
     ipop_link_stats_t st = { .size = sizeof(st) };
 
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 200 * test_time_factor(); i++) {
         ipop_link_get_stats(l, &st);
         if (st.rx_packets > p && st.rx_drops > d)
             break;
         g_usleep(10000);
     }
-    g_usleep(50000); /* and whatever else was on its way */
+    g_usleep(50000 * test_time_factor()); /* and whatever else was on its way */
     ipop_link_get_stats(l, &st);
     return st;
 }
@@ -762,20 +845,39 @@ static gboolean stall(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static bool path_lost_seen(void *data)
+{
+    node *n = data;
+    bool r;
+
+    g_mutex_lock(&n->lock);
+    r = n->state_reasons & (1u << IPOP_REASON_PATH_LOST);
+    g_mutex_unlock(&n->lock);
+    return r;
+}
+
 static void test_path_lost(void)
 {
     node a, b;
     char *before, *after;
+    gint64 t0, took_ms;
 
     node_init(&a, "a", "10.29.0.1", NULL, NULL, NULL);
     node_init(&b, "b", "10.29.0.2", NULL, NULL, NULL);
     pair_start(&a, &b);
     connect_pair(&a, &b);
     before = session_of(&a, &b);
+    /* b's loop hangs long enough that a hears nothing for 2.5 s and
+     * restarts; 5 s, not stretched: the restarted session must still be
+     * able to come up within its 9 s once b is back */
+    t0 = g_get_monotonic_time();
     g_main_context_invoke(b.net->ctx, stall, GUINT_TO_POINTER(5000));
-    g_usleep(4500000);
+    g_assert_true(test_wait(path_lost_seen, &a, 4500));
+    took_ms = (g_get_monotonic_time() - t0) / 1000;
+    g_test_message("a restarted (path-lost) %" G_GINT64_FORMAT " ms into b's silence", took_ms);
+    /* not before the silence was long enough */
+    g_assert_cmpint(took_ms, >=, 1000);
     g_mutex_lock(&a.lock);
-    g_assert_true(a.state_reasons & (1u << IPOP_REASON_PATH_LOST));
     g_assert_cmpint(a.state, ==, IPOP_LINK_CONNECTING);
     g_mutex_unlock(&a.lock);
     g_assert_true(wait_state(&a, IPOP_LINK_CONNECTED, 15));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* SocialVPN's address translation: after a rewrite, every checksum equals
- * one computed from scratch. */
+ * one computed from scratch, and no other byte changed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <glib.h>
@@ -87,7 +87,7 @@ static void check(const uint8_t *p, size_t total, int proto, bool with_csum)
 static void test_rewrite(void)
 {
     static const int protos[] = { 6, 17, 1 };
-    uint8_t p[1600], addr[4];
+    uint8_t p[1600], want[1600], addr[4];
 
     for (size_t k = 0; k < G_N_ELEMENTS(protos); k++) {
         for (int csum = 0; csum < 2; csum++) {
@@ -95,9 +95,17 @@ static void test_rewrite(void)
                 size_t total = make(p, protos[k], (size_t)g_test_rand_int_range(0, 1300), csum);
                 for (int i = 0; i < 4; i++)
                     addr[i] = (uint8_t)g_test_rand_int_range(0, 256);
+                memcpy(want, p, total);
                 g_assert_cmpint(ipop__ip4_rewrite(p, total, round & 1, addr), ==, 0);
                 g_assert_cmpmem(p + ((round & 1) ? 12 : 16), 4, addr, 4);
                 check(p, total, protos[k], csum);
+                /* and nothing else changed: the packet as it was, with the
+                 * new address and the checksums check() verified */
+                memcpy(want + ((round & 1) ? 12 : 16), addr, 4);
+                memcpy(want + 10, p + 10, 2);
+                if (protos[k] == 6 || protos[k] == 17)
+                    memcpy(want + 20 + (protos[k] == 6 ? 16 : 6), p + 20 + (protos[k] == 6 ? 16 : 6), 2);
+                g_assert_cmpmem(p, total, want, total);
             }
         }
     }

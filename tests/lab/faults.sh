@@ -12,17 +12,23 @@
 #                    within 15 s, with a reason; back by itself within 45 s
 #                    of the path returning
 #   address-change   b's NAT gets a new public address: back within 5 s
-#   host-address     b's own LAN address changes: back within 5 s
+#   host-address     b's own LAN address changes: back within 5 s, b's
+#                    first restart for network-changed (its address monitor)
 #   network-changed  b's NAT renumbered, then `ipopctl network-changed` on
 #                    b (what a mobile host's network manager does): back
-#                    within 5 s
+#                    within 5 s, b's first restart for network-changed (the
+#                    path-lost restart after 2.5 s of silence would make
+#                    the bound alone)
 #   loss-delay       5 % loss and 50 ms delay each way on both NATs'
 #                    uplinks (delayline.py: this kernel has no sch_netem):
-#                    the link comes up within 60 s and 256 KiB of TCP go
-#                    through it intact
-#   turn-restart     (relayed pair) coturn stopped and started again: back
+#                    the link comes up within 60 s, 100 overlay pings see
+#                    the fault (rtt >= 100 ms, some lost) and 256 KiB of
+#                    TCP go through it intact
+#   turn-restart     (relayed pair, checked) coturn stopped (checked gone)
+#                    and started again: the link down within 30 s, back
 #                    within 30 s of coturn's start
-#   dead-stun        the first of two STUN servers never answers: the link
+#   dead-stun        the first of two STUN servers never answers (packets
+#                    to it dropped, and counted: it was tried): the link
 #                    still comes up direct (srflx, not relayed) within 5 s
 # Prints one line per fault with what was measured; --doc FILE also writes
 # them as markdown (doc/faults.md).
@@ -72,11 +78,13 @@ back_within() {
 
 # state_reason NODE: the state and reason of NODE's first link.
 state_reason() {
-    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json 2>/dev/null | python3 -c '
+    local json
+    json=$("$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json) || lab_fail "ipopctl status --json of $1 failed"
+    printf '%s' "$json" | python3 -c '
 import json, sys
 links = [l for n in json.load(sys.stdin)["networks"] for l in n["links"]]
 print("%s %s" % (links[0]["state"], links[0]["reason"]) if links else "none -")
-'
+' || lab_fail "ipopctl status --json of $1 is not the JSON expected: $json"
 }
 
 failed_with_reason() {
@@ -88,6 +96,30 @@ failed_with_reason() {
 }
 
 not_connected() { ! connected "$1"; }
+
+# log_lines NODE: how many lines NODE's log has now.
+log_lines() { wc -l <"$LAB_WORK/$1.log"; }
+
+# restart_reason NODE FROM: the reason of the first restart of a link
+# ("link to ... connecting (REASON)") that NODE logged after line FROM.
+restart_reason() {
+    tail -n +"$(($2 + 1))" "$LAB_WORK/$1.log" | grep -o 'link to [a-z0-9]* connecting ([a-z-]*)' | head -n 1 |
+        sed 's/.*(\(.*\))/\1/'
+}
+
+# restarted_for NAME NODE FROM: asserts that NODE's first restart after log
+# line FROM was for network-changed: what only the feature does (without
+# it the link still comes back, by the path-lost restart after 2.5 s of
+# silence, well within the 5 s bound).
+restarted_for() {
+    local why
+    why=$(restart_reason "$2" "$3")
+    if [ "$why" = network-changed ]; then
+        note "$1: b restarted its link for network-changed"
+    else
+        fail_note "$1" "b's first restart was for '${why:-nothing}', not network-changed"
+    fi
+}
 
 # pair NAME TYPE K: NATs K and K+1 of TYPE, hosts NAME-a and NAME-b, nodes
 # NAMEa and NAMEb (overlay 10.40.0.1 and .2) in room NAME; waits for the link.
@@ -116,10 +148,10 @@ renumber_nat() {
     # (without promote_secondaries, removing a primary address removes the
     # secondaries of its subnet too, and the NAT would be left with none).
     # Masquerade forgets the old address's mappings.
-    lab_exec "nat$1" sysctl -qw "net.ipv4.conf.wan.promote_secondaries=1"
-    ip -n "$(lab_nsname "nat$1")" addr add "10.201.$1.3/24" dev wan
-    ip -n "$(lab_nsname "nat$1")" addr del "10.201.$1.2/24" dev wan
-    ip -n "$(lab_nsname "nat$1")" route replace default via "10.201.$1.1"
+    lab_exec "nat$1" sysctl -qw "net.ipv4.conf.wan.promote_secondaries=1" || lab_fail "renumber nat$1: sysctl"
+    ip -n "$(lab_nsname "nat$1")" addr add "10.201.$1.3/24" dev wan || lab_fail "renumber nat$1: new address"
+    ip -n "$(lab_nsname "nat$1")" addr del "10.201.$1.2/24" dev wan || lab_fail "renumber nat$1: old address"
+    ip -n "$(lab_nsname "nat$1")" route replace default via "10.201.$1.1" || lab_fail "renumber nat$1: route"
 }
 
 # tcp_through FROM TO ADDR BYTES: sends BYTES random bytes over TCP from
@@ -175,11 +207,11 @@ every 0.2 s) from the moment the fault ends or is applied.
 | peer-restart | b stopped (SIGTERM) and started again | overlay back within 5 s of the start |
 | silent-peer | b's NAT cut off the internet for 20 s | a's link FAILED with a reason within 15 s; back by itself within 45 s of the path returning |
 | address-change | b's NAT gets a new public address | back within 5 s |
-| host-address | b's own LAN address changes | back within 5 s |
-| network-changed | b's NAT renumbered, then `ipopctl network-changed` on b | back within 5 s |
-| loss-delay | 5 % loss and 50 ms delay each way on both NATs' uplinks (tests/lab/delayline.py) | link up within 60 s; 256 KiB over TCP arrive intact |
-| turn-restart | coturn stopped and started again under a relayed link | back within 30 s of coturn's start |
-| dead-stun | the first of two STUN servers never answers | linked direct (srflx) within 5 s |
+| host-address | b's own LAN address changes | back within 5 s; b restarts for network-changed (not path-lost) |
+| network-changed | b's NAT renumbered, then `ipopctl network-changed` on b | back within 5 s; b restarts for network-changed (not path-lost) |
+| loss-delay | 5 % loss and 50 ms delay each way on both NATs' uplinks (tests/lab/delayline.py) | link up within 60 s; 100 pings: rtt >= 100 ms, some lost; 256 KiB over TCP arrive intact |
+| turn-restart | coturn stopped and started again under a relayed link | link down within 30 s; back within 30 s of coturn's start |
+| dead-stun | the first of two STUN servers never answers (its packets dropped) | linked direct (srflx) within 5 s |
 
 EOF
         printf 'Run of %s by `tests/lab/faults.sh --doc %s %s`:\n\n' "$started" "$file" "$IPOPD_ARG"
@@ -203,7 +235,7 @@ EOF
 }
 
 main() {
-    local t t0 k
+    local t t0 k out loss min
     local started
     started=$(date -u '+%Y-%m-%d %H:%M UTC')
     while [ $# -gt 1 ]; do
@@ -264,20 +296,24 @@ EOF
 
     if want host-address; then
         pair h port-restricted 11
-        lab_exec h-b sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1
-        ip -n "$(lab_nsname h-b)" addr add 10.202.12.9/24 dev eth0
-        ip -n "$(lab_nsname h-b)" addr del 10.202.12.2/24 dev eth0
-        ip -n "$(lab_nsname h-b)" route replace default via 10.202.12.1
+        k=$(log_lines hb)
+        lab_exec h-b sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1 || lab_fail "host-address: sysctl"
+        ip -n "$(lab_nsname h-b)" addr add 10.202.12.9/24 dev eth0 || lab_fail "host-address: new address"
+        ip -n "$(lab_nsname h-b)" addr del 10.202.12.2/24 dev eth0 || lab_fail "host-address: old address"
+        ip -n "$(lab_nsname h-b)" route replace default via 10.202.12.1 || lab_fail "host-address: route"
         back_within host-address 5 "$(lab_now_ms)" h-a 10.40.0.2
+        restarted_for host-address hb "$k"
     fi
 
     if want network-changed; then
         pair n port-restricted 13
+        k=$(log_lines nb)
         renumber_nat 14
         t0=$(lab_now_ms)
         "$IPOPCTL" --control "$LAB_WORK/nb.sock" network-changed >/dev/null ||
             fail_note network-changed "ipopctl network-changed failed"
         back_within network-changed 5 "$t0" n-a 10.40.0.2
+        restarted_for network-changed nb "$k"
     fi
 
     if want loss-delay; then
@@ -290,12 +326,13 @@ EOF
         lab_exec inet python3 "$LAB_DIR/delayline.py" dl-in dl-out 50 5 7 >"$LAB_WORK/delayline.log" 2>&1 &
         LAB_PIDS+=("$!")
         lab_wait 5 grep -q ready "$LAB_WORK/delayline.log" || lab_fail "delayline.py did not start"
-        lab_exec inet sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.dl-out.rp_filter=0
-        ip -n "$(lab_nsname inet)" link set dl-in up
-        ip -n "$(lab_nsname inet)" link set dl-out up
-        ip -n "$(lab_nsname inet)" route add default dev dl-in table 100
+        lab_exec inet sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.dl-out.rp_filter=0 ||
+            lab_fail "loss-delay: rp_filter"
+        ip -n "$(lab_nsname inet)" link set dl-in up || lab_fail "loss-delay: dl-in up"
+        ip -n "$(lab_nsname inet)" link set dl-out up || lab_fail "loss-delay: dl-out up"
+        ip -n "$(lab_nsname inet)" route add default dev dl-in table 100 || lab_fail "loss-delay: route table 100"
         for k in 7 8; do
-            ip -n "$(lab_nsname inet)" rule add iif "n$k" lookup 100
+            ip -n "$(lab_nsname inet)" rule add iif "n$k" lookup 100 || lab_fail "loss-delay: rule for n$k"
         done
         write_config la 1 la l
         write_config lb 2 lb l
@@ -304,7 +341,16 @@ EOF
         start_node l-b lb
         lab_wait 20 has_overlay l-a
         if ping_within 60 l-a 10.40.0.2 >/dev/null; then
-            note "loss-delay: first ping $(($(lab_now_ms) - t0)) ms after start ($(link_paths la | cut -d' ' -f2-4) us rtt); $(lab_exec l-a ping -q -c 40 -i 0.1 -W 2 10.40.0.2 | grep -o '[0-9.]*% packet loss')"
+            note "loss-delay: first ping $(($(lab_now_ms) - t0)) ms after start ($(link_paths la | cut -d' ' -f2-4) us rtt)"
+            # The fault is in effect: 50 ms each way puts every round trip
+            # at 100 ms or more, and at 5 % loss each way, 100 pings all
+            # answered would happen once in ~30000 runs.
+            out=$(lab_exec l-a ping -q -c 100 -i 0.05 -W 2 10.40.0.2)
+            loss=$(printf '%s\n' "$out" | grep -o '[0-9.]*% packet loss' | cut -d% -f1)
+            min=$(printf '%s\n' "$out" | sed -n 's|^rtt min/avg/max/mdev = \([0-9.]*\)/.*|\1|p')
+            note "loss-delay: 100 overlay pings: ${loss:-?} % lost, rtt min ${min:-?} ms"
+            [ -n "$min" ] && [ "${min%.*}" -ge 100 ] || fail_note loss-delay "round trips under 100 ms: the delay is not in effect"
+            [ -n "$loss" ] && [ "$loss" != 0 ] || fail_note loss-delay "no ping lost: the loss is not in effect"
             if t=$(tcp_through l-a l-b 10.40.0.2 262144); then
                 note "loss-delay: 256 KiB over TCP through the link arrived intact in $t ms"
             else
@@ -317,16 +363,35 @@ EOF
 
     if want turn-restart; then
         pair r symmetric 9
-        kill -TERM "$(cat "$LAB_WORK/turn/turn.pid")"
-        lab_wait 5 bash -c "! kill -0 $(cat "$LAB_WORK/turn/turn.pid") 2>/dev/null"
+        # The fault must hit what it means to: a link through coturn...
+        t=$(link_paths ra)
+        # shellcheck disable=SC2046
+        [ "$(kind $(echo "$t" | cut -d' ' -f2-3))" = relay ] ||
+            lab_fail "turn-restart: the link is not relayed before the fault ($t)"
+        k=$(cat "$LAB_WORK/turn/turn.pid") || lab_fail "turn-restart: no coturn pid file"
+        kill -TERM "$k" || lab_fail "turn-restart: coturn ($k) could not be signalled"
+        # ...and coturn gone, its relays with it
+        lab_wait 5 bash -c "! kill -0 $k 2>/dev/null" || lab_fail "turn-restart: coturn ($k) still runs 5 s after SIGTERM"
         t0=$(lab_now_ms)
-        lab_wait 30 not_connected ra &&
+        if lab_wait 30 not_connected ra; then
             note "turn-restart: a's relayed link went down $(($(lab_now_ms) - t0)) ms after coturn stopped"
+        else
+            fail_note turn-restart "a's relayed link still connected 30 s after coturn stopped"
+        fi
         lab_coturn
         back_within turn-restart 30 "$(lab_now_ms)" r-a 10.40.0.2
     fi
     if want dead-stun; then
-        # 10.200.0.2:3999: the server's address, a port where nothing answers
+        # 10.200.0.2:3999: the server's address, a port where nothing
+        # answers, not even with ICMP (a closed port would say so at once)
+        lab_exec srv nft -f - <<'EOF' || lab_fail "dead-stun: nft refused the drop rule"
+table ip deadstun {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        udp dport 3999 counter drop
+    }
+}
+EOF
         t0=$(lab_now_ms)
         PAIR_STUN_FIRST=$LAB_SRV:3999 pair t port-restricted 15
         t=$(($(lab_now_ms) - t0))
@@ -339,6 +404,8 @@ EOF
             fi ;;
         *) fail_note dead-stun "not direct: $(link_paths ta)" ;;
         esac
+        lab_exec srv nft list table ip deadstun | grep -q 'counter packets [1-9]' ||
+            fail_note dead-stun "nothing was sent to the dead STUN server: the fault was not tried"
     fi
     printf '%s\n' "${RESULTS[@]}"
     [ -n "$DOC" ] && write_doc "$DOC" "$started" && lab_log "wrote $DOC"

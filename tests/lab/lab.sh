@@ -43,11 +43,15 @@ LAB_SRCDIR=$(cd "$LAB_DIR/../.." && pwd)
 
 lab_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 
+# lab_fail MESSAGE: fails the test, from a subshell too (see netns/lib.sh's fail).
+exec {LAB_FAIL_FD}>&2  # (seen even from a check whose output is thrown away)
 lab_fail() {
-    lab_log "FAIL: $*"
+    lab_log "FAIL: $*" 2>&"$LAB_FAIL_FD"
     LAB_FAILED=1
+    [ "$BASHPID" = "$$" ] || kill -USR1 "$$"
     exit 1
 }
+trap 'lab_fail "a check in a subshell failed (see the FAIL line above)"' USR1
 
 lab_alive() {
     [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
@@ -405,15 +409,20 @@ lab_expect_nat() {
 # as NODE:pw-NODE.
 
 # link_paths NODE: "state path remote_path rtt_us" of NODE's first link.
+# A node that does not answer, or answers with something else than the JSON
+# expected, fails the test: checks such as "not connected" must not pass
+# on a broken ipopctl.
 link_paths() {
-    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json 2>/dev/null | python3 -c '
+    local json
+    json=$("$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json) || lab_fail "ipopctl status --json of $1 failed"
+    printf '%s' "$json" | python3 -c '
 import json, sys
 doc = json.load(sys.stdin)
 links = [l for n in doc["networks"] for l in n["links"]]
 conn = [l for l in links if l["state"] == "connected"]
 l = (conn or links or [None])[0]
 print("none - - -" if l is None else "%s %s %s %s" % (l["state"], l["path"], l["remote_path"], l["rtt_us"]))
-'
+' || lab_fail "ipopctl status --json of $1 is not the JSON expected: $json"
 }
 
 has_overlay() { lab_exec "$1" ip -4 addr show dev ipop0 2>/dev/null | grep -q 'inet 10.40.0.'; }
@@ -467,18 +476,26 @@ start_node() {
     LAB_PIDS+=("$!")
 }
 
+# stop_node PID: SIGTERM; ipopd must exit by itself with status 0 within
+# 5 s (times IPOP_TEST_TIME_FACTOR), a clean stop, or the test fails.
 stop_node() {
-    local pid=$1 i left=() p
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do
+    local pid=$1 i left=() p status killed=false
+    kill -TERM "$pid" 2>/dev/null || lab_fail "ipopd $pid is not running"
+    for ((i = 0; i < 50 * ${IPOP_TEST_TIME_FACTOR:-1}; i++)); do
         lab_alive "$pid" || break
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null
+    if lab_alive "$pid"; then
+        kill -KILL "$pid" 2>/dev/null
+        killed=true
+    fi
     wait "$pid" 2>/dev/null
+    status=$?
     for p in "${LAB_PIDS[@]}"; do
         [ "$p" = "$pid" ] || left+=("$p")
     done
     LAB_PIDS=("${left[@]}")
+    ! $killed || lab_fail "ipopd $pid did not exit within $((5 * ${IPOP_TEST_TIME_FACTOR:-1})) s of SIGTERM"
+    [ "$status" = 0 ] || lab_fail "ipopd $pid exited with status $status after SIGTERM"
 }
 

@@ -108,7 +108,7 @@ ctl() {
 # --json ("none" without such a link, "null" for a null value).
 link_field() {
     local json
-    json=$(ctl "$1" status --json) || return 1
+    json=$(ctl "$1" status --json) || return 1 # not listening yet
     printf '%s' "$json" | python3 -c '
 import json, sys
 peer, field = sys.argv[1], sys.argv[2]
@@ -124,9 +124,12 @@ print("none")
 
 # net_field N FIELD: FIELD of node N's network.
 net_field() {
-    ctl "$1" status --json | python3 -c '
+    local json
+    json=$(ctl "$1" status --json) || fail "ipopctl status --json of node $1 failed"
+    printf '%s' "$json" | python3 -c '
 import json, sys
-print(sum(n[sys.argv[1]] for n in json.load(sys.stdin)["networks"]))' "$2"
+print(sum(n[sys.argv[1]] for n in json.load(sys.stdin)["networks"]))' "$2" ||
+        fail "ipopctl status --json of node $1 has no $2: $json"
 }
 
 relayed_via() { [ "$(link_field "$1" "$2" relay)" = "$3" ] && [ "$(link_field "$1" "$2" path)" = member ]; }

@@ -98,7 +98,7 @@ ctl() {
 # one a line.  Fails the test when the answer is not valid JSON.
 connected_peers() {
     local json
-    json=$(ctl "$1" status --json) || return 1
+    json=$(ctl "$1" status --json) || return 1 # not listening yet
     printf '%s' "$json" | python3 -c '
 import json, sys
 doc = json.load(sys.stdin)
@@ -111,13 +111,22 @@ for net in doc["networks"]:
 
 # refused N: signalling messages node N's network refused.
 refused() {
-    ctl "$1" status --json | python3 -c '
+    local json
+    json=$(ctl "$1" status --json) || fail "ipopctl status --json of node $1 failed"
+    printf '%s' "$json" | python3 -c '
 import json, sys
-print(sum(n["signal_refused"] for n in json.load(sys.stdin)["networks"]))'
+print(sum(n["signal_refused"] for n in json.load(sys.stdin)["networks"]))' ||
+        fail "ipopctl status --json of node $1 is not the JSON expected: $json"
 }
 
 # connected_to N PEER: node N shows a connected link to PEER.
-connected_to() { connected_peers "$1" | grep -qx "$2"; }
+# (not "connected_peers | grep -q": grep may quit before python3 has written
+# all, whose broken pipe then fails the JSON check)
+connected_to() {
+    local peers
+    peers=$(connected_peers "$1") || return 1
+    grep -qx "$2" <<<"$peers"
+}
 not_connected_to() { ! connected_to "$@"; }
 all_linked() {
     local i j

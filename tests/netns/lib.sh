@@ -30,11 +30,20 @@ alive() {
 
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 
+# fail MESSAGE: fails the test.  Called in a subshell (inside $(...) or
+# a pipeline, as the JSON helpers are), exit would end only that subshell
+# and the check would pass on whatever it printed: there it signals the
+# script's own shell too, whose USR1 trap fails the test.
+# FAIL lines go to the script's own stderr even from a check whose output
+# wait_for sends to /dev/null.
+exec {FAIL_FD}>&2
 fail() {
-    log "FAIL: $*"
+    log "FAIL: $*" 2>&"$FAIL_FD"
     FAILED=1
+    [ "$BASHPID" = "$$" ] || kill -USR1 "$$"
     exit 1
 }
+trap 'fail "a check in a subshell failed (see the FAIL line above)"' USR1
 
 # Exits 77 (skipped, for meson) unless this can work here.
 require_root() {

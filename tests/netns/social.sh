@@ -123,7 +123,7 @@ ctl() {
 # expected.
 link_field() {
     local json
-    json=$(ctl "$1" status --json) || return 1
+    json=$(ctl "$1" status --json) || return 1 # not listening yet
     printf '%s' "$json" | python3 -c '
 import json, sys
 jid, field = sys.argv[1], sys.argv[2]
@@ -136,9 +136,12 @@ for net in json.load(sys.stdin)["networks"]:
 
 # net_field N FIELD: a member of node N's network in ipopctl status --json.
 net_field() {
-    ctl "$1" status --json | python3 -c '
+    local json
+    json=$(ctl "$1" status --json) || fail "ipopctl status --json of node $1 failed"
+    printf '%s' "$json" | python3 -c '
 import json, sys
-print(json.dumps(json.load(sys.stdin)["networks"][0][sys.argv[1]]))' "$2"
+print(json.dumps(json.load(sys.stdin)["networks"][0][sys.argv[1]]))' "$2" ||
+        fail "ipopctl status --json of node $1 has no $2: $json"
 }
 
 linked() { [ -n "$(link_field "$1" "$2" address)" ]; }
@@ -146,15 +149,29 @@ linked() { [ -n "$(link_field "$1" "$2" address)" ]; }
 linked_to() { [ "$(link_field "$1" "$2" peer_id)" = "$3" ]; }
 # any_link N JID: node N knows a link to JID, in any state.
 any_link() {
-    ctl "$1" status --json | python3 -c '
+    local json rc=0
+    json=$(ctl "$1" status --json) || fail "ipopctl status --json of node $1 failed"
+    printf '%s' "$json" | python3 -c '
 import json, sys
-sys.exit(0 if any(l["name"] == sys.argv[1] for n in json.load(sys.stdin)["networks"] for l in n["links"]) else 1)' "$2"
+sys.exit(0 if any(l["name"] == sys.argv[1] for n in json.load(sys.stdin)["networks"] for l in n["links"]) else 3)' "$2" ||
+        rc=$?
+    # 3: no such link; anything else but 0: not the JSON expected
+    [ "$rc" = 0 ] || [ "$rc" = 3 ] || fail "ipopctl status --json of node $1 is not the JSON expected: $json"
+    [ "$rc" = 0 ]
 }
-pending_for() { net_field "$1" pending_identities | grep -q "\"$2\""; }
+pending_for() {
+    local ids
+    ids=$(net_field "$1" pending_identities) || return 1
+    grep -q "\"$2\"" <<<"$ids"
+}
 
-rx_packets() { ip -n "$(host_ns "$1")" -s -j link show dev ipop0 | python3 -c '
+rx_packets() {
+    local json
+    json=$(ip -n "$(host_ns "$1")" -s -j link show dev ipop0) || fail "no ipop0 on node $1"
+    printf '%s' "$json" | python3 -c '
 import json, sys
-print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])' || fail "ip -s -j link show of node $1: $json"
+}
 
 main() {
     local i t0 ab ba bc cb bc2 reached id_c id_c2 rx_before rx_after no_route_before no_route_after out
@@ -250,8 +267,11 @@ main() {
     printf '%s\n' "$out" | grep -E "refused:|to accept:" >&2
     printf '%s\n' "$out" | grep -q "to accept: ipopctl accept sc@ipop.test" ||
         fail "ipopctl status on b does not say how to accept sc"
-    sleep 2
+    # A quiet window (stretched like every wait, so that it means as much
+    # under the sanitizers): c keeps trying, neither side links.
+    sleep $((2 * ${IPOP_TEST_TIME_FACTOR:-1}))
     linked_to 2 sc@ipop.test "$id_c2" && fail "b linked with c's new node id before accepting it"
+    linked 3 sb@ipop.test && fail "c (new node id) linked with sb before b accepted it"
 
     out=$(ctl 2 accept nobody@ipop.test 2>&1) && fail "ipopctl accept nobody@ipop.test succeeded"
     printf '%s\n' "$out" | grep -q "no identity change waiting" || fail "ipopctl accept nobody: '$out'"

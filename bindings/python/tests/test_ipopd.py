@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import ipop  # noqa: E402
 from pair import ipv4_packet  # noqa: E402
+import testmain  # noqa: E402
 
 IPOPD = os.environ.get("IPOPD")
 IPOPCTL = os.environ.get("IPOPCTL")
@@ -112,4 +113,4 @@ class PythonWithIpopd(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import ipop  # noqa: E402
 from ipop._lib import EventStruct, LinkStatsStruct, NetworkStatsStruct, c_enum  # noqa: E402
+import testmain  # noqa: E402
 
 STRUCTS = {"ipop_event_t": EventStruct, "ipop_link_stats_t": LinkStatsStruct,
            "ipop_network_stats_t": NetworkStatsStruct}
@@ -98,4 +99,4 @@ class TestLayout(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    testmain.main()

@@ -18,6 +18,7 @@ import unittest
 import weakref
 
 from pair import Node, blast, connect, ipv4_packet, ipv6_packet, pair, parse_ipv4, send, pattern
+import testmain
 
 import ipop
 from ipop.network import _live
@@ -527,4 +528,4 @@ class TestLog(unittest.TestCase):
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    unittest.main(verbosity=2)
+    testmain.main()

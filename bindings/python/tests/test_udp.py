@@ -10,6 +10,7 @@ import threading
 import unittest
 
 from pair import Node, connect, pair
+import testmain
 
 import ipop
 
@@ -112,4 +113,4 @@ if __name__ == "__main__":
         print("SKIP: the loaded libipop has no ipop_udp_open() yet (UDP endpoints are being added "
               "to lib/); this test runs once it exports them")
         sys.exit(77)  # meson's "skipped"
-    unittest.main(verbosity=2)
+    testmain.main()
