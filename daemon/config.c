@@ -328,6 +328,8 @@ static int check_overlay(const struct config *c, struct net *n)
     for (size_t i = 0; i < n_needed; i++) {
         if (has_key(c, n, needed[i][0]) || (needed[i][1] && has_key(c, n, needed[i][1])))
             continue;
+        if (!strcmp(needed[i][0], "group.secret") && has_key(c, n, "group.authority"))
+            continue; /* a group with an authority needs no secret */
         if (needed[i][1])
             config_error(c, line, n->name, needed[i][0], "missing: overlay = %s needs it or %s", name,
                          needed[i][1]);

@@ -571,6 +571,9 @@ void ipop__link_handle(ipop_link_t *link, const ipop__msg *m)
         if (ours)
             ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, false);
         break;
+    case IPOP__MSG_CERT:
+    case IPOP__MSG_CRL:
+        break; /* the group authority's (certauth.c), never a link's */
     }
 }
 

@@ -27,6 +27,8 @@ enum key {
     K_UFRAG,
     K_PWD,
     K_CAND,
+    K_CERT,
+    K_CRL,
     /* short values, parsed into numbers or flags */
     K_FP,
     K_ADDR4,
@@ -34,6 +36,8 @@ enum key {
     K_END,
     K_REASON,
     K_SEQ,
+    K_CRLSERIAL,
+    K_ACK,
     K_UNKNOWN,
 };
 
@@ -41,6 +45,7 @@ enum key {
 #define T_DESC (T(IPOP__MSG_OFFER) | T(IPOP__MSG_ANSWER))
 #define T_CANDS (T_DESC | T(IPOP__MSG_CAND))
 #define T_ALL (T_CANDS | T(IPOP__MSG_BYE))
+#define T_AUTHORITY (T(IPOP__MSG_CERT) | T(IPOP__MSG_CRL))
 
 /* Which message types carry each key.  A known key in a type that does
  * not carry it is a sender's bug and refused; unknown keys are skipped. */
@@ -48,7 +53,7 @@ static const struct {
     const char *name;
     unsigned types;
 } keys[] = {
-    [K_FROM] = { "from", T_ALL },
+    [K_FROM] = { "from", T_ALL | T_AUTHORITY },
     [K_SESSION] = { "session", T_ALL },
     [K_UFRAG] = { "ufrag", T_DESC },
     [K_PWD] = { "pwd", T_DESC },
@@ -59,6 +64,10 @@ static const struct {
     [K_END] = { "end", T_CANDS },
     [K_REASON] = { "reason", T(IPOP__MSG_BYE) },
     [K_SEQ] = { "seq", T_DESC },
+    [K_CERT] = { "cert", T(IPOP__MSG_CERT) },
+    [K_CRLSERIAL] = { "crlserial", T(IPOP__MSG_CERT) },
+    [K_ACK] = { "ack", T(IPOP__MSG_CERT) },
+    [K_CRL] = { "crl", T(IPOP__MSG_CRL) },
 };
 
 static const char *const type_names[] = {
@@ -66,6 +75,8 @@ static const char *const type_names[] = {
     [IPOP__MSG_ANSWER] = "answer",
     [IPOP__MSG_CAND] = "cand",
     [IPOP__MSG_BYE] = "bye",
+    [IPOP__MSG_CERT] = "cert",
+    [IPOP__MSG_CRL] = "crl",
 };
 
 static const char hex_upper[] = "0123456789ABCDEF";
@@ -73,7 +84,7 @@ static const char hex_lower[] = "0123456789abcdef";
 
 const char *ipop__msg_type_str(ipop__msg_type t)
 {
-    if (t < IPOP__MSG_OFFER || t > IPOP__MSG_BYE)
+    if (t < IPOP__MSG_OFFER || t > IPOP__MSG_CRL)
         return "unknown";
     return type_names[t];
 }
@@ -236,6 +247,16 @@ static bool cred_valid(const char *s)
     return text_valid(s, IPOP__SIGNAL_CRED_MAX);
 }
 
+static bool cert_text_valid(const char *s)
+{
+    return text_valid(s, IPOP__SIGNAL_CERT_MAX);
+}
+
+static bool crl_text_valid(const char *s)
+{
+    return text_valid(s, IPOP__SIGNAL_CRL_MAX);
+}
+
 static bool cand_valid(const char *s)
 {
     return text_valid(s, IPOP__SIGNAL_CAND_MAX);
@@ -266,6 +287,10 @@ static int set_string_field(ipop__msg *m, enum key k, const char *v, size_t n)
         if (r == 0)
             m->n_cands++;
         return r;
+    case K_CERT:
+        return set_string(m->cert, sizeof(m->cert), v, n, cert_text_valid);
+    case K_CRL:
+        return set_string(m->crl, sizeof(m->crl), v, n, crl_text_valid);
     default:
         return -EINVAL;
     }
@@ -292,6 +317,11 @@ static int set_short_field(ipop__msg *m, enum key k, const char *v, size_t n)
         return parse_reason(tmp, &m->reason);
     case K_SEQ:
         return parse_seq(tmp, &m->seq);
+    case K_CRLSERIAL:
+        return parse_seq(tmp, &m->crl_serial);
+    case K_ACK:
+        m->cert_ack = true;
+        return strcmp(tmp, "1") == 0 ? 0 : -EINVAL;
     default:
         return -EINVAL;
     }
@@ -356,7 +386,7 @@ int ipop__msg_check_version(const char *text, size_t len)
 
 static int parse_type(const char *tok, size_t n, ipop__msg_type *t)
 {
-    for (int i = IPOP__MSG_OFFER; i <= IPOP__MSG_BYE; i++) {
+    for (int i = IPOP__MSG_OFFER; i <= IPOP__MSG_CRL; i++) {
         if (token_is(tok, n, type_names[i])) {
             *t = (ipop__msg_type)i;
             return 0;
@@ -397,13 +427,17 @@ static int parse_pair(ipop__msg *m, const char *tok, size_t n, unsigned *seen)
             return -EINVAL;
         *seen |= 1u << k;
     }
-    return k <= K_CAND ? set_string_field(m, k, eq + 1, vn) : set_short_field(m, k, eq + 1, vn);
+    return k <= K_CRL ? set_string_field(m, k, eq + 1, vn) : set_short_field(m, k, eq + 1, vn);
 }
 
 static int check_required(const ipop__msg *m, unsigned seen)
 {
     unsigned need = 1u << K_FROM | 1u << K_SESSION;
 
+    if (m->type == IPOP__MSG_CERT)
+        return (seen & (1u << K_FROM | 1u << K_CERT)) == (1u << K_FROM | 1u << K_CERT) ? 0 : -EINVAL;
+    if (m->type == IPOP__MSG_CRL)
+        return (seen & (1u << K_FROM | 1u << K_CRL)) == (1u << K_FROM | 1u << K_CRL) ? 0 : -EINVAL;
     if (T(m->type) & T_DESC)
         need |= 1u << K_UFRAG | 1u << K_PWD | 1u << K_FP;
     if ((seen & need) != need)
@@ -508,11 +542,26 @@ static bool cands_valid(const ipop__msg *m)
     return m->type != IPOP__MSG_CAND || m->n_cands > 0 || m->cands_done;
 }
 
+/* The fields of cert and crl: present there, empty elsewhere. */
+static bool authority_valid(const ipop__msg *m)
+{
+    if (m->type == IPOP__MSG_CERT)
+        return cert_text_valid(m->cert) && !m->crl[0] && !m->session[0];
+    if (m->type == IPOP__MSG_CRL)
+        return crl_text_valid(m->crl) && !m->cert[0] && !m->crl_serial && !m->cert_ack && !m->session[0];
+    return !m->cert[0] && !m->crl[0] && !m->crl_serial && !m->cert_ack;
+}
+
 static bool msg_valid(const ipop__msg *m)
 {
-    if (m->type < IPOP__MSG_OFFER || m->type > IPOP__MSG_BYE)
+    if (m->type < IPOP__MSG_OFFER || m->type > IPOP__MSG_CRL)
         return false;
-    if (!ipop__node_id_valid(m->node_id) || !session_valid(m->session))
+    if (!ipop__node_id_valid(m->node_id) || !authority_valid(m))
+        return false;
+    if (m->type == IPOP__MSG_CERT || m->type == IPOP__MSG_CRL)
+        return !m->ufrag[0] && !m->pwd[0] && !m->has_fingerprint && !m->addr4.family && !m->addr6.family &&
+               !m->seq && !m->n_cands && !m->cands_done && !m->reason;
+    if (!session_valid(m->session))
         return false;
     if (m->type == IPOP__MSG_BYE ? m->reason < 0 || m->reason > 255 : m->reason != 0)
         return false;
@@ -551,7 +600,20 @@ int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size)
     put_str(&w, "ipop2 ");
     put_str(&w, type_names[m->type]);
     put_pair(&w, "from", m->node_id);
-    put_pair(&w, "session", m->session);
+    if (ipop__msg_has_session(m->type))
+        put_pair(&w, "session", m->session);
+    if (m->type == IPOP__MSG_CERT) {
+        put_pair(&w, "cert", m->cert);
+        if (m->crl_serial) {
+            char serial[24];
+            snprintf(serial, sizeof(serial), "%" PRIu64, m->crl_serial);
+            put_pair(&w, "crlserial", serial);
+        }
+        if (m->cert_ack)
+            put_pair(&w, "ack", "1");
+    }
+    if (m->type == IPOP__MSG_CRL)
+        put_pair(&w, "crl", m->crl);
     if (T(m->type) & T_DESC)
         put_desc(&w, m);
     for (unsigned i = 0; i < m->n_cands; i++)
@@ -581,7 +643,10 @@ static bool addr_same(const ipop__addr *a, const ipop__addr *b)
 bool ipop__msg_equal(const ipop__msg *a, const ipop__msg *b)
 {
     if (a->type != b->type || a->n_cands != b->n_cands || a->cands_done != b->cands_done ||
-        a->reason != b->reason || a->has_fingerprint != b->has_fingerprint || a->seq != b->seq)
+        a->reason != b->reason || a->has_fingerprint != b->has_fingerprint || a->seq != b->seq ||
+        a->crl_serial != b->crl_serial || a->cert_ack != b->cert_ack)
+        return false;
+    if (strncmp(a->cert, b->cert, sizeof(a->cert)) != 0 || strncmp(a->crl, b->crl, sizeof(a->crl)) != 0)
         return false;
     if (strncmp(a->node_id, b->node_id, sizeof(a->node_id)) != 0 ||
         strncmp(a->session, b->session, sizeof(a->session)) != 0 ||

@@ -17,12 +17,16 @@
 #define IPOP__SIGNAL_CRED_MAX 256    /* longest ICE ufrag or pwd */
 #define IPOP__NODE_ID_LEN 52         /* node ids are 52 chars (base32 of SHA-256) */
 #define IPOP__SESSION_LEN 16         /* session ids are 16 lowercase hex chars */
+#define IPOP__SIGNAL_CERT_MAX 1024   /* longest group authority certificate (authority.h) */
+#define IPOP__SIGNAL_CRL_MAX 4096    /* longest revocation list (authority.h) */
 
 typedef enum ipop__msg_type {
     IPOP__MSG_OFFER = 1,  /* opens a session: credentials, fingerprint, addresses */
     IPOP__MSG_ANSWER = 2, /* accepts a session: the same fields */
     IPOP__MSG_CAND = 3,   /* trickled candidates, and/or end of candidates */
     IPOP__MSG_BYE = 4,    /* the session is over; reason */
+    IPOP__MSG_CERT = 5,   /* group authority: the sender's certificate, and its revocation list's serial */
+    IPOP__MSG_CRL = 6,    /* group authority: a revocation list */
 } ipop__msg_type;
 
 typedef struct ipop__msg {
@@ -42,7 +46,19 @@ typedef struct ipop__msg {
     bool cands_done;                       /* end of candidates */
     /* bye */
     int reason;                            /* an ipop_reason_t */
+    /* cert: the certificate line, and the serial of the revocation list
+     * the sender holds (0: none); crl: the list's line.  Printable ASCII. */
+    char cert[IPOP__SIGNAL_CERT_MAX + 1];
+    bool cert_ack;                         /* cert: the sender holds the recipient's valid certificate */
+    uint64_t crl_serial;
+    char crl[IPOP__SIGNAL_CRL_MAX + 1];
 } ipop__msg;
+
+/* cert and crl messages carry no session (an empty one). */
+static inline bool ipop__msg_has_session(ipop__msg_type t)
+{
+    return t != IPOP__MSG_CERT && t != IPOP__MSG_CRL;
+}
 
 /* Checks a node id's form: 52 chars of [a-z2-7]. */
 bool ipop__node_id_valid(const char *id);
@@ -65,7 +81,7 @@ int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size);
  * non-printable byte, too many candidates).  *m is fully overwritten. */
 int ipop__msg_decode(ipop__msg *m, const char *text, size_t len);
 
-/* "offer", "answer", "cand", "bye", or "unknown" (never NULL). */
+/* "offer", "answer", "cand", "bye", "cert", "crl", or "unknown" (never NULL). */
 const char *ipop__msg_type_str(ipop__msg_type t);
 
 /* true when a and b carry the same message: the fields their type carries

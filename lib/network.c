@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "autoaddr.h"
+#include "certauth.h"
 #include "device.h"
 #include "internal.h" /* link.c: ipop__link_free, _shutdown, _direct_rx, _drx_free */
 #include "log.h"
@@ -116,6 +117,9 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
     r = load_identity(net);
     if (r < 0)
         return r;
+    r = ipop__certauth_load(net); /* before addresses are derived: the certificate's come first */
+    if (r < 0)
+        return r;
     ipop__autoaddr_start(net);
     r = ipop__underlay_resolve(net);
     if (r < 0)
@@ -133,6 +137,7 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
     r = ipop__loop_run(net);
     if (r < 0)
         goto fail;
+    ipop__certauth_start(net);
     if (net->overlay != OVERLAY_NONE) {
         r = ipop__overlay_start(net);
         if (r < 0) {
@@ -170,6 +175,7 @@ IPOP_EXPORT int ipop_network_stop(ipop_network_t *net)
         return -EALREADY;
     ipop__net_call(net, close_all, NULL);
     g_atomic_int_set(&net->running, 0);
+    ipop__certauth_stop(net);
     ipop__overlay_stop(net); /* after the goodbyes: they leave through it */
     ipop__autoaddr_stop(net);
     ipop__loop_stop(net);
@@ -191,6 +197,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     g_hash_table_unref(net->allowed);
     ipop__identity_free(net->id);
     ipop__sigauth_free(net->sigauth);
+    ipop__certauth_free(net->certauth);
     ipop__udp_set_free(net->udp);
     ipop__relay_free(net->relay);
     ipop__options_free(net);

@@ -86,6 +86,10 @@ struct ipop_network {
     unsigned xmpp_port;
     bool xmpp_require_tls;
     char *group_room, *group_secret;
+    /* GroupVPN with an authority (certauth.c): the options, and the state made at start */
+    char *group_authority, *group_certificate, *group_revocations;
+    bool group_secret_derived;  /* group_secret was made from group_authority at start (no group.secret) */
+    struct ipop__certauth *certauth;
     ipop__addr social_subnet;
     ipop__addr group_subnet4, group_subnet6; /* automatic addresses from the node id */
     bool auto4, auto6;          /* addr4/addr6 were derived, and may move on a conflict (autoaddr.c) */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "network.h"
 #include "options.h"
+#include "authority.h"
 
 /* ---- value parsers ---- */
 
@@ -356,6 +357,15 @@ static const char *set_group_subnet(ipop_network_t *net, const option *o, const 
     return NULL;
 }
 
+static const char *set_authority(ipop_network_t *net, const option *o, const char *v)
+{
+    ipop__authority_key k;
+
+    if (ipop__authority_key_parse(v, &k) < 0)
+        return o->expected;
+    return set_string(net, o, v);
+}
+
 static const char *set_social_subnet(ipop_network_t *net, const option *o, const char *v)
 {
     ipop__addr a;
@@ -400,6 +410,10 @@ static const option options[] = {
     { "group.room", set_room, FIELD(group_room), 0, 0, "expected room@service", false },
     { "group.secret", set_path, FIELD(group_secret), 0, 0, "empty secret", true },
     { "group.secret-file", set_secret_file, FIELD(group_secret), 0, 0, NULL, false },
+    { "group.authority", set_authority, FIELD(group_authority), 0, 0,
+      "expected the authority's public key, ed25519: and 43 characters (ipop-authority init)", false },
+    { "group.certificate", set_path, FIELD(group_certificate), 0, 0, "empty path", false },
+    { "group.revocations", set_path, FIELD(group_revocations), 0, 0, "empty path", false },
     { "group.subnet", set_group_subnet, 0, 0, 0,
       "expected an IPv4 subnet from /8 to /30, or an IPv6 one from /8 to /120", false },
     { "social.subnet", set_social_subnet, 0, 0, 0, "expected an IPv4 subnet from /8 to /30", false },
@@ -427,6 +441,8 @@ IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, co
         if (strcmp(key, o->key) != 0)
             continue;
         why = o->set(net, o, value);
+        if (!why && o->field == FIELD(group_secret))
+            net->group_secret_derived = false; /* the host's own secret from now on */
         if (!why)
             return 0;
         log_refusal(net, key, o->secret ? NULL : value, why);
@@ -459,6 +475,8 @@ static bool check_all(ipop_network_t *net, char *why, size_t size)
     if (net->mode == MODE_TAP && mtu + IPOP__ETH_HLEN > IPOP_MAX_PACKET)
         return broken(why, size, "mtu: %d is too large for tap mode (at most %d)", mtu,
                         IPOP_MAX_PACKET - IPOP__ETH_HLEN);
+    if (net->group_authority && net->overlay != OVERLAY_GROUP)
+        return broken(why, size, "group.authority: only for overlay=group");
     if (net->overlay == OVERLAY_NONE)
         return true;
     if (!net->xmpp_jid)
@@ -476,8 +494,13 @@ static bool check_all(ipop_network_t *net, char *why, size_t size)
     }
     if (!net->group_room)
         return broken(why, size, "group.room: needed by overlay=group");
-    if (!net->group_secret)
-        return broken(why, size, "group.secret: needed by overlay=group");
+    if (!net->group_authority && (net->group_certificate || net->group_revocations))
+        return broken(why, size, "group.authority: needed by group.%s",
+                      net->group_certificate ? "certificate" : "revocations");
+    if (net->group_authority && !net->group_certificate)
+        return broken(why, size, "group.certificate: needed by group.authority");
+    if ((!net->group_secret || net->group_secret_derived) && !net->group_authority)
+        return broken(why, size, "group.secret: needed by overlay=group (or group.authority)");
     return true;
 }
 
@@ -580,6 +603,9 @@ void ipop__options_free(ipop_network_t *net)
     g_free(net->xmpp_server);
     g_free(net->xmpp_fingerprint);
     g_free(net->group_room);
+    g_free(net->group_authority);
+    g_free(net->group_certificate);
+    g_free(net->group_revocations);
     g_free(net->social_state_file);
     g_free(net->signal_scope);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h" /* struct ipop_link, ipop__link_new/open/handle */
+#include "certauth.h"
 #include "log.h"
 #include "network.h"
 #include "peers.h"
@@ -133,6 +134,11 @@ int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **
     r = ipop__peers_allow(net, peer_id);
     if (r < 0)
         return r;
+    if (!ipop__certauth_may_link(net, peer_id)) { /* group authority: certificates first */
+        if (ret)
+            *ret = NULL;
+        return 0;
+    }
     do_connect(net, &req);
     if (req.r < 0)
         return req.r;
@@ -177,6 +183,8 @@ static void handle_msg(ipop_network_t *net, void *p)
     ipop__msg *m = p;
 
     if (!g_atomic_int_get(&net->running))
+        return;
+    if (ipop__certauth_filter(net, m)) /* group authority: taken, or refused */
         return;
     ipop__link_handle(link_for(net, m->node_id), m);
 }

@@ -24,7 +24,10 @@ GPtrArray *ipop__peers_links(ipop_network_t *net);
  * creation order; the caller unrefs it. */
 GPtrArray *ipop__peers_links_since(ipop_network_t *net, guint first);
 /* The loop thread only: allows the peer and opens a link to it unless one
- * is connected or connecting.  The link, when ret is given. */
+ * is connected or connecting.  The link, when ret is given.  In a group
+ * with an authority, a member whose certificate was not verified yet gets
+ * no link but a request for its certificate (certauth.h): then 0 and
+ * *ret NULL. */
 int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
 /* A signalling message from a peer, from a pump of the library's own (the
  * overlay): checked and handled as ipop_network_signal_receive() does.

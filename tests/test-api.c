@@ -169,9 +169,24 @@ static void test_whole_check(void)
     g_assert_cmpint(ipop_network_set_option(net, "overlay", "group"), ==, 0);
     g_assert_cmpint(ipop_network_set_option(net, "group.room", "vpn@rooms.example.test"), ==, 0);
     g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, -EINVAL);
-    g_assert_cmpstr(why, ==, "group.secret: needed by overlay=group");
+    g_assert_cmpstr(why, ==, "group.secret: needed by overlay=group (or group.authority)");
     g_assert_cmpint(ipop_network_set_option(net, "group.secret", "s"), ==, 0);
     g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, 0);
+
+    /* With an authority: its certificate is needed, and only in a group. */
+    g_assert_cmpint(ipop_network_set_option(net, "group.authority", "ed25519:xyz"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_set_option(net, "group.authority",
+                                            "ed25519:ChhuNr1jm8Pf7w3vyWTp4JMeJ0Tg724xVIRB2TOFd9c"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, -EINVAL);
+    g_assert_cmpstr(why, ==, "group.certificate: needed by group.authority");
+    g_assert_cmpint(ipop_network_set_option(net, "group.certificate", "/etc/ipop/node.cert"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "group.revocations", "/etc/ipop/group.crl"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "overlay", "none"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, -EINVAL);
+    g_assert_cmpstr(why, ==, "group.authority: only for overlay=group");
+    g_assert_cmpint(ipop_network_reload_revocations(net), ==, -ENOTCONN);
+    g_assert_cmpint(ipop_network_reload_revocations(NULL), ==, -EINVAL);
     ipop_network_free(net);
 }
 

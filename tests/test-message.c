@@ -939,10 +939,64 @@ static void test_seq(void)
     g_free(m);
 }
 
+/* The group authority's messages: certificate and revocation list, exact
+ * lines, no session, and the fields of other types refused in them. */
+static void test_authority_messages(void)
+{
+    ipop__msg *m = g_new0(ipop__msg, 1), *d = g_new0(ipop__msg, 1);
+    char buf[IPOP__SIGNAL_MAX + 1];
+    static const char cert_line[] = "ipop2 cert from=" NODE " cert=ipop-cert1%20serial%3D3 crlserial=2 ack=1";
+    static const char crl_line[] = "ipop2 crl from=" NODE " crl=ipop-crl1%20revoke%3D7%2C8";
+    static const char *const bad[] = {
+        "ipop2 cert from=" NODE,                                        /* no cert */
+        "ipop2 cert from=" NODE " session=" SESSION " cert=x",          /* a session */
+        "ipop2 cert from=" NODE " cert=x ack=2",
+        "ipop2 cert from=" NODE " cert=x crlserial=0",
+        "ipop2 cert from=" NODE " cert=x crl=y",                        /* crl in a cert */
+        "ipop2 crl from=" NODE " crl=x crlserial=1",
+        "ipop2 crl from=" NODE " crl=x ufrag=u",
+        "ipop2 offer from=" NODE " session=" SESSION " ufrag=u pwd=p fp=" FP " cert=x", /* cert in an offer */
+        "ipop2 crl from=" NODE,
+    };
+
+    m->type = IPOP__MSG_CERT;
+    g_strlcpy(m->node_id, NODE, sizeof(m->node_id));
+    g_strlcpy(m->cert, "ipop-cert1 serial=3", sizeof(m->cert));
+    m->crl_serial = 2;
+    m->cert_ack = true;
+    g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), ==, (int)strlen(cert_line));
+    g_assert_cmpstr(buf, ==, cert_line);
+    g_assert_cmpint(ipop__msg_decode(d, buf, strlen(buf)), ==, 0);
+    g_assert_true(ipop__msg_equal(m, d));
+    g_assert_cmpstr(ipop__msg_type_str(d->type), ==, "cert");
+
+    memset(m, 0, sizeof(*m));
+    m->type = IPOP__MSG_CRL;
+    g_strlcpy(m->node_id, NODE, sizeof(m->node_id));
+    g_strlcpy(m->crl, "ipop-crl1 revoke=7,8", sizeof(m->crl));
+    g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), ==, (int)strlen(crl_line));
+    g_assert_cmpstr(buf, ==, crl_line);
+    g_assert_cmpint(ipop__msg_decode(d, buf, strlen(buf)), ==, 0);
+    g_assert_true(ipop__msg_equal(m, d));
+    /* The longest list fits a message. */
+    memset(m->crl, 'a', IPOP__SIGNAL_CRL_MAX);
+    m->crl[IPOP__SIGNAL_CRL_MAX] = '\0';
+    g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), >, 0);
+    g_assert_cmpint(ipop__msg_decode(d, buf, strlen(buf)), ==, 0);
+    /* A session, or a cert, where they do not belong: the encoder refuses too. */
+    g_strlcpy(m->session, SESSION, sizeof(m->session));
+    g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), ==, -EINVAL);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        g_assert_cmpint(ipop__msg_decode(d, bad[i], strlen(bad[i])), ==, -EINVAL);
+    g_free(m);
+    g_free(d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/signal/decode/offer", test_decode_offer);
+    g_test_add_func("/signal/authority", test_authority_messages);
     g_test_add_func("/signal/decode/bye", test_decode_bye);
     g_test_add_func("/signal/decode/answer-minimal", test_decode_answer_minimal);
     g_test_add_func("/signal/decode/unknown-keys", test_unknown_keys);

@@ -100,6 +100,9 @@ typedef enum ipop_reason {
     IPOP_REASON_IDENTITY_CHANGED = 13,    /**< a SocialVPN friend came with another node id than the pinned one */
     IPOP_REASON_PATH_LOST = 14,           /**< nothing heard from the peer for 2.5 s: ICE gathers and starts again */
     IPOP_REASON_NETWORK_CHANGED = 15,     /**< ipop_network_changed(), or a local address went away: ICE starts again */
+    IPOP_REASON_NOT_CERTIFIED = 16,       /**< group with an authority: the member has no valid certificate (none,
+                                               another authority's or node's, expired, revoked), or used an
+                                               address its certificate does not give; the event's error says which */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -253,7 +256,29 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    colons allowed): accept that certificate even though it does not verify
  *  - "group.room": the multi-user room, e.g. "vpn@rooms.example.org"
  *  - "group.secret" or "group.secret-file": the secret every member knows;
- *    the XMPP server never sees it
+ *    the XMPP server never sees it.  Needed unless "group.authority" is set
+ *  - "group.authority": the public key of the group's authority,
+ *    "ed25519:" and 43 characters (what `ipop-authority init` prints).
+ *    Members then link only with members holding a valid certificate of
+ *    that authority (their node id, not expired, not revoked), and accept
+ *    from each only the addresses its certificate gives; a member refused
+ *    is reported (IPOP_EVENT_PEER_REFUSED, IPOP_REASON_NOT_CERTIFIED, the
+ *    error saying why).  Needs "group.certificate".  Without
+ *    "group.secret", the room's messages are authenticated with a key made
+ *    from the authority's public key (not secret: the certificates are
+ *    the proof)
+ *  - "group.certificate": the file holding this node's certificate (one
+ *    line, from `ipop-authority sign`).  ipop_network_start() fails when it
+ *    does not verify, is another node's (-EINVAL), expired (-EKEYEXPIRED),
+ *    revoked (-EKEYREVOKED), or when an "address" is not one of it
+ *    (-EADDRNOTAVAIL); without an "address", the certificate's are used
+ *  - "group.revocations": a file holding the authority's revocation list
+ *    (from `ipop-authority crl`), read at start (it may not exist yet) and
+ *    again within a second of each change, or at
+ *    ipop_network_reload_revocations().  A newer list (larger serial) also
+ *    comes from other members, and each member passes it on; the links of
+ *    a member it revokes close at once, and this node's own when it is
+ *    revoked
  *  - "group.subnet": an IPv4 (/8 to /30) or IPv6 (/8 to /120) subnet, once
  *    per family: without an "address" of that family, the node takes one
  *    derived from its node id; when a peer signals the same one, the node
@@ -274,6 +299,15 @@ IPOP_EXPORT int ipop_network_set_option(ipop_network_t *net, const char *key, co
  * (also logged).  `why` (why_size bytes, the text cut to fit) may be NULL
  * when why_size is 0.  Does not load the identity or resolve servers. */
 IPOP_EXPORT int ipop_network_check(ipop_network_t *net, char *why, size_t why_size);
+
+/** Group with an authority: reads the "group.revocations" file now (it is
+ * also read within a second of each change).  Returns 1 when it held a
+ * newer list than the one in force (adopted, passed on to the members,
+ * and the links of the members it revokes closed), 0 when not (the same
+ * or an older list, or one that does not verify: logged), -ENOENT when
+ * the network has no authority or no such file, -ENOTCONN when not
+ * started, -EINVAL for a NULL network. */
+IPOP_EXPORT int ipop_network_reload_revocations(ipop_network_t *net);
 
 /** Checks the configuration (ipop_network_check(): -EINVAL), loads or
  * creates the identity, opens the device (modes tun and tap) and starts
@@ -351,7 +385,8 @@ IPOP_EXPORT int ipop_network_changed(ipop_network_t *net);
 /** Writes the network's current address of `family` (AF_INET or
  * AF_INET6), with prefix, into `buf`: the "address" option, or the one
  * derived from "group.subnet" (valid once started; it may move after a
- * conflict).  May be called from any thread.  Returns 0, -ENOENT when
+ * conflict), or, without either, the first of the family in this node's
+ * "group.certificate".  May be called from any thread.  Returns 0, -ENOENT when
  * there is none, -ENOSPC when `buf` is too small, -EINVAL. */
 IPOP_EXPORT int ipop_network_get_address(ipop_network_t *net, int family, char *buf, size_t size);
 

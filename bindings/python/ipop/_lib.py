@@ -121,6 +121,7 @@ _OPTIONAL = {
     "ipop_udp_send": (c_int, [c_void_p, c_char_p, c_uint16, c_char_p, c_size_t]),
     "ipop_udp_close": (c_void_p, [c_void_p]),
     "ipop_network_changed": (c_int, [c_void_p]),
+    "ipop_network_reload_revocations": (c_int, [c_void_p]),
 }
 
 _lock = threading.Lock()

@@ -32,7 +32,8 @@ OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "ice.stun",
                "ice.local-address", "ice.relay-only", "ice.tcp", "identity.file", "loop", "signal.scope", "link.timeout",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
                "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file",
-               "group.subnet", "social.subnet", "social.state-file")
+               "group.subnet", "group.authority", "group.certificate", "group.revocations",
+               "social.subnet", "social.state-file")
 _KWARGS = {k.replace(".", "_").replace("-", "_"): k for k in OPTION_KEYS}
 
 # Every network not yet freed, by its C address: the log callback names its
@@ -401,6 +402,14 @@ class Network(_Handle):
         mobile data): every link restarts ICE with fresh candidates and
         failed links are tried again.  Any thread."""
         check(self._call("ipop_network_changed"), "ipop_network_changed")
+
+    def reload_revocations(self) -> bool:
+        """Group with an authority: reads the group.revocations file now.
+        True when it held a newer revocation list (adopted and passed on;
+        the links of revoked members closed), False when not.  Any thread."""
+        r = self._call("ipop_network_reload_revocations")
+        check(r, "ipop_network_reload_revocations")
+        return r == 1
 
     def send_packet(self, packet: bytes | bytearray | memoryview) -> None:
         """Sends an IP packet (Ethernet frame in mode tap) into the overlay.

@@ -71,6 +71,8 @@ VALUES = {
     "xmpp_require_tls": True, "xmpp_server_fingerprint": "00" * 32, "group_room": "vpn@rooms.example.org",
     "group_secret": "s3cret", "group_secret_file": None, "group_subnet": "10.2.0.0/16",
     "social_subnet": "10.3.0.0/16", "social_state_file": "/nonexistent/friends",
+    "group_authority": "ed25519:" + "A" * 43, "group_certificate": "/nonexistent/node.cert",
+    "group_revocations": "/nonexistent/group.crl",
 }
 
 

@@ -34,6 +34,7 @@ class TestLibrary(unittest.TestCase):
 
     def test_texts(self):
         self.assertEqual(ipop.reason_str(ipop.Reason.FINGERPRINT_MISMATCH), "fingerprint-mismatch")
+        self.assertEqual(ipop.reason_str(ipop.Reason.NOT_CERTIFIED), "not-certified")
         self.assertEqual(ipop.link_state_str(ipop.LinkState.CONNECTED), "connected")
         self.assertEqual(ipop.path_type_str(ipop.PathType.RELAY), "relay")
         self.assertEqual(ipop.strerror(-errno.EINVAL), "invalid argument")
@@ -97,6 +98,27 @@ class TestErrors(unittest.TestCase):
             ipop.Network("e", on_packet="not callable")
         gc.collect()
         self.assertEqual(set(_live), before)
+
+    def test_authority_keywords(self):
+        key = "ed25519:ChhuNr1jm8Pf7w3vyWTp4JMeJ0Tg724xVIRB2TOFd9c"
+        net = ipop.Network("e", mode="none", overlay="group", xmpp_jid="e@ipop.test", xmpp_password="p",
+                           group_room="vpn@rooms.ipop.test", group_authority=key)
+        try:
+            # an authority needs this node's certificate, and no secret
+            e = self.assertIpopError(errno.EINVAL, net.check)
+            self.assertTrue(e.detail.startswith("group.certificate: "), e.detail)
+            net.set_option("group.certificate", "/etc/ipop/node.cert")
+            net.set_option("group.revocations", "/etc/ipop/group.crl")
+            net.check()
+            self.assertIpopError(errno.EINVAL, net.set_option, "group.authority", "ed25519:short")
+            self.assertIpopError(errno.ENOTCONN, net.reload_revocations)
+        finally:
+            net.close()
+        net = ipop.Network("e", mode="none", overlay="group", xmpp_jid="e@ipop.test", xmpp_password="p",
+                           group_room="vpn@rooms.ipop.test", group_authority=key,
+                           group_certificate="/x.cert", group_revocations="/x.crl")
+        net.close()
+        self.assertEqual(ipop.Reason.NOT_CERTIFIED.value, 16)
 
     def test_state_errors(self):
         net = ipop.Network("e", mode="none", address="10.30.0.1/24", ice_local_address="127.0.0.1")
