@@ -83,12 +83,13 @@ struct ipop__xmpp {
 void ipop__xmpp_emit(ipop__xmpp *x, ipop__xmpp_event_type type, const char *from, const char *text);
 void ipop__xmpp_send_raw(ipop__xmpp *x, const char *xml);
 char *ipop__xmpp_presence_xml(const room *r, bool leave);
+
+/* xmpp-stanza.c */
 /* The room `from` (room/nick, or the room itself) belongs to, and the nick
  * in it (NULL for the room itself); NULL when it is none of ours.  Under x->lock. */
 room *ipop__xmpp_room_of(ipop__xmpp *x, const char *from, const char **nick);
 
-/* xmpp-stanza.c: libstrophe handlers, function pointers registered by
- * xmpp.c when the session is up */
+/* libstrophe handlers, registered when the session is up */
 int ipop__xmpp_on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
 int ipop__xmpp_on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
 int ipop__xmpp_on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);

@@ -78,6 +78,21 @@ static bool from_own_account(ipop__xmpp *x, const char *from)
     return same_bare(x->ctx, from, x->jid) || (bound && same_bare(x->ctx, from, bound));
 }
 
+/* The room `from` (room/nick, or the room itself) belongs to, and the nick
+ * in it (NULL for the room itself).  Under x->lock. */
+room *ipop__xmpp_room_of(ipop__xmpp *x, const char *from, const char **nick)
+{
+    for (guint i = 0; i < x->rooms->len; i++) {
+        room *r = x->rooms->pdata[i];
+        size_t n = strlen(r->room);
+        if (g_ascii_strncasecmp(from, r->room, n) != 0 || (from[n] != '/' && from[n] != '\0'))
+            continue;
+        *nick = from[n] == '/' ? from + n + 1 : NULL;
+        return r;
+    }
+    return NULL;
+}
+
 int ipop__xmpp_on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     ipop__xmpp *x = ud;

@@ -92,21 +92,6 @@ void ipop__xmpp_send_raw(ipop__xmpp *x, const char *xml)
     xmpp_send_raw(x->conn, xml, strlen(xml));
 }
 
-/* The room `from` (room/nick, or the room itself) belongs to, and the nick
- * in it (NULL for the room itself).  Under x->lock. */
-room *ipop__xmpp_room_of(ipop__xmpp *x, const char *from, const char **nick)
-{
-    for (guint i = 0; i < x->rooms->len; i++) {
-        room *r = x->rooms->pdata[i];
-        size_t n = strlen(r->room);
-        if (g_ascii_strncasecmp(from, r->room, n) != 0 || (from[n] != '/' && from[n] != '\0'))
-            continue;
-        *nick = from[n] == '/' ? from + n + 1 : NULL;
-        return r;
-    }
-    return NULL;
-}
-
 char *ipop__xmpp_presence_xml(const room *r, bool leave)
 {
     char *to = g_strdup_printf("%s/%s", r->room, r->nick);
