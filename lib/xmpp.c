@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* XMPP transport for signalling over libstrophe, in a thread of its own:
- * the connection, keepalives, reconnects and the outgoing queue.  What
- * arrives is handled in xmpp-stanza.c. */
+/* XMPP transport for signalling over libstrophe, in a thread of its own. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,7 +15,73 @@
 #include "message.h"
 #include "xmpp.h"
 
-#include "xmpp-private.h"
+#define RUN_SLICE_MS 10       /* how long one select() in libstrophe may wait */
+#define QUEUE_MAX 512         /* stanzas waiting for the connection */
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+/* A dead connection (its NAT mapping gone, the host renumbered) says
+ * nothing: a ping to the server every 30 s, answered within 10 s, finds
+ * it; one asked for by the links (ipop__xmpp_check) must be answered
+ * within 1.5 s. */
+#define KEEPALIVE_MS 30000
+#define KEEPALIVE_WAIT_MS 10000
+#define CHECK_WAIT_MS 1500
+/* Room nicknames.  Ours is our node id; when someone holds it already
+ * (XEP-0045 7.2.9, a conflict), we join again as node id + '~' + 8 random
+ * base32 characters, which nobody can take before us, up to NICK_RETRIES
+ * times in a row.  Members read the node id from either form.  Several
+ * occupants may claim one node id (a squatter and the real node): a
+ * message to that node goes to the newest FANOUT_MAX of them, and only the
+ * signalling's own authentication tells which is real. */
+#define NICK_SUFFIX_LEN 8
+#define NICK_SUFFIX_MAX 16
+#define NICK_RETRIES 4
+#define OCCUPANTS_MAX 4096    /* occupants remembered per room */
+#define FANOUT_MAX 8
+
+typedef struct occupant {
+    char node[IPOP__NODE_ID_LEN + 1];
+    guint64 seq;               /* order of arrival */
+} occupant;
+
+typedef struct room {
+    char *room, *nick, *node_id;
+    unsigned conflicts;        /* nicknames found taken since we were last in */
+    GHashTable *occupants;     /* nick -> occupant*; guarded by the transport's lock */
+    guint64 seq;
+} room;
+
+struct ipop__xmpp {
+    char *jid, *password, *server, *fingerprint, *node_id;
+    bool roster;
+    unsigned port;
+    bool require_tls;
+    ipop__xmpp_cb cb;
+    void *ud;
+
+    GThread *thread;
+    gint stop;
+    /* owned by the thread */
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    xmpp_log_t log;
+    bool connecting, online;
+    gint64 next_attempt;
+    guint backoff_ms;
+    int sock;                  /* the connection's socket, or -1 */
+    gint64 next_ping;          /* when the next keepalive ping is due */
+    gint64 ping_deadline;      /* an answer to ping_id is due by then, or 0 */
+    char ping_id[32];
+    char roster_id[32];        /* id of our roster query, new each session */
+    unsigned pings;
+    bool kicked;               /* we cut the connection: connect again at once */
+    gint check;                /* a check was asked for (atomic) */
+
+    GMutex lock;               /* guards queue, rooms, online_flag */
+    GQueue queue;              /* char*: serialized stanzas */
+    GPtrArray *rooms;          /* room* */
+    gint online_flag;
+};
 
 /* certfail handlers get only the certificate: find our transport by ctx */
 static GMutex registry_lock;
@@ -40,7 +104,7 @@ char *ipop__xml_escape(const char *text)
     return g_string_free(s, FALSE);
 }
 
-void ipop__xmpp_emit(ipop__xmpp *x, ipop__xmpp_event_type type, const char *from, const char *text)
+static void emit(ipop__xmpp *x, ipop__xmpp_event_type type, const char *from, const char *text)
 {
     ipop__xmpp_event ev = { .type = type, .from = from, .text = text };
     x->cb(x->ud, &ev);
@@ -87,12 +151,12 @@ static int on_certfail(const xmpp_tlscert_t *cert, const char *const why)
     return ok ? 1 : 0;
 }
 
-void ipop__xmpp_send_raw(ipop__xmpp *x, const char *xml)
+static void send_raw(ipop__xmpp *x, const char *xml)
 {
     xmpp_send_raw(x->conn, xml, strlen(xml));
 }
 
-char *ipop__xmpp_presence_xml(const room *r, bool leave)
+static char *presence_xml(const room *r, bool leave)
 {
     char *to = g_strdup_printf("%s/%s", r->room, r->nick);
     char *eto = ipop__xml_escape(to), *eid = ipop__xml_escape(r->node_id), *xml;
@@ -107,6 +171,355 @@ char *ipop__xmpp_presence_xml(const room *r, bool leave)
     g_free(eto);
     g_free(eid);
     return xml;
+}
+
+static const char *attr(xmpp_stanza_t *s, const char *name)
+{
+    return s ? xmpp_stanza_get_attribute(s, name) : NULL;
+}
+
+bool ipop__xmpp_nick_node(const char *nick, char node[IPOP__NODE_ID_LEN + 1])
+{
+    size_t n;
+
+    if (!nick || strnlen(nick, IPOP__NODE_ID_LEN + 1) < IPOP__NODE_ID_LEN)
+        return false;
+    memcpy(node, nick, IPOP__NODE_ID_LEN);
+    node[IPOP__NODE_ID_LEN] = '\0';
+    if (!ipop__node_id_valid(node))
+        return false;
+    nick += IPOP__NODE_ID_LEN;
+    if (!*nick)
+        return true;
+    if (*nick++ != '~')
+        return false;
+    n = strnlen(nick, NICK_SUFFIX_MAX + 1);
+    if (n == 0 || n > NICK_SUFFIX_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!g_ascii_islower(nick[i]) && !g_ascii_isdigit(nick[i]))
+            return false;
+    return true;
+}
+
+/* Input we ignore on purpose: the overlay counts and reports it. */
+static void refuse(ipop__xmpp *x, const char *from, const char *why)
+{
+    emit(x, IPOP__XMPP_REFUSED, from, why);
+}
+
+/* Whether `a` and `b` name the same bare JID (the local part and domain
+ * compare without case, as the server prepares them). */
+static bool same_bare(xmpp_ctx_t *ctx, const char *a, const char *b)
+{
+    char *ba = a ? xmpp_jid_bare(ctx, a) : NULL, *bb = b ? xmpp_jid_bare(ctx, b) : NULL;
+    bool same = ba && bb && !g_ascii_strcasecmp(ba, bb);
+
+    if (ba)
+        xmpp_free(ctx, ba);
+    if (bb)
+        xmpp_free(ctx, bb);
+    return same;
+}
+
+/* RFC 6121 2.1.3 and 2.1.6: what the server says about our account comes
+ * with no 'from', or from our bare JID (or our own full JID).  Anyone else
+ * can address our full JID with anything. */
+static bool from_own_account(ipop__xmpp *x, const char *from)
+{
+    const char *bound = xmpp_conn_get_bound_jid(x->conn);
+
+    if (!from)
+        return true;
+    if (strchr(from, '/'))
+        return bound && !strcmp(from, bound);
+    return same_bare(x->ctx, from, x->jid) || (bound && same_bare(x->ctx, from, bound));
+}
+
+/* The room `from` (room/nick, or the room itself) belongs to, and the nick
+ * in it (NULL for the room itself).  Under x->lock. */
+static room *room_of(ipop__xmpp *x, const char *from, const char **nick)
+{
+    for (guint i = 0; i < x->rooms->len; i++) {
+        room *r = x->rooms->pdata[i];
+        size_t n = strlen(r->room);
+        if (g_ascii_strncasecmp(from, r->room, n) != 0 || (from[n] != '/' && from[n] != '\0'))
+            continue;
+        *nick = from[n] == '/' ? from + n + 1 : NULL;
+        return r;
+    }
+    return NULL;
+}
+
+static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    ipop__xmpp *x = ud;
+    xmpp_stanza_t *el = xmpp_stanza_get_child_by_name_and_ns(st, "ipop", IPOP__XMPP_NS_SIGNAL);
+    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st), *nick = NULL;
+    ipop__xmpp_event ev = { .type = IPOP__XMPP_SIGNAL };
+    char node[IPOP__NODE_ID_LEN + 1], *text, *canon = NULL;
+    room *r;
+
+    if (!el || !from || (type && !strcmp(type, "error")))
+        return 1;
+    /* We send signals as private chat; a room broadcast (groupchat), a
+     * headline or a normal message with one is someone else's making. */
+    if (!type || strcmp(type, "chat") != 0) {
+        refuse(x, from, "a signalling payload in a message that is not a chat");
+        return 1;
+    }
+    g_mutex_lock(&x->lock);
+    r = room_of(x, from, &nick);
+    if (r && nick && ipop__xmpp_nick_node(nick, node))
+        canon = g_strdup_printf("%s/%s", r->room, node);
+    g_mutex_unlock(&x->lock);
+    if (r && !canon)
+        return 1; /* the room itself, or an occupant that is no node */
+    text = xmpp_stanza_get_text(el);
+    ev.from = canon ? canon : from;
+    ev.text = text ? text : "";
+    ev.ts = attr(el, "ts");
+    ev.nonce = attr(el, "nonce");
+    ev.mac = attr(el, "mac");
+    x->cb(x->ud, &ev);
+    if (text)
+        xmpp_free(x->ctx, text);
+    g_free(canon);
+    return 1;
+}
+
+static void roster_items(ipop__xmpp *x, xmpp_stanza_t *q)
+{
+    ipop__xmpp_event ev = { .type = IPOP__XMPP_ROSTER };
+
+    for (xmpp_stanza_t *item = xmpp_stanza_get_children(q); item; item = xmpp_stanza_get_next(item)) {
+        const char *name = xmpp_stanza_get_name(item);
+        ev.from = attr(item, "jid");
+        ev.text = attr(item, "subscription");
+        if (!name || strcmp(name, "item") != 0 || !ev.from)
+            continue;
+        if (!ev.text)
+            ev.text = "none";
+        x->cb(x->ud, &ev);
+    }
+}
+
+/* The roster: the answer to our query, and pushes from the server. */
+static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    ipop__xmpp *x = ud;
+    xmpp_stanza_t *q = xmpp_stanza_get_child_by_name_and_ns(st, "query", "jabber:iq:roster");
+    const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st), *from = xmpp_stanza_get_from(st);
+    char *domain;
+    bool server;
+
+    if (!type)
+        return 1;
+    /* Any answer to our ping from the server, an error included, shows the
+     * server is there. */
+    if (x->ping_deadline && id && !strcmp(id, x->ping_id) && (!strcmp(type, "result") || !strcmp(type, "error"))) {
+        domain = xmpp_jid_domain(x->ctx, x->jid);
+        server = from_own_account(x, from) || (domain && !g_ascii_strcasecmp(from, domain));
+        if (domain)
+            xmpp_free(x->ctx, domain);
+        if (server)
+            x->ping_deadline = 0;
+        else
+            refuse(x, from, "an answer to our ping that is not from our server");
+        return 1;
+    }
+    if (!strcmp(type, "set") && q) {
+        /* RFC 6121 2.1.6: a push is only believed from our own account. */
+        if (!from_own_account(x, from)) {
+            refuse(x, from, "a roster push that is not from our server");
+            return 1;
+        }
+        if (id) {
+            char *eid = ipop__xml_escape(id), *xml = g_strdup_printf("<iq type='result' id='%s'/>", eid);
+            send_raw(x, xml);
+            g_free(eid);
+            g_free(xml);
+        }
+        roster_items(x, q);
+    } else if (!strcmp(type, "result") && id && x->roster_id[0] && !strcmp(id, x->roster_id)) {
+        /* RFC 6121 2.1.3: the answer to our query, from our server only. */
+        if (!from_own_account(x, from)) {
+            refuse(x, from, "a roster result that is not from our server");
+            return 1;
+        }
+        if (q)
+            roster_items(x, q);
+    } else if (q && !strcmp(type, "result")) {
+        refuse(x, from, "a roster result we did not ask for");
+    }
+    return 1;
+}
+
+/* The defined condition of an error stanza (RFC 6120 8.3.3), or "". */
+static const char *error_condition(xmpp_stanza_t *st)
+{
+    xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+
+    for (xmpp_stanza_t *c = err ? xmpp_stanza_get_children(err) : NULL; c; c = xmpp_stanza_get_next(c)) {
+        const char *ns = xmpp_stanza_get_ns(c), *name = xmpp_stanza_get_name(c);
+        if (name && ns && !strcmp(ns, "urn:ietf:params:xml:ns:xmpp-stanzas"))
+            return name;
+    }
+    return "";
+}
+
+/* XEP-0045 status code `code` in a room presence. */
+static bool has_status(xmpp_stanza_t *st, const char *code)
+{
+    xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(st, "x", "http://jabber.org/protocol/muc#user");
+
+    for (xmpp_stanza_t *c = x ? xmpp_stanza_get_children(x) : NULL; c; c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c), *v = attr(c, "code");
+        if (name && !strcmp(name, "status") && v && !strcmp(v, code))
+            return true;
+    }
+    return false;
+}
+
+static void new_nick(room *r)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    uint8_t rnd[NICK_SUFFIX_LEN];
+    char suffix[NICK_SUFFIX_LEN + 1];
+
+    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
+    for (size_t i = 0; i < NICK_SUFFIX_LEN; i++)
+        suffix[i] = alphabet[rnd[i] & 31];
+    suffix[NICK_SUFFIX_LEN] = '\0';
+    g_free(r->nick);
+    r->nick = g_strdup_printf("%s~%s", r->node_id, suffix);
+}
+
+/* What a room presence means, worked out under x->lock and said after. */
+typedef struct room_news {
+    char *from;                /* room/node that came or went, or NULL */
+    bool available;
+    char node[IPOP__NODE_ID_LEN + 1];
+    char *error;               /* our join failed for good: why */
+    char *note;                /* to log */
+} room_news;
+
+/* Our join failed.  A taken nickname is recovered from; anything else is
+ * reported. */
+static void join_failed(ipop__xmpp *x, room *r, xmpp_stanza_t *st, room_news *news)
+{
+    const char *cond = error_condition(st);
+    char *old, *xml;
+
+    if (strcmp(cond, "conflict") != 0) {
+        news->error = g_strdup_printf("cannot join room %s as %s: %s", r->room, r->nick, *cond ? cond : "error");
+        return;
+    }
+    if (r->conflicts >= NICK_RETRIES) {
+        news->error = g_strdup_printf("cannot join room %s: %u nicknames in a row were taken", r->room,
+                                      r->conflicts + 1);
+        return;
+    }
+    r->conflicts++;
+    old = r->nick;
+    r->nick = NULL;
+    new_nick(r);
+    news->note = g_strdup_printf("room %s: someone else holds the nickname %.60s; joining as %s", r->room, old,
+                                 r->nick);
+    xml = presence_xml(r, false);
+    send_raw(x, xml);
+    g_free(xml);
+    g_free(old);
+}
+
+/* A presence from room/nick.  Occupants are tracked by nickname and
+ * reported by node id, present while any occupant claims it. */
+static void room_presence(ipop__xmpp *x, room *r, const char *nick, xmpp_stanza_t *st, const char *type,
+                          room_news *news)
+{
+    bool own = !strcmp(nick, r->nick) || has_status(st, "110");
+    occupant *o;
+    GHashTableIter it;
+    gpointer v;
+
+    if (type && !strcmp(type, "error")) {
+        if (own)
+            join_failed(x, r, st, news);
+        return;
+    }
+    if (type && strcmp(type, "unavailable") != 0)
+        return;
+    if (own && !type) {
+        r->conflicts = 0;
+        if (strcmp(nick, r->nick) != 0) { /* the service chose our nickname (status 210) */
+            g_free(r->nick);
+            r->nick = g_strdup(nick);
+        }
+    }
+    if (!ipop__xmpp_nick_node(nick, news->node))
+        return; /* not a node: nothing to say */
+    news->available = !type;
+    if (!type) {
+        if (!g_hash_table_contains(r->occupants, nick)) {
+            if (g_hash_table_size(r->occupants) >= OCCUPANTS_MAX)
+                return;
+            o = g_new0(occupant, 1);
+            memcpy(o->node, news->node, sizeof(o->node));
+            o->seq = ++r->seq;
+            g_hash_table_insert(r->occupants, g_strdup(nick), o);
+        }
+    } else {
+        g_hash_table_remove(r->occupants, nick);
+        /* gone only when no other occupant says it is that node */
+        g_hash_table_iter_init(&it, r->occupants);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+            if (!strcmp(((occupant *)v)->node, news->node))
+                return;
+    }
+    news->from = g_strdup_printf("%s/%s", r->room, news->node);
+}
+
+static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    ipop__xmpp *x = ud;
+    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st), *nick = NULL;
+    xmpp_stanza_t *node_el = xmpp_stanza_get_child_by_name_and_ns(st, "node", IPOP__XMPP_NS_NODE);
+    ipop__xmpp_event ev = { .type = IPOP__XMPP_PRESENCE, .from = from };
+    room_news news = { 0 };
+    room *r;
+
+    if (!from)
+        return 1;
+    g_mutex_lock(&x->lock);
+    r = room_of(x, from, &nick);
+    if (r && nick) {
+        room_presence(x, r, nick, st, type, &news);
+    } else if (r && type && !strcmp(type, "error")) {
+        const char *cond = error_condition(st);
+        news.error = g_strdup_printf("cannot join room %s: %s", r->room, *cond ? cond : "error");
+    }
+    g_mutex_unlock(&x->lock);
+    if (news.note)
+        ipop__warn(NULL, "%s", news.note);
+    if (news.error)
+        emit(x, IPOP__XMPP_ROOM_ERROR, from, news.error);
+    if (news.from) {
+        ev.from = news.from;
+        ev.available = news.available;
+        ev.node = news.available ? news.node : NULL;
+        x->cb(x->ud, &ev);
+    }
+    g_free(news.note);
+    g_free(news.error);
+    g_free(news.from);
+    if (r)
+        return 1;
+    if (type && strcmp(type, "unavailable") != 0)
+        return 1; /* errors are a room's business, subscriptions the roster's */
+    ev.available = !type;
+    ev.node = attr(node_el, "id");
+    x->cb(x->ud, &ev);
+    return 1;
 }
 
 static ipop__xmpp *by_ctx(xmpp_ctx_t *ctx)
@@ -150,7 +563,7 @@ static void send_ping(ipop__xmpp *x, guint wait_ms)
     domain = xmpp_jid_domain(x->ctx, x->jid);
     xml = g_strdup_printf("<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>", x->ping_id,
                           domain ? domain : "");
-    ipop__xmpp_send_raw(x, xml);
+    send_raw(x, xml);
     g_free(xml);
     if (domain)
         xmpp_free(x->ctx, domain);
@@ -192,12 +605,12 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
         x->backoff_ms = BACKOFF_MIN_MS;
         x->ping_deadline = 0;
         x->next_ping = g_get_monotonic_time() + (gint64)KEEPALIVE_MS * 1000;
-        xmpp_handler_delete(conn, ipop__xmpp_on_message);
-        xmpp_handler_delete(conn, ipop__xmpp_on_presence);
-        xmpp_handler_delete(conn, ipop__xmpp_on_iq);
-        xmpp_handler_add(conn, ipop__xmpp_on_message, NULL, "message", NULL, x);
-        xmpp_handler_add(conn, ipop__xmpp_on_presence, NULL, "presence", NULL, x);
-        xmpp_handler_add(conn, ipop__xmpp_on_iq, NULL, "iq", NULL, x);
+        xmpp_handler_delete(conn, on_message);
+        xmpp_handler_delete(conn, on_presence);
+        xmpp_handler_delete(conn, on_iq);
+        xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
+        xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, x);
+        xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, x);
         if (!xmpp_conn_is_secured(conn))
             ipop__warn(NULL, "XMPP session to %s is not encrypted (xmpp.require-tls=false): the password and "
                        "all signalling cross the network in clear", x->server ? x->server : x->jid);
@@ -208,31 +621,31 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
             snprintf(x->roster_id, sizeof(x->roster_id), "ipop-roster-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
                      rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
             xml = g_strdup_printf("<iq type='get' id='%s'><query xmlns='jabber:iq:roster'/></iq>", x->roster_id);
-            ipop__xmpp_send_raw(x, xml);
+            send_raw(x, xml);
             g_free(xml);
         }
         if (x->node_id) {
             char *xml = g_strdup_printf("<presence><node xmlns='" IPOP__XMPP_NS_NODE "' id='%s'/></presence>",
                                         x->node_id);
-            ipop__xmpp_send_raw(x, xml);
+            send_raw(x, xml);
             g_free(xml);
         } else {
-            ipop__xmpp_send_raw(x, "<presence/>");
+            send_raw(x, "<presence/>");
         }
         g_mutex_lock(&x->lock);
         for (guint i = 0; i < x->rooms->len; i++) {
             room *r = x->rooms->pdata[i];
-            char *xml = ipop__xmpp_presence_xml(r, false);
+            char *xml = presence_xml(r, false);
             /* a new session: the room tells us its occupants again */
             g_hash_table_remove_all(r->occupants);
             r->conflicts = 0;
-            ipop__xmpp_send_raw(x, xml);
+            send_raw(x, xml);
             g_free(xml);
         }
         g_atomic_int_set(&x->online_flag, 1);
         g_mutex_unlock(&x->lock);
         ipop__info(NULL, "XMPP session up as %s", xmpp_conn_get_bound_jid(conn));
-        ipop__xmpp_emit(x, IPOP__XMPP_ONLINE, xmpp_conn_get_bound_jid(conn), NULL);
+        emit(x, IPOP__XMPP_ONLINE, xmpp_conn_get_bound_jid(conn), NULL);
         return;
     }
     /* disconnected or failed: try again later, backing off */
@@ -246,7 +659,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
         else
             ipop__dbg(NULL, "XMPP connection failed: %s", why);
         x->online = false;
-        ipop__xmpp_emit(x, IPOP__XMPP_OFFLINE, NULL, why);
+        emit(x, IPOP__XMPP_OFFLINE, NULL, why);
     }
     if (x->kicked) {
         x->kicked = false;
@@ -282,7 +695,7 @@ static void flush_queue(ipop__xmpp *x)
     g_mutex_unlock(&x->lock);
     while ((xml = g_queue_pop_head(&q))) {
         if (x->online)
-            ipop__xmpp_send_raw(x, xml);
+            send_raw(x, xml);
         g_free(xml);
     }
 }
@@ -316,12 +729,12 @@ static gpointer run(gpointer p)
     if (x->online) {
         g_mutex_lock(&x->lock);
         for (guint i = 0; i < x->rooms->len; i++) {
-            char *xml = ipop__xmpp_presence_xml(x->rooms->pdata[i], true);
-            ipop__xmpp_send_raw(x, xml);
+            char *xml = presence_xml(x->rooms->pdata[i], true);
+            send_raw(x, xml);
             g_free(xml);
         }
         g_mutex_unlock(&x->lock);
-        ipop__xmpp_send_raw(x, "<presence type='unavailable'/>");
+        send_raw(x, "<presence type='unavailable'/>");
         end = g_get_monotonic_time() + G_USEC_PER_SEC;
         while (xmpp_conn_send_queue_len(x->conn) > 0 && g_get_monotonic_time() < end)
             xmpp_run_once(x->ctx, RUN_SLICE_MS);
@@ -463,7 +876,7 @@ static GPtrArray *fanout(ipop__xmpp *x, const char *to)
     room *r;
 
     g_mutex_lock(&x->lock);
-    r = ipop__xmpp_room_of(x, to, &nick);
+    r = room_of(x, to, &nick);
     if (r && nick && ipop__node_id_valid(nick)) {
         g_hash_table_iter_init(&it, r->occupants);
         while (g_hash_table_iter_next(&it, &k, &v)) {
@@ -536,6 +949,6 @@ void ipop__xmpp_join_room(ipop__xmpp *x, const char *room_jid, const char *nick,
     g_mutex_lock(&x->lock);
     g_ptr_array_add(x->rooms, r);
     if (g_atomic_int_get(&x->online_flag))
-        g_queue_push_tail(&x->queue, ipop__xmpp_presence_xml(r, false));
+        g_queue_push_tail(&x->queue, presence_xml(r, false));
     g_mutex_unlock(&x->lock);
 }
