@@ -11,9 +11,16 @@
 #include <gnutls/dtls.h>
 #include <gnutls/x509.h>
 
-#include "internal.h"
+#include "direct.h"
+#include "frame.h"
+#include "ice.h"
+#include "identity.h"
 #include "link.h"
 #include "log.h"
+#include "loop.h"
+#include "message.h"
+#include "network.h"
+#include "record.h"
 
 #define PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
                  "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:" \

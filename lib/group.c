@@ -12,9 +12,11 @@
 
 #include <gnutls/crypto.h>
 
-#include "internal.h" /* ipop__link_shutdown(), until link.c has a header of its own */
+#include "addr.h"
+#include "link.h"
 #include "log.h"
 #include "message.h"
+#include "network.h"
 #include "peers.h"
 #include "retry.h"
 

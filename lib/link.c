@@ -16,9 +16,18 @@
 
 #include <gnutls/crypto.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "direct.h"
+#include "dtls.h"
+#include "forward.h"
+#include "frame.h"
+#include "ice.h"
+#include "identity.h"
 #include "link.h"
 #include "log.h"
+#include "loop.h"
+#include "message.h"
+#include "network.h"
 #include "rewrite.h"
 
 /* Liveness: a tick every 500 ms once DTLS is up.  A ping goes out at each

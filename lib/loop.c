@@ -6,9 +6,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "internal.h" /* struct ipop_link */
+#include "link.h"
 #include "log.h"
 #include "loop.h"
+#include "message.h"
 #include "network.h"
 #include "sigauth.h"
 

@@ -12,15 +12,26 @@
 #include <errno.h>
 #include <string.h>
 
+#include "addr.h"
 #include "autoaddr.h"
 #include "device.h"
-#include "internal.h" /* link.c: ipop__link_free, _shutdown, _direct_rx, _drx_free */
+#include "direct.h"
+#include "dtls.h"
+#include "forward.h"
+#include "identity.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
 #include "network.h"
+#include "options.h"
 #include "overlay.h"
 #include "peers.h"
 #include "relay.h"
+#include "rx.h"
 #include "sigauth.h"
+#include "tx.h"
+#include "udp.h"
+#include "underlay.h"
 
 void ipop__dtls_set_verify(gnutls_certificate_credentials_t cred);
 

@@ -8,12 +8,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h" /* struct ipop_link, ipop__link_new/open/handle */
+#include "autoaddr.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
+#include "message.h"
 #include "network.h"
 #include "peers.h"
-#include "sigauth.h"
 #include "relay.h"
+#include "rx.h"
+#include "sigauth.h"
+#include "tx.h"
+#include "underlay.h"
 
 int ipop__peers_allow(ipop_network_t *net, const char *peer_id)
 {

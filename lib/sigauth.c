@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "identity.h"
-#include "internal.h"
 #include "log.h"
+#include "loop.h"
+#include "message.h"
 #include "msgauth.h"
+#include "network.h"
 #include "peers.h"
 
 #define PEERS_PRUNE 1024         /* peers remembered before the idle ones are let go */

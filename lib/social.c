@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h" /* ipop__link_shutdown() and _set_alias(), until link.c has a header of its own */
+#include "addr.h"
+#include "link.h"
 #include "log.h"
 #include "message.h"
 #include "peers.h"
