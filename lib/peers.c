@@ -1,25 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* The peers of a network: who may link (allowed), the links (made on
- * first use, kept until the network is freed), and signalling messages
- * from peers.  The peers API (peers.h) is what the policies above use
- * (overlay, group, social, relay, underlay) instead of the network's lock
- * and fields; the public calls on peers are thin wrappers around it. */
+ * first use with the network's ipop__link_ops, kept until the network is
+ * freed), and signalling messages from peers.  The peers API (peers.h) is
+ * what the data path and the policies above use (relay, overlay, group,
+ * social, retry, autoaddr, underlay) instead of the network's lock and
+ * fields; the public calls on peers are thin wrappers around it. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "autoaddr.h"
 #include "link.h"
 #include "log.h"
 #include "loop.h"
 #include "message.h"
 #include "network.h"
 #include "peers.h"
-#include "relay.h"
-#include "rx.h"
 #include "sigauth.h"
-#include "tx.h"
-#include "underlay.h"
 
 int ipop__peers_allow(ipop_network_t *net, const char *peer_id)
 {
@@ -82,20 +78,24 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
     return ipop__peers_allow(net, peer_id);
 }
 
-/* In the loop thread: the link of a peer, created on first use. */
-/* What a link calls up into: the data path and the policies above it,
- * fixed here once so that link.c and its transports call only downward. */
-static const ipop__link_ops link_ops = {
-    .deliver = ipop__net_deliver,
-    .relay_frame = ipop__relay_frame,
-    .relay_via = ipop__relay_via,
-    .link_up = ipop__net_link_up,
-    .addr_conflict = ipop__net_addr_conflict,
-    .path_suspect = ipop__net_path_suspect,
-    .stun_pick = ipop__net_stun_pick,
-    .send_signal = ipop__net_send_signal,
-};
+void ipop__peers_init(ipop_network_t *net, const ipop__link_ops *ops)
+{
+    net->link_ops = ops;
+    net->links = g_hash_table_new(g_str_hash, g_str_equal);
+    net->link_list = g_ptr_array_new();
+    net->allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
 
+void ipop__peers_clear(ipop_network_t *net)
+{
+    for (guint i = 0; i < net->link_list->len; i++)
+        ipop__link_free(net->link_list->pdata[i]);
+    g_ptr_array_unref(net->link_list);
+    g_hash_table_unref(net->links);
+    g_hash_table_unref(net->allowed);
+}
+
+/* In the loop thread: the link of a peer, created on first use. */
 static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
 {
     ipop_link_t *link;
@@ -103,7 +103,7 @@ static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
     g_mutex_lock(&net->lock);
     link = g_hash_table_lookup(net->links, peer_id);
     if (!link) {
-        link = ipop__link_new(net, peer_id, &link_ops);
+        link = ipop__link_new(net, peer_id, net->link_ops);
         g_hash_table_insert(net->links, link->peer_id, link);
         g_ptr_array_add(net->link_list, link);
     }
@@ -228,7 +228,7 @@ IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *fro
     }
     m = g_new(ipop__msg, 1);
     /* Verified, checked and decoded, or refused (counted, reported, logged). */
-    r = ipop__sigauth_open(net, from_peer_id, message, m);
+    r = ipop__sigauth_open(net, from_peer_id, message, ipop__peers_allowed(net, from_peer_id), m);
     if (r < 0) {
         g_free(m);
         return r;
