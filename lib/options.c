@@ -464,7 +464,7 @@ static bool check_all(ipop_network_t *net, char *why, size_t size)
     if (!net->xmpp_jid)
         return broken(why, size, "xmpp.jid: needed by overlay=%s", overlay);
     if (!net->xmpp_password)
-        return broken(why, size, "xmpp.password: needed by overlay=%s", overlay);
+        return broken(why, size, "xmpp.password: needed by overlay=%s (or xmpp.password-file)", overlay);
     if (net->overlay == OVERLAY_SOCIAL) {
         if (!net->social_subnet.family)
             return broken(why, size, "social.subnet: needed by overlay=social");
@@ -477,7 +477,7 @@ static bool check_all(ipop_network_t *net, char *why, size_t size)
     if (!net->group_room)
         return broken(why, size, "group.room: needed by overlay=group");
     if (!net->group_secret)
-        return broken(why, size, "group.secret: needed by overlay=group");
+        return broken(why, size, "group.secret: needed by overlay=group (or group.secret-file)");
     return true;
 }
 
