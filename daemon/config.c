@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* ipopd's command line and config file: each [group] is one network,
- * created and configured here (not started); what the library would refuse
- * only at start is refused here, with the file and line. */
+ * created and configured here (not started).  What the library would
+ * refuse at start is found here by its own check (ipop_network_check), and
+ * reported with the file and line; ipopd adds only the rules of its own
+ * keys (signal.*) and of its defaults. */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -241,16 +243,6 @@ static int check_foreign_keys(const struct config *c, struct net *n, const char 
     return 0;
 }
 
-static bool has_ipv4_address(const struct net *n)
-{
-    for (size_t i = 0; i < n->addresses->len; i++) {
-        const char *a = g_ptr_array_index(n->addresses, i);
-        if (!strchr(a, ':'))
-            return true;
-    }
-    return false;
-}
-
 /* A file name of the state directory for network n, or NULL when the
  * network's name does not make a safe one. */
 static char *state_path(const struct net *n, const char *suffix)
@@ -299,58 +291,47 @@ static int social_defaults(const struct config *c, struct net *n)
     return 0;
 }
 
-/* What the library would refuse only at start, refused before anything
- * starts, with the file and line. */
+/* The library's check of the whole configuration, before anything
+ * starts.  Its text names the key to change ("KEY: reason"); when that key
+ * is not in the file (a key an overlay needs), the line of "overlay" is
+ * the one to look at. */
+static int check_library(const struct config *c, struct net *n)
+{
+    char why[256];
+    const char *colon;
+    g_autofree char *key = NULL;
+    unsigned line;
+
+    if (ipop_network_check(n->net, why, sizeof(why)) == 0)
+        return 0;
+    colon = strstr(why, ": ");
+    if (!colon) {
+        config_error(c, 0, n->name, NULL, "%s", why[0] ? why : "refused by the library");
+        return -EINVAL;
+    }
+    key = g_strndup(why, (size_t)(colon - why));
+    line = config_line(c, n->name, key);
+    if (!line)
+        line = config_line(c, n->name, "overlay");
+    config_error(c, line, n->name, key, "%s", colon + 2);
+    return -EINVAL;
+}
+
+/* ipopd's own rules for a network of the library's XMPP overlays: its UDP
+ * signalling keys mean nothing there, nor the keys of the other overlay. */
 static int check_overlay(const struct config *c, struct net *n)
 {
-    static const char *const group_needs[][2] = {
-        {"xmpp.jid", NULL},
-        {"xmpp.password", "xmpp.password-file"},
-        {"group.room", NULL},
-        {"group.secret", "group.secret-file"},
-    };
-    static const char *const social_needs[][2] = {
-        {"xmpp.jid", NULL},
-        {"xmpp.password", "xmpp.password-file"},
-        {"social.subnet", NULL},
-    };
     bool social = n->overlay == OVERLAY_SOCIAL;
     const char *name = social ? "social" : "group";
-    const char *const(*needed)[2] = social ? social_needs : group_needs;
-    size_t n_needed = social ? G_N_ELEMENTS(social_needs) : G_N_ELEMENTS(group_needs);
-    unsigned line = config_line(c, n->name, "overlay");
 
     if (n->has_listen || n->n_peers) {
         const char *key = n->has_listen ? "signal.listen" : "signal.peers";
         config_error(c, 0, n->name, key, "not used with overlay = %s (the library signals over XMPP)", name);
         return -EINVAL;
     }
-    for (size_t i = 0; i < n_needed; i++) {
-        if (has_key(c, n, needed[i][0]) || (needed[i][1] && has_key(c, n, needed[i][1])))
-            continue;
-        if (!strcmp(needed[i][0], "group.secret") && has_key(c, n, "group.authority"))
-            continue; /* a group with an authority needs no secret */
-        if (needed[i][1])
-            config_error(c, line, n->name, needed[i][0], "missing: overlay = %s needs it or %s", name,
-                         needed[i][1]);
-        else
-            config_error(c, line, n->name, needed[i][0], "missing: overlay = %s needs it", name);
-        return -EINVAL;
-    }
     if (check_foreign_keys(c, n, social ? "group." : "social.", name) < 0)
         return -EINVAL;
-    if (!social)
-        return 0;
-    if (!has_ipv4_address(n)) {
-        config_error(c, has_key(c, n, "address") ? 0 : line, n->name, "address",
-                     "overlay = social needs an IPv4 address of this node's own, e.g. 10.70.0.1/24");
-        return -EINVAL;
-    }
-    if (n->mode && strcmp(n->mode, "tap") == 0) {
-        config_error(c, 0, n->name, "mode", "overlay = social translates IP packets: use tun or none");
-        return -EINVAL;
-    }
-    return social_defaults(c, n);
+    return social ? social_defaults(c, n) : 0;
 }
 
 static int load_group(const struct config *c, struct net *n)
@@ -384,6 +365,9 @@ static int load_group(const struct config *c, struct net *n)
         if (r < 0)
             goto out;
     }
+    r = check_library(c, n);
+    if (r < 0)
+        goto out;
     if (n->overlay != OVERLAY_NONE) {
         r = check_overlay(c, n);
         goto out;

@@ -5,11 +5,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "autoaddr.h"
-#include "internal.h" /* struct ipop_link, ipop__link_renew */
+#include "group.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
 #include "network.h"
-#include "overlay.h"
 #include "peers.h"
 #include "tun-linux.h"
 

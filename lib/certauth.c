@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "network.h"
 #include "peers.h"
+#include "sigauth.h"
 
 #define PEERS_MAX 4096                    /* members remembered */
 #define HELLO_EVERY_US (3 * G_USEC_PER_SEC) /* a request for a member's certificate at most this often */
@@ -232,7 +233,7 @@ static void send_hello(ipop__certauth *ca, const char *node, peer *p, bool ack)
     g_strlcpy(m->cert, ca->cert_text, sizeof(m->cert));
     m->cert_ack = ack;
     m->crl_serial = ca->crl.serial;
-    ipop__net_send_signal(ca->net, node, m);
+    ipop__sigauth_send(ca->net, node, m);
     g_free(m);
 }
 
@@ -246,7 +247,7 @@ static void send_crl(ipop__certauth *ca, const char *node)
     m->type = IPOP__MSG_CRL;
     g_strlcpy(m->node_id, ca->net->node_id, sizeof(m->node_id));
     g_strlcpy(m->crl, ca->crl_text, sizeof(m->crl));
-    ipop__net_send_signal(ca->net, node, m);
+    ipop__sigauth_send(ca->net, node, m);
     g_free(m);
 }
 

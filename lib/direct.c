@@ -9,9 +9,11 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "internal.h"
+#include "ice.h"
 #include "link.h"
 #include "log.h"
+#include "loop.h"
+#include "network.h"
 #include "stun.h"
 
 /* One UDP GSO send: at most this many datagrams (the kernel takes 64), of

@@ -11,9 +11,17 @@
 #include <gnutls/dtls.h>
 #include <gnutls/x509.h>
 
-#include "internal.h"
+#include "bytes.h"
+#include "direct.h"
+#include "frame.h"
+#include "ice.h"
+#include "identity.h"
 #include "link.h"
 #include "log.h"
+#include "loop.h"
+#include "message.h"
+#include "network.h"
+#include "record.h"
 
 #define PRIORITY "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
                  "+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:-SIGN-ALL:+SIGN-ECDSA-SHA256:" \
@@ -377,15 +385,6 @@ int ipop__dtls_seal(ipop_link_t *link, const uint8_t *rec, size_t len, uint8_t *
 
 /* ---- records in ---- */
 
-static uint64_t seq48(const uint8_t seq[8])
-{
-    uint64_t v = 0;
-
-    for (int i = 2; i < 8; i++)
-        v = v << 8 | seq[i];
-    return v;
-}
-
 /* GnuTLS reads a record, under the send lock: it may send (the last flight
  * of the handshake again) and must then carry on from the sequence number
  * record.c has reached, never reuse one (a nonce, with AES-GCM). */
@@ -402,8 +401,8 @@ static ssize_t recv_locked(ipop_link_t *link, uint8_t *buf, size_t size)
     }
     r = gnutls_record_recv(d->tls, buf, size);
     if (d->rec_on && d->tls && gnutls_record_get_state(d->tls, 0, NULL, NULL, NULL, seq) == 0 &&
-        seq48(seq) > d->rec_tx.seq)
-        d->rec_tx.seq = seq48(seq);
+        ipop__get48(seq + 2) > d->rec_tx.seq) /* epoch(2) seq(6) */
+        d->rec_tx.seq = ipop__get48(seq + 2);
     g_mutex_unlock(&link->tx_lock);
     return r;
 }
@@ -474,7 +473,7 @@ static void rx_records(ipop_link_t *link, const uint8_t *buf, size_t len)
             __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
             return;
         }
-        rl = IPOP__REC_HDR + ((size_t)buf[at + 11] << 8 | buf[at + 12]);
+        rl = IPOP__REC_HDR + (size_t)ipop__get16(buf + at + 11);
         if (rl > len - at) {
             __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
             return;

@@ -12,9 +12,12 @@
 
 #include <gnutls/crypto.h>
 
-#include "internal.h" /* ipop__link_shutdown(), until link.c has a header of its own */
+#include "addr.h"
+#include "bytes.h"
+#include "link.h"
 #include "log.h"
 #include "message.h"
+#include "network.h"
 #include "peers.h"
 #include "retry.h"
 
@@ -63,11 +66,9 @@ void ipop__group_auto_addr(const ipop__addr *subnet, const char *node_id, unsign
     *out = *subnet;
     if (subnet->family == AF_INET) {
         uint32_t base, hosts = host_bits >= 31 ? 0x7ffffffe : (1u << host_bits) - 2, idx;
-        memcpy(&base, subnet->bytes, 4);
-        base = g_ntohl(base) & (host_bits >= 32 ? 0 : ~0u << host_bits);
-        idx = ((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3]) % (hosts ? hosts : 1);
-        base = g_htonl(base + 1 + idx); /* neither the network nor the broadcast address */
-        memcpy(out->bytes, &base, 4);
+        base = ipop__get32(subnet->bytes) & (host_bits >= 32 ? 0 : ~0u << host_bits);
+        idx = ipop__get32(h) % (hosts ? hosts : 1);
+        ipop__put32(out->bytes, base + 1 + idx); /* neither the network nor the broadcast address */
         return;
     }
     /* IPv6: the host bits from the hash (at most 64 of them), never all zero. */

@@ -10,9 +10,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "internal.h"
+#include "addr.h"
 #include "link.h"
 #include "log.h"
+#include "message.h"
+#include "network.h"
+#include "options.h"
 
 #define SOCKET_BUF (4 * 1024 * 1024)
 

@@ -16,9 +16,18 @@
 
 #include <gnutls/crypto.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "direct.h"
+#include "dtls.h"
+#include "forward.h"
+#include "frame.h"
+#include "ice.h"
+#include "identity.h"
 #include "link.h"
 #include "log.h"
+#include "loop.h"
+#include "message.h"
+#include "network.h"
 #include "rewrite.h"
 
 /* Liveness: a tick every 500 ms once DTLS is up.  A ping goes out at each
@@ -188,15 +197,13 @@ int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len)
 {
     int r;
 
-    if (len == 0 || len > IPOP_MAX_PACKET) {
-        __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);
-        return len ? -EMSGSIZE : -EINVAL;
-    }
     g_mutex_lock(&link->tx_lock);
-    link->txbuf[0] = IPOP__FRAME_DATA;
-    memcpy(link->txbuf + IPOP__FRAME_HDR, pkt, len);
-    ipop__link_out_rewrite(link, link->txbuf + IPOP__FRAME_HDR, len);
-    r = ipop__dtls_send_locked(link, link->txbuf, len + IPOP__FRAME_HDR);
+    r = ipop__frame_put_data_hdr(link->txbuf, sizeof(link->txbuf), len); /* -EINVAL, -EMSGSIZE */
+    if (r > 0) {
+        memcpy(link->txbuf + IPOP__FRAME_HDR, pkt, len);
+        ipop__link_out_rewrite(link, link->txbuf + IPOP__FRAME_HDR, len);
+        r = ipop__dtls_send_locked(link, link->txbuf, (size_t)r);
+    }
     g_mutex_unlock(&link->tx_lock);
     if (r < 0) {
         __atomic_fetch_add(&link->tx_drops, 1, __ATOMIC_RELAXED);

@@ -6,11 +6,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "internal.h" /* struct ipop_link */
+#include "link.h"
 #include "log.h"
 #include "loop.h"
 #include "network.h"
-#include "sigauth.h"
 
 /* ---- timers ---- */
 
@@ -195,20 +194,12 @@ void ipop__net_emit_simple(ipop_network_t *net, ipop_event_type_t type, const ch
     ipop__net_post(net, emit_now, e, event_copy_free);
 }
 
-void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m)
+void ipop__net_signal_out(ipop_network_t *net, const char *peer, const char *text)
 {
-    char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
-    int n = ipop__msg_encode(m, buf, IPOP__SIGNAL_MAX + 1);
-
-    if (n >= 0)
-        n = ipop__sigauth_seal(net, peer, buf, (size_t)n, IPOP__SIGNAL_MAX + 1); /* signed for peer */
-    if (n < 0)
-        ipop__err(net, "cannot encode a %s message: %s", ipop__msg_type_str(m->type), ipop_strerror(n));
-    else if (net->ov)
-        net->loop.ops->overlay_send(net, peer, buf);
+    if (net->ov)
+        net->loop.ops->overlay_send(net, peer, text);
     else if (net->signal_cb)
-        net->signal_cb(net, peer, buf, net->signal_ud);
-    g_free(buf);
+        net->signal_cb(net, peer, text, net->signal_ud);
 }
 
 /* ---- the data path, served by the loop ---- */

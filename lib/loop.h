@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The network's loop and the services it gives the modules above it:
  * timers, the mailbox (work handed to the loop thread, with or without
- * waiting), events to the host, signalling messages out, and the three
+ * waiting), events to the host, signed signalling messages out, and the three
  * ways the loop runs: the library's own thread (loop=thread), the host's
  * loop through an epoll fd, a timeout and a process call (loop=external),
  * or the host's GMainContext (ipop-glib.h).  The library's own loops serve
@@ -16,7 +16,6 @@
 #include <stdbool.h>
 
 #include "ipop/ipop.h"
-#include "message.h"
 
 typedef enum { LOOP_THREAD, LOOP_EXTERNAL, LOOP_GLIB } net_loop;
 
@@ -81,9 +80,9 @@ void ipop__net_call(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *d
  * callback may call back into the library freely. */
 void ipop__net_emit_simple(ipop_network_t *net, ipop_event_type_t type, const char *peer,
                            ipop_link_t *link, ipop_reason_t reason, int error, const char *detail);
-/* A signalling message for a peer: to the overlay, or to the host's
- * signal callback. */
-void ipop__net_send_signal(ipop_network_t *net, const char *peer, const ipop__msg *m);
+/* A signalling message for a peer, encoded and signed (sigauth.c): to the
+ * overlay, or to the host's signal callback. */
+void ipop__net_signal_out(ipop_network_t *net, const char *peer, const char *text);
 
 /* The direct-fd registry of the library's own loops: the link whose
  * direct path's socket `fd` is, read by the loop itself; NULL to forget. */

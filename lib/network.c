@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The public network object: made, started, stopped, freed, its
  * statistics.  The top of the library: it calls every module below and
- * none calls it; what the loop needs from the modules above the loop is
- * handed to it here, as function pointers, when the network is made.
+ * none calls it; what the loop and the links need from the modules above
+ * them is handed to them here, as function pointers (ipop__loop_ops,
+ * ipop__link_ops), when the network is made.
  *
  * The rest of the network lives in: options.c (keys, the whole-config
  * check), peers.c (who may link, the links, signalling in), loop.c
@@ -12,24 +13,55 @@
 #include <errno.h>
 #include <string.h>
 
+#include "addr.h"
 #include "autoaddr.h"
 #include "certauth.h"
 #include "device.h"
-#include "internal.h" /* link.c: ipop__link_free, _shutdown, _direct_rx, _drx_free */
+#include "direct.h"
+#include "dtls.h"
+#include "forward.h"
+#include "identity.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
 #include "network.h"
+#include "options.h"
 #include "overlay.h"
 #include "peers.h"
 #include "relay.h"
+#include "rx.h"
 #include "sigauth.h"
+#include "tx.h"
+#include "udp.h"
+#include "underlay.h"
 
 void ipop__dtls_set_verify(gnutls_certificate_credentials_t cred);
 
+/* What the layers below call up into, fixed here once for the network's
+ * life: the loop (loop.c) serves the data path and hands signalling to the
+ * overlay; a link (link.c) hands what it receives to the data path and
+ * asks the policies. */
 static const ipop__loop_ops loop_ops = {
     .device_ready = ipop__tx_device_ready,
     .direct_ready = ipop__direct_rx,
     .delivered = ipop__rx_flush,
     .overlay_send = ipop__overlay_send,
+};
+
+static const ipop__link_ops link_ops = {
+    .deliver = ipop__net_deliver,
+    .relay_frame = ipop__relay_frame,
+    .relay_via = ipop__relay_via,
+    .link_up = ipop__net_link_up,
+    .addr_conflict = ipop__net_addr_conflict,
+    .path_suspect = ipop__net_path_suspect,
+    .stun_pick = ipop__net_stun_pick,
+    .send_signal = ipop__sigauth_send,
+};
+
+static const ipop__peers_gate peers_gate = {
+    .may_link = ipop__certauth_may_link,
+    .filter = ipop__certauth_filter,
 };
 
 IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
@@ -45,9 +77,7 @@ IPOP_EXPORT int ipop_network_new(ipop_network_t **ret, const char *name)
     ipop__underlay_init(net);
     net->dev_fd = -1;
     g_mutex_init(&net->lock);
-    net->links = g_hash_table_new(g_str_hash, g_str_equal);
-    net->link_list = g_ptr_array_new();
-    net->allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ipop__peers_init(net, &link_ops, &peers_gate);
     net->relay = ipop__relay_new();
     *ret = net;
     return 0;
@@ -190,11 +220,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
         return NULL;
     if (g_atomic_int_get(&net->running))
         ipop_network_stop(net);
-    for (guint i = 0; i < net->link_list->len; i++)
-        ipop__link_free(net->link_list->pdata[i]);
-    g_ptr_array_unref(net->link_list);
-    g_hash_table_unref(net->links);
-    g_hash_table_unref(net->allowed);
+    ipop__peers_clear(net);
     ipop__identity_free(net->id);
     ipop__sigauth_free(net->sigauth);
     ipop__certauth_free(net->certauth);

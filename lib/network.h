@@ -71,6 +71,8 @@ struct ipop_network {
     struct ipop__underlay underlay; /* underlay.c */
 
     GMutex lock;                /* guards links, allowed, addresses, held frames; never held in a callback */
+    const struct ipop__link_ops *link_ops; /* peers.c: every link is made with them (fixed by network.c) */
+    const struct ipop__peers_gate *peers_gate; /* peers.c: admits links and messages (fixed by network.c) */
     GHashTable *links;          /* peer id -> ipop_link_t*, never removed until free */
     GPtrArray *link_list;       /* the same links, for flooding */
     GHashTable *allowed;        /* peer id set */

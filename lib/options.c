@@ -482,7 +482,7 @@ static bool check_all(ipop_network_t *net, char *why, size_t size)
     if (!net->xmpp_jid)
         return broken(why, size, "xmpp.jid: needed by overlay=%s", overlay);
     if (!net->xmpp_password)
-        return broken(why, size, "xmpp.password: needed by overlay=%s", overlay);
+        return broken(why, size, "xmpp.password: needed by overlay=%s (or xmpp.password-file)", overlay);
     if (net->overlay == OVERLAY_SOCIAL) {
         if (!net->social_subnet.family)
             return broken(why, size, "social.subnet: needed by overlay=social");
@@ -500,7 +500,7 @@ static bool check_all(ipop_network_t *net, char *why, size_t size)
     if (net->group_authority && !net->group_certificate)
         return broken(why, size, "group.certificate: needed by group.authority");
     if ((!net->group_secret || net->group_secret_derived) && !net->group_authority)
-        return broken(why, size, "group.secret: needed by overlay=group (or group.authority)");
+        return broken(why, size, "group.secret: needed by overlay=group (or group.secret-file, or group.authority)");
     return true;
 }
 

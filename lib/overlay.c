@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "internal.h" /* the network's options, its `ov` and `running`, and the loop's services */
+#include "group.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
 #include "message.h"
+#include "network.h"
 #include "peers.h"
 #include "relay.h"
 #include "social.h"

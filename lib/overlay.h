@@ -2,14 +2,13 @@
 /* Signalling over XMPP for the two overlays: the XMPP transport's events
  * are handled in the network's loop and handed to the policy, GroupVPN
  * (group.c) or SocialVPN (social.c); a sweep each second drops departed
- * peers and tries failed links again; the links' messages leave through
- * it.  Started and stopped by the network; the rest runs in its loop. */
+ * peers, tries failed links again and ticks the member relay (relay.c);
+ * the links' messages leave through it when the network's own overlay
+ * carries signalling.  Started and stopped by the network; the rest runs
+ * in its loop. */
 #pragma once
 
 #include "ipop/ipop.h"
-/* network.c derives its automatic addresses with ipop__group_auto_addr()
- * and reaches it through this header: until it includes group.h itself. */
-#include "group.h"
 
 typedef struct ipop__overlay ipop__overlay;
 

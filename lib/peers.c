@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* The peers of a network: who may link (allowed), the links (made on
- * first use, kept until the network is freed), and signalling messages
- * from peers.  The peers API (peers.h) is what the policies above use
- * (overlay, group, social, relay, underlay) instead of the network's lock
- * and fields; the public calls on peers are thin wrappers around it. */
+ * first use with the network's ipop__link_ops, kept until the network is
+ * freed), and signalling messages from peers.  The peers API (peers.h) is
+ * what the data path and the policies above use (relay, overlay, group,
+ * social, retry, autoaddr, underlay) instead of the network's lock and
+ * fields; the public calls on peers are thin wrappers around it. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h" /* struct ipop_link, ipop__link_new/open/handle */
-#include "certauth.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
+#include "message.h"
 #include "network.h"
 #include "peers.h"
 #include "sigauth.h"
-#include "relay.h"
 
 int ipop__peers_allow(ipop_network_t *net, const char *peer_id)
 {
@@ -77,20 +78,25 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
     return ipop__peers_allow(net, peer_id);
 }
 
-/* In the loop thread: the link of a peer, created on first use. */
-/* What a link calls up into: the data path and the policies above it,
- * fixed here once so that link.c and its transports call only downward. */
-static const ipop__link_ops link_ops = {
-    .deliver = ipop__net_deliver,
-    .relay_frame = ipop__relay_frame,
-    .relay_via = ipop__relay_via,
-    .link_up = ipop__net_link_up,
-    .addr_conflict = ipop__net_addr_conflict,
-    .path_suspect = ipop__net_path_suspect,
-    .stun_pick = ipop__net_stun_pick,
-    .send_signal = ipop__net_send_signal,
-};
+void ipop__peers_init(ipop_network_t *net, const ipop__link_ops *ops, const ipop__peers_gate *gate)
+{
+    net->link_ops = ops;
+    net->peers_gate = gate;
+    net->links = g_hash_table_new(g_str_hash, g_str_equal);
+    net->link_list = g_ptr_array_new();
+    net->allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
 
+void ipop__peers_clear(ipop_network_t *net)
+{
+    for (guint i = 0; i < net->link_list->len; i++)
+        ipop__link_free(net->link_list->pdata[i]);
+    g_ptr_array_unref(net->link_list);
+    g_hash_table_unref(net->links);
+    g_hash_table_unref(net->allowed);
+}
+
+/* In the loop thread: the link of a peer, created on first use. */
 static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
 {
     ipop_link_t *link;
@@ -98,7 +104,7 @@ static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
     g_mutex_lock(&net->lock);
     link = g_hash_table_lookup(net->links, peer_id);
     if (!link) {
-        link = ipop__link_new(net, peer_id, &link_ops);
+        link = ipop__link_new(net, peer_id, net->link_ops);
         g_hash_table_insert(net->links, link->peer_id, link);
         g_ptr_array_add(net->link_list, link);
     }
@@ -134,7 +140,7 @@ int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **
     r = ipop__peers_allow(net, peer_id);
     if (r < 0)
         return r;
-    if (!ipop__certauth_may_link(net, peer_id)) { /* group authority: certificates first */
+    if (!net->peers_gate->may_link(net, peer_id)) { /* group authority: certificates first */
         if (ret)
             *ret = NULL;
         return 0;
@@ -184,7 +190,7 @@ static void handle_msg(ipop_network_t *net, void *p)
 
     if (!g_atomic_int_get(&net->running))
         return;
-    if (ipop__certauth_filter(net, m)) /* group authority: taken, or refused */
+    if (net->peers_gate->filter(net, m)) /* group authority: taken, or refused */
         return;
     ipop__link_handle(link_for(net, m->node_id), m);
 }
@@ -230,7 +236,7 @@ IPOP_EXPORT int ipop_network_signal_receive(ipop_network_t *net, const char *fro
     }
     m = g_new(ipop__msg, 1);
     /* Verified, checked and decoded, or refused (counted, reported, logged). */
-    r = ipop__sigauth_open(net, from_peer_id, message, m);
+    r = ipop__sigauth_open(net, from_peer_id, message, ipop__peers_allowed(net, from_peer_id), m);
     if (r < 0) {
         g_free(m);
         return r;

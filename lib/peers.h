@@ -1,14 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* The peers API of a network: who may link, and the links.  The policies
- * above the network (overlay, group, social, relay, underlay) reach peers
- * and links through these calls, never through the network's lock or
- * fields.  Thread-safe unless noted. */
+/* The peers API of a network: who may link, and the links.  The data path
+ * (relay.c) and the policies (overlay, group, social, retry, autoaddr,
+ * underlay) reach peers and links through these calls, never through the
+ * network's lock or fields.  Above the link session and below the data
+ * path: peers.c calls links, the loop and sigauth.c, and nothing above;
+ * what a link calls up into are the ops the network fixes at creation.
+ * Thread-safe unless noted. */
 #pragma once
 
 #include <glib.h>
 #include <stdbool.h>
 
 #include "ipop/ipop.h"
+#include "link.h"
+#include "message.h"
+
+/* With the network: its tables of peers and links, and the ops every link
+ * is made with (what a link calls up into: the data path, the policies and
+ * signalling out, fixed by the network so that links call only downward).
+ * When the network is freed: every link freed. */
+typedef struct ipop__peers_gate {
+    /* Whether a link to an allowed peer may be opened now (a group
+     * authority: not before its certificate checked out). */
+    bool (*may_link)(ipop_network_t *net, const char *peer_id);
+    /* A verified message from an allowed peer, before its link sees it:
+     * true when the policy took it (or refused it) and the link must not. */
+    bool (*filter)(ipop_network_t *net, const ipop__msg *m);
+} ipop__peers_gate;
+
+/* gate: the policy above that admits links and messages, fixed by the
+ * network so that peers.c calls only downward. */
+void ipop__peers_init(ipop_network_t *net, const ipop__link_ops *ops, const ipop__peers_gate *gate);
+void ipop__peers_clear(ipop_network_t *net);
 
 /* Lets the peer signal and link.  -EINVAL when peer_id is not a node id. */
 int ipop__peers_allow(ipop_network_t *net, const char *peer_id);

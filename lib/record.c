@@ -67,8 +67,7 @@ static void make_aad(uint8_t aad[13], const uint8_t *hdr, size_t pt_len)
 {
     memcpy(aad, hdr + 3, 8);
     memcpy(aad + 8, hdr, 3);
-    aad[11] = (uint8_t)(pt_len >> 8);
-    aad[12] = (uint8_t)pt_len;
+    ipop__put16(aad + 11, (uint16_t)pt_len);
 }
 
 int ipop__rec_seal(ipop__rec *r, const uint8_t *pt, size_t len, uint8_t *out, size_t outsize)

@@ -16,9 +16,14 @@
 #include <errno.h>
 #include <string.h>
 
+#include "addr.h"
 #include "bytes.h"
-#include "internal.h"
+#include "dtls.h"
+#include "forward.h"
+#include "frame.h"
+#include "link.h"
 #include "log.h"
+#include "network.h"
 #include "peers.h"
 #include "relay.h"
 

@@ -2,8 +2,9 @@
 /* When to try a failed link again (see retry.h). */
 #include "retry.h"
 
-#include "internal.h" /* struct ipop_link's state and the network's running flag; see link_state() */
+#include "link.h"
 #include "log.h"
+#include "network.h"
 #include "peers.h"
 
 /* The one read of a link's field by the policies (overlay, group, social):

@@ -12,12 +12,18 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "internal.h" /* struct ipop_link, ipop__udp_deliver */
+#include "addr.h"
+#include "forward.h"
+#include "frame.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
 #include "network.h"
+#include "offload.h"
 #include "relay.h"
 #include "rewrite.h"
 #include "rx.h"
+#include "udp.h"
 
 /* ---- frames from a link ---- */
 

@@ -10,10 +10,11 @@
 #include <string.h>
 
 #include "identity.h"
-#include "internal.h"
 #include "log.h"
+#include "loop.h"
+#include "message.h"
 #include "msgauth.h"
-#include "peers.h"
+#include "network.h"
 
 #define PEERS_PRUNE 1024         /* peers remembered before the idle ones are let go */
 #define PEERS_MAX 8192           /* peers remembered at most */
@@ -100,6 +101,20 @@ int ipop__sigauth_seal(ipop_network_t *net, const char *peer, char *buf, size_t 
     r = n < 0 ? n : ipop__identity_sign(net->id, input, (size_t)n, a.sig);
     g_free(input);
     return r < 0 ? r : ipop__auth_encode(&a, buf, len, buf, size);
+}
+
+void ipop__sigauth_send(ipop_network_t *net, const char *peer, const ipop__msg *m)
+{
+    char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
+    int n = ipop__msg_encode(m, buf, IPOP__SIGNAL_MAX + 1);
+
+    if (n >= 0)
+        n = ipop__sigauth_seal(net, peer, buf, (size_t)n, IPOP__SIGNAL_MAX + 1); /* signed for peer */
+    if (n < 0)
+        ipop__err(net, "cannot encode a %s message: %s", ipop__msg_type_str(m->type), ipop_strerror(n));
+    else
+        ipop__net_signal_out(net, peer, buf);
+    g_free(buf);
 }
 
 /* Counted, reported, and logged unless many were logged lately: a flood
@@ -216,7 +231,7 @@ static int verify(ipop_network_t *net, const char *from, const ipop__auth *a, co
     return 0;
 }
 
-int ipop__sigauth_open(ipop_network_t *net, const char *from, const char *message, ipop__msg *m)
+int ipop__sigauth_open(ipop_network_t *net, const char *from, const char *message, bool allowed, ipop__msg *m)
 {
     size_t len = strnlen(message, IPOP__SIGNAL_MAX + 1), body_len = 0;
     uint64_t now = now_ms();
@@ -239,7 +254,7 @@ int ipop__sigauth_open(ipop_network_t *net, const char *from, const char *messag
         r = -EINVAL;
     if (r < 0)
         return refuse_bad(net, from, r, ipop_strerror(r));
-    if (!ipop__peers_allowed(net, from))
+    if (!allowed)
         return refuse(net, from, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_PEER_NOT_ALLOWED, -EPERM, "peer not allowed");
     /* Only now, for an allowed peer, is anything remembered. */
     r = replay_record(net->sigauth, from, &a, now, true);

@@ -6,6 +6,7 @@
  * identity.c. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ipop/ipop.h"
@@ -28,12 +29,17 @@ void ipop__sigauth_free(ipop__sigauth *sa);
  * bytes, in a buffer of size bytes).  Returns the new length or -errno. */
 int ipop__sigauth_seal(ipop_network_t *net, const char *peer, char *buf, size_t len, size_t size);
 
-/* A message that arrived from `from` (a node id): verified against that
- * node id, checked (recipient, scope, time, replay, allowed peer) and
+/* Encodes m, signs it for `peer` and hands it to the loop to send
+ * (ipop__net_signal_out); an error is logged.  The loop thread. */
+void ipop__sigauth_send(ipop_network_t *net, const char *peer, const ipop__msg *m);
+
+/* A message that arrived from `from` (a node id), a peer the caller found
+ * `allowed` or not: verified against that node id, checked (recipient,
+ * scope, time, replay, then allowed) and
  * decoded into *m.  Returns 0 when the message may be handled; otherwise
  * the message changed nothing, and it was counted (signal_refused),
  * reported as an event and logged (at most 10 lines per 10 s): -EMSGSIZE,
  * -EINVAL (malformed), -EPROTONOSUPPORT (another version), -EBADMSG (not
  * signed by `from`, or signed for another node or scope), -ESTALE
  * (replayed, or outside the time window), -EPERM (peer not allowed). */
-int ipop__sigauth_open(ipop_network_t *net, const char *from, const char *message, ipop__msg *m);
+int ipop__sigauth_open(ipop_network_t *net, const char *from, const char *message, bool allowed, ipop__msg *m);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h" /* ipop__link_shutdown() and _set_alias(), until link.c has a header of its own */
+#include "addr.h"
+#include "bytes.h"
+#include "link.h"
 #include "log.h"
 #include "message.h"
 #include "peers.h"
@@ -103,15 +105,13 @@ static void assign_alias(ipop__social *s, friend *f)
 
     if (f->alias.family)
         return;
-    memcpy(&base, s->subnet.bytes, 4);
-    base = g_ntohl(base) & (s->subnet.prefix ? ~0u << (32 - s->subnet.prefix) : 0);
+    base = ipop__get32(s->subnet.bytes) & (s->subnet.prefix ? ~0u << (32 - s->subnet.prefix) : 0);
     hosts = s->subnet.prefix >= 31 ? 1 : (1u << (32 - s->subnet.prefix)) - 2;
     idx = g_str_hash(f->jid) % hosts;
     for (uint32_t tries = 0; tries < hosts; tries++, idx = (idx + 1) % hosts) {
-        uint32_t a = g_htonl(base + 1 + idx);
         f->alias.family = AF_INET;
         f->alias.prefix = 32;
-        memcpy(f->alias.bytes, &a, 4);
+        ipop__put32(f->alias.bytes, base + 1 + idx);
         if (!alias_taken(s, &f->alias, f))
             return;
     }

@@ -14,10 +14,16 @@
 
 #include <glib-unix.h>
 
+#include "addr.h"
 #include "device.h"
-#include "internal.h" /* struct ipop_link, ipop__link_send_* */
+#include "dtls.h"
+#include "forward.h"
+#include "frame.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
 #include "network.h"
+#include "offload.h"
 #include "relay.h"
 #include "tx.h"
 

@@ -29,9 +29,7 @@ uint16_t ipop__udp_checksum(int family, const uint8_t *src, const uint8_t *dst, 
         ipop__put16(tail + 2, (uint16_t)udp_len);
         sum = ipop__csum_add(sum, tail, 4);
     } else {
-        tail[0] = (uint8_t)(udp_len >> 24);
-        tail[1] = (uint8_t)(udp_len >> 16);
-        ipop__put16(tail + 2, (uint16_t)udp_len);
+        ipop__put32(tail, (uint32_t)udp_len);
         tail[7] = PROTO_UDP;
         sum = ipop__csum_add(sum, tail, 8);
     }

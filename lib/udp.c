@@ -14,9 +14,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "link.h"
+#include "network.h"
 #include "tx.h"
 #include "udp-packet.h"
+#include "udp.h"
 
 struct ipop_udp {
     ipop_network_t *net;

@@ -15,10 +15,13 @@
 #include <glib-unix.h>
 #include <gnutls/crypto.h>
 
-#include "internal.h" /* struct ipop_link, ipop__link_restart/lost_base/regather */
+#include "addr.h"
+#include "link.h"
 #include "log.h"
+#include "loop.h"
 #include "netmon.h"
 #include "network.h"
+#include "options.h"
 #include "overlay.h"
 #include "peers.h"
 #include "stun.h"

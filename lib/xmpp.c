@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* XMPP transport for signalling over libstrophe, in a thread of its own. */
+/* XMPP transport for signalling over libstrophe, in a thread of its own:
+ * the connection, its keepalive and the server's certificate, the
+ * stanzas in and out; the multi-user rooms are in xmpp-room.c. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +15,7 @@
 
 #include "log.h"
 #include "message.h"
+#include "xmpp-room.h"
 #include "xmpp.h"
 
 #define RUN_SLICE_MS 10       /* how long one select() in libstrophe may wait */
@@ -26,30 +29,7 @@
 #define KEEPALIVE_MS 30000
 #define KEEPALIVE_WAIT_MS 10000
 #define CHECK_WAIT_MS 1500
-/* Room nicknames.  Ours is our node id; when someone holds it already
- * (XEP-0045 7.2.9, a conflict), we join again as node id + '~' + 8 random
- * base32 characters, which nobody can take before us, up to NICK_RETRIES
- * times in a row.  Members read the node id from either form.  Several
- * occupants may claim one node id (a squatter and the real node): a
- * message to that node goes to the newest FANOUT_MAX of them, and only the
- * signalling's own authentication tells which is real. */
-#define NICK_SUFFIX_LEN 8
-#define NICK_SUFFIX_MAX 16
-#define NICK_RETRIES 4
-#define OCCUPANTS_MAX 4096    /* occupants remembered per room */
-#define FANOUT_MAX 8
 
-typedef struct occupant {
-    char node[IPOP__NODE_ID_LEN + 1];
-    guint64 seq;               /* order of arrival */
-} occupant;
-
-typedef struct room {
-    char *room, *nick, *node_id;
-    unsigned conflicts;        /* nicknames found taken since we were last in */
-    GHashTable *occupants;     /* nick -> occupant*; guarded by the transport's lock */
-    guint64 seq;
-} room;
 
 struct ipop__xmpp {
     char *jid, *password, *server, *fingerprint, *node_id;
@@ -79,30 +59,13 @@ struct ipop__xmpp {
 
     GMutex lock;               /* guards queue, rooms, online_flag */
     GQueue queue;              /* char*: serialized stanzas */
-    GPtrArray *rooms;          /* room* */
+    GPtrArray *rooms;          /* ipop__room* (xmpp-room.c) */
     gint online_flag;
 };
 
 /* certfail handlers get only the certificate: find our transport by ctx */
 static GMutex registry_lock;
 static GHashTable *registry; /* xmpp_ctx_t* -> ipop__xmpp* */
-
-char *ipop__xml_escape(const char *text)
-{
-    GString *s = g_string_sized_new(strlen(text) + 16);
-
-    for (const char *p = text; *p; p++) {
-        switch (*p) {
-        case '&': g_string_append(s, "&amp;"); break;
-        case '<': g_string_append(s, "&lt;"); break;
-        case '>': g_string_append(s, "&gt;"); break;
-        case '"': g_string_append(s, "&quot;"); break;
-        case '\'': g_string_append(s, "&apos;"); break;
-        default: g_string_append_c(s, *p);
-        }
-    }
-    return g_string_free(s, FALSE);
-}
 
 static void emit(ipop__xmpp *x, ipop__xmpp_event_type type, const char *from, const char *text)
 {
@@ -156,50 +119,9 @@ static void send_raw(ipop__xmpp *x, const char *xml)
     xmpp_send_raw(x->conn, xml, strlen(xml));
 }
 
-static char *presence_xml(const room *r, bool leave)
-{
-    char *to = g_strdup_printf("%s/%s", r->room, r->nick);
-    char *eto = ipop__xml_escape(to), *eid = ipop__xml_escape(r->node_id), *xml;
-
-    if (leave)
-        xml = g_strdup_printf("<presence to='%s' type='unavailable'/>", eto);
-    else
-        xml = g_strdup_printf("<presence to='%s'><x xmlns='http://jabber.org/protocol/muc'>"
-                              "<history maxchars='0'/></x><node xmlns='" IPOP__XMPP_NS_NODE "' id='%s'/></presence>",
-                              eto, eid);
-    g_free(to);
-    g_free(eto);
-    g_free(eid);
-    return xml;
-}
-
 static const char *attr(xmpp_stanza_t *s, const char *name)
 {
     return s ? xmpp_stanza_get_attribute(s, name) : NULL;
-}
-
-bool ipop__xmpp_nick_node(const char *nick, char node[IPOP__NODE_ID_LEN + 1])
-{
-    size_t n;
-
-    if (!nick || strnlen(nick, IPOP__NODE_ID_LEN + 1) < IPOP__NODE_ID_LEN)
-        return false;
-    memcpy(node, nick, IPOP__NODE_ID_LEN);
-    node[IPOP__NODE_ID_LEN] = '\0';
-    if (!ipop__node_id_valid(node))
-        return false;
-    nick += IPOP__NODE_ID_LEN;
-    if (!*nick)
-        return true;
-    if (*nick++ != '~')
-        return false;
-    n = strnlen(nick, NICK_SUFFIX_MAX + 1);
-    if (n == 0 || n > NICK_SUFFIX_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!g_ascii_islower(nick[i]) && !g_ascii_isdigit(nick[i]))
-            return false;
-    return true;
 }
 
 /* Input we ignore on purpose: the overlay counts and reports it. */
@@ -238,16 +160,11 @@ static bool from_own_account(ipop__xmpp *x, const char *from)
 
 /* The room `from` (room/nick, or the room itself) belongs to, and the nick
  * in it (NULL for the room itself).  Under x->lock. */
-static room *room_of(ipop__xmpp *x, const char *from, const char **nick)
+static ipop__room *room_of(ipop__xmpp *x, const char *from, const char **nick)
 {
-    for (guint i = 0; i < x->rooms->len; i++) {
-        room *r = x->rooms->pdata[i];
-        size_t n = strlen(r->room);
-        if (g_ascii_strncasecmp(from, r->room, n) != 0 || (from[n] != '/' && from[n] != '\0'))
-            continue;
-        *nick = from[n] == '/' ? from + n + 1 : NULL;
-        return r;
-    }
+    for (guint i = 0; i < x->rooms->len; i++)
+        if (ipop__room_has(x->rooms->pdata[i], from, nick))
+            return x->rooms->pdata[i];
     return NULL;
 }
 
@@ -257,8 +174,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     xmpp_stanza_t *el = xmpp_stanza_get_child_by_name_and_ns(st, "ipop", IPOP__XMPP_NS_SIGNAL);
     const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st), *nick = NULL;
     ipop__xmpp_event ev = { .type = IPOP__XMPP_SIGNAL };
-    char node[IPOP__NODE_ID_LEN + 1], *text, *canon = NULL;
-    room *r;
+    char *text, *canon = NULL;
+    ipop__room *r;
 
     if (!el || !from || (type && !strcmp(type, "error")))
         return 1;
@@ -270,8 +187,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     }
     g_mutex_lock(&x->lock);
     r = room_of(x, from, &nick);
-    if (r && nick && ipop__xmpp_nick_node(nick, node))
-        canon = g_strdup_printf("%s/%s", r->room, node);
+    if (r && nick)
+        canon = ipop__room_canon(r, nick);
     g_mutex_unlock(&x->lock);
     if (r && !canon)
         return 1; /* the room itself, or an occupant that is no node */
@@ -355,150 +272,24 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1;
 }
 
-/* The defined condition of an error stanza (RFC 6120 8.3.3), or "". */
-static const char *error_condition(xmpp_stanza_t *st)
-{
-    xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
-
-    for (xmpp_stanza_t *c = err ? xmpp_stanza_get_children(err) : NULL; c; c = xmpp_stanza_get_next(c)) {
-        const char *ns = xmpp_stanza_get_ns(c), *name = xmpp_stanza_get_name(c);
-        if (name && ns && !strcmp(ns, "urn:ietf:params:xml:ns:xmpp-stanzas"))
-            return name;
-    }
-    return "";
-}
-
-/* XEP-0045 status code `code` in a room presence. */
-static bool has_status(xmpp_stanza_t *st, const char *code)
-{
-    xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(st, "x", "http://jabber.org/protocol/muc#user");
-
-    for (xmpp_stanza_t *c = x ? xmpp_stanza_get_children(x) : NULL; c; c = xmpp_stanza_get_next(c)) {
-        const char *name = xmpp_stanza_get_name(c), *v = attr(c, "code");
-        if (name && !strcmp(name, "status") && v && !strcmp(v, code))
-            return true;
-    }
-    return false;
-}
-
-static void new_nick(room *r)
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-    uint8_t rnd[NICK_SUFFIX_LEN];
-    char suffix[NICK_SUFFIX_LEN + 1];
-
-    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-    for (size_t i = 0; i < NICK_SUFFIX_LEN; i++)
-        suffix[i] = alphabet[rnd[i] & 31];
-    suffix[NICK_SUFFIX_LEN] = '\0';
-    g_free(r->nick);
-    r->nick = g_strdup_printf("%s~%s", r->node_id, suffix);
-}
-
-/* What a room presence means, worked out under x->lock and said after. */
-typedef struct room_news {
-    char *from;                /* room/node that came or went, or NULL */
-    bool available;
-    char node[IPOP__NODE_ID_LEN + 1];
-    char *error;               /* our join failed for good: why */
-    char *note;                /* to log */
-} room_news;
-
-/* Our join failed.  A taken nickname is recovered from; anything else is
- * reported. */
-static void join_failed(ipop__xmpp *x, room *r, xmpp_stanza_t *st, room_news *news)
-{
-    const char *cond = error_condition(st);
-    char *old, *xml;
-
-    if (strcmp(cond, "conflict") != 0) {
-        news->error = g_strdup_printf("cannot join room %s as %s: %s", r->room, r->nick, *cond ? cond : "error");
-        return;
-    }
-    if (r->conflicts >= NICK_RETRIES) {
-        news->error = g_strdup_printf("cannot join room %s: %u nicknames in a row were taken", r->room,
-                                      r->conflicts + 1);
-        return;
-    }
-    r->conflicts++;
-    old = r->nick;
-    r->nick = NULL;
-    new_nick(r);
-    news->note = g_strdup_printf("room %s: someone else holds the nickname %.60s; joining as %s", r->room, old,
-                                 r->nick);
-    xml = presence_xml(r, false);
-    send_raw(x, xml);
-    g_free(xml);
-    g_free(old);
-}
-
-/* A presence from room/nick.  Occupants are tracked by nickname and
- * reported by node id, present while any occupant claims it. */
-static void room_presence(ipop__xmpp *x, room *r, const char *nick, xmpp_stanza_t *st, const char *type,
-                          room_news *news)
-{
-    bool own = !strcmp(nick, r->nick) || has_status(st, "110");
-    occupant *o;
-    GHashTableIter it;
-    gpointer v;
-
-    if (type && !strcmp(type, "error")) {
-        if (own)
-            join_failed(x, r, st, news);
-        return;
-    }
-    if (type && strcmp(type, "unavailable") != 0)
-        return;
-    if (own && !type) {
-        r->conflicts = 0;
-        if (strcmp(nick, r->nick) != 0) { /* the service chose our nickname (status 210) */
-            g_free(r->nick);
-            r->nick = g_strdup(nick);
-        }
-    }
-    if (!ipop__xmpp_nick_node(nick, news->node))
-        return; /* not a node: nothing to say */
-    news->available = !type;
-    if (!type) {
-        if (!g_hash_table_contains(r->occupants, nick)) {
-            if (g_hash_table_size(r->occupants) >= OCCUPANTS_MAX)
-                return;
-            o = g_new0(occupant, 1);
-            memcpy(o->node, news->node, sizeof(o->node));
-            o->seq = ++r->seq;
-            g_hash_table_insert(r->occupants, g_strdup(nick), o);
-        }
-    } else {
-        g_hash_table_remove(r->occupants, nick);
-        /* gone only when no other occupant says it is that node */
-        g_hash_table_iter_init(&it, r->occupants);
-        while (g_hash_table_iter_next(&it, NULL, &v))
-            if (!strcmp(((occupant *)v)->node, news->node))
-                return;
-    }
-    news->from = g_strdup_printf("%s/%s", r->room, news->node);
-}
-
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     ipop__xmpp *x = ud;
     const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st), *nick = NULL;
     xmpp_stanza_t *node_el = xmpp_stanza_get_child_by_name_and_ns(st, "node", IPOP__XMPP_NS_NODE);
     ipop__xmpp_event ev = { .type = IPOP__XMPP_PRESENCE, .from = from };
-    room_news news = { 0 };
-    room *r;
+    ipop__room_news news = { 0 };
+    ipop__room *r;
 
     if (!from)
         return 1;
     g_mutex_lock(&x->lock);
     r = room_of(x, from, &nick);
-    if (r && nick) {
-        room_presence(x, r, nick, st, type, &news);
-    } else if (r && type && !strcmp(type, "error")) {
-        const char *cond = error_condition(st);
-        news.error = g_strdup_printf("cannot join room %s: %s", r->room, *cond ? cond : "error");
-    }
+    if (r)
+        ipop__room_presence(r, nick, st, type, &news);
     g_mutex_unlock(&x->lock);
+    if (news.send)
+        send_raw(x, news.send); /* our join again, under another nickname */
     if (news.note)
         ipop__warn(NULL, "%s", news.note);
     if (news.error)
@@ -509,9 +300,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         ev.node = news.available ? news.node : NULL;
         x->cb(x->ud, &ev);
     }
-    g_free(news.note);
-    g_free(news.error);
-    g_free(news.from);
+    ipop__room_news_clear(&news);
     if (r)
         return 1;
     if (type && strcmp(type, "unavailable") != 0)
@@ -634,11 +423,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
         }
         g_mutex_lock(&x->lock);
         for (guint i = 0; i < x->rooms->len; i++) {
-            room *r = x->rooms->pdata[i];
-            char *xml = presence_xml(r, false);
-            /* a new session: the room tells us its occupants again */
-            g_hash_table_remove_all(r->occupants);
-            r->conflicts = 0;
+            char *xml = ipop__room_rejoin(x->rooms->pdata[i]);
             send_raw(x, xml);
             g_free(xml);
         }
@@ -729,7 +514,7 @@ static gpointer run(gpointer p)
     if (x->online) {
         g_mutex_lock(&x->lock);
         for (guint i = 0; i < x->rooms->len; i++) {
-            char *xml = presence_xml(x->rooms->pdata[i], true);
+            char *xml = ipop__room_presence_xml(x->rooms->pdata[i], true);
             send_raw(x, xml);
             g_free(xml);
         }
@@ -746,16 +531,6 @@ static gpointer run(gpointer p)
             xmpp_run_once(x->ctx, RUN_SLICE_MS);
     }
     return NULL;
-}
-
-static void room_free(gpointer p)
-{
-    room *r = p;
-    g_free(r->room);
-    g_free(r->nick);
-    g_free(r->node_id);
-    g_hash_table_unref(r->occupants);
-    g_free(r);
 }
 
 int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_cb cb, void *user_data)
@@ -790,7 +565,7 @@ int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_
     x->backoff_ms = BACKOFF_MIN_MS;
     g_mutex_init(&x->lock);
     g_queue_init(&x->queue);
-    x->rooms = g_ptr_array_new_with_free_func(room_free);
+    x->rooms = g_ptr_array_new_with_free_func(ipop__room_free);
     x->log.handler = on_log;
     x->log.userdata = x;
     x->ctx = xmpp_ctx_new(NULL, &x->log);
@@ -861,48 +636,20 @@ static void enqueue(ipop__xmpp *x, char *xml)
     g_mutex_unlock(&x->lock);
 }
 
-/* The nicknames a message to room/node goes to: the newest occupants
- * that claim that node id.  NULL when `to` is not a node in one of our
- * rooms or none claims it yet. */
+/* The occupants a message to room/NODE-ID goes to, or NULL when `to` is
+ * not a node in one of our rooms or none claims it yet. */
 static GPtrArray *fanout(ipop__xmpp *x, const char *to)
 {
     const char *nick = NULL;
-    GPtrArray *to_list = NULL;
-    GHashTableIter it;
-    gpointer k, v;
-    occupant *best[FANOUT_MAX];
-    const char *best_nick[FANOUT_MAX];
-    guint n = 0;
-    room *r;
+    GPtrArray *targets = NULL;
+    ipop__room *r;
 
     g_mutex_lock(&x->lock);
     r = room_of(x, to, &nick);
-    if (r && nick && ipop__node_id_valid(nick)) {
-        g_hash_table_iter_init(&it, r->occupants);
-        while (g_hash_table_iter_next(&it, &k, &v)) {
-            occupant *o = v;
-            guint i;
-            if (strcmp(o->node, nick) != 0)
-                continue;
-            if (n == FANOUT_MAX && o->seq < best[n - 1]->seq)
-                continue;
-            /* insertion, newest first */
-            i = n < FANOUT_MAX ? n++ : n - 1;
-            for (; i > 0 && best[i - 1]->seq < o->seq; i--) {
-                best[i] = best[i - 1];
-                best_nick[i] = best_nick[i - 1];
-            }
-            best[i] = o;
-            best_nick[i] = k;
-        }
-        if (n) {
-            to_list = g_ptr_array_new_with_free_func(g_free);
-            for (guint i = 0; i < n; i++)
-                g_ptr_array_add(to_list, g_strdup_printf("%s/%s", r->room, best_nick[i]));
-        }
-    }
+    if (r && nick)
+        targets = ipop__room_fanout(r, nick);
     g_mutex_unlock(&x->lock);
-    return to_list;
+    return targets;
 }
 
 int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, const char *ts, const char *nonce,
@@ -940,15 +687,11 @@ int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, cons
 
 void ipop__xmpp_join_room(ipop__xmpp *x, const char *room_jid, const char *nick, const char *node_id)
 {
-    room *r = g_new0(room, 1);
+    ipop__room *r = ipop__room_new(room_jid, nick, node_id);
 
-    r->room = g_strdup(room_jid);
-    r->nick = g_strdup(nick);
-    r->node_id = g_strdup(node_id);
-    r->occupants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_mutex_lock(&x->lock);
     g_ptr_array_add(x->rooms, r);
     if (g_atomic_int_get(&x->online_flag))
-        g_queue_push_tail(&x->queue, presence_xml(r, false));
+        g_queue_push_tail(&x->queue, ipop__room_presence_xml(r, false));
     g_mutex_unlock(&x->lock);
 }

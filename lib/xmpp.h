@@ -71,11 +71,3 @@ void ipop__xmpp_check(ipop__xmpp *x);
  * nickname is taken, joins again as node_id~RANDOM (up to 4 times in a
  * row), and reports IPOP__XMPP_ROOM_ERROR when that or anything else fails. */
 void ipop__xmpp_join_room(ipop__xmpp *x, const char *room, const char *nick, const char *node_id);
-
-/* The node id a room nickname stands for: NODE-ID, or NODE-ID~SUFFIX
- * (1 to 16 of a-z 0-9) when the plain one was taken.  Pure. */
-bool ipop__xmpp_nick_node(const char *nick, char node[IPOP__NODE_ID_LEN + 1]);
-
-/* Writes `text` escaped for XML character data and attributes; the caller
- * frees the result with g_free.  Pure. */
-char *ipop__xml_escape(const char *text);

@@ -169,7 +169,7 @@ static void test_whole_check(void)
     g_assert_cmpint(ipop_network_set_option(net, "overlay", "group"), ==, 0);
     g_assert_cmpint(ipop_network_set_option(net, "group.room", "vpn@rooms.example.test"), ==, 0);
     g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, -EINVAL);
-    g_assert_cmpstr(why, ==, "group.secret: needed by overlay=group (or group.authority)");
+    g_assert_cmpstr(why, ==, "group.secret: needed by overlay=group (or group.secret-file, or group.authority)");
     g_assert_cmpint(ipop_network_set_option(net, "group.secret", "s"), ==, 0);
     g_assert_cmpint(ipop_network_check(net, why, sizeof(why)), ==, 0);
 

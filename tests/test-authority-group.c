@@ -15,7 +15,8 @@
 
 #include "authority.h"
 #include "identity.h"
-#include "internal.h"
+#include "network.h"
+#include "sigauth.h"
 #include "loop.h"
 #include "pair.h"
 #include "prosody.h"
@@ -181,7 +182,7 @@ static void show_in_loop(ipop_network_t *net, void *data)
     m->type = IPOP__MSG_CERT;
     g_strlcpy(m->node_id, ipop_network_get_node_id(net), sizeof(m->node_id));
     g_strlcpy(m->cert, s->cert, sizeof(m->cert));
-    ipop__net_send_signal(net, s->to, m); /* signed with its node key, as every message */
+    ipop__sigauth_send(net, s->to, m); /* signed with its node key, as every message */
     g_free(m);
 }
 

@@ -12,9 +12,12 @@
 
 #include <strophe.h>
 
-#include "identity.h"
-#include "internal.h"
+#include "addr.h"
+#include "dtls.h"
+#include "frame.h"
 #include "group.h"
+#include "identity.h"
+#include "network.h"
 #include "overlay.h"
 #include "pair.h"
 #include "prosody.h"

@@ -12,9 +12,12 @@
 #include <stun/stunagent.h>
 #include <stun/usages/ice.h>
 
-#include "internal.h" /* the network's loop: net->ctx, ipop__net_direct_get() */
-#include "link.h"
 #include "ipop/ipop-glib.h"
+#include "dtls.h"
+#include "frame.h"
+#include "link.h"
+#include "loop.h"
+#include "network.h"
 #include "pair.h"
 #include "testutil.h"
 

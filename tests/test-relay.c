@@ -13,9 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "network.h"
+#include "options.h"
 #include "pair.h"
 #include "testutil.h"
+#include "underlay.h"
 
 static char *turn_dir;
 static GPid turn_pid;

@@ -11,9 +11,10 @@
 #include <string.h>
 
 #include "identity.h"
-#include "internal.h"
+#include "link.h"
 #include "message.h"
 #include "msgauth.h"
+#include "network.h"
 #include "pair.h"
 #include "testutil.h"
 

@@ -10,10 +10,12 @@
 #include <glib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "addr.h"
+#include "bytes.h"
 #include "pair.h"
 #include "testutil.h"
 #include "udp-packet.h"
+#include "udp.h"
 
 /* 10.1.0.1:4000 -> 10.1.0.2:5000 "hello", and the same from fd00::1 to
  * fd00::2; checksums computed independently (a short Python script). */

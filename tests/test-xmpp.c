@@ -15,6 +15,7 @@
 #include "pair.h"
 #include "prosody.h"
 #include "testutil.h"
+#include "xmpp-room.h"
 #include "xmpp.h"
 
 #define ROOM "vpn@rooms.ipop.test"

@@ -84,7 +84,9 @@ typedef enum ipop_link_state {
 typedef enum ipop_reason {
     IPOP_REASON_NONE = 0,
     IPOP_REASON_ICE_FAILED = 1,           /**< no candidate pair worked */
-    IPOP_REASON_CONSENT_LOST = 2,         /**< the peer stopped answering (ICE consent freshness) */
+    IPOP_REASON_CONSENT_LOST = 2,         /**< ICE failed after the link's DTLS session was up (rare: libnice's
+                                               consent freshness is off; a peer that stops answering is found
+                                               by the link's own pings, IPOP_REASON_PATH_LOST) */
     IPOP_REASON_DTLS_FAILED = 3,          /**< the DTLS handshake failed for another reason */
     IPOP_REASON_FINGERPRINT_MISMATCH = 4, /**< the peer's certificate is not the one signalled */
     IPOP_REASON_PEER_NOT_ALLOWED = 5,     /**< a message came from a peer that is not allowed */

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """A Python node and an ipopd node form a GroupVPN through a real prosody
-started by the test, and packets from Python arrive at ipopd's link."""
+started by the test, and packets from Python arrive at ipopd's link.
+ipopd --check refuses what the library's own check refuses, naming the file,
+line and key."""
 from __future__ import annotations
 
 import json
@@ -110,6 +112,62 @@ class PythonWithIpopd(unittest.TestCase):
                 time.sleep(0.2)
             self.assertEqual(rx, sent)
             self.assertEqual(peer.stats().tx_packets, sent)
+
+
+@unittest.skipUnless(IPOPD, "needs ipopd")
+class IpopdCheck(unittest.TestCase):
+    """ipopd --check asks the library (ipop_network_check) about the whole
+    configuration: a conflict only the library knows is refused before
+    anything starts, at the line of the key the library names."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ipop-check-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def check(self, text: str) -> tuple[int, str, str]:
+        conf = os.path.join(self.dir, "ipopd.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        p = subprocess.run([IPOPD, "--check", "--config", conf], capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout, p.stderr.replace(conf, "FILE")
+
+    def test_library_refusal_names_the_key(self):
+        # Each option parses; together they do not fit a record: only the
+        # library knows the rule.
+        rc, out, err = self.check("[net0]\nmode = tap\nsignal.listen = 127.0.0.1:5000\nmtu = 1400\n")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FILE:4: [net0] mtu: 1400 is too large for tap mode (at most 1396)", err)
+        self.assertNotIn("config OK", out)
+        rc, out, err = self.check("[net0]\nmode = tap\nsignal.listen = 127.0.0.1:5000\nmtu = 1396\n")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("1 network, config OK", out)
+
+    def test_missing_key_at_the_overlay_line(self):
+        conf = ("[office]\nxmpp.jid = a@ipop.test\noverlay = group\nxmpp.password = p\n"
+                "group.room = r@rooms.ipop.test\n")
+        rc, out, err = self.check(conf)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FILE:3: [office] group.secret: needed by overlay=group (or group.secret-file, or group.authority)", err)
+        rc, out, err = self.check(conf + "group.secret = s\n")
+        self.assertEqual(rc, 0, out + err)
+        # SocialVPN: an IPv6 address alone is not enough, at its own line
+        rc, out, err = self.check("[friends]\noverlay = social\nxmpp.jid = a@ipop.test\nxmpp.password = p\n"
+                                  "social.subnet = 10.80.0.0/16\naddress = fd00::1/64\n")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FILE:6: [friends] address: an IPv4 address is needed by overlay=social", err)
+
+    def test_daemon_rules_stay(self):
+        # ipopd's own keys: UDP signalling means nothing with an XMPP overlay
+        rc, out, err = self.check("[office]\noverlay = group\nsignal.listen = 127.0.0.1:5000\n"
+                                  "xmpp.jid = a@ipop.test\nxmpp.password = p\ngroup.room = r@rooms.ipop.test\n"
+                                  "group.secret = s\n")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FILE:3: [office] signal.listen: not used with overlay = group", err)
+        rc, out, err = self.check("[net0]\nmode = none\n")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("[net0]: signal.listen missing", err)
 
 
 if __name__ == "__main__":
