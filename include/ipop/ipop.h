@@ -100,6 +100,8 @@ typedef enum ipop_reason {
     IPOP_REASON_IDENTITY_CHANGED = 13,    /**< a SocialVPN friend came with another node id than the pinned one */
     IPOP_REASON_PATH_LOST = 14,           /**< nothing heard from the peer for 2.5 s: ICE gathers and starts again */
     IPOP_REASON_NETWORK_CHANGED = 15,     /**< ipop_network_changed(), or a local address went away: ICE starts again */
+    IPOP_REASON_ADDRESS_IN_USE = 16,      /**< a peer claimed a virtual address that this node or another connected
+                                               peer holds: the claim is refused (IPOP_EVENT_PEER_REFUSED) */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -234,6 +236,9 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "loop": "thread" (default: the library's own thread) or "external"
  *    (the host drives it with ipop_network_process())
  *  - "link.timeout": seconds for a link to come up before it fails (default 30)
+ *  - "link.max": links (not closed) this network keeps at most, 1 to 65535
+ *    (default 256); a link beyond it is refused (counted in signal_refused,
+ *    reported as IPOP_EVENT_PEER_REFUSED with error -ENOSPC)
  *  - "signal.scope": with overlay "none", the name every signalling message
  *    of this network is signed for and checked against (default empty; at
  *    most 256 characters): the same on every node of the network, and
@@ -327,7 +332,8 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
 /** Opens a link to `peer_id` (which it also allows), or returns the
  * existing one.  The link comes up asynchronously: watch
  * IPOP_EVENT_LINK_STATE.  A link that failed or closed is started again.
- * `ret` may be NULL.  Returns -ENOTCONN when the network is not started. */
+ * `ret` may be NULL.  Returns -ENOTCONN when the network is not started,
+ * -ENOSPC when a new link would exceed the option "link.max". */
 IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
 
 /** SocialVPN: accepts that friend `friend_jid` (a bare JID) now runs a
