@@ -5,11 +5,11 @@
 #include <argon2.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gnutls/crypto.h>
 
-#include <glib.h>
 
 #define CHAL_PREFIX "ipop2 gchal "
 #define PROOF_PREFIX "ipop2 gproof "
@@ -22,11 +22,13 @@ int ipop__proof_key(const char *secret, size_t secret_len, const char *room, uin
     char *input;
     int r;
 
-    input = g_malloc(sizeof(label) - 1 + room_len);
+    input = malloc(sizeof(label) - 1 + room_len);
+    if (!input)
+        return -ENOMEM;
     memcpy(input, label, sizeof(label) - 1);
     memcpy(input + sizeof(label) - 1, room, room_len);
     gnutls_hash_fast(GNUTLS_DIG_SHA256, input, sizeof(label) - 1 + room_len, salt);
-    g_free(input);
+    free(input);
     r = argon2id_hash_raw(IPOP__PROOF_KDF_T, IPOP__PROOF_KDF_M_KIB, IPOP__PROOF_KDF_P, secret, secret_len, salt,
                           sizeof(salt), key, IPOP__PROOF_KEY_LEN);
     if (r == ARGON2_MEMORY_ALLOCATION_ERROR)
@@ -40,7 +42,10 @@ void ipop__proof_mac(const uint8_t key[IPOP__PROOF_KEY_LEN], const char *room, c
 {
     static const char label[] = "ipop-group-proof-v2"; /* and its NUL */
     size_t room_len = strnlen(room, UINT16_MAX), n = 0;
-    uint8_t *in = g_malloc(sizeof(label) + 2 + room_len + 2 * IPOP__NODE_ID_LEN + 2 * IPOP__PROOF_NONCE_LEN);
+    uint8_t *in = malloc(sizeof(label) + 2 + room_len + 2 * IPOP__NODE_ID_LEN + 2 * IPOP__PROOF_NONCE_LEN);
+
+    if (!in)
+        abort(); /* a few hundred bytes */
 
     memcpy(in, label, sizeof(label));
     n += sizeof(label);
@@ -57,7 +62,7 @@ void ipop__proof_mac(const uint8_t key[IPOP__PROOF_KEY_LEN], const char *room, c
     memcpy(in + n, n_prover, IPOP__PROOF_NONCE_LEN);
     n += IPOP__PROOF_NONCE_LEN;
     gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, IPOP__PROOF_KEY_LEN, in, n, mac);
-    g_free(in);
+    free(in);
 }
 
 bool ipop__proof_is(const char *text, size_t len)
@@ -92,6 +97,11 @@ int ipop__proof_encode(const ipop__proof_msg *m, char *buf, size_t size)
     return n < 0 || (size_t)n >= size ? -EMSGSIZE : n;
 }
 
+static int lower_hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /* Reads " key=" and 2*n lowercase hex digits into out at *p; advances. */
 static bool take_hex(const char *text, size_t len, size_t *p, const char *key, uint8_t *out, size_t n)
 {
@@ -101,8 +111,8 @@ static bool take_hex(const char *text, size_t len, size_t *p, const char *key, u
         return false;
     *p += k + 2;
     for (size_t i = 0; i < n; i++) {
-        int hi = g_ascii_xdigit_value(text[*p + 2 * i]), lo = g_ascii_xdigit_value(text[*p + 2 * i + 1]);
-        if (hi < 0 || lo < 0 || g_ascii_isupper(text[*p + 2 * i]) || g_ascii_isupper(text[*p + 2 * i + 1]))
+        int hi = lower_hex(text[*p + 2 * i]), lo = lower_hex(text[*p + 2 * i + 1]);
+        if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);
     }
@@ -143,17 +153,14 @@ int ipop__proof_decode(ipop__proof_msg *m, const char *text, size_t len)
     return p == len ? 0 : -EINVAL;
 }
 
-/* A character's class: its pool size. */
-static unsigned pool_of(unsigned char c)
+/* A character's class, and each class's pool size: lower, upper, digit,
+ * anything else (punctuation and space). */
+static int class_of(unsigned char c)
 {
-    if (g_ascii_islower(c))
-        return 26;
-    if (g_ascii_isupper(c))
-        return 26;
-    if (g_ascii_isdigit(c))
-        return 10;
-    return 33; /* punctuation, space, and anything else */
+    return c >= 'a' && c <= 'z' ? 0 : c >= 'A' && c <= 'Z' ? 1 : c >= '0' && c <= '9' ? 2 : 3;
 }
+
+static const unsigned pool_of[4] = { 26, 26, 10, 33 };
 
 unsigned ipop__proof_secret_bits(const char *secret)
 {
@@ -164,10 +171,10 @@ unsigned ipop__proof_secret_bits(const char *secret)
 
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)secret[i];
-        int cls = g_ascii_islower(c) ? 0 : g_ascii_isupper(c) ? 1 : g_ascii_isdigit(c) ? 2 : 3;
+        int cls = class_of(c);
         if (!seen_class[cls]) {
             seen_class[cls] = true;
-            pool += pool_of(c);
+            pool += pool_of[cls];
         }
         /* a character that repeats the last, or continues a run (abc, 321), adds little */
         if (i > 0 && (c == (unsigned char)secret[i - 1] || c == (unsigned char)secret[i - 1] + 1 ||
