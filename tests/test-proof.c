@@ -11,6 +11,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "ipop/ipop.h"
 #include "proof.h"
 #include "testutil.h"
 
@@ -141,6 +142,38 @@ static void test_guess_rate(void)
                    before_rate, IPOP__PROOF_KDF_T, IPOP__PROOF_KDF_M_KIB / 1024, after_rate, 1000 / after_rate);
 }
 
+static int weak_lines;
+
+static void count_weak(ipop_log_level_t level, ipop_network_t *net, const char *line, void *ud)
+{
+    if (level == IPOP_LOG_WARNING && strstr(line, "group.secret is weak") && strstr(line, "offline"))
+        weak_lines++;
+}
+
+/* A weak secret gets a warning naming the risk, from ipop_network_check()
+ * (ipopd --check) and from every start; a generated one does not. */
+static void test_weak_warning(void)
+{
+    static const char *const keys[][2] = {
+        { "overlay", "group" }, { "xmpp.jid", "a@ipop.test" }, { "xmpp.password", "pa" },
+        { "group.room", ROOM },
+    };
+    ipop_network_t *net = NULL;
+
+    ipop_set_log_cb(count_weak, IPOP_LOG_DEBUG, NULL);
+    g_assert_cmpint(ipop_network_new(&net, "weak"), ==, 0);
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++)
+        g_assert_cmpint(ipop_network_set_option(net, keys[i][0], keys[i][1]), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "group.secret", "sesame"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, NULL, 0), ==, 0);
+    g_assert_cmpint(weak_lines, ==, 1);
+    g_assert_cmpint(ipop_network_set_option(net, "group.secret", "q3Vb0_Zk9XwLr-2mTQn7cJ5yH8sPdAfGi4uE1oKtWxM"), ==, 0);
+    g_assert_cmpint(ipop_network_check(net, NULL, 0), ==, 0);
+    g_assert_cmpint(weak_lines, ==, 1);
+    net = ipop_network_free(net);
+    test_log_to_stderr(IPOP_LOG_INFO);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -149,5 +182,6 @@ int main(int argc, char **argv)
     g_test_add_func("/proof/mac", test_mac);
     g_test_add_func("/proof/secret-bits", test_secret_bits);
     g_test_add_func("/proof/guess-rate", test_guess_rate);
+    g_test_add_func("/proof/weak-secret-warning", test_weak_warning);
     return g_test_run();
 }
