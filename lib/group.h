@@ -38,7 +38,9 @@ void ipop__group_free(ipop__group *g);
 
 /* A new XMPP session began: members not seen again in it soon are gone. */
 void ipop__group_online(ipop__group *g, gint64 now);
-/* Occupant `from` (room/nick) of the room is there or not. */
+/* Occupant `from` (room/NODE-ID) of the room is there or not: a new one is
+ * challenged for a membership proof (nothing else is spent on it); a
+ * proven member is linked. */
 void ipop__group_presence(ipop__group *g, const char *from, bool available);
 /* A signalling line from `from` (room/NODE-ID): a membership proof
  * message is handled here; anything else is handed to the network when
@@ -47,7 +49,8 @@ void ipop__group_presence(ipop__group *g, const char *from, bool available);
  * is ignored. */
 void ipop__group_signal(ipop__group *g, const char *from, const char *text);
 /* Once a second while online: drops members that left (or did not come
- * back after a reconnect) and tries failed links again. */
+ * back after a reconnect), tries failed links again, and challenges
+ * unproven occupants again when their backoff is over. */
 void ipop__group_sweep(ipop__group *g, gint64 now);
 /* The network changed: failed links are tried at the next sweep. */
 void ipop__group_retry_now(ipop__group *g);
