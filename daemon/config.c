@@ -442,6 +442,15 @@ int check_config(const char *config)
 
     if (load_config(config, &list) < 0)
         return EXIT_CONFIG;
+    /* The rules between keys, as a start checks them; warnings (a weak
+     * group secret) are logged. */
+    for (guint i = 0; i < list->len; i++) {
+        char why[200];
+        if (ipop_network_check(((struct net *)list->pdata[i])->net, why, sizeof(why)) < 0) {
+            net_list_free(list);
+            return EXIT_CONFIG;
+        }
+    }
     printf("%s: %u network%s, config OK\n", config, list->len, list->len == 1 ? "" : "s");
     net_list_free(list);
     return 0;
@@ -450,7 +459,7 @@ int check_config(const char *config)
 int parse_command_line(int argc, char **argv, struct options *o)
 {
     g_autofree char *state = NULL;
-    gboolean version = FALSE, debug = FALSE, check = FALSE;
+    gboolean version = FALSE, debug = FALSE, check = FALSE, gen_secret = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config, "Run the networks of config FILE", "FILE"},
         {"check", 0, 0, G_OPTION_ARG_NONE, &check, "With --config: check the config, start nothing", NULL},
@@ -460,6 +469,7 @@ int parse_command_line(int argc, char **argv, struct options *o)
          "Default place of SocialVPN identities and friends (default " DEFAULT_STATE_DIR ")", "DIR"},
         {"node-id", 0, 0, G_OPTION_ARG_FILENAME, &o->id_file,
          "Create FILE (if missing) with a new identity, print its node id", "FILE"},
+        {"gen-secret", 0, 0, G_OPTION_ARG_NONE, &gen_secret, "Print a new strong group.secret and exit", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &debug, "Log debug messages", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the versions and exit", NULL},
         {NULL},
@@ -480,6 +490,8 @@ int parse_command_line(int argc, char **argv, struct options *o)
         printf("ipopd %s (libipop %s)\n", IPOP_VERSION, ipop_version());
         return 0;
     }
+    if (gen_secret)
+        return print_new_secret();
     if (argc > 1 || (!o->config == !o->id_file) || (check && !o->config)) {
         fprintf(stderr, "ipopd: give one of --config FILE or --node-id FILE (try --help)\n");
         return EXIT_CONFIG;

@@ -136,6 +136,8 @@ void net_list_free(GPtrArray *list);
 /* Returns -1 to go on, else the exit status (after --version, or a usage
  * error, printed).  The strings of o are the caller's to free. */
 int parse_command_line(int argc, char **argv, struct options *o);
+/* secret.c: --gen-secret prints a new strong group secret; the exit status. */
+int print_new_secret(void);
 /* Reads FILE into a list of networks, configured but not started.  Prints
  * what is wrong and returns -EINVAL on a bad config. */
 int load_config(const char *file, GPtrArray **ret);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* GroupVPN automatic addresses: derived from the node id in group.subnet,
- * and moved when a peer holds the same one. */
+/* GroupVPN automatic addresses: derived from the node id in group.subnet.
+ * When a peer claims the same one, the node that took its address last
+ * moves: a node moves only while its address is new (ADDR_SETTLE_US after
+ * it was taken), so a claim never evicts an established holder; every
+ * node refuses the claim itself (link.c). */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +18,11 @@
 #include "peers.h"
 #include "tun-linux.h"
 
+/* An automatic address is new, and gives way to a peer's, for this long. */
+#define ADDR_SETTLE_US (30 * G_USEC_PER_SEC)
+/* Moves at most this often in a row (then it stays, and is refused where taken). */
+#define ATTEMPTS_MAX 16
+
 void ipop__autoaddr_start(ipop_network_t *net)
 {
     /* Addresses not given are derived from the node id. */
@@ -24,6 +32,7 @@ void ipop__autoaddr_start(ipop_network_t *net)
         ipop__group_auto_addr(&net->group_subnet4, net->node_id, net->attempt4, &net->addr4);
     if (net->auto6)
         ipop__group_auto_addr(&net->group_subnet6, net->node_id, net->attempt6, &net->addr6);
+    net->addr_since4 = net->addr_since6 = g_get_monotonic_time();
 }
 
 void ipop__autoaddr_stop(ipop_network_t *net)
@@ -59,6 +68,10 @@ static void readdress(ipop_network_t *net, void *p)
     else
         net->addr6 = next;
     g_mutex_unlock(&net->lock);
+    if (family == AF_INET)
+        net->addr_since4 = g_get_monotonic_time();
+    else
+        net->addr_since6 = g_get_monotonic_time();
     ipop__addr_format(&next, text, sizeof(text));
     ipop__warn(net, "address conflict settled: this node moves to %s", text);
     /* Peers learn the new address from new sessions. */
@@ -71,12 +84,26 @@ static void readdress(ipop_network_t *net, void *p)
     g_ptr_array_unref(links);
 }
 
-/* The larger node id moves: both sides compute the same answer. */
+/* A peer claimed our address (link.c refuses the claim and reports it).
+ * We move only when ours is automatic and new: the node that came last
+ * gives way, whatever the node ids (which can be ground), and an
+ * established holder is never evicted.  Two new nodes both move. */
 void ipop__net_addr_conflict(ipop_network_t *net, ipop_link_t *link, int family)
 {
-    ipop__warn(net, "peer %.8s signalled our %s address as its own", link->peer_id, family == AF_INET ? "IPv4" : "IPv6");
-    if (strcmp(net->node_id, link->peer_id) > 0)
-        ipop__net_post(net, readdress, GINT_TO_POINTER(family), NULL);
+    bool automatic = family == AF_INET ? net->auto4 : net->auto6;
+    gint64 since = family == AF_INET ? net->addr_since4 : net->addr_since6;
+    unsigned attempt = family == AF_INET ? net->attempt4 : net->attempt6;
+
+    if (!automatic || g_get_monotonic_time() - since >= ADDR_SETTLE_US || attempt >= ATTEMPTS_MAX)
+        return; /* ours stays ours */
+    /* only once per conflict: the move renews every link */
+    if (family == AF_INET)
+        net->addr_since4 = 0;
+    else
+        net->addr_since6 = 0;
+    ipop__warn(net, "peer %.8s holds our new %s address too: this node moves", link->peer_id,
+               family == AF_INET ? "IPv4" : "IPv6");
+    ipop__net_post(net, readdress, GINT_TO_POINTER(family), NULL);
 }
 
 IPOP_EXPORT int ipop_network_get_address(ipop_network_t *net, int family, char *buf, size_t size)

@@ -356,3 +356,32 @@ size_t ipop__fwd_mac_count(ipop__fwd *f)
     g_rw_lock_reader_unlock(&f->lock);
     return n;
 }
+
+/* ---- addresses belong to someone ---- */
+
+int ipop__fwd_claim_ip(ipop__fwd *f, const ipop__addr *a, void *owner)
+{
+    ip_entry key, *e;
+
+    if (!f || !owner || !ip_key(a, &key))
+        return -EINVAL;
+    g_rw_lock_writer_lock(&f->lock);
+    e = g_hash_table_lookup(f->ip, &key);
+    if (e && e->owner != owner) {
+        g_rw_lock_writer_unlock(&f->lock);
+        return -EADDRINUSE; /* the earlier holder keeps it */
+    }
+    if (!e) {
+        e = g_try_new(ip_entry, 1);
+        if (!e) {
+            g_rw_lock_writer_unlock(&f->lock);
+            return -ENOMEM;
+        }
+        *e = key;
+        e->owner = owner;
+        g_hash_table_add(f->ip, e);
+        __atomic_store_n(&f->ip_gen, f->ip_gen + 1, __ATOMIC_RELEASE);
+    }
+    g_rw_lock_writer_unlock(&f->lock);
+    return 0;
+}

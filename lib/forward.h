@@ -43,3 +43,8 @@ size_t ipop__fwd_count(ipop__fwd *f);
 #define IPOP__FWD_MAC_MAX 4096
 /* Number of learned MACs, for tests and status. */
 size_t ipop__fwd_mac_count(ipop__fwd *f);
+
+/* Routes host address a to `owner` unless another owner holds it: then
+ * -EADDRINUSE and the table is unchanged (a claim never evicts the
+ * holder).  0 when added or already owner's; -EINVAL, -ENOMEM. */
+int ipop__fwd_claim_ip(ipop__fwd *f, const ipop__addr *a, void *owner);

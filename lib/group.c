@@ -1,9 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* GroupVPN over XMPP.  Every node that is in the room and proves that it
- * knows the group secret links with every other.  The XMPP server relays
- * and may drop messages, but cannot forge one: each signalling message
- * carries an HMAC under a key derived from the secret, bound to the room,
- * both node ids, a timestamp and a nonce (replays are refused). */
+ * knows the group secret links with every other.
+ *
+ * Nothing is spent on an occupant before it proves membership: no link
+ * object, ICE agent, candidate, credential or address.  Members first
+ * exchange a small proof (proof.h): each sends the other a fresh nonce
+ * ("gchal"), and answers the other's nonce with an HMAC under the group
+ * key over both nonces, both node ids and the room ("gproof").  The group
+ * key is Argon2id of the secret (about a second, derived once per start in
+ * a thread of its own): what an occupant captures lets it test guesses of
+ * the secret only at that speed.  Proof messages are signed signalling
+ * like every other (sigauth.h): an occupant cannot speak for another node
+ * id.  Once a member proved itself it is allowed, and its link messages
+ * are checked by their signatures alone (sigauth.c keeps replays out, per
+ * peer).  Unproven occupants are tracked in bounded memory (PENDING_MAX),
+ * challenged again with backoff, and what they send wrong is counted and
+ * logged at most once a minute each.
+ *
+ * Where membership is decided: member_proven() (a proof verified) and
+ * drop_member() (a member left); an authority plugs in there. */
 #include "group.h"
 
 #include <errno.h>
@@ -19,41 +34,63 @@
 #include "message.h"
 #include "network.h"
 #include "peers.h"
+#include "proof.h"
 #include "retry.h"
+#include "sigauth.h"
 
-#define MAX_SKEW_S 120           /* accepted clock difference of a signed message */
-#define REPLAY_MAX 8192          /* nonces remembered */
 /* A member that says it left is dropped after this, if we are still online
  * then: a server that shuts down says every occupant left, and links must
  * live through that. */
 #define LEAVE_GRACE_US (5 * G_USEC_PER_SEC)
 /* After reconnecting, members not seen again within this are gone. */
 #define REJOIN_GRACE_US (6 * G_USEC_PER_SEC)
+/* Occupants tracked before they proved membership. */
+#define PENDING_MAX 64
+/* An unproven occupant that spoke may be let go for a newcomer after this. */
+#define STALE_PENDING_US (10 * G_USEC_PER_SEC)
+/* Challenges repeated after 2 s, doubling up to 2 min. */
+#define CHAL_FIRST_MS 2000u
+#define CHAL_MAX_MS 120000u
+/* At most one proof per occupant per second: answers to repeated challenges. */
+#define PROOF_GAP_US G_USEC_PER_SEC
+/* Refusals of one occupant logged at most once a minute (always counted). */
+#define LOG_GAP_US (60 * G_USEC_PER_SEC)
 
 typedef struct member {
     unsigned gen;                /* session generation it was last seen in */
     gint64 left_at;              /* when it said it left, or 0 */
     ipop__retry retry;
+    bool proven;                 /* it proved membership: allowed, linked */
+    bool spoke;                  /* it sent a valid signed proof message */
+    bool have_its;               /* its nonce is known */
+    uint8_t mine[IPOP__PROOF_NONCE_LEN]; /* our nonce for it */
+    uint8_t its[IPOP__PROOF_NONCE_LEN];  /* its nonce for us */
+    gint64 created;              /* monotonic us */
+    gint64 next_chal;            /* when to challenge again, unproven */
+    guint chal_ms;               /* the backoff */
+    gint64 last_proof;           /* when we last sent it our proof */
+    gint64 logged_at;            /* when a refusal of it was last logged */
+    unsigned unlogged;           /* refusals since, not logged */
 } member;
 
 struct ipop__group {
     ipop_network_t *net;
     char node_id[IPOP__NODE_ID_LEN + 1];
     char *room;                  /* room@rooms.example */
-    uint8_t key[32];
-    GHashTable *members;         /* node id -> member* */
-    GHashTable *nonces;          /* nonce -> expiry (monotonic s) */
+    ipop__group_ops ops;
+    uint8_t key[IPOP__PROOF_KEY_LEN];
+    gint key_state;              /* atomic: 0 deriving, 1 ready, -1 failed */
+    char *secret;                /* until the key is derived */
+    GThread *kdf;
+    GHashTable *members;         /* node id -> member*, proven or pending */
+    unsigned pending;            /* members not proven */
+    guint64 dropped;             /* occupants not tracked: too many pending */
+    gint64 stateless_logged_at;  /* refusals of occupants without state */
     unsigned gen;                /* counts XMPP sessions */
     gint64 online_since;
 };
 
 /* ---- pure ---- */
-
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", in[i]);
-}
 
 void ipop__group_auto_addr(const ipop__addr *subnet, const char *node_id, unsigned attempt, ipop__addr *out)
 {
@@ -80,129 +117,283 @@ void ipop__group_auto_addr(const ipop__addr *subnet, const char *node_id, unsign
     out->bytes[15] |= 1;
 }
 
-void ipop__group_key(const char *secret, size_t secret_len, const char *room, uint8_t key[32])
-{
-    char *label = g_strdup_printf("ipop-group-key-v1:%s", room);
 
-    gnutls_hmac_fast(GNUTLS_MAC_SHA256, secret, secret_len, label, strlen(label), key);
-    g_free(label);
+/* ---- the group and its key ---- */
+
+/* The group key, in a thread of its own: Argon2id takes about a second and
+ * 64 MiB, which the host's loop must not wait for. */
+static gpointer derive(gpointer data)
+{
+    ipop__group *g = data;
+    int r = ipop__proof_key(g->secret, strlen(g->secret), g->room, g->key);
+
+    gnutls_memset(g->secret, 0, strlen(g->secret));
+    g_atomic_int_set(&g->key_state, r < 0 ? -1 : 1);
+    ipop__net_post(g->net, g->ops.key_ready, NULL, NULL);
+    return NULL;
 }
 
-void ipop__group_mac(const uint8_t key[32], const char *room, const char *from, const char *to, const char *ts,
-                     const char *nonce, const char *text, char out[65])
-{
-    char *data = g_strdup_printf("ipop-group-v1\n%s\n%s\n%s\n%s\n%s\n%s", room, from, to, ts, nonce, text);
-    uint8_t mac[32];
-
-    gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, 32, data, strlen(data), mac);
-    hex(mac, sizeof(mac), out);
-    g_free(data);
-}
-
-/* ---- the group ---- */
-
-ipop__group *ipop__group_new(ipop_network_t *net, const char *node_id, const char *room, const char *secret)
+ipop__group *ipop__group_new(ipop_network_t *net, const char *node_id, const char *room, const char *secret,
+                             const ipop__group_ops *ops)
 {
     ipop__group *g = g_new0(ipop__group, 1);
 
     g->net = net;
     g_strlcpy(g->node_id, node_id, sizeof(g->node_id));
     g->room = g_strdup(room);
-    ipop__group_key(secret, strlen(secret), g->room, g->key);
+    g->ops = *ops;
+    g->secret = g_strdup(secret);
     g->members = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g->nonces = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g->kdf = g_thread_new("ipop-group-key", derive, g);
     return g;
+}
+
+int ipop__group_key_ready(ipop__group *g)
+{
+    int state = g_atomic_int_get(&g->key_state);
+
+    return state > 0 ? 1 : state < 0 ? -ENOMEM : 0;
 }
 
 void ipop__group_free(ipop__group *g)
 {
     if (!g)
         return;
+    g_thread_join(g->kdf); /* at most the rest of one derivation */
     g_hash_table_unref(g->members);
-    g_hash_table_unref(g->nonces);
     gnutls_memset(g->key, 0, sizeof(g->key));
+    g_free(g->secret);
     g_free(g->room);
     g_free(g);
 }
 
-/* The occupant's nickname, when `from` is room/nick of our room. */
-static const char *room_nick(ipop__group *g, const char *from)
+/* The occupant's node id, when `from` is room/NODE-ID of our room (the
+ * transport names every occupant by the node id its nickname claims). */
+static const char *room_peer(ipop__group *g, const char *from)
 {
     size_t n = strlen(g->room);
+    const char *peer;
 
     if (strncmp(from, g->room, n) != 0 || from[n] != '/')
         return NULL;
-    return from + n + 1;
+    peer = from + n + 1;
+    return ipop__node_id_valid(peer) && strcmp(peer, g->node_id) ? peer : NULL;
 }
 
-static void refuse(ipop__group *g, const char *peer, const char *why)
+/* Counted and reported always; logged at most once a minute per occupant
+ * (and once every 10 s for occupants we keep nothing of). */
+static void refuse(ipop__group *g, member *m, const char *peer, ipop_reason_t reason, const char *why)
 {
+    gint64 now = g_get_monotonic_time(), *at = m ? &m->logged_at : &g->stateless_logged_at;
+    gint64 gap = m ? LOG_GAP_US : 10 * G_USEC_PER_SEC;
     char detail[200];
 
-    snprintf(detail, sizeof(detail), "message from %.40s refused: %s", peer, why);
-    ipop__peers_refused(g->net, peer, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_NOT_AUTHENTICATED, -EPERM, detail);
+    snprintf(detail, sizeof(detail), "group: %.16s refused: %s", peer, why);
+    ipop__peers_refused_quiet(g->net, peer, IPOP_EVENT_PEER_REFUSED, reason, -EPERM, detail);
+    if (*at && now - *at < gap) {
+        if (m)
+            m->unlogged++;
+        return;
+    }
+    if (m && m->unlogged)
+        ipop__warn(g->net, "%s (and %u more refusals of it in the last minute)", detail, m->unlogged);
+    else
+        ipop__warn(g->net, "%s", detail);
+    *at = now;
+    if (m)
+        m->unlogged = 0;
 }
 
-static bool fresh_nonce(ipop__group *g, const char *nonce)
+/* ---- membership proofs ---- */
+
+static void send_proof_msg(ipop__group *g, const char *peer, const ipop__proof_msg *pm)
 {
-    gint64 now = g_get_monotonic_time() / G_USEC_PER_SEC;
+    char *buf = g_malloc(IPOP__SIGNAL_MAX + 1);
+    int n = ipop__proof_encode(pm, buf, IPOP__SIGNAL_MAX + 1);
+
+    if (n >= 0)
+        n = ipop__sigauth_seal(g->net, peer, buf, (size_t)n, IPOP__SIGNAL_MAX + 1);
+    if (n >= 0)
+        g->ops.send(g->net, peer, buf);
+    else
+        ipop__err(g->net, "cannot make a membership proof message: %s", ipop_strerror(n));
+    g_free(buf);
+}
+
+static void send_chal(ipop__group *g, const char *peer, member *m)
+{
+    ipop__proof_msg pm = { .type = IPOP__PROOF_CHAL };
+
+    g_strlcpy(pm.from, g->node_id, sizeof(pm.from));
+    memcpy(pm.mine, m->mine, sizeof(pm.mine));
+    send_proof_msg(g, peer, &pm);
+}
+
+/* Our proof for its nonce, at most once a second. */
+static void send_proof(ipop__group *g, const char *peer, member *m, gint64 now)
+{
+    ipop__proof_msg pm = { .type = IPOP__PROOF_PROOF };
+
+    if (!m->have_its || (m->last_proof && now - m->last_proof < PROOF_GAP_US))
+        return;
+    g_strlcpy(pm.from, g->node_id, sizeof(pm.from));
+    memcpy(pm.mine, m->mine, sizeof(pm.mine));
+    memcpy(pm.yours, m->its, sizeof(pm.yours));
+    ipop__proof_mac(g->key, g->room, g->node_id, peer, m->its, m->mine, pm.mac);
+    send_proof_msg(g, peer, &pm);
+    m->last_proof = now;
+}
+
+/* Makes room for one more unproven occupant: the oldest that never said
+ * anything valid goes, or else the oldest that spoke but proved nothing
+ * within STALE_PENDING_US.  false when there is none. */
+static bool make_room(ipop__group *g)
+{
+    gint64 now = g_get_monotonic_time(), at = G_MAXINT64, spoke_at = G_MAXINT64;
+    const char *oldest = NULL, *oldest_spoke = NULL;
     GHashTableIter it;
     gpointer k, v;
 
-    if (g_hash_table_contains(g->nonces, nonce))
-        return false;
-    if (g_hash_table_size(g->nonces) >= REPLAY_MAX) {
-        g_hash_table_iter_init(&it, g->nonces);
-        while (g_hash_table_iter_next(&it, &k, &v))
-            if (GPOINTER_TO_SIZE(v) < (gsize)now)
-                g_hash_table_iter_remove(&it);
-        if (g_hash_table_size(g->nonces) >= REPLAY_MAX)
-            return false; /* a flood of fresh nonces: refuse rather than forget */
+    g_hash_table_iter_init(&it, g->members);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        member *m = v;
+        if (!m->proven && !m->spoke && m->created < at) {
+            at = m->created;
+            oldest = k;
+        } else if (!m->proven && m->spoke && m->created < spoke_at && now - m->created >= STALE_PENDING_US) {
+            spoke_at = m->created;
+            oldest_spoke = k;
+        }
     }
-    g_hash_table_insert(g->nonces, g_strdup(nonce), GSIZE_TO_POINTER((gsize)(now + 2 * MAX_SKEW_S)));
+    if (!oldest)
+        oldest = oldest_spoke; /* spoke, but has not proven anything in that time */
+    if (!oldest)
+        return false;
+    g_hash_table_remove(g->members, oldest);
+    g->pending--;
     return true;
 }
 
-void ipop__group_signal(ipop__group *g, const char *from, const char *text, const char *ts_text, const char *nonce,
-                        const char *mac)
+/* The member state of an occupant, made when there is room. */
+static member *track(ipop__group *g, const char *peer, gint64 now)
 {
-    const char *peer = room_nick(g, from);
-    char want[65];
-    gint64 ts, now = g_get_real_time() / G_USEC_PER_SEC;
+    member *m = g_hash_table_lookup(g->members, peer);
 
-    if (!peer || !ipop__node_id_valid(peer))
+    if (m)
+        return m;
+    if (g->pending >= PENDING_MAX && !make_room(g)) {
+        g->dropped++;
+        refuse(g, NULL, peer, IPOP_REASON_NOT_AUTHENTICATED, "too many occupants waiting for a membership proof");
+        return NULL;
+    }
+    m = g_new0(member, 1);
+    gnutls_rnd(GNUTLS_RND_NONCE, m->mine, sizeof(m->mine));
+    m->created = now;
+    m->gen = g->gen;
+    m->chal_ms = CHAL_FIRST_MS;
+    m->next_chal = now; /* at once */
+    g_hash_table_insert(g->members, g_strdup(peer), m);
+    g->pending++;
+    return m;
+}
+
+static void challenge(ipop__group *g, const char *peer, member *m, gint64 now)
+{
+    send_chal(g, peer, m);
+    m->next_chal = now + (gint64)m->chal_ms * 1000;
+    m->chal_ms = MIN(m->chal_ms * 2, CHAL_MAX_MS);
+}
+
+/* Membership decided: the peer proved the secret.  From here on it is
+ * allowed and linked like before. */
+static void member_proven(ipop__group *g, const char *peer, member *m)
+{
+    if (!m->proven) {
+        m->proven = true;
+        g->pending--;
+        ipop__info(g->net, "group member %.8s proved membership", peer);
+    }
+    if (!m->left_at)
+        ipop__peers_connect(g->net, peer, NULL); /* the link cap (link.max) may refuse */
+}
+
+static void on_chal(ipop__group *g, const char *peer, member *m, const ipop__proof_msg *pm, gint64 now)
+{
+    if (!m->have_its || memcmp(m->its, pm->mine, sizeof(m->its))) {
+        memcpy(m->its, pm->mine, sizeof(m->its));
+        m->have_its = true;
+        m->last_proof = 0; /* a new nonce is answered at once */
+    }
+    send_proof(g, peer, m, now);
+}
+
+static void on_proof(ipop__group *g, const char *peer, member *m, const ipop__proof_msg *pm, gint64 now)
+{
+    uint8_t want[IPOP__PROOF_MAC_LEN];
+
+    if (memcmp(pm->yours, m->mine, sizeof(m->mine))) {
+        ipop__dbg(g->net, "group: %.8s answered an old challenge", peer);
+        return; /* crossed with a restart of either side: the next challenge settles it */
+    }
+    ipop__proof_mac(g->key, g->room, peer, g->node_id, m->mine, pm->mine, want);
+    if (gnutls_memcmp(want, pm->mac, sizeof(want))) {
+        refuse(g, m, peer, IPOP_REASON_NOT_AUTHENTICATED, "wrong membership proof (another group secret?)");
+        return;
+    }
+    if (!m->have_its || memcmp(m->its, pm->mine, sizeof(m->its))) {
+        memcpy(m->its, pm->mine, sizeof(m->its));
+        m->have_its = true;
+        m->last_proof = 0;
+    }
+    /* It may link as soon as it has our proof: that goes first, so that its
+     * offer never arrives before we allowed it (one pump keeps order). */
+    send_proof(g, peer, m, now);
+    member_proven(g, peer, m);
+}
+
+static void on_proof_message(ipop__group *g, const char *peer, const char *text)
+{
+    gint64 now = g_get_monotonic_time();
+    ipop__proof_msg pm;
+    size_t body_len;
+    member *m;
+
+    if (ipop__sigauth_check(g->net, peer, text, &body_len) < 0)
+        return; /* counted, reported and logged there */
+    if (ipop__proof_decode(&pm, text, body_len) < 0 || strcmp(pm.from, peer)) {
+        refuse(g, g_hash_table_lookup(g->members, peer), peer, IPOP_REASON_BAD_MESSAGE, "malformed membership proof");
+        return;
+    }
+    m = pm.type == IPOP__PROOF_CHAL ? track(g, peer, now) : g_hash_table_lookup(g->members, peer);
+    if (!m) {
+        if (pm.type == IPOP__PROOF_PROOF)
+            ipop__dbg(g->net, "group: proof from %.8s, which we did not challenge", peer);
+        return;
+    }
+    m->spoke = true;
+    if (pm.type == IPOP__PROOF_CHAL)
+        on_chal(g, peer, m, &pm, now);
+    else
+        on_proof(g, peer, m, &pm, now);
+}
+
+void ipop__group_signal(ipop__group *g, const char *from, const char *text)
+{
+    const char *peer = room_peer(g, from);
+    member *m;
+
+    if (!peer || ipop__group_key_ready(g) <= 0)
         return; /* not from a member of our room: nothing of ours */
-    if (!ts_text || !nonce || !mac || strlen(nonce) != 16 || strlen(mac) != 64) {
-        refuse(g, peer, "not authenticated");
+    if (ipop__proof_is(text, strlen(text))) {
+        on_proof_message(g, peer, text);
         return;
     }
-    ipop__group_mac(g->key, g->room, peer, g->node_id, ts_text, nonce, text, want);
-    if (gnutls_memcmp(want, mac, 64) != 0) {
-        refuse(g, peer, "wrong group authentication (another secret?)");
-        return;
-    }
-    ts = g_ascii_strtoll(ts_text, NULL, 10);
-    if (ts < now - MAX_SKEW_S || ts > now + MAX_SKEW_S) {
-        refuse(g, peer, "stale or future timestamp");
-        return;
-    }
-    if (!fresh_nonce(g, nonce)) {
-        refuse(g, peer, "replayed");
+    m = g_hash_table_lookup(g->members, peer);
+    if (!m || !m->proven) {
+        refuse(g, m, peer, IPOP_REASON_NOT_AUTHENTICATED, "signalling before a membership proof");
         return;
     }
     ipop__peers_signal(g->net, peer, text);
-}
-
-char *ipop__group_seal(ipop__group *g, const char *peer, const char *text, char ts[24], char nonce[17],
-                       char mac[65])
-{
-    uint8_t rnd[8];
-
-    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-    hex(rnd, sizeof(rnd), nonce);
-    snprintf(ts, 24, "%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
-    ipop__group_mac(g->key, g->room, g->node_id, peer, ts, nonce, text, mac);
-    return g_strdup_printf("%s/%s", g->room, peer);
 }
 
 /* ---- membership ---- */
@@ -215,30 +406,37 @@ void ipop__group_online(ipop__group *g, gint64 now)
 
 void ipop__group_presence(ipop__group *g, const char *from, bool available)
 {
-    const char *peer = room_nick(g, from);
+    const char *peer = room_peer(g, from);
+    gint64 now = g_get_monotonic_time();
     member *m;
 
-    if (!peer || !ipop__node_id_valid(peer) || !strcmp(peer, g->node_id))
+    if (!peer || ipop__group_key_ready(g) <= 0)
         return;
     m = g_hash_table_lookup(g->members, peer);
     if (!available) {
-        if (m && !m->left_at)
-            m->left_at = g_get_monotonic_time();
+        if (m && !m->proven) {
+            g_hash_table_remove(g->members, peer); /* nothing was spent on it */
+            g->pending--;
+        } else if (m && !m->left_at) {
+            m->left_at = now;
+        }
         return;
     }
     if (!m) {
-        m = g_new0(member, 1);
-        g_hash_table_insert(g->members, g_strdup(peer), m);
-        ipop__info(g->net, "group member %.8s is present", peer);
+        m = track(g, peer, now);
+        if (!m)
+            return;
+        ipop__info(g->net, "group occupant %.8s is present: asking for a membership proof", peer);
     }
     m->gen = g->gen;
     m->left_at = 0;
-    /* Both sides open (the link settles crossing offers), so that each
-     * side hears from the other and can refuse one without the secret.
-     * A link connected or connecting is left as it is. */
-    ipop__peers_connect(g->net, peer, NULL);
+    if (m->proven)
+        ipop__peers_connect(g->net, peer, NULL); /* a link connected or connecting is left as it is */
+    else if (now >= m->next_chal)
+        challenge(g, peer, m, now);
 }
 
+/* Membership ends: the member left. */
 static void drop_member(ipop__group *g, const char *peer)
 {
     ipop_link_t *link = ipop__peers_link(g->net, peer);
@@ -259,11 +457,16 @@ void ipop__group_sweep(ipop__group *g, gint64 now)
         member *m = v;
         bool gone = (m->left_at && now - m->left_at >= LEAVE_GRACE_US) ||
                     (m->gen != g->gen && now - g->online_since >= REJOIN_GRACE_US);
-        if (gone) {
+        if (gone && m->proven) {
             drop_member(g, k);
             g_hash_table_iter_remove(&it);
-        } else if (!m->left_at) {
+        } else if (gone) {
+            g->pending--;
+            g_hash_table_iter_remove(&it);
+        } else if (m->proven && !m->left_at) {
             ipop__retry_link(g->net, k, &m->retry, now);
+        } else if (!m->proven && now >= m->next_chal) {
+            challenge(g, k, m, now);
         }
     }
 }
@@ -276,4 +479,11 @@ void ipop__group_retry_now(ipop__group *g)
     g_hash_table_iter_init(&it, g->members);
     while (g_hash_table_iter_next(&it, NULL, &v))
         ipop__retry_soon(&((member *)v)->retry);
+}
+
+void ipop__group_counts(ipop__group *g, unsigned *proven, unsigned *pending, guint64 *dropped)
+{
+    *proven = g_hash_table_size(g->members) - g->pending;
+    *pending = g->pending;
+    *dropped = g->dropped;
 }

@@ -46,6 +46,67 @@
 
 static void link_fail(ipop_link_t *link, ipop_reason_t reason);
 
+/* ---- addresses belong to someone ---- */
+
+/* A peer's claim of an address is refused: it is not routed to the peer,
+ * nor accepted as the source of its packets (rx.c checks raddr).  Reported
+ * as an event; logged once per link per minute. */
+static void refuse_addr(ipop_link_t *link, ipop__addr *a, const char *holder)
+{
+    ipop_network_t *net = link->net;
+    gint64 now = g_get_monotonic_time();
+    char text[64], detail[200];
+
+    ipop__addr_format(a, text, sizeof(text));
+    snprintf(detail, sizeof(detail), "peer %.16s claimed %s, which %s holds: refused", link->peer_id, text, holder);
+    memset(a, 0, sizeof(*a));
+    __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
+    if (!link->addr_logged_at || now - link->addr_logged_at >= 60 * G_USEC_PER_SEC) {
+        link->addr_logged_at = now;
+        ipop__warn(net, "%s", detail);
+    }
+    ipop__net_emit_simple(net, IPOP_EVENT_PEER_REFUSED, link->peer_id, link, IPOP_REASON_ADDRESS_IN_USE,
+                          -EADDRINUSE, detail);
+}
+
+/* An address from the peer's offer or answer: refused when it is ours (the
+ * automatic-address rule may then move us: autoaddr.c) or another
+ * connected peer's.  SocialVPN friends' own addresses live in their own
+ * spaces (each is reached at an alias): not checked. */
+static void take_addr(ipop_link_t *link, ipop__addr *a)
+{
+    ipop_network_t *net = link->net;
+    const ipop__addr *own = a->family == AF_INET ? &net->addr4 : &net->addr6;
+    void *owner;
+
+    if (!a->family || net->overlay == OVERLAY_SOCIAL)
+        return;
+    if (own->family && ipop__addr_equal_host(a, own)) {
+        link->ops->addr_conflict(net, link, a->family);
+        refuse_addr(link, a, "this node");
+        return;
+    }
+    owner = ipop__fwd_lookup_ip(net->fwd, a);
+    if (owner && owner != link)
+        refuse_addr(link, a, "another connected peer");
+}
+
+/* At link up: routes the peer's address to it unless a peer connected
+ * earlier holds it (two claims that crossed). */
+static void claim_addr(ipop_link_t *link, ipop__addr *a)
+{
+    int r;
+
+    if (!a->family)
+        return;
+    r = link->net->overlay == OVERLAY_SOCIAL ? ipop__fwd_add_ip(link->net->fwd, a, link)
+                                             : ipop__fwd_claim_ip(link->net->fwd, a, link);
+    if (r == -EADDRINUSE)
+        refuse_addr(link, a, "another connected peer");
+    else if (r < 0)
+        ipop__err(link->net, "link to %s: cannot add its address to the forwarding table", ipop__link_tag(link->peer_id));
+}
+
 static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t reason)
 {
     ipop_network_t *net = link->net;
@@ -57,12 +118,15 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
     g_atomic_int_set(&link->state, state);
 
     if (state == IPOP_LINK_CONNECTED && !link->in_fwd) {
-        /* A SocialVPN friend is reached at its alias here, over IPv4 only. */
-        const ipop__addr *r4 = link->alias4.family ? &link->alias4 : &link->raddr4;
-        bool v6 = link->raddr6.family && !link->alias4.family;
-        if ((r4->family && ipop__fwd_add_ip(net->fwd, r4, link) < 0) ||
-            (v6 && ipop__fwd_add_ip(net->fwd, &link->raddr6, link) < 0))
-            ipop__err(net, "link to %s: cannot add its addresses to the forwarding table", ipop__link_tag(link->peer_id));
+        /* A SocialVPN friend is reached at its alias here, over IPv4 only;
+         * other peers at their own addresses, unless a peer connected
+         * earlier holds them (claim_addr). */
+        if (link->alias4.family && ipop__fwd_add_ip(net->fwd, &link->alias4, link) < 0)
+            ipop__err(net, "link to %s: cannot add its alias to the forwarding table", ipop__link_tag(link->peer_id));
+        if (!link->alias4.family) {
+            claim_addr(link, &link->raddr4);
+            claim_addr(link, &link->raddr6);
+        }
         link->in_fwd = true;
         link->ever_connected = true;
     } else if (state != IPOP_LINK_CONNECTED && link->in_fwd) {
@@ -382,10 +446,8 @@ static int apply_remote(ipop_link_t *link, const ipop__msg *m)
 
     link->raddr4 = m->addr4;
     link->raddr6 = m->addr6;
-    if (link->net->auto4 && m->addr4.family && ipop__addr_equal_host(&m->addr4, &link->net->addr4))
-        link->ops->addr_conflict(link->net, link, AF_INET);
-    if (link->net->auto6 && m->addr6.family && ipop__addr_equal_host(&m->addr6, &link->net->addr6))
-        link->ops->addr_conflict(link->net, link, AF_INET6);
+    take_addr(link, &link->raddr4);
+    take_addr(link, &link->raddr6);
     if (!ipop__ice_set_remote_credentials(link, m->ufrag, m->pwd))
         return -EINVAL;
     r = ipop__dtls_setup(link, m->fingerprint);

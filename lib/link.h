@@ -56,6 +56,7 @@ struct ipop_link {
     bool remote_known;          /* offer or answer received for this session */
     bool in_fwd;                /* our routes point at this link */
     bool ever_connected;
+    gint64 addr_logged_at;      /* a refused address claim was last logged (monotonic us) */
     uint64_t my_seq;            /* the seq of our offer or answer in this session */
     uint64_t peer_seq;          /* the highest seq seen from the peer: older offers are stale */
     GSource *resend_src;        /* repeats an unanswered offer */

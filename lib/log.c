@@ -90,6 +90,7 @@ IPOP_EXPORT const char *ipop_reason_str(ipop_reason_t reason)
     case IPOP_REASON_NOT_AUTHENTICATED: return "not-authenticated";
     case IPOP_REASON_IDENTITY_CHANGED: return "identity-changed";
     case IPOP_REASON_PATH_LOST: return "path-lost";
+    case IPOP_REASON_ADDRESS_IN_USE: return "address-in-use";
     case IPOP_REASON_NETWORK_CHANGED: return "network-changed";
     case IPOP_REASON_NOT_CERTIFIED: return "not-certified";
     }

@@ -36,6 +36,8 @@ struct ipop_network {
     net_loop loop_mode;
     GMainContext *user_ctx;
     guint link_timeout_s;
+    guint link_max;             /* link.max: links not closed, at most */
+    gint64 link_max_logged;     /* when a refusal by link.max was last logged */
     bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
 
     ipop_signal_cb signal_cb;
@@ -96,6 +98,7 @@ struct ipop_network {
     ipop__addr group_subnet4, group_subnet6; /* automatic addresses from the node id */
     bool auto4, auto6;          /* addr4/addr6 were derived, and may move on a conflict (autoaddr.c) */
     unsigned attempt4, attempt6;
+    gint64 addr_since4, addr_since6; /* when the automatic address was taken (monotonic us; 0: moving) */
     char *social_state_file;
     struct ipop__overlay *ov;
 

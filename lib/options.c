@@ -17,6 +17,7 @@
 #include "network.h"
 #include "options.h"
 #include "authority.h"
+#include "proof.h"
 
 /* ---- value parsers ---- */
 
@@ -398,6 +399,7 @@ static const option options[] = {
     { "loop", set_loop, 0, 0, 0, "expected thread or external", false },
     { "signal.scope", set_scope, FIELD(signal_scope), 0, 0, "expected at most 256 characters on one line", false },
     { "link.timeout", set_uint, FIELD(link_timeout_s), 1, 3600, "expected seconds from 1 to 3600", false },
+    { "link.max", set_uint, FIELD(link_max), 1, 65535, "expected a number of links from 1 to 65535", false },
     { "overlay", set_overlay, 0, 0, 0, "expected none, group or social", false },
     { "xmpp.jid", set_jid, FIELD(xmpp_jid), 0, 0, "expected user@domain", false },
     { "xmpp.password", set_string, FIELD(xmpp_password), 0, 0, NULL, true },
@@ -504,6 +506,22 @@ static bool check_all(ipop_network_t *net, char *why, size_t size)
     return true;
 }
 
+/* A weak group secret works, but whoever is in the room (or runs the
+ * XMPP server) and captures one membership proof can guess it offline. */
+static void warn_weak_secret(ipop_network_t *net)
+{
+    unsigned bits;
+
+    if (net->overlay != OVERLAY_GROUP || !net->group_secret)
+        return;
+    bits = ipop__proof_secret_bits(net->group_secret);
+    if (bits < IPOP__PROOF_STRONG_BITS)
+        ipop__warn(net, "group.secret is weak (about %u bits, fewer than %u): anyone in the room, or the XMPP "
+                   "server, who captures one membership proof can guess it offline, at the cost of one Argon2id "
+                   "derivation (64 MiB) per guess; use a generated one (ipopd --gen-secret)", bits,
+                   IPOP__PROOF_STRONG_BITS);
+}
+
 int ipop__options_check(ipop_network_t *net, char *why, size_t why_size)
 {
     char text[160] = "";
@@ -511,6 +529,7 @@ int ipop__options_check(ipop_network_t *net, char *why, size_t why_size)
     if (check_all(net, text, sizeof(text))) {
         if (why && why_size)
             why[0] = '\0';
+        warn_weak_secret(net);
         return 0;
     }
     if (why && why_size)
@@ -584,6 +603,7 @@ void ipop__options_init(ipop_network_t *net)
     net->turn = g_ptr_array_new_with_free_func(relay_free);
     net->local_addrs = g_ptr_array_new_with_free_func(g_free);
     net->link_timeout_s = 30;
+    net->link_max = 256;
     net->offload = true;
     net->xmpp_require_tls = true;
 }

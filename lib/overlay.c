@@ -19,6 +19,7 @@
 #include "message.h"
 #include "network.h"
 #include "peers.h"
+#include "proof.h"
 #include "relay.h"
 #include "social.h"
 #include "xmpp.h"
@@ -30,6 +31,8 @@ struct ipop__overlay {
     ipop__social *social;        /* SocialVPN, or NULL */
     char *room;                  /* GroupVPN: room@rooms.example */
     bool online;
+    bool joined;                 /* GroupVPN: the room was joined (the key is there) */
+    gint started;                /* atomic: ov->xmpp is set */
     GSource *sweep_src;
 };
 
@@ -81,7 +84,7 @@ static void on_signal(ipop__overlay *ov, xev *e)
     if (ov->social)
         ipop__social_signal(ov->social, e->from, e->text);
     else
-        ipop__group_signal(ov->group, e->from, e->text, e->ts, e->nonce, e->mac);
+        ipop__group_signal(ov->group, e->from, e->text);
 }
 
 static void on_presence(ipop__overlay *ov, xev *e)
@@ -210,7 +213,7 @@ int ipop__overlay_accept(ipop_network_t *net, const char *jid)
 void ipop__overlay_send(ipop_network_t *net, const char *peer, const char *text)
 {
     ipop__overlay *ov = overlay_of(net);
-    char ts[24], nonce[17], mac[65], *to;
+    char *to;
 
     if (ov->social) {
         const char *full = ipop__social_jid_of(ov->social, peer);
@@ -218,11 +221,43 @@ void ipop__overlay_send(ipop_network_t *net, const char *peer, const char *text)
             ipop__dbg(net, "no way to reach %.8s now: message not sent", peer);
         return;
     }
-    to = ipop__group_seal(ov->group, peer, text, ts, nonce, mac);
-    if (ipop__xmpp_send_signal(ov->xmpp, to, text, ts, nonce, mac) < 0)
+    /* GroupVPN: the occupant of the room that is the peer.  Every line is
+     * signed by this node for that peer; membership was proven before any
+     * link message (group.c). */
+    to = g_strdup_printf("%s/%s", ov->room, peer);
+    if (ipop__xmpp_send_signal(ov->xmpp, to, text, NULL, NULL, NULL) < 0)
         ipop__dbg(net, "signalling offline: message to %.8s not sent", peer);
     g_free(to);
 }
+
+/* In the loop, posted by the group once its key is derived: only now does
+ * the node join the room (before, it could not answer anyone). */
+static void on_group_key(ipop_network_t *net, void *data)
+{
+    ipop__overlay *ov = overlay_of(net);
+    int r;
+
+    (void)data;
+    if (!ov || !ov->group || ov->joined || !g_atomic_int_get(&ov->started))
+        return; /* stopped meanwhile, a stale post of an earlier start, or the transport not there yet */
+    r = ipop__group_key_ready(ov->group);
+    if (r == 0)
+        return;
+    if (r < 0) {
+        ipop__err(net, "cannot derive the group key (Argon2id, %u MiB): %s", IPOP__PROOF_KDF_M_KIB / 1024,
+                  ipop_strerror(r));
+        return;
+    }
+    ov->joined = true;
+    ipop__dbg(net, "group key derived: joining the room");
+    /* The nickname is the node id: unique in the room, and who we are. */
+    ipop__xmpp_join_room(ov->xmpp, ov->room, net->node_id, net->node_id);
+}
+
+static const ipop__group_ops group_ops = {
+    .send = ipop__overlay_send,
+    .key_ready = on_group_key,
+};
 
 int ipop__overlay_start(ipop_network_t *net)
 {
@@ -254,7 +289,7 @@ int ipop__overlay_start(ipop_network_t *net)
         cfg.roster = true;
     } else {
         ov->room = g_strdup(net->group_room);
-        ov->group = ipop__group_new(net, node_id, net->group_room, net->group_secret);
+        ov->group = ipop__group_new(net, node_id, net->group_room, net->group_secret, &group_ops);
     }
     ov->sweep_src = ipop__net_timeout(net, 1000, on_sweep, ov);
     snprintf(resource, sizeof(resource), "ipop-%.12s", node_id);
@@ -265,9 +300,10 @@ int ipop__overlay_start(ipop_network_t *net)
         ipop__overlay_stop(net);
         return r;
     }
-    /* GroupVPN: the nickname is the node id: unique in the room, and who we are. */
+    g_atomic_int_set(&ov->started, 1);
+    /* GroupVPN: the room is joined once the group key is derived (on_group_key). */
     if (ov->group)
-        ipop__xmpp_join_room(ov->xmpp, ov->room, node_id, node_id);
+        ipop__net_post(net, on_group_key, NULL, NULL); /* in case it was quicker than the transport */
     return 0;
 }
 

@@ -96,19 +96,44 @@ void ipop__peers_clear(ipop_network_t *net)
     g_hash_table_unref(net->allowed);
 }
 
-/* In the loop thread: the link of a peer, created on first use. */
+/* Links not closed: what link.max caps.  Under the lock. */
+static guint links_open(ipop_network_t *net)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < net->link_list->len; i++)
+        n += g_atomic_int_get(&((ipop_link_t *)net->link_list->pdata[i])->state) != IPOP_LINK_CLOSED;
+    return n;
+}
+
+/* The link of a peer, made on first use unless link.max links are open:
+ * then NULL, and the refusal is counted and reported (logged once a
+ * minute). */
 static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
 {
     ipop_link_t *link;
+    bool full = false;
 
     g_mutex_lock(&net->lock);
     link = g_hash_table_lookup(net->links, peer_id);
-    if (!link) {
+    if (!link && links_open(net) >= net->link_max) {
+        full = true;
+    } else if (!link) {
         link = ipop__link_new(net, peer_id, net->link_ops);
         g_hash_table_insert(net->links, link->peer_id, link);
         g_ptr_array_add(net->link_list, link);
     }
     g_mutex_unlock(&net->lock);
+    if (full) {
+        static const char detail[] = "link refused: link.max links are open";
+        gint64 now = g_get_monotonic_time();
+
+        if (!net->link_max_logged || now - net->link_max_logged >= 60 * G_USEC_PER_SEC) {
+            net->link_max_logged = now;
+            ipop__warn(net, "peer %.16s: %s (%u)", peer_id, detail, net->link_max);
+        }
+        ipop__peers_refused_quiet(net, peer_id, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_PEER_NOT_ALLOWED, -ENOSPC, detail);
+    }
     return link;
 }
 
@@ -124,6 +149,10 @@ static void do_connect(ipop_network_t *net, void *p)
     int state;
 
     req->link = link_for(net, req->peer);
+    if (!req->link) {
+        req->r = -ENOSPC;
+        return;
+    }
     state = g_atomic_int_get(&req->link->state);
     req->r = 0;
     if (state != IPOP_LINK_CONNECTING && state != IPOP_LINK_CONNECTED)
@@ -188,11 +217,15 @@ static void handle_msg(ipop_network_t *net, void *p)
 {
     ipop__msg *m = p;
 
+    ipop_link_t *link;
+
     if (!g_atomic_int_get(&net->running))
         return;
     if (net->peers_gate->filter(net, m)) /* group authority: taken, or refused */
         return;
-    ipop__link_handle(link_for(net, m->node_id), m);
+    link = link_for(net, m->node_id);
+    if (link)
+        ipop__link_handle(link, m);
 }
 
 static void refuse(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason, int err,
@@ -204,12 +237,18 @@ static void refuse(ipop_network_t *net, const char *from, ipop_event_type_t type
     ipop__peers_refused(net, from, type, reason, err, detail);
 }
 
+void ipop__peers_refused_quiet(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason,
+                               int err, const char *detail)
+{
+    __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
+    ipop__net_emit_simple(net, type, from, NULL, reason, err, detail);
+}
+
 void ipop__peers_refused(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason,
                          int err, const char *detail)
 {
-    __atomic_fetch_add(&net->bad_messages, 1, __ATOMIC_RELAXED);
     ipop__warn(net, "%s", detail);
-    ipop__net_emit_simple(net, type, from, NULL, reason, err, detail);
+    ipop__peers_refused_quiet(net, from, type, reason, err, detail);
 }
 
 int ipop__peers_signal(ipop_network_t *net, const char *from_peer_id, const char *message)

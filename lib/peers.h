@@ -50,12 +50,16 @@ GPtrArray *ipop__peers_links_since(ipop_network_t *net, guint first);
  * is connected or connecting.  The link, when ret is given.  In a group
  * with an authority, a member whose certificate was not verified yet gets
  * no link but a request for its certificate (certauth.h): then 0 and
- * *ret NULL. */
+ * *ret NULL.  -ENOSPC when a new link would exceed link.max (counted and
+ * reported). */
 int ipop__peers_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
 /* A signalling message from a peer, from a pump of the library's own (the
  * overlay): checked and handled as ipop_network_signal_receive() does.
  * 0, or the -errno that function would return. */
 int ipop__peers_signal(ipop_network_t *net, const char *from_peer_id, const char *message);
+/* The same, not logged: for callers that rate-limit their own lines. */
+void ipop__peers_refused_quiet(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason,
+                               int err, const char *detail);
 /* Input from a peer was refused: counted in the network's signal_refused,
  * logged (warning) and reported as an event of `type` with `detail`. */
 void ipop__peers_refused(ipop_network_t *net, const char *from, ipop_event_type_t type, ipop_reason_t reason,

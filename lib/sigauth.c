@@ -262,3 +262,21 @@ int ipop__sigauth_open(ipop_network_t *net, const char *from, const char *messag
         return refuse_auth(net, from, -ESTALE, replay_text(r));
     return 0;
 }
+
+int ipop__sigauth_check(ipop_network_t *net, const char *from, const char *message, size_t *body_len)
+{
+    size_t len = strnlen(message, IPOP__SIGNAL_MAX + 1);
+    ipop__auth a;
+    int r;
+
+    if (!net->sigauth)
+        return refuse_bad(net, from, -ENOTCONN, "not started");
+    r = len > IPOP__SIGNAL_MAX ? -EMSGSIZE : ipop__auth_decode(&a, message, len, body_len);
+    if (r == -EBADMSG)
+        return refuse_auth(net, from, r, "not signed");
+    if (r < 0)
+        return refuse_bad(net, from, r, ipop_strerror(r));
+    /* Nothing is remembered: the message is bound to nonces of both sides,
+     * and one of them is the receiver's own. */
+    return verify(net, from, &a, message, *body_len, now_ms());
+}

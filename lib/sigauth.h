@@ -43,3 +43,11 @@ void ipop__sigauth_send(ipop_network_t *net, const char *peer, const ipop__msg *
  * signed by `from`, or signed for another node or scope), -ESTALE
  * (replayed, or outside the time window), -EPERM (peer not allowed). */
 int ipop__sigauth_open(ipop_network_t *net, const char *from, const char *message, bool allowed, ipop__msg *m);
+
+/* A membership proof message (group.c) from `from`, who is not (yet)
+ * allowed: its envelope is checked as ipop__sigauth_open() does
+ * (recipient, scope, time, and the signature by `from`), but nothing is
+ * remembered of it and the sender need not be allowed.  On success stores
+ * the length of the message before its envelope in *body_len and returns
+ * 0; otherwise it was counted, reported and logged as there. */
+int ipop__sigauth_check(ipop_network_t *net, const char *from, const char *message, size_t *body_len);

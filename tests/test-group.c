@@ -12,9 +12,17 @@
 
 #include <strophe.h>
 
+#include <gnutls/crypto.h>
+
 #include "addr.h"
 #include "dtls.h"
+#include "forward.h"
 #include "frame.h"
+#include "identity.h"
+#include "link.h"
+#include "msgauth.h"
+#include "network.h"
+#include "proof.h"
 #include "group.h"
 #include "identity.h"
 #include "network.h"
@@ -160,12 +168,15 @@ static void test_group(void)
     node_clear(&a);
 }
 
-/* ---- a hostile XMPP client in the room ---- */
+/* ---- hostile XMPP clients in the room ---- */
+
+#define ROOM "vpn@rooms.ipop.test"
 
 typedef struct hostile {
     xmpp_ctx_t *ctx;
     xmpp_conn_t *conn;
     bool up, failed;
+    GPtrArray *got;              /* the signalling lines it received */
 } hostile;
 
 static void hostile_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_stream_error_t *se, void *ud)
@@ -178,6 +189,20 @@ static void hostile_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_
         h->failed = true;
 }
 
+/* Keeps every signalling line that reaches the occupant. */
+static int hostile_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    hostile *h = ud;
+    xmpp_stanza_t *ipop = xmpp_stanza_get_child_by_name(st, "ipop");
+    char *text = ipop ? xmpp_stanza_get_text(ipop) : NULL;
+
+    if (text) {
+        g_ptr_array_add(h->got, g_strdup(text));
+        xmpp_free(h->ctx, text);
+    }
+    return 1;
+}
+
 static void hostile_pump(hostile *h, int ms)
 {
     gint64 end = g_get_monotonic_time() + ms * 1000;
@@ -186,14 +211,71 @@ static void hostile_pump(hostile *h, int ms)
         xmpp_run_once(h->ctx, 10);
 }
 
-static void hostile_send(hostile *h, const char *to, const char *text, const char *ts, const char *nonce,
-                         const char *mac)
+/* Connects as e@ipop.test/RESOURCE and joins the room as `nick`. */
+static void hostile_join(hostile *h, const char *resource, const char *nick)
 {
-    char *xml = g_strdup_printf("<message to='%s' type='chat'><ipop xmlns='urn:ipop:signal:1' ts='%s' "
-                                "nonce='%s' mac='%s'>%s</ipop></message>", to, ts, nonce, mac, text);
+    char *jid = g_strdup_printf("e@ipop.test/%s", resource);
+    char *join = g_strdup_printf("<presence to='" ROOM "/%s'><x xmlns='http://jabber.org/protocol/muc'/></presence>",
+                                 nick);
+
+    xmpp_initialize();
+    h->got = g_ptr_array_new_with_free_func(g_free);
+    h->ctx = xmpp_ctx_new(NULL, NULL);
+    h->conn = xmpp_conn_new(h->ctx);
+    xmpp_conn_set_jid(h->conn, jid);
+    xmpp_conn_set_pass(h->conn, "pe");
+    xmpp_conn_set_flags(h->conn, XMPP_CONN_FLAG_TRUST_TLS);
+    xmpp_handler_add(h->conn, hostile_message, NULL, "message", NULL, h);
+    g_assert_cmpint(xmpp_connect_client(h->conn, "127.0.0.1", (unsigned short)port, hostile_conn, h), ==, XMPP_EOK);
+    for (int i = 0; i < 500 && !h->up && !h->failed; i++)
+        xmpp_run_once(h->ctx, 10);
+    g_assert_true(h->up);
+    xmpp_send_raw(h->conn, join, strlen(join));
+    hostile_pump(h, 300);
+    g_free(join);
+    g_free(jid);
+}
+
+static void hostile_leave(hostile *h)
+{
+    xmpp_disconnect(h->conn);
+    hostile_pump(h, 200);
+    xmpp_conn_release(h->conn);
+    xmpp_ctx_free(h->ctx);
+    g_ptr_array_unref(h->got);
+}
+
+static void hostile_send(hostile *h, const char *to_node, const char *text)
+{
+    char *esc = g_markup_escape_text(text, -1);
+    char *xml = g_strdup_printf("<message to='" ROOM "/%s' type='chat'><ipop xmlns='urn:ipop:signal:1' ts='' nonce='' "
+                                "mac=''>%s</ipop></message>", to_node, esc);
     xmpp_send_raw(h->conn, xml, strlen(xml));
     g_free(xml);
+    g_free(esc);
     hostile_pump(h, 100);
+}
+
+/* A line as a node that knows the format signs it: its own key, for `to`. */
+static char *sign_as(ipop__identity *id, const char *to, const char *body)
+{
+    ipop__auth a = { 0 };
+    uint8_t *input = g_malloc(IPOP__AUTH_INPUT_MAX);
+    char *out = g_malloc(IPOP__SIGNAL_MAX + 1);
+    int n;
+
+    g_strlcpy(a.to, to, sizeof(a.to));
+    a.ts_ms = (uint64_t)(g_get_real_time() / 1000);
+    gnutls_rnd(GNUTLS_RND_NONCE, a.nonce, sizeof(a.nonce));
+    a.pk_len = sizeof(a.pk);
+    g_assert_cmpint(ipop__identity_public_key(id, a.pk, &a.pk_len), ==, 0);
+    n = ipop__auth_sign_input(input, IPOP__AUTH_INPUT_MAX, "group:" ROOM, ipop__identity_node_id(id), &a, body,
+                              strlen(body));
+    g_assert_cmpint(n, >, 0);
+    g_assert_cmpint(ipop__identity_sign(id, input, (size_t)n, a.sig), ==, 0);
+    g_assert_cmpint(ipop__auth_encode(&a, body, strlen(body), out, IPOP__SIGNAL_MAX + 1), >, 0);
+    g_free(input);
+    return out;
 }
 
 static guint64 refused_count(node *n)
@@ -204,16 +286,46 @@ static guint64 refused_count(node *n)
     return st.signal_refused;
 }
 
-static void test_hostile(void)
+static guint32 links_of(node *n)
 {
-    /* the hostile client's nickname looks like a node id */
-    const char *fake = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    ipop_network_stats_t st = { .size = sizeof(st) };
+
+    g_assert_cmpint(ipop_network_get_stats(n->net, &st), ==, 0);
+    return st.links;
+}
+
+/* What reached an occupant that proved nothing: challenges, and proofs
+ * (when it asked), never an offer, a candidate, an ICE credential or an
+ * address. */
+static void assert_nothing_spent(hostile *h, guint *chals)
+{
+    *chals = 0;
+    for (guint i = 0; i < h->got->len; i++) {
+        const char *line = h->got->pdata[i];
+        g_assert_true(g_str_has_prefix(line, "ipop2 gchal ") || g_str_has_prefix(line, "ipop2 gproof "));
+        g_assert_null(strstr(line, "ufrag="));
+        g_assert_null(strstr(line, "pwd="));
+        g_assert_null(strstr(line, "cand="));
+        g_assert_null(strstr(line, "addr4="));
+        g_assert_null(strstr(line, "addr6="));
+        *chals += g_str_has_prefix(line, "ipop2 gchal ");
+    }
+}
+
+/* Occupants with node-id nicknames and no secret: before, every member
+ * made a link object, an ICE agent and offers every 2 s for each, with its
+ * ICE credentials and addresses.  Now: a challenge, repeated with backoff. */
+static void test_occupant_flood(void)
+{
+    static const char *const fakes[] = {
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        "cccccccccccccccccccccccccccccccccccccccccccccccccccc",
+    };
+    hostile h[3] = { 0 };
     node a, b;
-    hostile h = { 0 };
-    char *to, *big, ts[24], mac[65], *join;
-    uint8_t key[32];
-    guint64 before;
-    int expected = 0;
+    gint64 t0;
+    guint chals;
 
     member(&a, "a", "pa", "10.41.0.1", "sesame");
     member(&b, "b", "pb", "10.41.0.2", "sesame");
@@ -222,66 +334,208 @@ static void test_hostile(void)
     g_assert_cmpint(ipop_network_start(a.net), ==, 0);
     g_assert_cmpint(ipop_network_start(b.net), ==, 0);
     g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 60));
+    g_assert_true(wait_link(&b, &a, IPOP_LINK_CONNECTED, 30));
 
-    xmpp_initialize();
-    h.ctx = xmpp_ctx_new(NULL, NULL);
-    h.conn = xmpp_conn_new(h.ctx);
-    xmpp_conn_set_jid(h.conn, "e@ipop.test/hostile");
-    xmpp_conn_set_pass(h.conn, "pe");
-    xmpp_conn_set_flags(h.conn, XMPP_CONN_FLAG_TRUST_TLS);
-    g_assert_cmpint(xmpp_connect_client(h.conn, "127.0.0.1", (unsigned short)port, hostile_conn, &h), ==, XMPP_EOK);
-    for (int i = 0; i < 500 && !h.up && !h.failed; i++)
-        xmpp_run_once(h.ctx, 10);
-    g_assert_true(h.up);
-    join = g_strdup_printf("<presence to='vpn@rooms.ipop.test/%s'><x xmlns='http://jabber.org/protocol/muc'/>"
-                           "</presence>", fake);
-    xmpp_send_raw(h.conn, join, strlen(join));
-    hostile_pump(&h, 500);
+    for (int i = 0; i < 3; i++) {
+        char res[16];
+        snprintf(res, sizeof(res), "h%d", i);
+        hostile_join(&h[i], res, fakes[i]);
+    }
+    /* 15 s in the room: the challenges come at 0, 2, 6 and 14 s (every 2 s
+     * would be 8), from each member */
+    t0 = g_get_monotonic_time();
+    while (g_get_monotonic_time() - t0 < 15 * G_USEC_PER_SEC)
+        for (int i = 0; i < 3; i++)
+            hostile_pump(&h[i], 100);
+    for (int i = 0; i < 3; i++) {
+        assert_nothing_spent(&h[i], &chals);
+        g_test_message("occupant %d got %u challenges and nothing else in 15 s", i, chals);
+        g_assert_cmpuint(chals, >=, 2);     /* one from each member at least */
+        g_assert_cmpuint(chals, <=, 2 * 5); /* with backoff, not every 2 s */
+    }
+    /* no link objects (so no ICE agents) for them: only the member's */
+    g_assert_cmpuint(links_of(&a), ==, 1);
+    g_assert_cmpuint(links_of(&b), ==, 1);
+    g_assert_null(ipop_network_get_link(a.net, fakes[0]));
+    g_assert_cmpint(link_state(&a, &b), ==, IPOP_LINK_CONNECTED);
+    blast(&a, &b, AF_INET, 300);
+    for (int i = 0; i < 3; i++)
+        hostile_leave(&h[i]);
+    node_clear(&b);
+    node_clear(&a);
+}
 
-    to = g_strdup_printf("vpn@rooms.ipop.test/%s", ipop_network_get_node_id(a.net));
+/* An occupant that knows the signalling format (it has a key and signs)
+ * but not the secret: its wrong proof and its offers are refused, it gets
+ * no link; what it can capture (a member's proof for its challenge) lets
+ * it test guesses of the secret only at Argon2id's speed. */
+static void test_hostile(void)
+{
+    char *path = g_build_filename(dir, "hostile.pem", NULL), *line, *body;
+    ipop__identity *id = NULL;
+    ipop__proof_msg chal = { .type = IPOP__PROOF_CHAL }, proof = { .type = IPOP__PROOF_PROOF }, got;
+    const char *me, *a_id;
+    hostile h = { 0 };
+    node a, b;
+    guint64 before;
+    gboolean captured = FALSE;
+    guint chals;
+
+    member(&a, "a", "pa", "10.45.0.1", "sesame");
+    member(&b, "b", "pb", "10.45.0.2", "sesame");
+    a.peer = &b;
+    b.peer = &a;
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 60));
+    a_id = ipop_network_get_node_id(a.net);
+
+    g_assert_cmpint(ipop__identity_load(&id, path), ==, 0);
+    me = ipop__identity_node_id(id);
+    hostile_join(&h, "signer", me);
     before = refused_count(&a);
-    snprintf(ts, sizeof(ts), "%" G_GINT64_FORMAT, g_get_real_time() / G_USEC_PER_SEC);
-    /* no authentication at all, and garbage */
-    hostile_send(&h, to, "garbage &amp; &lt;", "", "", ""); /* (a control byte is not XML: the server ends such a stream) */
-    expected++;
-    /* well-formed attributes, wrong key */
-    hostile_send(&h, to, "ipop1 bye", ts, "0123456789abcdef",
-                 "0000000000000000000000000000000000000000000000000000000000000000");
-    expected++;
-    /* oversize */
-    big = g_malloc(20001);
-    memset(big, 'x', 20000);
-    big[20000] = '\0';
-    hostile_send(&h, to, big, ts, "0123456789abcdee",
-                 "1111111111111111111111111111111111111111111111111111111111111111");
-    expected++;
-    /* A server that knows a valid message (here: made with the secret, as
-     * if captured) replays it, and sends an old one. */
-    ipop__group_key("sesame", 6, "vpn@rooms.ipop.test", key);
-    ipop__group_mac(key, "vpn@rooms.ipop.test", fake, ipop_network_get_node_id(a.net), ts, "fedcba9876543210",
-                    "not a signal message", mac);
-    hostile_send(&h, to, "not a signal message", ts, "fedcba9876543210", mac); /* passes, then malformed */
-    expected++;
-    hostile_send(&h, to, "not a signal message", ts, "fedcba9876543210", mac); /* replayed */
-    expected++;
-    ipop__group_mac(key, "vpn@rooms.ipop.test", fake, ipop_network_get_node_id(a.net), "1000000000",
-                    "fedcba9876543211", "not a signal message", mac);
-    hostile_send(&h, to, "not a signal message", "1000000000", "fedcba9876543211", mac); /* stale */
-    expected++;
-    for (int i = 0; i < 600 && refused_count(&a) < before + (guint64)expected; i++)
+
+    /* It challenges a, as a member would: a answers with its proof. */
+    g_strlcpy(chal.from, me, sizeof(chal.from));
+    gnutls_rnd(GNUTLS_RND_NONCE, chal.mine, sizeof(chal.mine));
+    body = g_malloc(1024);
+    g_assert_cmpint(ipop__proof_encode(&chal, body, 1024), >, 0);
+    line = sign_as(id, a_id, body);
+    hostile_send(&h, a_id, line);
+    g_free(line);
+    for (int i = 0; i < 100 && !captured; i++) {
+        hostile_pump(&h, 100);
+        for (guint k = 0; k < h.got->len && !captured; k++) {
+            const char *l = h.got->pdata[k];
+            if (g_str_has_prefix(l, "ipop2 gproof ") && strstr(l, a_id))
+                captured = ipop__proof_decode(&got, l, strcspn(l, " ") + strlen(l) - strcspn(l, " ") -
+                                                           strlen(strstr(l, " to="))) == 0;
+        }
+    }
+    g_assert_true(captured);
+    g_assert_cmpmem(got.yours, sizeof(got.yours), chal.mine, sizeof(chal.mine));
+
+    /* The offline attack on what it captured: one Argon2id per guess. */
+    {
+        static const char *const guesses[] = { "guess", "password", "sesame" };
+        uint8_t key[IPOP__PROOF_KEY_LEN], mac[IPOP__PROOF_MAC_LEN];
+        gint64 t0 = g_get_monotonic_time();
+        int found = -1;
+
+        for (int i = 0; i < 3; i++) {
+            g_assert_cmpint(ipop__proof_key(guesses[i], strlen(guesses[i]), ROOM, key), ==, 0);
+            ipop__proof_mac(key, ROOM, a_id, me, chal.mine, got.mine, mac);
+            if (!memcmp(mac, got.mac, sizeof(mac)))
+                found = i;
+        }
+        g_assert_cmpint(found, ==, 2); /* what was captured does test guesses ... */
+        g_test_message("an occupant tests %.2f guesses/s of the secret on one core against a captured proof "
+                       "(Argon2id t=%u m=%u MiB)", 3 / ((g_get_monotonic_time() - t0) / 1e6), IPOP__PROOF_KDF_T,
+                       IPOP__PROOF_KDF_M_KIB / 1024);
+    }
+
+    /* It answers a's challenge with a wrong proof: refused, no link. */
+    for (int i = 0; i < 50; i++) {
+        hostile_pump(&h, 100);
+        assert_nothing_spent(&h, &chals);
+        if (chals)
+            break;
+    }
+    g_assert_cmpuint(chals, >, 0);
+    for (guint k = 0; k < h.got->len; k++) {
+        const char *l = h.got->pdata[k];
+        if (g_str_has_prefix(l, "ipop2 gchal ") && strstr(l, a_id)) {
+            ipop__proof_msg c;
+            g_assert_cmpint(ipop__proof_decode(&c, l, strlen(l) - strlen(strstr(l, " to="))), ==, 0);
+            memcpy(proof.yours, c.mine, sizeof(proof.yours));
+        }
+    }
+    {
+        uint8_t wrong[IPOP__PROOF_KEY_LEN];
+        g_assert_cmpint(ipop__proof_key("guess", 5, ROOM, wrong), ==, 0);
+        g_strlcpy(proof.from, me, sizeof(proof.from));
+        memcpy(proof.mine, chal.mine, sizeof(proof.mine));
+        ipop__proof_mac(wrong, ROOM, me, a_id, proof.yours, proof.mine, proof.mac);
+    }
+    g_assert_cmpint(ipop__proof_encode(&proof, body, 1024), >, 0);
+    line = sign_as(id, a_id, body);
+    hostile_send(&h, a_id, line);
+    g_free(line);
+    /* and an offer-like line, signed: refused before any proof */
+    g_snprintf(body, 1024, "ipop2 bye from=%s session=0123456789abcdef reason=6", me);
+    line = sign_as(id, a_id, body);
+    hostile_send(&h, a_id, line);
+    g_free(line);
+    /* and a line it did not sign (the old format) */
+    hostile_send(&h, a_id, "ipop1 bye");
+    for (int i = 0; i < 100 && refused_count(&a) < before + 3; i++)
         g_usleep(50000);
-    g_assert_cmpuint(refused_count(&a), ==, before + (guint64)expected);
+    g_assert_cmpuint(refused_count(&a), >=, before + 3);
+    g_assert_true(a.refused_reasons & (1u << IPOP_REASON_NOT_AUTHENTICATED));
+    g_assert_null(ipop_network_get_link(a.net, me));
+    g_assert_cmpuint(links_of(&a), ==, 1);
+    assert_nothing_spent(&h, &chals);
 
     /* and a keeps working */
     g_assert_cmpint(link_state(&a, &b), ==, IPOP_LINK_CONNECTED);
     blast(&a, &b, AF_INET, 300);
-    g_free(big);
-    g_free(to);
-    g_free(join);
-    xmpp_disconnect(h.conn);
-    hostile_pump(&h, 200);
-    xmpp_conn_release(h.conn);
-    xmpp_ctx_free(h.ctx);
+    hostile_leave(&h);
+    g_free(body);
+    ipop__identity_free(id);
+    g_free(path);
+    node_clear(&b);
+    node_clear(&a);
+}
+
+/* A member (it knows the secret) claims another member's address: the
+ * claim is refused and reported; the holder keeps its routes and traffic. */
+static void test_address_claim(void)
+{
+    node a, b, c;
+    ipop__addr addr_a;
+    ipop_link_t *ba;
+
+    member(&a, "a", "pa", "10.46.0.1", "sesame");
+    member(&b, "b", "pb", "10.46.0.2", "sesame");
+    a.peer = &b;
+    b.peer = &a;
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 60));
+    g_assert_true(wait_link(&b, &a, IPOP_LINK_CONNECTED, 30));
+    blast(&b, &a, AF_INET, 300);
+
+    /* c takes a's address */
+    member(&c, "c", "pc", "10.46.0.1", "sesame");
+    g_assert_cmpint(ipop_network_start(c.net), ==, 0);
+    g_assert_true(wait_link(&b, &c, IPOP_LINK_CONNECTED, 60));
+    for (int i = 0; i < 100 && !(b.refused_reasons & (1u << IPOP_REASON_ADDRESS_IN_USE)); i++)
+        g_usleep(50000);
+    g_assert_true(b.refused_reasons & (1u << IPOP_REASON_ADDRESS_IN_USE));
+    g_assert_true(a.refused_reasons & (1u << IPOP_REASON_ADDRESS_IN_USE)); /* its own address */
+    /* b still routes a's address to a, and traffic reaches a */
+    g_assert_cmpint(ipop__addr_parse("10.46.0.1", &addr_a), ==, 0);
+    ba = ipop_network_get_link(b.net, ipop_network_get_node_id(a.net));
+    g_assert_true(ipop__fwd_lookup_ip(b.net->fwd, &addr_a) == ba);
+    g_assert_cmpint(link_state(&b, &a), ==, IPOP_LINK_CONNECTED);
+    blast(&b, &a, AF_INET, 300);
+    blast(&a, &b, AF_INET, 300);
+    /* packets from c with a's address as source are not taken at b */
+    {
+        guint8 pkt[200];
+        size_t n = build_packet(pkt, AF_INET, "10.46.0.1", "10.46.0.2", 7, sizeof(pkt));
+        guint got;
+        g_mutex_lock(&b.lock);
+        got = b.received;
+        g_mutex_unlock(&b.lock);
+        for (int i = 0; i < 20; i++)
+            ipop_network_send_packet(c.net, pkt, n);
+        g_usleep(500000);
+        g_mutex_lock(&b.lock);
+        g_assert_cmpuint(b.received, ==, got);
+        g_mutex_unlock(&b.lock);
+    }
+    node_clear(&c);
     node_clear(&b);
     node_clear(&a);
 }
@@ -634,6 +888,8 @@ int main(int argc, char **argv)
     port = srv.port;
     g_test_add_func("/group/members", test_group);
     g_test_add_func("/group/hostile", test_hostile);
+    g_test_add_func("/group/occupant-flood", test_occupant_flood);
+    g_test_add_func("/group/address-claim", test_address_claim);
     g_test_add_func("/group/auto-address", test_auto_address);
     g_test_add_func("/group/silent-peer", test_silent_peer);
     g_test_add_func("/group/member-relay", test_member_relay);

@@ -105,6 +105,8 @@ typedef enum ipop_reason {
     IPOP_REASON_NOT_CERTIFIED = 16,       /**< group with an authority: the member has no valid certificate (none,
                                                another authority's or node's, expired, revoked), or used an
                                                address its certificate does not give; the event's error says which */
+    IPOP_REASON_ADDRESS_IN_USE = 17,      /**< a peer claimed a virtual address that this node or another connected
+                                               peer holds: the claim is refused (IPOP_EVENT_PEER_REFUSED) */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -239,6 +241,9 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "loop": "thread" (default: the library's own thread) or "external"
  *    (the host drives it with ipop_network_process())
  *  - "link.timeout": seconds for a link to come up before it fails (default 30)
+ *  - "link.max": links (not closed) this network keeps at most, 1 to 65535
+ *    (default 256); a link beyond it is refused (counted in signal_refused,
+ *    reported as IPOP_EVENT_PEER_REFUSED with error -ENOSPC)
  *  - "signal.scope": with overlay "none", the name every signalling message
  *    of this network is signed for and checked against (default empty; at
  *    most 256 characters): the same on every node of the network, and
@@ -363,7 +368,8 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
 /** Opens a link to `peer_id` (which it also allows), or returns the
  * existing one.  The link comes up asynchronously: watch
  * IPOP_EVENT_LINK_STATE.  A link that failed or closed is started again.
- * `ret` may be NULL.  Returns -ENOTCONN when the network is not started. */
+ * `ret` may be NULL.  Returns -ENOTCONN when the network is not started,
+ * -ENOSPC when a new link would exceed the option "link.max". */
 IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
 
 /** SocialVPN: accepts that friend `friend_jid` (a bare JID) now runs a

@@ -44,6 +44,7 @@ class Reason(enum.IntEnum):
     PATH_LOST = 14
     NETWORK_CHANGED = 15
     NOT_CERTIFIED = 16
+    ADDRESS_IN_USE = 17
 
 
 class PathType(enum.IntEnum):
