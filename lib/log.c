@@ -91,6 +91,7 @@ IPOP_EXPORT const char *ipop_reason_str(ipop_reason_t reason)
     case IPOP_REASON_IDENTITY_CHANGED: return "identity-changed";
     case IPOP_REASON_PATH_LOST: return "path-lost";
     case IPOP_REASON_NETWORK_CHANGED: return "network-changed";
+    case IPOP_REASON_REKEY_FAILED: return "rekey-failed";
     }
     return "unknown";
 }

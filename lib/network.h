@@ -36,6 +36,7 @@ struct ipop_network {
     net_loop loop_mode;
     GMainContext *user_ctx;
     guint link_timeout_s;
+    guint rekey_interval_s;      /* link.rekey-interval: a link's keys are renewed this often */
     bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
 
     ipop_signal_cb signal_cb;

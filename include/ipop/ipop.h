@@ -100,6 +100,8 @@ typedef enum ipop_reason {
     IPOP_REASON_IDENTITY_CHANGED = 13,    /**< a SocialVPN friend came with another node id than the pinned one */
     IPOP_REASON_PATH_LOST = 14,           /**< nothing heard from the peer for 2.5 s: ICE gathers and starts again */
     IPOP_REASON_NETWORK_CHANGED = 15,     /**< ipop_network_changed(), or a local address went away: ICE starts again */
+    IPOP_REASON_REKEY_FAILED = 16,        /**< the link's keys could not be renewed in place (the peer did not answer
+                                               in time, or the session cannot export keys): a new session starts */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -234,6 +236,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "loop": "thread" (default: the library's own thread) or "external"
  *    (the host drives it with ipop_network_process())
  *  - "link.timeout": seconds for a link to come up before it fails (default 30)
+ *  - "link.rekey-interval": seconds from 1 to 600 (default 600) after which
+ *    a link's record keys are renewed, without a packet lost; they are also
+ *    renewed before a key seals 2^24 records.  A peer that does not complete
+ *    a renewal within the interval plus 5 to 60 s gets a new session
+ *    (IPOP_REASON_REKEY_FAILED)
  *  - "signal.scope": with overlay "none", the name every signalling message
  *    of this network is signed for and checked against (default empty; at
  *    most 256 characters): the same on every node of the network, and

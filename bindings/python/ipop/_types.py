@@ -43,6 +43,7 @@ class Reason(enum.IntEnum):
     IDENTITY_CHANGED = 13
     PATH_LOST = 14
     NETWORK_CHANGED = 15
+    REKEY_FAILED = 16
 
 
 class PathType(enum.IntEnum):

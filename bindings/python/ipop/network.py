@@ -28,6 +28,7 @@ DatagramCallback = Callable[[bytes, "tuple[str, int]"], None]
 # keyword arguments, spelled with "_" for "." and "-".
 OPTION_KEYS = ("mode", "device", "address", "mtu", "ice.stun", "ice.turn", "ice.local-address",
                "ice.relay-only", "ice.tcp", "identity.file", "loop", "link.timeout",
+               "link.rekey-interval",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
                "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file")
 _KWARGS = {k.replace(".", "_").replace("-", "_"): k for k in OPTION_KEYS}
