@@ -421,7 +421,7 @@ static int rekey_switch_tx(ipop_link_t *link, uint32_t gen)
         return r;
     ipop__rec_clear(&old);
     k->tx_gen_since = g_get_monotonic_time();
-    k->done++;
+    __atomic_fetch_add(&k->done, 1, __ATOMIC_RELAXED); /* tests read it */
     if (k->pending == gen)
         k->pending = 0;
     ipop__dbg(link->net, "link to %s: sealing with key generation %u", ipop__link_tag(link->peer_id), gen);
