@@ -120,6 +120,12 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len
     return (ssize_t)len;
 }
 
+/* rekeying, below */
+static void rekey_start_locked(ipop_link_t *link);
+static void rekey_stop_locked(ipop_link_t *link);
+static bool rekey_tx_fresh_locked(ipop_link_t *link);
+static int rekey_open(ipop_link_t *link, const uint8_t *rec, size_t len, uint8_t *out, size_t cap);
+
 /* ---- the session ---- */
 
 static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t size)
@@ -235,6 +241,7 @@ void ipop__dtls_stop(ipop_link_t *link)
 
     ipop__source_clear(&d->timer);
     g_mutex_lock(&link->tx_lock);
+    rekey_stop_locked(link);
     d->rec_on = false;
     ipop__rec_clear(&d->rec_tx);
     ipop__rec_clear(&d->rec_rx);
@@ -270,6 +277,7 @@ static void established(ipop_link_t *link)
         ipop__rec_clear(&d->rec_tx);
         ipop__rec_clear(&d->rec_rx);
     }
+    rekey_start_locked(link);
     g_mutex_unlock(&link->tx_lock);
     ipop__dbg(link->net, "DTLS with %s up: %s, data MTU %u", ipop__link_tag(link->peer_id),
               gnutls_cipher_get_name(gnutls_cipher_get(d->tls)), data_mtu);
@@ -298,6 +306,285 @@ void ipop__dtls_step(ipop_link_t *link)
     }
 }
 
+/* ---- rekeying ----
+ *
+ * The record keys are renewed from the session while the path lives
+ * (doc/protocol.md, "Rekeying"; doc/security.md).  Generation g's keys are
+ * exported from the session (RFC 5705, with the extended master secret,
+ * so bound to the handshake that checked both pinned certificates) with
+ * the label below and g as context, and seal in DTLS epoch tls_epoch + g.
+ * Make-before-break: a side proposes g+1 once it can open it (REKEY
+ * PROPOSE); the peer, able to open it too now, seals with g+1 and says so
+ * (REKEY ACK, sealed with g+1); the proposer seals with g+1 at the first
+ * record of g+1 it opens (or the ACK).  The previous receiving key opens
+ * records still on their way for PREV_GRACE_US.  Sequence numbers run on
+ * across generations: a nonce is never used twice under any key. */
+
+#define REKEY_LABEL "EXPORTER-ipop-rekey"
+#define REKEY_RESEND_US (1 * G_USEC_PER_SEC)
+#define PREV_GRACE_US (5 * G_USEC_PER_SEC)
+/* How long a proposal may stay unanswered (then: a new session). */
+#define REKEY_WAIT_MIN_S 5
+#define REKEY_WAIT_MAX_S 60
+
+/* RFC 8446 5.5 keeps an AES-GCM key under 2^24.5 full-size records */
+uint64_t ipop__dtls_rekey_records = UINT64_C(1) << 24;
+
+static gint64 rekey_wait_us(const ipop_link_t *link)
+{
+    return (gint64)CLAMP(link->net->rekey_interval_s, REKEY_WAIT_MIN_S, REKEY_WAIT_MAX_S) * G_USEC_PER_SEC;
+}
+
+/* Generation gen's key for one direction: tx, or rx (nothing seen yet). */
+static int rekey_key(ipop_link_t *link, uint32_t gen, bool tx, ipop__rec *r, uint64_t seq)
+{
+    gnutls_session_t tls = link->dtls.tls;
+    gnutls_cipher_algorithm_t alg = gnutls_cipher_get(tls);
+    size_t klen = gnutls_cipher_get_key_size(alg);
+    /* client key, server key, client salt, server salt (RFC 5246 6.3's order) */
+    uint8_t block[2 * (32 + 4)], ctx[4];
+    bool client = tx == link->controlling; /* the client's direction */
+    int ret;
+
+    memset(r, 0, sizeof(*r));
+    if (klen == 0 || klen > 32 || (uint32_t)link->dtls.rekey.tls_epoch + gen > UINT16_MAX)
+        return -ERANGE;
+    ipop__put32(ctx, gen);
+    if (gnutls_prf_rfc5705(tls, strlen(REKEY_LABEL), REKEY_LABEL, sizeof(ctx), (const char *)ctx, 2 * (klen + 4),
+                           (char *)block) < 0)
+        return -EIO;
+    ret = ipop__rec_init_raw(r, alg, block + (client ? 0 : klen), block + 2 * klen + (client ? 0 : 4),
+                            (uint16_t)(link->dtls.rekey.tls_epoch + gen), seq, !tx);
+    if (ret == 0 && !tx)
+        r->window = 0; /* no record of this generation seen yet */
+    gnutls_memset(block, 0, sizeof(block));
+    return ret;
+}
+
+/* At the end of the handshake, under tx_lock. */
+static void rekey_start_locked(ipop_link_t *link)
+{
+    struct ipop__dtls *d = &link->dtls;
+    struct ipop__rekey *k = &d->rekey;
+
+    k->tls_epoch = d->rec_tx.epoch;
+    k->tx_gen = 0;
+    k->tx_gen_seq = d->rec_tx.seq;
+    k->tx_gen_since = g_get_monotonic_time();
+    k->rx_gen = 0;
+    k->ok = d->rec_on && gnutls_session_ext_master_secret_status(d->tls);
+}
+
+/* With the session, under tx_lock: every key wiped, a test's setting kept. */
+static void rekey_stop_locked(ipop_link_t *link)
+{
+    struct ipop__rekey *k = &link->dtls.rekey;
+    bool mute = k->test_mute;
+
+    ipop__source_clear(&k->now_src);
+    ipop__rec_clear(&k->rx_next);
+    ipop__rec_clear(&k->rx_prev);
+    memset(k, 0, sizeof(*k));
+    k->test_mute = mute;
+}
+
+static gboolean on_rekey_now(gpointer data);
+
+/* Under tx_lock, before a record is sealed: false at the hard limit (the
+ * key seals no more); at the soft limit a rekey is asked for at once. */
+static bool rekey_tx_fresh_locked(ipop_link_t *link)
+{
+    struct ipop__rekey *k = &link->dtls.rekey;
+    uint64_t used = link->dtls.rec_tx.seq - k->tx_gen_seq;
+
+    if (used >= 2 * ipop__dtls_rekey_records) {
+        k->hard_hit = true;
+        return false;
+    }
+    if (used >= ipop__dtls_rekey_records && k->ok && !k->now_src && !k->hard_hit)
+        k->now_src = ipop__net_timeout(link->net, 0, on_rekey_now, link);
+    return true;
+}
+
+/* Seals with generation gen from now on (loop thread). */
+static int rekey_switch_tx(ipop_link_t *link, uint32_t gen)
+{
+    struct ipop__dtls *d = &link->dtls;
+    struct ipop__rekey *k = &d->rekey;
+    ipop__rec next, old;
+    int r;
+
+    g_mutex_lock(&link->tx_lock);
+    r = rekey_key(link, gen, true, &next, d->rec_tx.seq);
+    if (r == 0) {
+        old = d->rec_tx;
+        d->rec_tx = next;
+        k->tx_gen = gen;
+        k->tx_gen_seq = next.seq;
+        k->hard_hit = false;
+    }
+    g_mutex_unlock(&link->tx_lock);
+    if (r < 0)
+        return r;
+    ipop__rec_clear(&old);
+    k->tx_gen_since = g_get_monotonic_time();
+    __atomic_fetch_add(&k->done, 1, __ATOMIC_RELAXED); /* tests read it */
+    if (k->pending == gen)
+        k->pending = 0;
+    ipop__dbg(link->net, "link to %s: sealing with key generation %u", ipop__link_tag(link->peer_id), gen);
+    return 0;
+}
+
+static void rekey_send(ipop_link_t *link, uint8_t op, uint32_t gen)
+{
+    uint8_t buf[IPOP__FRAME_REKEY_LEN];
+
+    if (ipop__frame_put_rekey(buf, sizeof(buf), op, gen) > 0)
+        ipop__dtls_send_record(link, buf, sizeof(buf));
+}
+
+/* Proposes the next generation when nothing is under way (the peer seals
+ * with ours, nothing proposed).  0, or -ERANGE when the epochs are used up. */
+static int rekey_propose(ipop_link_t *link, gint64 now)
+{
+    struct ipop__rekey *k = &link->dtls.rekey;
+    uint32_t gen = k->tx_gen + 1;
+    int r;
+
+    if (k->pending || k->tx_gen != k->rx_gen || k->test_mute)
+        return 0;
+    if (!k->rx_next.aead && (r = rekey_key(link, gen, false, &k->rx_next, 0)) < 0)
+        return r;
+    k->pending = gen;
+    k->pending_since = k->pending_sent = now;
+    rekey_send(link, IPOP__REKEY_PROPOSE, gen);
+    return 0;
+}
+
+static gboolean on_rekey_now(gpointer data)
+{
+    ipop_link_t *link = data;
+
+    g_mutex_lock(&link->tx_lock);
+    ipop__source_clear(&link->dtls.rekey.now_src);
+    g_mutex_unlock(&link->tx_lock);
+    if (link->dtls.done && link->dtls.rekey.ok)
+        rekey_propose(link, g_get_monotonic_time()); /* a failure: the tick ends the session */
+    return G_SOURCE_REMOVE;
+}
+
+int ipop__dtls_rekey_tick(ipop_link_t *link)
+{
+    struct ipop__dtls *d = &link->dtls;
+    struct ipop__rekey *k = &d->rekey;
+    gint64 now = g_get_monotonic_time(), age = now - k->tx_gen_since;
+    gint64 interval = (gint64)link->net->rekey_interval_s * G_USEC_PER_SEC;
+    uint64_t used;
+    bool hard;
+
+    if (!d->tls || !d->done)
+        return 0;
+    if (k->rx_prev.aead && now >= k->prev_until)
+        ipop__rec_clear(&k->rx_prev);
+    if (!k->ok) {
+        if (age < interval)
+            return 0;
+        ipop__warn(link->net, "link to %s: its keys cannot be renewed in place (%s): a new session",
+                   ipop__link_tag(link->peer_id), d->rec_on ? "no extended master secret" : "not AES-GCM");
+        return -ENOTSUP;
+    }
+    g_mutex_lock(&link->tx_lock);
+    used = d->rec_tx.seq - k->tx_gen_seq;
+    hard = k->hard_hit;
+    g_mutex_unlock(&link->tx_lock);
+    if (k->pending ? (hard || now - k->pending_since >= rekey_wait_us(link))
+                   : (hard || age >= interval + rekey_wait_us(link))) {
+        ipop__warn(link->net, "link to %s: the peer did not renew the keys (generation %u, %" G_GUINT64_FORMAT
+                   " records, %" G_GINT64_FORMAT " s): a new session", ipop__link_tag(link->peer_id), k->tx_gen + 1,
+                   used, age / G_USEC_PER_SEC);
+        return -ETIMEDOUT;
+    }
+    if (k->pending) {
+        if (now - k->pending_sent >= REKEY_RESEND_US) {
+            k->pending_sent = now;
+            rekey_send(link, IPOP__REKEY_PROPOSE, k->pending);
+        }
+        return 0;
+    }
+    if ((age >= interval || used >= ipop__dtls_rekey_records) && rekey_propose(link, now) < 0) {
+        ipop__warn(link->net, "link to %s: key generations used up: a new session", ipop__link_tag(link->peer_id));
+        return -ERANGE;
+    }
+    return 0;
+}
+
+int ipop__dtls_rekey_frame(ipop_link_t *link, uint8_t op, uint32_t gen)
+{
+    struct ipop__dtls *d = &link->dtls;
+    struct ipop__rekey *k = &d->rekey;
+    int r;
+
+    if (!d->done || !k->ok || k->test_mute)
+        return 0; /* (a peer that rekeys a session we cannot: our tick renews it) */
+    if (op == IPOP__REKEY_ACK) {
+        if (gen == k->pending && gen == k->tx_gen + 1)
+            return rekey_switch_tx(link, gen);
+        return 0;
+    }
+    if (gen == k->tx_gen && gen != 0) {
+        rekey_send(link, IPOP__REKEY_ACK, gen); /* our ACK was lost */
+        return 0;
+    }
+    /* Only the next generation, and only once the peer seals with ours. */
+    if (gen != k->tx_gen + 1 || k->rx_gen != k->tx_gen)
+        return 0;
+    if (!k->rx_next.aead && (r = rekey_key(link, gen, false, &k->rx_next, 0)) < 0)
+        return r;
+    if ((r = rekey_switch_tx(link, gen)) < 0)
+        return r;
+    rekey_send(link, IPOP__REKEY_ACK, gen);
+    return 0;
+}
+
+/* The peer seals with the next generation: it becomes the receiving key,
+ * the current one opens stragglers for a while; if we proposed it, we
+ * seal with it too. */
+static void rekey_promote(ipop_link_t *link)
+{
+    struct ipop__dtls *d = &link->dtls;
+    struct ipop__rekey *k = &d->rekey;
+
+    ipop__rec_clear(&k->rx_prev);
+    k->rx_prev = d->rec_rx;
+    d->rec_rx = k->rx_next;
+    memset(&k->rx_next, 0, sizeof(k->rx_next));
+    k->rx_gen++;
+    k->prev_until = g_get_monotonic_time() + PREV_GRACE_US;
+    if (k->pending == k->rx_gen && k->tx_gen + 1 == k->rx_gen && rekey_switch_tx(link, k->rx_gen) < 0)
+        k->pending_since = 0; /* the tick gives up */
+}
+
+/* Opens an application-data record with the key of its epoch: the
+ * current one, the next (the peer switched), or the previous. */
+static int rekey_open(ipop_link_t *link, const uint8_t *rec, size_t len, uint8_t *out, size_t cap)
+{
+    struct ipop__dtls *d = &link->dtls;
+    struct ipop__rekey *k = &d->rekey;
+    uint16_t epoch = ipop__get16(rec + 3);
+    int n;
+
+    if (epoch == d->rec_rx.epoch)
+        return ipop__rec_open(&d->rec_rx, rec, len, out, cap);
+    if (k->rx_prev.aead && epoch == k->rx_prev.epoch)
+        return ipop__rec_open(&k->rx_prev, rec, len, out, cap);
+    if (!k->rx_next.aead || epoch != k->rx_next.epoch)
+        return -EAGAIN;
+    n = ipop__rec_open(&k->rx_next, rec, len, out, cap);
+    if (n >= 0)
+        rekey_promote(link);
+    return n;
+}
+
 /* ---- records out ---- */
 
 /* A record sealed here (record.c): into the batch's next slot while
@@ -313,6 +600,8 @@ static int send_sealed(ipop_link_t *link, const uint8_t *rec, size_t len)
             flush_batch(link);
         out = d->tx_batch + (size_t)d->tx_batch_n * DTLS_MTU;
     }
+    if (!rekey_tx_fresh_locked(link))
+        return -EIO;
     n = ipop__rec_seal(&d->rec_tx, rec, len, out, DTLS_MTU);
     if (n < 0)
         return n == -EMSGSIZE ? -EMSGSIZE : -EIO;
@@ -396,7 +685,9 @@ static ssize_t recv_locked(ipop_link_t *link, uint8_t *buf, size_t size)
 
     g_mutex_lock(&link->tx_lock);
     if (d->rec_on) {
-        ipop__rec_seq_bytes(&d->rec_tx, seq);
+        /* GnuTLS seals with generation 0's keys, in its own epoch */
+        ipop__put16(seq, d->rekey.tls_epoch);
+        ipop__put48(seq + 2, d->rec_tx.seq);
         gnutls_record_set_state(d->tls, 0, seq);
     }
     r = gnutls_record_recv(d->tls, buf, size);
@@ -467,23 +758,19 @@ static void rx_records(ipop_link_t *link, const uint8_t *buf, size_t len)
     struct ipop__dtls *d = &link->dtls;
 
     for (size_t at = 0, rl; at < len && d->tls; at += rl) {
-        int n;
+        int n = ipop__rec_next(buf + at, len - at);
 
-        if (len - at < IPOP__REC_HDR) {
+        if (n < 0) {
             __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
             return;
         }
-        rl = IPOP__REC_HDR + (size_t)ipop__get16(buf + at + 11);
-        if (rl > len - at) {
-            __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
-            return;
-        }
+        rl = (size_t)n;
         if (buf[at] != IPOP__REC_APP_DATA) {
             net->glib_due = true;
             tls_feed(link, buf + at, rl);
             continue;
         }
-        n = ipop__rec_open(&d->rec_rx, buf + at, rl, net->rxbuf, sizeof(net->rxbuf));
+        n = rekey_open(link, buf + at, rl, net->rxbuf, sizeof(net->rxbuf));
         if (n >= 0)
             d->ev->record(link, net->rxbuf, (size_t)n);
         else /* forged, corrupt, replayed, or of another epoch */

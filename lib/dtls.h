@@ -37,6 +37,33 @@ typedef struct ipop__dtls_events {
     void (*end)(ipop_link_t *link, ipop_reason_t reason, bool bye);
 } ipop__dtls_events;
 
+/* Rekeying (doc/protocol.md, "Rekeying"): while record.c does the
+ * records, the keys are renewed from the session (RFC 5705 exporter) at
+ * least every link.rekey-interval seconds and before a key has sealed
+ * ipop__dtls_rekey_records records.  Generation g seals in DTLS epoch
+ * tls_epoch + g; generation 0 is the handshake's own keys.  The sequence
+ * numbers run on across generations, so GnuTLS, which keeps generation
+ * 0's keys for a retransmitted handshake flight, never reuses one. */
+struct ipop__rekey {
+    /* under tx_lock */
+    uint32_t tx_gen;            /* the generation rec_tx seals with */
+    uint64_t tx_gen_seq;        /* rec_tx.seq when that generation began */
+    GSource *now_src;           /* the record limit asks for a rekey at once */
+    bool hard_hit;              /* a record was refused at the hard limit */
+    uint16_t tls_epoch;         /* GnuTLS's write epoch: generation 0 */
+    /* the loop thread */
+    bool ok;                    /* keys can be exported (AES-GCM by record.c, extended master secret) */
+    gint64 tx_gen_since;        /* when rec_tx's generation began (monotonic us) */
+    uint32_t rx_gen;            /* the generation of rec_rx */
+    ipop__rec rx_next;          /* generation rx_gen + 1, once proposed by either side (aead NULL: none) */
+    ipop__rec rx_prev;          /* generation rx_gen - 1, for records still on their way */
+    gint64 prev_until;
+    uint32_t pending;           /* the generation we proposed, unanswered; 0: none */
+    gint64 pending_since, pending_sent;
+    guint64 done;               /* generations switched to (tests) */
+    bool test_mute;             /* tests: a peer that never answers a rekey */
+};
+
 struct ipop__dtls {
     const ipop__dtls_events *ev;
     gnutls_session_t tls;       /* set and cleared under tx_lock */
@@ -52,6 +79,7 @@ struct ipop__dtls {
      * loop thread; otherwise (another cipher) GnuTLS does the records. */
     bool rec_on;
     ipop__rec rec_tx, rec_rx;
+    struct ipop__rekey rekey;
     /* under tx_lock: datagrams DTLS pushed during ipop__dtls_send_records() */
     bool tx_batching;
     unsigned tx_batch_n;
@@ -91,6 +119,22 @@ unsigned ipop__dtls_send_records(ipop_link_t *link, uint8_t *const *recs, const 
 /* Seals a record as the session's next one into out, without sending it
  * (for tests).  The length, or a negative error. */
 int ipop__dtls_seal(ipop_link_t *link, const uint8_t *rec, size_t len, uint8_t *out, size_t cap);
+
+/* Rekeying (see struct ipop__rekey).  The liveness tick (loop thread):
+ * proposes a new generation when the key is old or has sealed enough,
+ * repeats an unanswered proposal, forgets the previous receiving key.
+ * Returns 0, or -ETIMEDOUT when the peer did not complete a rekey within
+ * the bound (or the key cannot be renewed in place): the caller starts a
+ * new session. */
+int ipop__dtls_rekey_tick(ipop_link_t *link);
+/* A REKEY frame from the peer (op IPOP__REKEY_PROPOSE or _ACK, gen).
+ * 0, or a negative errno when the link must start a new session. */
+int ipop__dtls_rekey_frame(ipop_link_t *link, uint8_t op, uint32_t gen);
+/* Records one key seals before a rekey is proposed; the key refuses to
+ * seal at twice as many (a peer that never answers).  2^24 by default
+ * (RFC 8446 5.5's margin for AES-GCM), far below 2^32; tests set it lower
+ * before links come up. */
+extern uint64_t ipop__dtls_rekey_records;
 
 /* Installs the certificate check on the node's credentials (once). */
 void ipop__dtls_set_verify(gnutls_certificate_credentials_t cred);

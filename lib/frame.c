@@ -47,6 +47,12 @@ int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f)
         f->n_ids = buf[1];
         f->ids = f->n_ids ? buf + 2 : NULL;
         break;
+    case IPOP__FRAME_REKEY:
+        if (len != IPOP__FRAME_REKEY_LEN || (buf[1] != IPOP__REKEY_PROPOSE && buf[1] != IPOP__REKEY_ACK))
+            return -EINVAL;
+        f->op = buf[1];
+        f->seq = ipop__get32(buf + 2);
+        break;
     default:
         return -EINVAL;
     }
@@ -100,6 +106,18 @@ int ipop__frame_put_relay(uint8_t *buf, size_t size, uint8_t type, const uint8_t
     memcpy(buf + 1, id, IPOP__SHORT_ID_LEN);
     memmove(buf + IPOP__FRAME_RELAY_HDR, pkt, len);
     return (int)(IPOP__FRAME_RELAY_HDR + len);
+}
+
+int ipop__frame_put_rekey(uint8_t *buf, size_t size, uint8_t op, uint32_t gen)
+{
+    if (op != IPOP__REKEY_PROPOSE && op != IPOP__REKEY_ACK)
+        return -EINVAL;
+    if (!buf || size < IPOP__FRAME_REKEY_LEN)
+        return -ENOSPC;
+    buf[0] = IPOP__FRAME_REKEY;
+    buf[1] = op;
+    ipop__put32(buf + 2, gen);
+    return IPOP__FRAME_REKEY_LEN;
 }
 
 int ipop__frame_put_peers(uint8_t *buf, size_t size, const uint8_t *ids, unsigned n)

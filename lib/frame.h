@@ -19,6 +19,13 @@ enum {
     IPOP__FRAME_RELAY = 0x05,   /* type, destination short id, packet: "forward this" */
     IPOP__FRAME_RELAYED = 0x06, /* type, origin short id, packet: "forwarded from origin" */
     IPOP__FRAME_PEERS = 0x07,   /* type, u8 n, n short ids: the members the sender is linked with */
+    /* Rekeying (doc/protocol.md): type, u8 op, u32 generation. */
+    IPOP__FRAME_REKEY = 0x08,
+};
+
+enum {
+    IPOP__REKEY_PROPOSE = 1, /* "I can open generation g: seal with it" */
+    IPOP__REKEY_ACK = 2,     /* "I seal with generation g now" */
 };
 
 #define IPOP__FRAME_HDR 1     /* bytes before a data payload */
@@ -27,6 +34,7 @@ enum {
 #define REC_MAX (IPOP__FRAME_HDR + IPOP_MAX_PACKET)
 #define IPOP__FRAME_PING_LEN 13
 #define IPOP__FRAME_BYE_LEN 2
+#define IPOP__FRAME_REKEY_LEN 6
 /* A short id: the first 64 bits of the SHA-256 that a node id encodes. */
 #define IPOP__SHORT_ID_LEN 8
 #define IPOP__FRAME_RELAY_HDR (1 + IPOP__SHORT_ID_LEN)
@@ -36,9 +44,10 @@ typedef struct ipop__frame {
     uint8_t type;
     const uint8_t *payload; /* DATA: points into the parsed buffer */
     size_t payload_len;
-    uint32_t seq;           /* PING, PONG */
+    uint32_t seq;           /* PING, PONG; REKEY: the generation */
     uint64_t stamp;         /* PING, PONG */
     uint8_t reason;         /* BYE */
+    uint8_t op;             /* REKEY: IPOP__REKEY_PROPOSE or _ACK */
     uint8_t id[IPOP__SHORT_ID_LEN]; /* RELAY: destination; RELAYED: origin */
     const uint8_t *ids;     /* PEERS: n_ids short ids, into the parsed buffer */
     unsigned n_ids;
@@ -48,7 +57,8 @@ typedef struct ipop__frame {
  * length for a control frame, DATA with an empty or larger than
  * IPOP__FRAME_MAX_PAYLOAD payload, RELAY or RELAYED with an empty or larger
  * than IPOP__FRAME_RELAY_MAX_PAYLOAD packet, PEERS whose length is not
- * 2 + 8 n or with n above IPOP__FRAME_PEERS_MAX).  DATA, RELAY and RELAYED
+ * 2 + 8 n or with n above IPOP__FRAME_PEERS_MAX, REKEY of another length or
+ * op).  DATA, RELAY and RELAYED
  * set payload (pointing into buf) and payload_len. */
 #define IPOP__FRAME_MAX_PAYLOAD 1410
 #define IPOP__FRAME_RELAY_MAX_PAYLOAD (IPOP__FRAME_MAX_PAYLOAD - IPOP__SHORT_ID_LEN)
@@ -64,6 +74,9 @@ int ipop__frame_put_data_hdr(uint8_t *buf, size_t size, size_t payload_len);
 int ipop__frame_put_ping(uint8_t *buf, size_t size, uint8_t type, uint32_t seq, uint64_t stamp);
 /* Writes a BYE frame; returns IPOP__FRAME_BYE_LEN or -ENOSPC. */
 int ipop__frame_put_bye(uint8_t *buf, size_t size, uint8_t reason);
+/* Writes a REKEY frame; returns IPOP__FRAME_REKEY_LEN, -EINVAL (unknown
+ * op) or -ENOSPC. */
+int ipop__frame_put_rekey(uint8_t *buf, size_t size, uint8_t op, uint32_t gen);
 /* Writes a RELAY or RELAYED (type) frame around packet pkt; returns its
  * length, -EINVAL (other type, empty packet), -EMSGSIZE (packet above
  * IPOP__FRAME_RELAY_MAX_PAYLOAD) or -ENOSPC. */

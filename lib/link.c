@@ -299,6 +299,11 @@ static gboolean on_ping_timer(gpointer data)
         ipop__link_restart(link, IPOP_REASON_PATH_LOST);
         return G_SOURCE_REMOVE;
     }
+    if (ipop__dtls_rekey_tick(link) < 0) {
+        /* the keys are not renewed in place: a new session (a new handshake) */
+        ipop__link_restart(link, IPOP_REASON_REKEY_FAILED);
+        return G_SOURCE_REMOVE;
+    }
     if (idle_ms >= SUSPECT_MS && idle_ms < SUSPECT_MS + TICK_MS)
         link->ops->path_suspect(link->net);
     if (idle_ms >= IDLE_PING_MS || link->ticks % 10 == 0)
@@ -337,6 +342,10 @@ static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len)
     }
     case IPOP__FRAME_BYE:
         ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, false);
+        break;
+    case IPOP__FRAME_REKEY:
+        if (ipop__dtls_rekey_frame(link, f.op, f.seq) < 0)
+            ipop__link_restart(link, IPOP_REASON_REKEY_FAILED);
         break;
     case IPOP__FRAME_RELAY:
     case IPOP__FRAME_RELAYED:

@@ -93,6 +93,7 @@ IPOP_EXPORT const char *ipop_reason_str(ipop_reason_t reason)
     case IPOP_REASON_ADDRESS_IN_USE: return "address-in-use";
     case IPOP_REASON_NETWORK_CHANGED: return "network-changed";
     case IPOP_REASON_NOT_CERTIFIED: return "not-certified";
+    case IPOP_REASON_REKEY_FAILED: return "rekey-failed";
     }
     return "unknown";
 }

@@ -38,6 +38,7 @@ struct ipop_network {
     guint link_timeout_s;
     guint link_max;             /* link.max: links not closed, at most */
     gint64 link_max_logged;     /* when a refusal by link.max was last logged */
+    guint rekey_interval_s;      /* link.rekey-interval: a link's keys are renewed this often */
     bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
 
     ipop_signal_cb signal_cb;

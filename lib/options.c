@@ -400,6 +400,7 @@ static const option options[] = {
     { "signal.scope", set_scope, FIELD(signal_scope), 0, 0, "expected at most 256 characters on one line", false },
     { "link.timeout", set_uint, FIELD(link_timeout_s), 1, 3600, "expected seconds from 1 to 3600", false },
     { "link.max", set_uint, FIELD(link_max), 1, 65535, "expected a number of links from 1 to 65535", false },
+    { "link.rekey-interval", set_uint, FIELD(rekey_interval_s), 1, 600, "expected seconds from 1 to 600", false },
     { "overlay", set_overlay, 0, 0, 0, "expected none, group or social", false },
     { "xmpp.jid", set_jid, FIELD(xmpp_jid), 0, 0, "expected user@domain", false },
     { "xmpp.password", set_string, FIELD(xmpp_password), 0, 0, NULL, true },
@@ -604,6 +605,7 @@ void ipop__options_init(ipop_network_t *net)
     net->local_addrs = g_ptr_array_new_with_free_func(g_free);
     net->link_timeout_s = 30;
     net->link_max = 256;
+    net->rekey_interval_s = 600;
     net->offload = true;
     net->xmpp_require_tls = true;
 }

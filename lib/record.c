@@ -62,6 +62,16 @@ void ipop__rec_seq_bytes(const ipop__rec *r, uint8_t out[8])
     ipop__put48(out + 2, r->seq);
 }
 
+int ipop__rec_next(const uint8_t *buf, size_t len)
+{
+    size_t rl;
+
+    if (!buf || len < IPOP__REC_HDR)
+        return -EINVAL;
+    rl = IPOP__REC_HDR + (size_t)ipop__get16(buf + 11);
+    return rl <= len ? (int)rl : -EINVAL;
+}
+
 /* epoch, seq, type, version, length */
 static void make_aad(uint8_t aad[13], const uint8_t *hdr, size_t pt_len)
 {

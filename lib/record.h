@@ -50,6 +50,13 @@ void ipop__rec_clear(ipop__rec *r);
  * sealed here (gnutls_record_set_state's form: epoch and 48-bit seq). */
 void ipop__rec_seq_bytes(const ipop__rec *r, uint8_t out[8]);
 
+/* Splits a datagram into records (RFC 6347 4.1: a datagram may hold
+ * several): the length of the record at the start of the `len` bytes at
+ * buf, header included, or -EINVAL when fewer than a header's bytes are
+ * left or its length runs past the end (the rest of the datagram is then
+ * dropped).  Pure: the receive path and its fuzzer call it. */
+int ipop__rec_next(const uint8_t *buf, size_t len);
+
 /* Seals `len` bytes of application data into `out` (room for len +
  * IPOP__REC_OVERHEAD).  Returns the record's length, -EMSGSIZE, or -EIO
  * when the sequence numbers are used up (2^48) or the cipher fails. */

@@ -128,13 +128,41 @@ static void test_bye(void)
     g_assert_cmpint(ipop__frame_put_bye(buf, 0, 7), ==, -ENOSPC);
 }
 
+/* REKEY: type, op, u32 generation; anything else of that type is refused. */
+static void test_rekey(void)
+{
+    uint8_t buf[16];
+    ipop__frame f;
+
+    memset(buf, 0xaa, sizeof(buf));
+    g_assert_cmpint(ipop__frame_put_rekey(buf, sizeof(buf), IPOP__REKEY_PROPOSE, 0x01020304), ==,
+                    IPOP__FRAME_REKEY_LEN);
+    g_assert_cmpmem(buf, 7, "\x08\x01\x01\x02\x03\x04\xaa", 7);
+    g_assert_cmpint(ipop__frame_parse(buf, IPOP__FRAME_REKEY_LEN, &f), ==, 0);
+    g_assert_cmpuint(f.type, ==, IPOP__FRAME_REKEY);
+    g_assert_cmpuint(f.op, ==, IPOP__REKEY_PROPOSE);
+    g_assert_cmpuint(f.seq, ==, 0x01020304);
+    for (size_t n = 0; n < sizeof(buf); n++)
+        g_assert_cmpint(ipop__frame_parse(buf, n, &f), ==, n == IPOP__FRAME_REKEY_LEN ? 0 : -EINVAL);
+    g_assert_cmpint(ipop__frame_put_rekey(buf, sizeof(buf), IPOP__REKEY_ACK, 7), ==, IPOP__FRAME_REKEY_LEN);
+    g_assert_cmpint(ipop__frame_parse(buf, IPOP__FRAME_REKEY_LEN, &f), ==, 0);
+    g_assert_cmpuint(f.op, ==, IPOP__REKEY_ACK);
+    for (unsigned op = 0; op < 256; op++) {
+        buf[1] = (uint8_t)op;
+        g_assert_cmpint(ipop__frame_parse(buf, IPOP__FRAME_REKEY_LEN, &f), ==,
+                        op == IPOP__REKEY_PROPOSE || op == IPOP__REKEY_ACK ? 0 : -EINVAL);
+    }
+    g_assert_cmpint(ipop__frame_put_rekey(buf, sizeof(buf), 3, 7), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_rekey(buf, IPOP__FRAME_REKEY_LEN - 1, IPOP__REKEY_ACK, 7), ==, -ENOSPC);
+}
+
 static void test_unknown_types(void)
 {
     uint8_t buf[32] = { 0 };
     ipop__frame f;
 
     for (unsigned t = 0; t < 256; t++) {
-        if (t >= IPOP__FRAME_DATA && t <= IPOP__FRAME_PEERS)
+        if (t >= IPOP__FRAME_DATA && t <= IPOP__FRAME_REKEY)
             continue;
         buf[0] = (uint8_t)t;
         for (size_t n = 0; n < sizeof(buf); n++)
@@ -277,6 +305,7 @@ int main(int argc, char **argv)
     g_test_add_func("/frame/ping-round-trip", test_ping_round_trip);
     g_test_add_func("/frame/ping-lengths", test_ping_lengths);
     g_test_add_func("/frame/bye", test_bye);
+    g_test_add_func("/frame/rekey", test_rekey);
     g_test_add_func("/frame/unknown-types", test_unknown_types);
     g_test_add_func("/frame/parse-clears", test_parse_clears);
     g_test_add_func("/frame/relay-wire", test_relay_wire);

@@ -107,6 +107,8 @@ typedef enum ipop_reason {
                                                address its certificate does not give; the event's error says which */
     IPOP_REASON_ADDRESS_IN_USE = 17,      /**< a peer claimed a virtual address that this node or another connected
                                                peer holds: the claim is refused (IPOP_EVENT_PEER_REFUSED) */
+    IPOP_REASON_REKEY_FAILED = 18,        /**< the link's keys could not be renewed in place (the peer did not answer
+                                               in time, or the session cannot export keys): a new session starts */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -244,6 +246,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "link.max": links (not closed) this network keeps at most, 1 to 65535
  *    (default 256); a link beyond it is refused (counted in signal_refused,
  *    reported as IPOP_EVENT_PEER_REFUSED with error -ENOSPC)
+ *  - "link.rekey-interval": seconds from 1 to 600 (default 600) after which
+ *    a link's record keys are renewed, without a packet lost; they are also
+ *    renewed before a key seals 2^24 records.  A peer that does not complete
+ *    a renewal within the interval plus 5 to 60 s gets a new session
+ *    (IPOP_REASON_REKEY_FAILED)
  *  - "signal.scope": with overlay "none", the name every signalling message
  *    of this network is signed for and checked against (default empty; at
  *    most 256 characters): the same on every node of the network, and

@@ -73,6 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case IPOP__FRAME_PEERS:
         check_peers(data, size, &f);
         break;
+    case IPOP__FRAME_REKEY: {
+        uint8_t buf[IPOP__FRAME_REKEY_LEN];
+        if (ipop__frame_put_rekey(buf, sizeof(buf), f.op, f.seq) != (int)size || memcmp(buf, data, size) != 0)
+            abort();
+        break;
+    }
     default:
         abort();
     }

@@ -45,6 +45,7 @@ class Reason(enum.IntEnum):
     NETWORK_CHANGED = 15
     NOT_CERTIFIED = 16
     ADDRESS_IN_USE = 17
+    REKEY_FAILED = 18
 
 
 class PathType(enum.IntEnum):

@@ -30,6 +30,7 @@ DatagramCallback = Callable[[bytes, "tuple[str, int]"], None]
 # tests/test_network.py checks this against the keys ipop.h documents.
 OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "ice.stun", "ice.turn",
                "ice.local-address", "ice.relay-only", "ice.tcp", "identity.file", "loop", "signal.scope", "link.timeout", "link.max",
+               "link.rekey-interval",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
                "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file",
                "group.subnet", "group.authority", "group.certificate", "group.revocations",

@@ -65,8 +65,16 @@ class TestErrors(unittest.TestCase):
             self.assertIpopError(errno.EINVAL, net.set_option, "ice.relay-only", "maybe")
             net.set_option("ice.relay-only", False)  # booleans become "false"
             net.set_option("link.timeout", 5)  # numbers become text
+            # keys renewed at most every 600 s: a longer interval is refused
+            self.assertIpopError(errno.EINVAL, net.set_option, "link.rekey-interval", 601)
+            self.assertIpopError(errno.EINVAL, net.set_option, "link.rekey-interval", 0)
+            net.set_option("link.rekey-interval", 600)
         finally:
             net.close()
+        # and as a keyword
+        net = ipop.Network("e", link_rekey_interval=2)
+        net.close()
+        self.assertIpopError(errno.EINVAL, ipop.Network, "e", link_rekey_interval=3600)
 
     def test_check_names_the_key(self):
         # overlay=social needs an IPv4 address of this node's own: the
