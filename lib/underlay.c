@@ -17,7 +17,7 @@
 
 #include "internal.h" /* struct ipop_link, ipop__link_restart/lost_base/regather */
 #include "log.h"
-#include "netmon.h"
+#include "rtnl.h"
 #include "network.h"
 #include "overlay.h"
 #include "peers.h"
@@ -182,7 +182,7 @@ static gboolean on_mon(gint fd, GIOCondition cond, gpointer data)
             }
             break;
         }
-        k = ipop__netmon_parse(buf, (size_t)n, ch, G_N_ELEMENTS(ch), &ok);
+        k = ipop__rtnl_parse_addrs(buf, (size_t)n, ch, G_N_ELEMENTS(ch), &ok);
         if (k < 0)
             ipop__dbg(net, "address monitor: a malformed netlink message");
         for (size_t i = 0; i < ok; i++) {
@@ -201,7 +201,7 @@ static gboolean on_mon(gint fd, GIOCondition cond, gpointer data)
 
 static void monitor_start(ipop_network_t *net)
 {
-    net->underlay.mon_fd = ipop__netmon_open();
+    net->underlay.mon_fd = ipop__rtnl_monitor_open();
     if (net->underlay.mon_fd < 0) {
         ipop__warn(net, "cannot watch the host's addresses (%s): links notice a change when they go silent",
                    ipop_strerror(net->underlay.mon_fd));

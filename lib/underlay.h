@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The network under the links (underlay.c): the STUN and TURN servers
  * (resolved at start; which STUN servers answer), and the host's
- * addresses changing (netmon), after which links start again. */
+ * addresses changing (rtnl), after which links start again. */
 #pragma once
 
 #include <glib.h>
