@@ -16,6 +16,7 @@ struct ipop__underlay {
     int stun_fd4, stun_fd6;     /* probes to the STUN servers, or -1 */
     GSource *stun_src4, *stun_src6, *stun_timer;
     gint64 stun_probed;         /* when all servers were last probed */
+    struct stun_agent_t *stun_agent; /* the probes' requests, until answered or forgotten */
 };
 
 void ipop__underlay_init(ipop_network_t *net);
