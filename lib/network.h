@@ -37,6 +37,7 @@ struct ipop_network {
     GMainContext *user_ctx;
     guint link_timeout_s;
     bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
+    bool gnutls_records;        /* dtls.record=gnutls: GnuTLS seals and opens the data, not record.c */
 
     ipop_signal_cb signal_cb;
     void *signal_ud;

@@ -291,6 +291,17 @@ static const char *set_loop(ipop_network_t *net, const option *o, const char *v)
     return NULL;
 }
 
+static const char *set_record(ipop_network_t *net, const option *o, const char *v)
+{
+    if (!strcmp(v, "own"))
+        net->gnutls_records = false;
+    else if (!strcmp(v, "gnutls"))
+        net->gnutls_records = true;
+    else
+        return o->expected;
+    return NULL;
+}
+
 static const char *set_overlay(ipop_network_t *net, const option *o, const char *v)
 {
     if (!strcmp(v, "none"))
@@ -388,6 +399,7 @@ static const option options[] = {
     { "loop", set_loop, 0, 0, 0, "expected thread or external", false },
     { "signal.scope", set_scope, FIELD(signal_scope), 0, 0, "expected at most 256 characters on one line", false },
     { "link.timeout", set_uint, FIELD(link_timeout_s), 1, 3600, "expected seconds from 1 to 3600", false },
+    { "dtls.record", set_record, 0, 0, 0, "expected own or gnutls", false },
     { "overlay", set_overlay, 0, 0, 0, "expected none, group or social", false },
     { "xmpp.jid", set_jid, FIELD(xmpp_jid), 0, 0, "expected user@domain", false },
     { "xmpp.password", set_string, FIELD(xmpp_password), 0, 0, NULL, true },

@@ -29,7 +29,8 @@ DatagramCallback = Callable[[bytes, "tuple[str, int]"], None]
 OPTION_KEYS = ("mode", "device", "address", "mtu", "ice.stun", "ice.turn", "ice.local-address",
                "ice.relay-only", "ice.tcp", "identity.file", "loop", "link.timeout",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
-               "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file")
+               "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file",
+               "dtls.record")
 _KWARGS = {k.replace(".", "_").replace("-", "_"): k for k in OPTION_KEYS}
 
 # Every network not yet freed, by its C address: the log callback names its
