@@ -61,17 +61,19 @@ static int setup(int i, const char *name, const char *addr, ipop_udp_cb cb)
     return ipop_network_start(net[i]);
 }
 
-/* One turn of the host's loop: wait on both networks' fds, no longer than
- * the earliest deadline they ask for (or max_ms), then let both run. */
-static int turn(int max_ms)
+/* One turn of the host's loop: wait on both networks' fds until the
+ * earliest deadline, theirs or the host's own (host_ms, -1 for none), then
+ * let both run.  No cap: a network's fd wakes the host whenever there is
+ * work, also when another thread handed it over (on_signal() below). */
+static int turn(int host_ms)
 {
     struct pollfd pfd[2];
-    int timeout = max_ms;
+    int timeout = host_ms;
 
     for (int i = 0; i < 2; i++) {
         int t = ipop_network_get_timeout(net[i]);
         pfd[i] = (struct pollfd){ .fd = ipop_network_get_fd(net[i]), .events = POLLIN };
-        if (t >= 0 && t < timeout)
+        if (t >= 0 && (timeout < 0 || t < timeout))
             timeout = t;
     }
     if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
@@ -93,7 +95,9 @@ int main(void)
     if (ipop_network_connect(net[0], ipop_network_get_node_id(net[1]), NULL) < 0)
         goto out;
     while (pongs < ROUNDS && now_ms() - start < DEADLINE_MS) {
-        if (turn(50) < 0)
+        /* the host's own deadlines: the next ping, and the program's end */
+        long until = sent < ROUNDS + 10 ? next_ping : start + DEADLINE_MS;
+        if (turn(until > now_ms() ? (int)(until - now_ms()) : 0) < 0)
             goto out;
         /* A ping every 50 ms; until the link is up the send says -ENOTCONN. */
         if (now_ms() >= next_ping && sent < ROUNDS + 10) {

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <gnutls/crypto.h>
+
 #include "ice.h"
 #include "link.h"
 #include "log.h"
@@ -25,6 +27,7 @@ void ipop__direct_init(ipop_link_t *link, void (*datagram)(ipop_link_t *link, co
 {
     link->direct.datagram = datagram;
     link->direct.fd = -1;
+    gnutls_rnd(GNUTLS_RND_NONCE, &link->direct.ice_role.tie, sizeof(link->direct.ice_role.tie));
 }
 
 /* ---- sending ---- */
@@ -138,6 +141,7 @@ struct ipop__drx {
         struct cmsghdr h;
         uint8_t buf[CMSG_SPACE(sizeof(int))];
     } ctl[DRX_BATCH];
+    StunAgent stun;             /* answers ICE checks, for every link */
     uint8_t buf[DRX_BATCH][DRX_SIZE];
 };
 
@@ -147,19 +151,25 @@ void ipop__direct_drx_free(struct ipop__drx *drx)
 }
 
 /* A STUN message on the direct path: a connectivity check is answered
- * (a peer that still runs consent freshness sends them); keepalive
- * indications and anything else are dropped. */
+ * (a peer that still runs consent freshness sends them) through libnice's
+ * STUN agent, with 487 or 420 where RFC 8445 and RFC 5389 say so;
+ * keepalive indications and anything else are dropped. */
 static void direct_stun(ipop_link_t *link, int fd, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
                         socklen_t from_len)
 {
-    uint8_t out[128];
+    uint8_t out[IPOP__STUN_ANSWER_MAX];
+    bool was = link->direct.ice_role.controlling;
     int n;
 
     if (!link->ice.ufrag || !link->ice.pwd)
         return;
-    n = ipop__stun_answer(buf, len, link->ice.ufrag, link->ice.pwd, (const struct sockaddr *)from, out, sizeof(out));
+    n = ipop__stun_answer(&link->net->drx->stun, &link->direct.ice_role, buf, len, link->ice.ufrag, link->ice.pwd,
+                          (const struct sockaddr *)from, from_len, out, sizeof(out));
     if (n > 0)
         sendto(fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
+    if (was != link->direct.ice_role.controlling)
+        ipop__info(link->net, "link to %.8s: ICE role conflict on the direct path: now %s", link->peer_id,
+                   link->direct.ice_role.controlling ? "controlling" : "controlled");
 }
 
 /* The size of the datagrams a GRO read holds, or 0 for one datagram. */
@@ -249,6 +259,7 @@ bool ipop__direct_rx(ipop_link_t *link)
 
     if (!d) {
         d = net->drx = g_new(struct ipop__drx, 1); /* its buffers touched only as they fill */
+        ipop__stun_responder_init(&d->stun);
         for (int i = 0; i < DRX_BATCH; i++) {
             d->iov[i].iov_base = d->buf[i];
             d->iov[i].iov_len = DRX_SIZE;
@@ -324,6 +335,7 @@ void ipop__direct_update(ipop_link_t *link)
     ipop__direct_clear(link);
     if (fd < 0)
         return;
+    link->direct.ice_role.controlling = link->controlling;
     g_mutex_lock(&link->tx_lock);
     link->direct.to = to;
     link->direct.to_len = to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);

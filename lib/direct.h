@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "ipop/ipop.h"
+#include "stun.h"
 
 struct ipop__direct {
     /* a DTLS datagram from the peer (fixed when the link is made) */
@@ -23,6 +24,10 @@ struct ipop__direct {
     struct sockaddr_storage to;
     socklen_t to_len;
     bool no_udp_gso;            /* UDP_SEGMENT failed once on this link: one by one */
+    /* Our ICE role and tie-breaker in answers to the checks that reach the
+     * direct path (libnice keeps its own to itself); the role is the
+     * link's when the path is taken, then as role conflicts settle it. */
+    ipop__stun_role ice_role;
 };
 
 /* Buffers for reading direct paths, one set per network (net->drx). */

@@ -272,15 +272,18 @@ static void established(ipop_link_t *link)
     ipop__source_clear(&d->timer);
     g_mutex_lock(&link->tx_lock);
     d->done = true;
-    d->rec_on = ipop__rec_init(&d->rec_tx, d->tls, 0) == 0 && ipop__rec_init(&d->rec_rx, d->tls, 1) == 0;
+    /* record.c takes the application data over (AES-GCM), unless the
+     * network keeps GnuTLS's own record layer (dtls.record=gnutls) */
+    d->rec_on = !link->net->gnutls_records && ipop__rec_init(&d->rec_tx, d->tls, 0) == 0 &&
+                ipop__rec_init(&d->rec_rx, d->tls, 1) == 0;
     if (!d->rec_on) {
         ipop__rec_clear(&d->rec_tx);
         ipop__rec_clear(&d->rec_rx);
     }
     rekey_start_locked(link);
     g_mutex_unlock(&link->tx_lock);
-    ipop__dbg(link->net, "DTLS with %s up: %s, data MTU %u", ipop__link_tag(link->peer_id),
-              gnutls_cipher_get_name(gnutls_cipher_get(d->tls)), data_mtu);
+    ipop__dbg(link->net, "DTLS with %s up: %s, data MTU %u, records by %s", ipop__link_tag(link->peer_id),
+              gnutls_cipher_get_name(gnutls_cipher_get(d->tls)), data_mtu, d->rec_on ? "record.c" : "GnuTLS");
     if (data_mtu < REC_MAX)
         ipop__warn(link->net, "DTLS data MTU %u is below %d: large packets will be refused", data_mtu, REC_MAX);
     d->ev->up(link);

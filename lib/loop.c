@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "link.h"
@@ -35,6 +36,33 @@ void ipop__source_clear(GSource **src)
 }
 
 /* ---- the mailbox: work handed to the loop thread ---- */
+
+/* loop=external: the host sleeps in poll() on the epoll fd, with the
+ * timeout it was given at the end of its last ipop_network_process(), and
+ * owns nothing of ours meanwhile.  Work handed over since (a post, or a
+ * call that ran on the spot and armed a timer or attached a source) may
+ * change both: the kick fd, in the epoll set, wakes the host so that it
+ * comes back to ipop_network_process() and learns them.  GLib's own
+ * wake-up does not do it: GLib signals it only while another thread owns
+ * the context, and the host owns it only inside ipop_network_process(). */
+static void kick(ipop_network_t *net)
+{
+    int fd = g_atomic_int_get(&net->loop.kick_fd);
+    uint64_t one = 1;
+
+    /* EAGAIN only when the counter is full: the host is woken already */
+    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        ipop__dbg(net, "loop: cannot wake the host: %s", g_strerror(errno));
+}
+
+/* At the top of ipop_network_process(): what was kicked is about to be seen. */
+static void kick_drain(ipop_network_t *net)
+{
+    uint64_t n;
+
+    if (net->loop.kick_fd >= 0)
+        (void)!read(net->loop.kick_fd, &n, sizeof(n));
+}
 
 typedef void (*mail_fn)(ipop_network_t *net, void *data);
 typedef struct mail {
@@ -83,9 +111,9 @@ void ipop__net_post(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *d
         g_source_attach(l->mail_src, net->ctx);
     }
     g_mutex_unlock(&l->mail_lock);
-    /* GLib wakes a context only when some thread owns it; a host that polls
-     * our fd (loop=external) owns it only inside ipop_network_process(). */
-    if (net->ctx)
+    if (net->loop_mode == LOOP_EXTERNAL)
+        kick(net);
+    else if (net->ctx)
         g_main_context_wakeup(net->ctx);
 }
 
@@ -137,6 +165,9 @@ void ipop__net_call(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *d
     if (net->loop_mode != LOOP_THREAD && g_main_context_acquire(net->ctx)) {
         fn(net, data);
         g_main_context_release(net->ctx);
+        /* what fn armed is news to a host asleep on our fd */
+        if (net->loop_mode == LOOP_EXTERNAL)
+            kick(net);
         return;
     }
     g_mutex_init(&c.lock);
@@ -382,6 +413,8 @@ IPOP_EXPORT int ipop_network_process(ipop_network_t *net)
             return -EBUSY;
         g_usleep(100);
     }
+    /* Before the pass: a kick that comes during it wakes the host again. */
+    kick_drain(net);
     iterate_once(net); /* dispatch what is ready */
     iterate_once(net); /* and learn the fds and deadline that follow */
     g_main_context_release(net->ctx);
@@ -412,6 +445,7 @@ void ipop__loop_init(ipop_network_t *net, const ipop__loop_ops *ops)
 {
     net->loop.ops = ops;
     net->loop.epoll_fd = -1;
+    net->loop.kick_fd = -1;
     net->loop.timeout_ms = -1;
     g_mutex_init(&net->loop.mail_lock);
     g_queue_init(&net->loop.mail);
@@ -424,7 +458,17 @@ void ipop__loop_clear(ipop_network_t *net)
 
 void ipop__loop_open(ipop_network_t *net)
 {
-    net->ctx = net->loop_mode == LOOP_GLIB ? g_main_context_ref(net->user_ctx) : g_main_context_new();
+    if (net->loop_mode == LOOP_GLIB)
+        net->ctx = g_main_context_ref(net->user_ctx);
+#if GLIB_CHECK_VERSION(2, 72, 0)
+    /* A source attached by any thread (libnice's included) signals GLib's
+     * wake-up fd, which is in the host's epoll set, even when no thread
+     * owns the context: the host polls outside ipop_network_process(). */
+    else if (net->loop_mode == LOOP_EXTERNAL)
+        net->ctx = g_main_context_new_with_flags(G_MAIN_CONTEXT_FLAGS_OWNERLESS_POLLING);
+#endif
+    else
+        net->ctx = g_main_context_new();
     /* The loops of our own (thread, external) read direct paths themselves;
      * a host's GMainContext leaves them to libnice's sources. */
     if (net->loop_mode != LOOP_GLIB)
@@ -441,10 +485,23 @@ int ipop__loop_run(ipop_network_t *net)
         if (!l->thread)
             return -EAGAIN;
     } else if (net->loop_mode == LOOP_EXTERNAL) {
+        struct epoll_event e = { .events = EPOLLIN };
+        int kfd;
+
         l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         l->epoll_fds = g_hash_table_new(NULL, NULL);
         if (l->epoll_fd < 0)
             return -errno;
+        kfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (kfd < 0)
+            return -errno;
+        e.data.fd = kfd;
+        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, kfd, &e) < 0) {
+            int r = -errno;
+            close(kfd);
+            return r;
+        }
+        g_atomic_int_set(&l->kick_fd, kfd);
         g_main_context_acquire(net->ctx);
         iterate_once(net);
         g_main_context_release(net->ctx);
@@ -514,6 +571,11 @@ void ipop__loop_close(ipop_network_t *net)
     if (l->epoll_fd >= 0)
         close(l->epoll_fd);
     l->epoll_fd = -1;
+    if (l->kick_fd >= 0) {
+        int kfd = l->kick_fd;
+        g_atomic_int_set(&l->kick_fd, -1);
+        close(kfd);
+    }
     g_clear_pointer(&l->epoll_fds, g_hash_table_unref);
     g_clear_pointer(&l->ext_fds, g_free);
     l->ext_cap = 0;

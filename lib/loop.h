@@ -38,6 +38,8 @@ struct ipop__loop {
     GThread *thread;            /* loop=thread */
     gint quit;                  /* loop=thread: the loop ends (atomic) */
     int epoll_fd;               /* loop=external */
+    int kick_fd;                /* loop=external: an eventfd in the epoll set, written when
+                                 * another thread hands the loop work */
     GHashTable *epoll_fds;      /* fd -> events, for loop=external */
     GPollFD *ext_fds;           /* loop=external: the context's fds, as many as it has */
     gint ext_cap;

@@ -40,6 +40,7 @@ struct ipop_network {
     gint64 link_max_logged;     /* when a refusal by link.max was last logged */
     guint rekey_interval_s;      /* link.rekey-interval: a link's keys are renewed this often */
     bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
+    bool gnutls_records;        /* dtls.record=gnutls: GnuTLS seals and opens the data, not record.c */
 
     ipop_signal_cb signal_cb;
     void *signal_ud;

@@ -293,6 +293,17 @@ static const char *set_loop(ipop_network_t *net, const option *o, const char *v)
     return NULL;
 }
 
+static const char *set_record(ipop_network_t *net, const option *o, const char *v)
+{
+    if (!strcmp(v, "own"))
+        net->gnutls_records = false;
+    else if (!strcmp(v, "gnutls"))
+        net->gnutls_records = true;
+    else
+        return o->expected;
+    return NULL;
+}
+
 static const char *set_overlay(ipop_network_t *net, const option *o, const char *v)
 {
     if (!strcmp(v, "none"))
@@ -401,6 +412,7 @@ static const option options[] = {
     { "link.timeout", set_uint, FIELD(link_timeout_s), 1, 3600, "expected seconds from 1 to 3600", false },
     { "link.max", set_uint, FIELD(link_max), 1, 65535, "expected a number of links from 1 to 65535", false },
     { "link.rekey-interval", set_uint, FIELD(rekey_interval_s), 1, 600, "expected seconds from 1 to 600", false },
+    { "dtls.record", set_record, 0, 0, 0, "expected own or gnutls", false },
     { "overlay", set_overlay, 0, 0, 0, "expected none, group or social", false },
     { "xmpp.jid", set_jid, FIELD(xmpp_jid), 0, 0, "expected user@domain", false },
     { "xmpp.password", set_string, FIELD(xmpp_password), 0, 0, NULL, true },

@@ -30,7 +30,7 @@ typedef struct stun_server {
     /* probing (loop thread): which servers answer */
     int state;                  /* STUN_* */
     bool pending;               /* a probe is out */
-    uint8_t txid[12];
+    uint8_t txid[16];           /* its transaction id (cookie included: libnice's StunTransactionId) */
     gint64 sent_at;
     guint rtt_ms;
 } stun_server;

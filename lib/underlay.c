@@ -19,7 +19,7 @@
 #include "link.h"
 #include "log.h"
 #include "loop.h"
-#include "netmon.h"
+#include "rtnl.h"
 #include "network.h"
 #include "options.h"
 #include "overlay.h"
@@ -31,6 +31,7 @@ void ipop__underlay_init(ipop_network_t *net)
 {
     net->underlay.mon_fd = -1;
     net->underlay.stun_fd4 = net->underlay.stun_fd6 = -1;
+    g_clear_pointer(&net->underlay.stun_agent, g_free);
 }
 
 /* ---- the servers' names ---- */
@@ -185,7 +186,7 @@ static gboolean on_mon(gint fd, GIOCondition cond, gpointer data)
             }
             break;
         }
-        k = ipop__netmon_parse(buf, (size_t)n, ch, G_N_ELEMENTS(ch), &ok);
+        k = ipop__rtnl_parse_addrs(buf, (size_t)n, ch, G_N_ELEMENTS(ch), &ok);
         if (k < 0)
             ipop__dbg(net, "address monitor: a malformed netlink message");
         for (size_t i = 0; i < ok; i++) {
@@ -204,7 +205,7 @@ static gboolean on_mon(gint fd, GIOCondition cond, gpointer data)
 
 static void monitor_start(ipop_network_t *net)
 {
-    net->underlay.mon_fd = ipop__netmon_open();
+    net->underlay.mon_fd = ipop__rtnl_monitor_open();
     if (net->underlay.mon_fd < 0) {
         ipop__warn(net, "cannot watch the host's addresses (%s): links notice a change when they go silent",
                    ipop_strerror(net->underlay.mon_fd));
@@ -279,6 +280,22 @@ static bool same_endpoint(const struct sockaddr_storage *a, const struct sockadd
     return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
 }
 
+/* "a.b.c.d:port" or "[v6]:port" */
+static void endpoint_str(const struct sockaddr_storage *ss, char *out, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const void *)ss;
+        inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof(ip));
+        g_snprintf(out, size, "%s:%u", ip, ntohs(v4->sin_port));
+    } else {
+        const struct sockaddr_in6 *v6 = (const void *)ss;
+        inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof(ip));
+        g_snprintf(out, size, "[%s]:%u", ip, ntohs(v6->sin6_port));
+    }
+}
+
 static void stun_probe_all(ipop_network_t *net)
 {
     net->underlay.stun_probed = g_get_monotonic_time();
@@ -286,17 +303,19 @@ static void stun_probe_all(ipop_network_t *net)
         stun_server *s = net->stun->pdata[i];
         struct sockaddr_storage ss;
         socklen_t len;
-        uint8_t req[IPOP__STUN_HDR];
+        uint8_t req[IPOP__STUN_REQ_MAX];
+        size_t n;
         int fd;
         if (!s->ip[0] || !stun_sockaddr(s, &ss, &len))
             continue;
         fd = ss.ss_family == AF_INET ? net->underlay.stun_fd4 : net->underlay.stun_fd6;
         if (fd < 0)
             continue;
-        gnutls_rnd(GNUTLS_RND_NONCE, s->txid, sizeof(s->txid));
-        ipop__stun_request(req, s->txid);
+        if (s->pending) /* unanswered since the last round */
+            ipop__stun_forget(net->underlay.stun_agent, s->txid);
+        n = ipop__stun_request(net->underlay.stun_agent, req, sizeof(req), s->txid);
         s->sent_at = g_get_monotonic_time();
-        s->pending = sendto(fd, req, sizeof(req), 0, (struct sockaddr *)&ss, len) == (ssize_t)sizeof(req);
+        s->pending = n > 0 && sendto(fd, req, n, 0, (struct sockaddr *)&ss, len) == (ssize_t)n;
         if (!s->pending && s->state != STUN_DEAD) {
             ipop__warn(net, "STUN server %s:%u cannot be reached (%s): links use the next one", s->host, s->port,
                        g_strerror(errno));
@@ -318,15 +337,20 @@ static gboolean on_stun(gint fd, GIOCondition cond, gpointer data)
             break; /* EAGAIN, or an ICMP error for one of the probes: their timeout says */
         for (guint i = 0; i < net->stun->len; i++) {
             stun_server *s = net->stun->pdata[i];
+            struct sockaddr_storage mapped;
+            char seen[INET6_ADDRSTRLEN + 8] = "";
             if (!s->pending || !stun_sockaddr(s, &ss, &len) || !same_endpoint(&ss, &from) ||
-                ipop__stun_is_response(buf, (size_t)r, s->txid) != 1)
+                ipop__stun_is_response(net->underlay.stun_agent, buf, (size_t)r, s->txid, &mapped) != 1)
                 continue;
             s->pending = false;
             s->rtt_ms = (guint)((g_get_monotonic_time() - s->sent_at) / 1000);
+            if (mapped.ss_family != AF_UNSPEC)
+                endpoint_str(&mapped, seen, sizeof(seen));
             if (s->state == STUN_DEAD)
                 ipop__info(net, "STUN server %s:%u answers again", s->host, s->port);
             else
-                ipop__dbg(net, "STUN server %s:%u answers (%u ms)", s->host, s->port, s->rtt_ms);
+                ipop__dbg(net, "STUN server %s:%u answers (%u ms)%s%s", s->host, s->port, s->rtt_ms,
+                          seen[0] ? ": this host is seen as " : "", seen);
             s->state = STUN_ALIVE;
         }
     }
@@ -344,6 +368,7 @@ static gboolean on_stun_timer(gpointer data)
         if (!s->pending || now - s->sent_at < STUN_WAIT_MS * 1000)
             continue;
         s->pending = false;
+        ipop__stun_forget(net->underlay.stun_agent, s->txid);
         if (s->state != STUN_DEAD) {
             ipop__warn(net, "STUN server %s:%u does not answer: links use the next one", s->host, s->port);
             s->state = STUN_DEAD;
@@ -409,6 +434,8 @@ static void start_stun_probes(ipop_network_t *net)
     }
     if (net->stun->len == 0)
         return;
+    net->underlay.stun_agent = g_new(StunAgent, 1);
+    ipop__stun_probe_init(net->underlay.stun_agent);
     if (v4)
         net->underlay.stun_fd4 = stun_socket(AF_INET, &net->underlay.stun_src4, net);
     if (v6)
@@ -427,6 +454,7 @@ static void stop_stun_probes(ipop_network_t *net)
     if (net->underlay.stun_fd6 >= 0)
         close(net->underlay.stun_fd6);
     net->underlay.stun_fd4 = net->underlay.stun_fd6 = -1;
+    g_clear_pointer(&net->underlay.stun_agent, g_free);
 }
 
 /* ---- start and stop ---- */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The network under the links (underlay.c): the STUN and TURN servers
  * (resolved at start; which STUN servers answer), and the host's
- * addresses changing (netmon), after which links start again. */
+ * addresses changing (rtnl), after which links start again. */
 #pragma once
 
 #include <glib.h>
@@ -16,6 +16,7 @@ struct ipop__underlay {
     int stun_fd4, stun_fd6;     /* probes to the STUN servers, or -1 */
     GSource *stun_src4, *stun_src6, *stun_timer;
     gint64 stun_probed;         /* when all servers were last probed */
+    struct stun_agent_t *stun_agent; /* the probes' requests, until answered or forgotten */
 };
 
 void ipop__underlay_init(ipop_network_t *net);

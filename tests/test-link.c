@@ -637,7 +637,7 @@ static void test_network_changed(void)
  * given from a socket of our own to `to`; returns the answer's length, or
  * 0 when none came within `ms`. */
 static ssize_t send_check(int fd, const struct sockaddr_storage *to, socklen_t to_len, StunAgent *agent,
-                          const char *user, const char *pwd, uint8_t *ans, size_t ans_size, int ms)
+                          bool controlling, const char *user, const char *pwd, uint8_t *ans, size_t ans_size, int ms)
 {
     StunMessage msg;
     uint8_t req[512];
@@ -647,7 +647,7 @@ static ssize_t send_check(int fd, const struct sockaddr_storage *to, socklen_t t
     stun_agent_init(agent, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389,
                     STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS | STUN_AGENT_USAGE_USE_FINGERPRINT);
     len = stun_usage_ice_conncheck_create(agent, &msg, req, sizeof(req), (const uint8_t *)user, strlen(user),
-                                          (const uint8_t *)pwd, strlen(pwd), false, true, 12345, 678, NULL,
+                                          (const uint8_t *)pwd, strlen(pwd), false, controlling, 12345, 678, NULL,
                                           STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
     g_assert_cmpuint(len, >, 0);
     g_assert_cmpint(sendto(fd, req, len, 0, (const struct sockaddr *)to, to_len), ==, (ssize_t)len);
@@ -706,7 +706,9 @@ static void test_direct_path(void)
     fd = socket(to.ss_family, SOCK_DGRAM, 0);
     g_assert_cmpint(fd, >=, 0);
     user = g_strdup_printf("%s:someone", la->ice.ufrag);
-    n = send_check(fd, &to, to_len, &agent, user, la->ice.pwd, ans, sizeof(ans), 2000 * test_time_factor());
+    /* as the peer checks: in the other ICE role (claiming ours is a role
+     * conflict, answered with 487 or a switch: test-stun.c) */
+    n = send_check(fd, &to, to_len, &agent, !la->controlling, user, la->ice.pwd, ans, sizeof(ans), 2000 * test_time_factor());
     g_assert_cmpint(n, >, 0);
     {
         StunDefaultValidaterData key = { (uint8_t *)user, strlen(user), (uint8_t *)la->ice.pwd, strlen(la->ice.pwd) };
@@ -719,10 +721,13 @@ static void test_direct_path(void)
     g_assert_cmpuint(((struct sockaddr_in *)&mapped)->sin_port, ==, ((struct sockaddr_in *)&mine)->sin_port);
 
     /* wrong password, or someone else's ufrag: no answer */
-    g_assert_cmpint(send_check(fd, &to, to_len, &agent, user, "not-the-password-at-all", ans, sizeof(ans),
-                               300 * test_time_factor()), ==, 0);
+    g_assert_cmpint(send_check(fd, &to, to_len, &agent, !la->controlling, user, "not-the-password-at-all", ans,
+                               sizeof(ans), 300 * test_time_factor()),
+                    ==, 0);
     bad_user = g_strdup_printf("x%s:someone", la->ice.ufrag);
-    g_assert_cmpint(send_check(fd, &to, to_len, &agent, bad_user, la->ice.pwd, ans, sizeof(ans), 300 * test_time_factor()), ==, 0);
+    g_assert_cmpint(send_check(fd, &to, to_len, &agent, !la->controlling, bad_user, la->ice.pwd, ans, sizeof(ans),
+                               300 * test_time_factor()),
+                    ==, 0);
     /* garbage on the socket is dropped and counted */
     ipop_link_get_stats(la, &st);
     {

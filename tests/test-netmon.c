@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The rtnetlink address-change parser (pure).  The monitor socket seeing
+/* The rtnetlink address-change parser (pure, lib/rtnl.c).  The monitor socket seeing
  * real addresses come and go is tested in test-tun.c (root). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
-#include "netmon.h"
+#include "rtnl.h"
 
 /* Appends one RTM_NEWADDR/RTM_DELADDR message with the given attributes
  * (type, length of the address, or 0 for none) to buf; returns the new length. */
@@ -64,7 +64,7 @@ static void test_parse(void)
         h->nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
         len += NLMSG_SPACE(sizeof(struct ifinfomsg));
     }
-    g_assert_cmpint(ipop__netmon_parse(buf, len, ch, 4, &ok), ==, 3);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, &ok), ==, 3);
     g_assert_cmpuint(ok, ==, 3);
     g_assert_true(ch[0].added);
     g_assert_cmpuint(ch[0].ifindex, ==, 3);
@@ -78,11 +78,20 @@ static void test_parse(void)
     inet_ntop(AF_INET, ch[2].addr.bytes, text, sizeof(text));
     g_assert_cmpstr(text, ==, "192.168.7.9");
 
+    /* the same bytes one off alignment (the parser copies, libmnl does not) */
+    {
+        uint8_t *odd = g_malloc(len + 1);
+        memcpy(odd + 1, buf, len);
+        g_assert_cmpint(ipop__rtnl_parse_addrs(odd + 1, len, ch, 4, &ok), ==, 3);
+        g_assert_cmpmem(ch[1].addr.bytes, 16, v6, 16);
+        g_free(odd);
+    }
+
     /* more changes than room: the first ones, counted as parsed */
-    g_assert_cmpint(ipop__netmon_parse(buf, len, ch, 1, &ok), ==, 1);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 1, &ok), ==, 1);
     g_assert_cmpuint(ok, ==, 1);
     /* no buffer at all, or empty */
-    g_assert_cmpint(ipop__netmon_parse(buf, 0, ch, 4, &ok), ==, 0);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, 0, ch, 4, &ok), ==, 0);
 }
 
 static void test_malformed(void)
@@ -96,30 +105,44 @@ static void test_malformed(void)
     len = put_msg(buf, 0, RTM_NEWADDR, AF_INET, 8, 1, good, 4, NULL, 0);
     put_msg(buf, len, RTM_NEWADDR, AF_INET, 8, 1, good, 4, NULL, 0);
     ((struct nlmsghdr *)(buf + len))->nlmsg_len = 4000;
-    g_assert_cmpint(ipop__netmon_parse(buf, len + 64, ch, 4, &ok), ==, -EINVAL);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len + 64, ch, 4, &ok), ==, -EINVAL);
     g_assert_cmpuint(ok, ==, 1);
     /* truncated header */
-    g_assert_cmpint(ipop__netmon_parse(buf, 7, ch, 4, &ok), ==, -EINVAL);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, 7, ch, 4, &ok), ==, -EINVAL);
     g_assert_cmpuint(ok, ==, 0);
     /* a length below the header's own */
     len = put_msg(buf, 0, RTM_NEWADDR, AF_INET, 8, 1, good, 4, NULL, 0);
     h->nlmsg_len = 8;
-    g_assert_cmpint(ipop__netmon_parse(buf, len, ch, 4, NULL), ==, -EINVAL);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, NULL), ==, -EINVAL);
     /* an address attribute of the wrong size for the family */
     len = put_msg(buf, 0, RTM_NEWADDR, AF_INET6, 64, 1, good, 4, NULL, 0);
-    g_assert_cmpint(ipop__netmon_parse(buf, len, ch, 4, NULL), ==, -EINVAL);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, NULL), ==, -EINVAL);
     /* a prefix longer than the address */
     len = put_msg(buf, 0, RTM_NEWADDR, AF_INET, 33, 1, good, 4, NULL, 0);
-    g_assert_cmpint(ipop__netmon_parse(buf, len, ch, 4, NULL), ==, -EINVAL);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, NULL), ==, -EINVAL);
     /* an attribute running past the message */
     len = put_msg(buf, 0, RTM_NEWADDR, AF_INET, 8, 1, good, 4, NULL, 0);
     ((struct rtattr *)(buf + NLMSG_SPACE(sizeof(struct ifaddrmsg))))->rta_len = 200;
-    g_assert_cmpint(ipop__netmon_parse(buf, len, ch, 4, NULL), ==, -EINVAL);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, NULL), ==, -EINVAL);
+    /* the message ends inside its last attribute: libmnl would read on
+     * into the alignment padding */
+    len = put_msg(buf, 0, RTM_NEWADDR, AF_INET, 8, 1, good, 4, NULL, 0);
+    h->nlmsg_len -= 2;
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, NULL), ==, -EINVAL);
+    /* bytes left after the last attribute that make no attribute */
+    len = put_msg(buf, 0, RTM_NEWADDR, AF_INET, 8, 1, good, 4, NULL, 0);
+    memset(buf + len, 0, 8);
+    h->nlmsg_len += 3;
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len + 8, ch, 4, NULL), ==, -EINVAL);
+    /* a length past 2 GiB (libmnl's own check compares it as int) */
+    len = put_msg(buf, 0, RTM_NEWLINK, AF_INET, 8, 1, NULL, 0, NULL, 0);
+    h->nlmsg_len = 0x80000010u;
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, NULL), ==, -EINVAL);
     /* another family, or no address at all: nothing, no error */
     len = put_msg(buf, 0, RTM_NEWADDR, AF_PACKET, 0, 1, NULL, 0, NULL, 0);
-    g_assert_cmpint(ipop__netmon_parse(buf, len, ch, 4, NULL), ==, 0);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, NULL), ==, 0);
     len = put_msg(buf, 0, RTM_DELADDR, AF_INET, 8, 1, NULL, 0, NULL, 0);
-    g_assert_cmpint(ipop__netmon_parse(buf, len, ch, 4, NULL), ==, 0);
+    g_assert_cmpint(ipop__rtnl_parse_addrs(buf, len, ch, 4, NULL), ==, 0);
 }
 
 int main(int argc, char **argv)

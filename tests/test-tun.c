@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "netmon.h"
+#include "rtnl.h"
 #include "testutil.h"
 #include "tun-linux.h"
 
@@ -614,7 +614,7 @@ static bool saw(int fd, const ipop__addr *want, bool added)
             g_usleep(10000);
             continue;
         }
-        ipop__netmon_parse(buf, (size_t)n, ch, G_N_ELEMENTS(ch), &ok);
+        ipop__rtnl_parse_addrs(buf, (size_t)n, ch, G_N_ELEMENTS(ch), &ok);
         for (size_t i = 0; i < ok; i++)
             if (ch[i].added == added && ipop__addr_equal_host(&ch[i].addr, want))
                 return true;
@@ -622,14 +622,14 @@ static bool saw(int fd, const ipop__addr *want, bool added)
     return false;
 }
 
-/* The address monitor (lib/netmon.c) sees a real address come and go. */
+/* The address monitor (lib/rtnl.c) sees a real address come and go. */
 static void test_address_monitor(void)
 {
     char name[IFNAMSIZ];
     ipop__addr a;
     int fd, tun;
 
-    fd = ipop__netmon_open();
+    fd = ipop__rtnl_monitor_open();
     g_assert_cmpint(fd, >=, 0);
     tun = ipop__tun_open("netmon0", false, name);
     g_assert_cmpint(tun, >=, 0);

@@ -251,6 +251,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    renewed before a key seals 2^24 records.  A peer that does not complete
  *    a renewal within the interval plus 5 to 60 s gets a new session
  *    (IPOP_REASON_REKEY_FAILED)
+ *  - "dtls.record": "own" (default) or "gnutls": who seals and opens the
+ *    data records once the DTLS handshake is done: the library's own
+ *    record layer (AES-GCM, batched, faster) or GnuTLS's (the fallback,
+ *    should the own one ever be in doubt).  Both put standard DTLS 1.2
+ *    records on the wire, so the two ends need not agree
  *  - "signal.scope": with overlay "none", the name every signalling message
  *    of this network is signed for and checked against (default empty; at
  *    most 256 characters): the same on every node of the network, and

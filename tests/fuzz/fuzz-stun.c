@@ -1,85 +1,81 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzzes the STUN probe's response check (lib/stun.c) and the rtnetlink
- * address-change parser (lib/netmon.c): never a read outside the input,
- * answers that agree with the header, and a response to our own request
- * recognised as one; ICE checks that never authenticate (lib/stun.c's
- * answer).  The first input byte chooses the parser. */
+/* Fuzzes lib/stun.c as it uses libnice's STUN library: the STUN probe's
+ * response check (never a read outside the input, answers only to a
+ * request the agent made, a response to our own request recognised as
+ * one) and the ICE check answer (a random input never authenticates, so
+ * it is never answered). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "netmon.h"
 #include "stun.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fuzz_stun(const uint8_t *data, size_t size)
+static void fuzz_answer(const uint8_t *copy, size_t size)
 {
-    static const uint8_t txid[IPOP__STUN_TXID] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
-    uint8_t req[IPOP__STUN_HDR], *copy;
-    int r;
+    static StunAgent responder;
+    static int ready;
+    struct sockaddr_storage from = { .ss_family = (size & 1) ? AF_INET : AF_INET6 };
+    ipop__stun_role role = { .controlling = size & 2, .tie = 42 };
+    bool was = role.controlling;
+    uint8_t out[IPOP__STUN_ANSWER_MAX];
+    int a;
 
-    /* a copy of exactly the input's size: ASan sees any read past it */
-    copy = malloc(size ? size : 1);
-    if (!copy)
-        abort();
-    memcpy(copy, data, size);
-    {
-        /* the ICE check answer: a random input never authenticates */
-        struct sockaddr_storage from = { .ss_family = (size & 1) ? AF_INET : AF_INET6 };
-        uint8_t out[128];
-        int a = ipop__stun_answer(copy, size, "ufrg", "a-password", (struct sockaddr *)&from, out, sizeof(out));
-        if (a > 0 || (a < 0 && a != -EINVAL && a != -EPERM))
-            abort();
+    if (!ready) {
+        ipop__stun_responder_init(&responder);
+        ready = 1;
     }
-    r = ipop__stun_is_response(copy, size, txid);
-    if (r != -EINVAL && r != 0 && r != 1)
+    a = ipop__stun_answer(&responder, &role, copy, size, "ufrg", "a-password", (struct sockaddr *)&from,
+                          from.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6), out,
+                          sizeof(out));
+    if (a > 0 || (a < 0 && a != -EINVAL && a != -EPERM) || role.controlling != was)
         abort();
-    if (r == 1 && (size < IPOP__STUN_HDR || memcmp(copy + 8, txid, IPOP__STUN_TXID) != 0))
-        abort();
-    /* our own request is never taken for a response */
-    ipop__stun_request(req, txid);
-    if (ipop__stun_is_response(req, sizeof(req), txid) != 0)
-        abort();
-    /* the same bytes made a success response to our request are one */
-    if (size >= IPOP__STUN_HDR && r >= 0) {
-        copy[0] = 0x01;
-        copy[1] = 0x01;
-        memcpy(copy + 8, txid, IPOP__STUN_TXID);
-        if (ipop__stun_is_response(copy, size, txid) != 1)
-            abort();
-    }
-    free(copy);
 }
 
-static void fuzz_netlink(const uint8_t *data, size_t size)
+static void fuzz_probe(uint8_t *copy, size_t size)
 {
-    ipop__addr_change ch[8];
-    size_t ok = 99;
-    uint8_t *copy = malloc(size ? size : 1);
+    StunAgent agent;
+    StunTransactionId id;
+    uint8_t req[IPOP__STUN_REQ_MAX];
     int r;
 
-    if (!copy)
+    ipop__stun_probe_init(&agent);
+    if (ipop__stun_request(&agent, req, sizeof(req), id) != IPOP__STUN_HDR)
         abort();
-    memcpy(copy, data, size);
-    r = ipop__netmon_parse(copy, size, ch, 8, &ok);
-    if (r < -EINVAL || r > 8 || ok > 8 || (r >= 0 && (size_t)r != ok))
+    /* our own request is never taken for a response */
+    if (ipop__stun_is_response(&agent, req, IPOP__STUN_HDR, id, NULL) != 0)
         abort();
-    for (size_t i = 0; i < ok; i++)
-        if ((ch[i].addr.family == AF_INET && ch[i].addr.prefix > 32) || ch[i].addr.prefix > 128)
+    r = ipop__stun_is_response(&agent, copy, size, id, NULL);
+    if (r != -EINVAL && r != 0)
+        abort(); /* the input cannot know the agent's random id */
+    /* the same bytes made a response to our request: an answer if they are
+     * well-formed STUN at all */
+    if (size >= IPOP__STUN_HDR) {
+        struct sockaddr_storage mapped;
+        copy[0] = 0x01;
+        copy[1] = 0x01;
+        memcpy(copy + 4, id, sizeof(id));
+        r = ipop__stun_is_response(&agent, copy, size, id, &mapped);
+        if (r != -EINVAL && r != 0 && r != 1)
             abort();
-    free(copy);
+        if (r == 1 && mapped.ss_family != AF_UNSPEC && mapped.ss_family != AF_INET && mapped.ss_family != AF_INET6)
+            abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0;
-    if (data[0] & 1)
-        fuzz_netlink(data + 1, size - 1);
-    else
-        fuzz_stun(data + 1, size - 1);
+    /* a copy of exactly the input's size: ASan sees any read past it */
+    uint8_t *copy = malloc(size ? size : 1);
+
+    if (!copy)
+        abort();
+    memcpy(copy, data, size);
+    fuzz_answer(copy, size);
+    fuzz_probe(copy, size);
+    free(copy);
     return 0;
 }

@@ -34,7 +34,7 @@ OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "ice.stun",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
                "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file",
                "group.subnet", "group.authority", "group.certificate", "group.revocations",
-               "social.subnet", "social.state-file")
+               "social.subnet", "social.state-file", "dtls.record")
 _KWARGS = {k.replace(".", "_").replace("-", "_"): k for k in OPTION_KEYS}
 
 # Every network not yet freed, by its C address: the log callback names its
