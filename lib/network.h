@@ -11,6 +11,7 @@
 
 #include "ipop/ipop.h"
 #include "addr.h"
+#include "admit.h"
 #include "forward.h"
 #include "frame.h"
 #include "identity.h"
@@ -37,6 +38,7 @@ struct ipop_network {
     GMainContext *user_ctx;
     guint link_timeout_s;
     bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
+    bool tap_tagged;            /* tap.tagged: 802.1Q/802.1ad tagged frames from peers (checked inside) */
 
     ipop_signal_cb signal_cb;
     void *signal_ud;
@@ -78,6 +80,9 @@ struct ipop_network {
     ipop__fwd *fwd;
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     guint64 no_route, bad_messages;
+    guint64 tap_refused[5];     /* rx.c: TAP frames refused, by ipop__tap_verdict (atomics) */
+    guint64 relay_refused;      /* relay.c: RELAYED frames not from this node's relay for the origin */
+    guint64 cands_dropped;      /* ice.c: remote candidates beyond what is held before the offer */
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
 
     /* signalling over XMPP and the overlay policy (overlay.c) */
