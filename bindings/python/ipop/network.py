@@ -25,8 +25,10 @@ LogHandler = Callable[[LogLevel, "Network | None", str], None]
 DatagramCallback = Callable[[bytes, "tuple[str, int]"], None]
 
 # The option keys of ipop_network_set_option() that Network() takes as
-# keyword arguments, spelled with "_" for "." and "-".
-OPTION_KEYS = ("mode", "device", "address", "mtu", "ice.stun", "ice.turn", "ice.local-address",
+# keyword arguments, spelled with "_" for "." and "-" (ipop.h documents
+# them; e.g. tap_tagged=True carries VLAN-tagged frames in mode "tap",
+# which are otherwise dropped and counted).
+OPTION_KEYS = ("mode", "device", "address", "mtu", "tap.tagged", "ice.stun", "ice.turn", "ice.local-address",
                "ice.relay-only", "ice.tcp", "identity.file", "loop", "link.timeout",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
                "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file")

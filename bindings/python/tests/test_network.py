@@ -63,6 +63,8 @@ class TestErrors(unittest.TestCase):
             self.assertIpopError(errno.EINVAL, net.set_option, "ice.relay-only", "maybe")
             net.set_option("ice.relay-only", False)  # booleans become "false"
             net.set_option("link.timeout", 5)  # numbers become text
+            self.assertIpopError(errno.EINVAL, net.set_option, "tap.tagged", "maybe")
+            net.set_option("tap.tagged", True)
         finally:
             net.close()
 
