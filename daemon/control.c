@@ -406,6 +406,26 @@ static void answer(const char *request, GString *out)
     }
 }
 
+/* Requests that change something ("accept", "network-changed") only from
+ * root or the user ipopd runs as, by the credentials the kernel took at
+ * connect (SO_PEERCRED): the socket is 0600, but one an administrator
+ * opened to others answers them status only.  true (and the error in out)
+ * when the request is refused. */
+static bool refuse_peer(int fd, const char *request, GString *out)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    size_t cmd = strcspn(request, " ");
+
+    if (!(cmd == 6 && !strncmp(request, "accept", cmd)) && !(cmd == 15 && !strncmp(request, "network-changed", cmd)))
+        return false;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred) &&
+        (cred.uid == 0 || cred.uid == geteuid()))
+        return false;
+    g_string_append(out, "error not permitted: only root or ipopd's own user may change anything\n");
+    return true;
+}
+
 static void client_free(struct client *cl)
 {
     close(cl->fd);
@@ -456,7 +476,8 @@ static bool client_io(struct client *cl)
             if (nl > cl->in && nl[-1] == '\r')
                 nl[-1] = '\0';
             cl->out = g_string_new(NULL);
-            answer(cl->in, cl->out);
+            if (!refuse_peer(cl->fd, cl->in, cl->out))
+                answer(cl->in, cl->out);
         }
     }
     while (cl->out_off < cl->out->len) {

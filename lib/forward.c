@@ -41,6 +41,7 @@ struct ipop__fwd {
     uint64_t mac_seq;            /* counts moves to the young end */
     uint16_t oldest, youngest;   /* ends of the age list */
     uint16_t free_head;
+    GHashTable *mac_owners;      /* owner -> how many MACs it has here (GUINT_TO_POINTER) */
     uint16_t slot[MAC_SLOTS];    /* index into entry[], or MAC_NONE */
     mac_entry entry[IPOP__FWD_MAC_MAX];
 };
@@ -153,10 +154,26 @@ static void age_push_young(ipop__fwd *f, uint16_t n)
     e->seq = ++f->mac_seq;
 }
 
+static guint owner_macs(ipop__fwd *f, void *owner)
+{
+    return GPOINTER_TO_UINT(g_hash_table_lookup(f->mac_owners, owner));
+}
+
+static void owner_macs_add(ipop__fwd *f, void *owner, int d)
+{
+    guint n = owner_macs(f, owner) + (guint)d;
+
+    if (n)
+        g_hash_table_insert(f->mac_owners, owner, GUINT_TO_POINTER(n));
+    else
+        g_hash_table_remove(f->mac_owners, owner);
+}
+
 static void mac_delete(ipop__fwd *f, uint16_t n)
 {
     mac_entry *e = &f->entry[n];
 
+    owner_macs_add(f, e->owner, -1);
     mac_slot_clear(f, mac_probe(f, e->mac));
     age_unlink(f, n);
     e->owner = NULL;
@@ -179,6 +196,7 @@ ipop__fwd *ipop__fwd_new(void)
         return NULL;
     g_rw_lock_init(&f->lock);
     f->ip = g_hash_table_new_full(ip_hash, ip_equal, g_free, NULL);
+    f->mac_owners = g_hash_table_new(NULL, NULL);
     f->mac_seed = g_random_int();
     f->oldest = f->youngest = MAC_NONE;
     memset(f->slot, 0xff, sizeof f->slot);
@@ -193,6 +211,7 @@ void ipop__fwd_free(ipop__fwd *f)
     if (!f)
         return;
     g_hash_table_destroy(f->ip);
+    g_hash_table_destroy(f->mac_owners);
     g_rw_lock_clear(&f->lock);
     g_free(f);
 }
@@ -269,31 +288,69 @@ static bool mac_unicast(const uint8_t mac[6])
     return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
 }
 
-/* Under the shared lock: true when mac is already behind owner and young
- * enough that no eviction can reach it soon, so the frame needs no write. */
-static bool mac_fresh(ipop__fwd *f, const uint8_t mac[6], void *owner)
+/* Under the shared lock: 1 when mac is already behind owner and young
+ * enough that no eviction can reach it soon, so the frame needs no write;
+ * -EEXIST when it is another owner's; 0 otherwise. */
+static int mac_fresh(ipop__fwd *f, const uint8_t mac[6], void *owner)
 {
     uint16_t n = f->slot[mac_probe(f, mac)];
 
-    return n != MAC_NONE && f->entry[n].owner == owner &&
-           f->mac_seq - f->entry[n].seq < IPOP__FWD_MAC_MAX / 2;
+    if (n != MAC_NONE && f->entry[n].owner != owner)
+        return -EEXIST;
+    return n != MAC_NONE && f->mac_seq - f->entry[n].seq < IPOP__FWD_MAC_MAX / 2;
 }
 
-static void mac_learn_locked(ipop__fwd *f, const uint8_t mac[6], void *owner)
+/* The oldest entry of owner (who has one). */
+static uint16_t oldest_of(ipop__fwd *f, void *owner)
+{
+    uint16_t n = f->oldest;
+
+    while (f->entry[n].owner != owner)
+        n = f->entry[n].next;
+    return n;
+}
+
+/* The owner with the most MACs here. */
+static void *biggest_owner(ipop__fwd *f)
+{
+    GHashTableIter it;
+    gpointer k, v, best = NULL;
+    guint most = 0;
+
+    g_hash_table_iter_init(&it, f->mac_owners);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (GPOINTER_TO_UINT(v) > most) {
+            most = GPOINTER_TO_UINT(v);
+            best = k;
+        }
+    return best;
+}
+
+/* A MAC stays with its owner: another one cannot take it over (a peer
+ * would receive what is meant for another member's host).  The place of a
+ * new MAC comes from the owner's own oldest when it has its share, else,
+ * with the table full, from the oldest of the owner that has the most:
+ * nobody pushes out the few MACs of another by making up many. */
+static int mac_learn_locked(ipop__fwd *f, const uint8_t mac[6], void *owner)
 {
     uint32_t i = mac_probe(f, mac);
     uint16_t n = f->slot[i];
 
     if (n != MAC_NONE) {
-        f->entry[n].owner = owner;
+        if (f->entry[n].owner != owner)
+            return -EEXIST;
         age_unlink(f, n);
         age_push_young(f, n);
-        return;
+        return 0;
     }
-    if (f->mac_count == IPOP__FWD_MAC_MAX) {
-        mac_delete(f, f->oldest);
+    if (owner_macs(f, owner) >= IPOP__FWD_MAC_OWNER_MAX) {
+        mac_delete(f, oldest_of(f, owner));
         i = mac_probe(f, mac); /* the deletion may have shifted the run */
+    } else if (f->mac_count == IPOP__FWD_MAC_MAX) {
+        mac_delete(f, oldest_of(f, biggest_owner(f)));
+        i = mac_probe(f, mac);
     }
+    owner_macs_add(f, owner, 1);
     n = f->free_head;
     f->free_head = f->entry[n].next;
     memcpy(f->entry[n].mac, mac, 6);
@@ -301,22 +358,24 @@ static void mac_learn_locked(ipop__fwd *f, const uint8_t mac[6], void *owner)
     f->slot[i] = n;
     age_push_young(f, n);
     f->mac_count++;
+    return 0;
 }
 
-void ipop__fwd_learn_mac(ipop__fwd *f, const uint8_t mac[6], void *owner)
+int ipop__fwd_learn_mac(ipop__fwd *f, const uint8_t mac[6], void *owner)
 {
-    bool fresh;
+    int r;
 
     if (!f || !mac || !owner || !mac_unicast(mac))
-        return;
+        return -EINVAL;
     g_rw_lock_reader_lock(&f->lock);
-    fresh = mac_fresh(f, mac, owner);
+    r = mac_fresh(f, mac, owner);
     g_rw_lock_reader_unlock(&f->lock);
-    if (fresh)
-        return;
+    if (r)
+        return r < 0 ? r : 0;
     g_rw_lock_writer_lock(&f->lock);
-    mac_learn_locked(f, mac, owner);
+    r = mac_learn_locked(f, mac, owner);
     g_rw_lock_writer_unlock(&f->lock);
+    return r;
 }
 
 void *ipop__fwd_lookup_mac(ipop__fwd *f, const uint8_t mac[6])

@@ -30,8 +30,13 @@ void *ipop__fwd_lookup_ip(ipop__fwd *f, const ipop__addr *dst);
 uint64_t ipop__fwd_ip_gen(ipop__fwd *f);
 
 /* L2: learns that src_mac is behind owner (called for frames received from
- * a link).  The table is bounded (oldest entries go first). */
-void ipop__fwd_learn_mac(ipop__fwd *f, const uint8_t mac[6], void *owner);
+ * a link).  A MAC belongs to the owner that showed it first, until that
+ * owner is removed or the MAC makes room: -EEXIST for another owner (the
+ * frame is to be dropped), -EINVAL for a multicast or zero MAC, else 0.
+ * The table is bounded: an owner with IPOP__FWD_MAC_OWNER_MAX MACs makes
+ * room with its own oldest; a full table, with the oldest of the owner
+ * that has the most. */
+int ipop__fwd_learn_mac(ipop__fwd *f, const uint8_t mac[6], void *owner);
 /* Returns the owner of a unicast MAC, or NULL (unknown: flood). */
 void *ipop__fwd_lookup_mac(ipop__fwd *f, const uint8_t mac[6]);
 
@@ -41,6 +46,8 @@ size_t ipop__fwd_count(ipop__fwd *f);
 /* Capacity of the MAC table: learning a new MAC when it is full evicts the
  * MAC learned (or refreshed) longest ago. */
 #define IPOP__FWD_MAC_MAX 4096
+/* MACs one owner (link) may have in the table: a host, or a bridged LAN. */
+#define IPOP__FWD_MAC_OWNER_MAX 256
 /* Number of learned MACs, for tests and status. */
 size_t ipop__fwd_mac_count(ipop__fwd *f);
 

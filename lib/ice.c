@@ -208,7 +208,7 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     ice->local_cands = g_ptr_array_new_with_free_func(g_free);
     ice->sent_cands = g_ptr_array_new_with_free_func(g_free);
     ice->pending_cands = g_ptr_array_new_with_free_func(g_free);
-    ice->local_done = ice->local_done_sent = false;
+    ice->local_done = ice->local_done_sent = ice->pending_done = false;
     ice->ready = false;
     g_mutex_lock(&link->tx_lock);
     ice->agent = agent;
@@ -395,12 +395,23 @@ void ipop__ice_add_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_CA
     add_cands(link, cands[0], sizeof(cands[0]), n, done);
 }
 
+/* Held until the offer or answer, at most IPOP_PENDING_CANDIDATES_MAX of
+ * them (libnice takes 25 remote candidates per component anyway): a peer
+ * that sends candidates without end before it answers fills nothing. */
 void ipop__ice_hold_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned n, bool done)
 {
-    for (unsigned i = 0; i < n; i++)
-        g_ptr_array_add(link->ice.pending_cands, g_strdup(cands[i]));
-    if (done)
-        g_ptr_array_add(link->ice.pending_cands, g_strdup("")); /* an end-of-candidates mark */
+    GPtrArray *held = link->ice.pending_cands;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (held->len < IPOP_PENDING_CANDIDATES_MAX)
+            g_ptr_array_add(held, g_strdup(cands[i]));
+        else
+            __atomic_fetch_add(&link->net->cands_dropped, 1, __ATOMIC_RELAXED);
+    }
+    if (done && !link->ice.pending_done) {
+        g_ptr_array_add(held, g_strdup("")); /* an end-of-candidates mark, beyond the bound */
+        link->ice.pending_done = true;
+    }
 }
 
 void ipop__ice_add_held(ipop_link_t *link)
@@ -413,4 +424,5 @@ void ipop__ice_add_held(ipop_link_t *link)
             add_cands(link, c, 0, 1, false);
     }
     g_ptr_array_set_size(link->ice.pending_cands, 0);
+    link->ice.pending_done = false;
 }

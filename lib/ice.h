@@ -34,7 +34,8 @@ struct ipop__ice {
     const ipop__ice_events *ev;
     NiceAgent *agent;           /* set and cleared under the link's tx_lock */
     guint stream;
-    GPtrArray *pending_cands;   /* remote candidates that came before the offer/answer */
+    GPtrArray *pending_cands;   /* remote candidates that came before the offer/answer (bounded) */
+    bool pending_done;          /* pending_cands holds the end-of-candidates mark */
     GPtrArray *local_cands;     /* local candidates not yet signalled */
     GPtrArray *sent_cands;      /* local candidates signalled in this session */
     bool local_done, local_done_sent;

@@ -267,6 +267,12 @@ IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t
     }
     g_ptr_array_unref(links);
     ipop__relay_totals(net, &s.relayed_packets, &s.relay_drops);
+    s.relay_refused = __atomic_load_n(&net->relay_refused, __ATOMIC_RELAXED);
+    s.tap_refused_type = __atomic_load_n(&net->tap_refused[IPOP__TAP_TYPE], __ATOMIC_RELAXED);
+    s.tap_refused_source = __atomic_load_n(&net->tap_refused[IPOP__TAP_SPOOF], __ATOMIC_RELAXED) +
+                           __atomic_load_n(&net->tap_refused[IPOP__TAP_MALFORMED], __ATOMIC_RELAXED);
+    s.tap_refused_mac = __atomic_load_n(&net->tap_refused[IPOP__TAP_MAC], __ATOMIC_RELAXED);
+    s.candidates_dropped = __atomic_load_n(&net->cands_dropped, __ATOMIC_RELAXED);
     memcpy(stats, &s, n);
     return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "ipop/ipop.h"
 #include "addr.h"
+#include "admit.h"
 #include "forward.h"
 #include "frame.h"
 #include "identity.h"
@@ -41,6 +42,7 @@ struct ipop_network {
     guint rekey_interval_s;      /* link.rekey-interval: a link's keys are renewed this often */
     bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
     bool gnutls_records;        /* dtls.record=gnutls: GnuTLS seals and opens the data, not record.c */
+    bool tap_tagged;            /* tap.tagged: 802.1Q/802.1ad tagged frames from peers (checked inside) */
 
     ipop_signal_cb signal_cb;
     void *signal_ud;
@@ -84,6 +86,9 @@ struct ipop_network {
     ipop__fwd *fwd;
     uint8_t rxbuf[2048];        /* decrypted records; the loop thread only */
     guint64 no_route, bad_messages;
+    guint64 tap_refused[5];     /* rx.c: TAP frames refused, by ipop__tap_verdict (atomics) */
+    guint64 relay_refused;      /* relay.c: RELAYED frames not from this node's relay for the origin */
+    guint64 cands_dropped;      /* ice.c: remote candidates beyond what is held before the offer */
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
 
     /* signalling over XMPP and the overlay policy (overlay.c) */

@@ -399,6 +399,7 @@ static const option options[] = {
     { "mode", set_mode, 0, 0, 0, "expected none, tun or tap", false },
     { "device", set_device, FIELD(device_opt), 0, 0, "not a device name", false },
     { "device.offload", set_bool, FIELD(offload), 0, 0, "expected true or false", false },
+    { "tap.tagged", set_bool, FIELD(tap_tagged), 0, 0, "expected true or false", false },
     { "address", set_address, 0, 0, 0, "expected an IPv4 or IPv6 address with prefix", false },
     { "mtu", set_mtu, 0, 576, IPOP_MAX_PACKET, "expected a number from 576 to 1410", false },
     { "ice.stun", add_stun, 0, 0, 0, "expected host:port", false },

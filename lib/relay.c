@@ -6,17 +6,20 @@
  * every few seconds and whenever that set changes.  When the direct link to
  * member X is down (ICE failed, timed out, or is being tried again), a
  * packet for X goes in a RELAY frame to a member Y that said it is linked
- * with X (the one with the lowest round-trip time); Y sends it on to X in a
- * RELAYED frame that names the origin, which Y takes from the link the
- * packet came on, never from the frame.  A RELAYED frame is only ever
- * delivered, so a packet makes at most one extra hop, and X checks its
- * source against the origin's signalled addresses as it would on a direct
- * link.  The direct link keeps being tried (overlay.c); once it is up,
+ * with X (of those, the one that X picks too: ipop__relay_pick); Y sends it
+ * on to X in a RELAYED frame that names the origin, which Y takes from the
+ * link the packet came on, never from the frame.  X delivers a RELAYED
+ * frame only from the member it relays through for that origin, or picks
+ * for it: any other member could name any origin.  A RELAYED frame is
+ * only ever delivered, so a packet makes at most one extra hop, and X
+ * checks its source against the origin's signalled addresses as it would
+ * on a direct link.  The direct link keeps being tried (overlay.c); once it is up,
  * packets take it again. */
 #include <errno.h>
 #include <string.h>
 
 #include "addr.h"
+#include "admit.h"
 #include "bytes.h"
 #include "dtls.h"
 #include "forward.h"
@@ -42,6 +45,7 @@ typedef struct ipop__relay_peer {
     unsigned n_reach;
     gint64 reach_at;             /* when that came, or 0 */
     gint64 down_since;           /* since when its direct link is not up, or 0 */
+    ipop_link_t *pick;           /* the member both ends pick to relay between us, while the direct link is down */
     bool member;                 /* still in the group (allowed) */
 } ipop__relay_peer;
 
@@ -53,6 +57,8 @@ struct ipop__relay {
     uint8_t announced[IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
     unsigned n_announced;
     gint64 announced_at;
+    uint8_t self[IPOP__SHORT_ID_LEN]; /* this node's short id, once known */
+    bool self_known;
     guint64 relayed, drops;      /* atomics */
 };
 
@@ -185,16 +191,24 @@ static void forward(ipop_network_t *net, ipop_link_t *from, const ipop__relay_pe
 }
 
 /* As the destination: a packet that `from` relayed from the origin the
- * frame names.  Taken only from a member whose direct link is down (or
- * was until a moment ago); the origin's link, or NULL. */
-static ipop_link_t *arrive(ipop_network_t *net, ipop_link_t *from, const ipop__frame *f)
+ * frame names.  Taken only from the member this node relays through to
+ * reach the origin (while the direct link is down, or was until a moment
+ * ago), or the one both pick now (the origin may have gone around first):
+ * any other member could name any origin.  The origin's link, or NULL. */
+static ipop_link_t *arrive(ipop_network_t *net, ipop_link_t *from, const ipop__relay_peer *fp, const ipop__frame *f)
 {
-    ipop_link_t *origin = link_by_id(net, f->id);
+    ipop_link_t *origin = link_by_id(net, f->id), *via;
     ipop__relay_peer *op = origin ? peer_of(net->relay, origin) : NULL;
 
-    if (!origin || origin == from || !op || !op->member ||
-        (connected(origin) && !g_atomic_pointer_get(&origin->via))) {
+    if (!origin || origin == from || !op || !op->member) {
         __atomic_fetch_add(&from->rx_drops, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    via = g_atomic_pointer_get(&origin->via);
+    if (ipop__relayed_admit(fp->id, via ? via->relay->id : NULL, op->pick ? op->pick->relay->id : NULL) !=
+        IPOP__RELAYED_DELIVER) {
+        __atomic_fetch_add(&from->rx_drops, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&net->relay_refused, 1, __ATOMIC_RELAXED);
         return NULL;
     }
     return origin;
@@ -222,7 +236,7 @@ ipop_link_t *ipop__relay_input(ipop_link_t *link, const ipop__frame *f)
         forward(net, link, p, f);
         break;
     case IPOP__FRAME_RELAYED:
-        return arrive(net, link, f);
+        return arrive(net, link, p, f);
     }
     return NULL;
 }
@@ -240,12 +254,6 @@ static bool can_relay(ipop__relay *r, ipop_link_t *via, const ipop__relay_peer *
         if (!memcmp(vp->reach[i], target->id, IPOP__SHORT_ID_LEN))
             return true;
     return false;
-}
-
-static guint rtt_or_max(ipop_link_t *link)
-{
-    guint rtt = g_atomic_int_get(&link->rtt_us);
-    return rtt ? rtt : G_MAXUINT;
 }
 
 static void set_via(ipop_network_t *net, ipop_link_t *link, ipop_link_t *via)
@@ -272,34 +280,51 @@ static void set_via(ipop_network_t *net, ipop_link_t *link, ipop_link_t *via)
         ipop__info(net, "no member relays to %.8s any more", link->peer_id);
 }
 
-static void choose(ipop_network_t *net, GPtrArray *links, ipop_link_t *link, ipop__relay_peer *p, gint64 now)
+/* The member that relays between this node and p's: of those that said
+ * they are linked with it, the one that p's node picks too (it sees the
+ * same members, which told it the same), so that each end takes the
+ * other's packets from the member it sends through.  `ids` and `cands`
+ * have room for every link. */
+static ipop_link_t *pick(ipop__relay *r, GPtrArray *links, ipop_link_t *link, const ipop__relay_peer *p,
+                         uint8_t *ids, ipop_link_t **cands, gint64 now)
 {
-    ipop__relay *r = net->relay;
+    unsigned n = 0;
+    int best;
+
+    for (guint i = 0; i < links->len; i++) {
+        ipop_link_t *cand = links->pdata[i];
+        if (cand != link && can_relay(r, cand, p, now)) {
+            memcpy(ids + (size_t)n * IPOP__SHORT_ID_LEN, cand->relay->id, IPOP__SHORT_ID_LEN);
+            cands[n++] = cand;
+        }
+    }
+    best = ipop__relay_pick(r->self, p->id, ids, n);
+    return best < 0 ? NULL : cands[best];
+}
+
+static void choose(ipop_network_t *net, GPtrArray *links, ipop_link_t *link, ipop__relay_peer *p, uint8_t *ids,
+                   ipop_link_t **cands, gint64 now)
+{
     int state = g_atomic_int_get(&link->state);
-    ipop_link_t *via = g_atomic_pointer_get(&link->via), *best = NULL;
+    ipop_link_t *via = g_atomic_pointer_get(&link->via);
 
     /* (a link this host closed stays closed: it is not gone around either) */
     if (state == IPOP_LINK_CONNECTED || state == IPOP_LINK_NEW || !p->member ||
         (state == IPOP_LINK_CLOSED && g_atomic_int_get(&link->reason) == IPOP_REASON_LOCAL_CLOSED) ||
         (!link->raddr4.family && !link->raddr6.family)) {
         p->down_since = 0;
+        p->pick = NULL;
         set_via(net, link, NULL);
         return;
     }
     if (!p->down_since)
         p->down_since = now;
+    /* Picked at once (the peer may have gone around already: its packets
+     * come through the pick), gone around after a while. */
+    p->pick = pick(net->relay, links, link, p, ids, cands, now);
     if (!via && state == IPOP_LINK_CONNECTING && now - p->down_since < RELAY_AFTER_US)
         return;
-    if (via && can_relay(r, via, p, now)) {
-        set_via(net, link, via);
-        return;
-    }
-    for (guint i = 0; i < links->len; i++) {
-        ipop_link_t *cand = links->pdata[i];
-        if (cand != link && can_relay(r, cand, p, now) && (!best || rtt_or_max(cand) < rtt_or_max(best)))
-            best = cand;
-    }
-    set_via(net, link, best);
+    set_via(net, link, p->pick);
 }
 
 /* PEERS to every linked member: when the set changed, and every few
@@ -333,10 +358,18 @@ void ipop__relay_tick(ipop_network_t *net)
 {
     GPtrArray *links;
     gint64 now = g_get_monotonic_time();
+    uint8_t *ids;
+    ipop_link_t **cands;
 
     if (!net->relay)
         return;
+    if (!net->relay->self_known)
+        net->relay->self_known = ipop__short_id(net->node_id, net->relay->self) == 0;
+    if (!net->relay->self_known)
+        return;
     links = ipop__peers_links(net);
+    ids = g_malloc((links->len + 1) * IPOP__SHORT_ID_LEN);
+    cands = g_new(ipop_link_t *, links->len + 1);
     for (guint i = 0; i < links->len; i++) {
         ipop_link_t *l = links->pdata[i];
         ipop__relay_peer *p = peer_of(net->relay, l);
@@ -345,8 +378,10 @@ void ipop__relay_tick(ipop_network_t *net)
     }
     for (guint i = 0; i < links->len; i++)
         if (((ipop_link_t *)links->pdata[i])->relay)
-            choose(net, links, links->pdata[i], ((ipop_link_t *)links->pdata[i])->relay, now);
+            choose(net, links, links->pdata[i], ((ipop_link_t *)links->pdata[i])->relay, ids, cands, now);
     announce(net, links, now);
+    g_free(ids);
+    g_free(cands);
     g_ptr_array_unref(links);
 }
 
@@ -367,6 +402,7 @@ void ipop__relay_reset(ipop_network_t *net)
         ipop__relay_peer *p = v;
         p->n_reach = 0;
         p->reach_at = p->down_since = 0;
+        p->pick = NULL;
     }
     net->relay->n_announced = 0;
     net->relay->announced_at = 0;

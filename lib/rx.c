@@ -43,21 +43,20 @@ static bool from_peer(const ipop_link_t *link, const ipop__addr *src)
            (link->raddr6.family && ipop__addr_equal_host(&link->raddr6, src));
 }
 
-/* TAP: the frame's sender is the peer (its MAC learned), or drop. */
+/* TAP: only ARP, IPv4 and IPv6 (tagged with tap.tagged), whose IP, ARP and
+ * neighbour discovery senders are the peer (admit.c), from a MAC that is
+ * neither this node's nor another link's (then learned as the peer's). */
 static bool check_frame(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len)
 {
-    const uint8_t *dmac, *smac;
-    uint16_t type;
-    ipop__addr src;
-    int r;
+    ipop__tap_peer p = { .a4 = link->raddr4, .a6 = link->raddr6, .tagged = net->tap_tagged };
+    ipop__tap_verdict v = ipop__tap_check(pkt, len, &p);
 
-    if (ipop__eth_parse(pkt, len, &dmac, &smac, &type) < 0 || (smac[0] & 1))
-        return false;
-    r = ipop__eth_ip_sender(pkt, len, &src);
-    if (r < 0 || (r == 1 && !from_peer(link, &src)))
-        return false;
-    ipop__fwd_learn_mac(net->fwd, smac, link);
-    return true;
+    if (v == IPOP__TAP_OK && (!memcmp(pkt + 6, net->dev_mac, 6) || ipop__fwd_learn_mac(net->fwd, pkt + 6, link) < 0))
+        v = IPOP__TAP_MAC;
+    if (v == IPOP__TAP_OK)
+        return true;
+    __atomic_fetch_add(&net->tap_refused[v], 1, __ATOMIC_RELAXED); /* counted, not logged: peers choose how often */
+    return false;
 }
 
 /* TUN and none: the packet's source is the peer's; a SocialVPN friend

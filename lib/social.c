@@ -8,8 +8,12 @@
 #include "social.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "bytes.h"
@@ -69,6 +73,19 @@ static friend *friend_get(ipop__social *s, const char *bare)
     return f;
 }
 
+/* Another friend than f whose node id, pinned or current, is node. */
+static friend *other_with_node(ipop__social *s, const friend *f, const char *node)
+{
+    GHashTableIter it;
+    gpointer v;
+
+    g_hash_table_iter_init(&it, s->friends);
+    while (g_hash_table_iter_next(&it, NULL, &v))
+        if (v != f && (!strcmp(((friend *)v)->node, node) || !strcmp(((friend *)v)->pinned, node)))
+            return v;
+    return NULL;
+}
+
 static friend *friend_by_node(ipop__social *s, const char *node)
 {
     GHashTableIter it;
@@ -121,12 +138,56 @@ static void assign_alias(ipop__social *s, friend *f)
 
 /* ---- the state file: a line per friend: JID, pinned node id, address ---- */
 
+/* Replaces path with len bytes of text, readable by the owner only
+ * whatever the umask (it says who this node's friends are), all or
+ * nothing: a temporary file beside it, synced, renamed over it, and the
+ * directory synced.  0 or -1 with errno. */
+static int write_private(const char *path, const char *text, size_t len)
+{
+    g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path), *dir = g_path_get_dirname(path);
+    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600), dfd, err;
+    size_t off = 0;
+
+    if (fd < 0)
+        return -1;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto fail;
+        off += (size_t)n;
+    }
+    if (fchmod(fd, 0600) < 0 || fsync(fd) < 0)
+        goto fail;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0)
+        goto fail;
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+fail:
+    err = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    errno = err;
+    return -1;
+}
+
 static void state_save(ipop__social *s)
 {
     GString *text = g_string_new("# libipop SocialVPN state: JID, node id pinned at first contact, local address\n");
     GHashTableIter it;
     gpointer v;
-    char addr[64], *tmp;
+    char addr[64];
 
     if (!s->state_file)
         return;
@@ -139,10 +200,8 @@ static void state_save(ipop__social *s)
             g_strlcpy(addr, "-", sizeof(addr));
         g_string_append_printf(text, "%s %s %s\n", f->jid, f->pinned, addr);
     }
-    tmp = g_strdup_printf("%s.tmp", s->state_file);
-    if (!g_file_set_contents(tmp, text->str, (gssize)text->len, NULL) || rename(tmp, s->state_file) < 0)
-        ipop__err(s->net, "cannot write the state file %s", s->state_file);
-    g_free(tmp);
+    if (write_private(s->state_file, text->str, text->len) < 0)
+        ipop__err(s->net, "cannot write the state file %s: %s", s->state_file, g_strerror(errno));
     g_string_free(text, TRUE);
 }
 
@@ -256,6 +315,19 @@ static void identity_changed(ipop__social *s, friend *f, const char *from, const
     ipop__peers_refused(s->net, node, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_IDENTITY_CHANGED, -EPERM, detail);
 }
 
+/* A friend's resource said the node id of another friend: one node has
+ * one account, so this is someone else's node, and taking it would put
+ * this friend's name and address on the other's link. */
+static void node_taken(ipop__social *s, friend *f, const char *from, const char *node)
+{
+    friend *other = other_with_node(s, f, node);
+    char detail[300];
+
+    snprintf(detail, sizeof(detail), "friend %.100s says it is node %.8s, which is friend %.100s's: refused", from,
+             node, other->jid);
+    ipop__peers_refused(s->net, node, IPOP_EVENT_PEER_REFUSED, IPOP_REASON_PEER_NOT_ALLOWED, -EEXIST, detail);
+}
+
 void ipop__social_presence(ipop__social *s, const char *from, const char *node, bool available)
 {
     char *bare = g_strndup(from, strcspn(from, "/"));
@@ -270,6 +342,10 @@ void ipop__social_presence(ipop__social *s, const char *from, const char *node, 
     }
     if (!node || !ipop__node_id_valid(node) || !strcmp(node, s->node_id))
         goto out; /* a client of the friend's that runs no node */
+    if (other_with_node(s, f, node)) {
+        node_taken(s, f, from, node);
+        goto out;
+    }
     if (f->pinned[0] && strcmp(f->pinned, node) != 0) {
         identity_changed(s, f, from, node);
         goto out;
@@ -347,6 +423,8 @@ int ipop__social_accept(ipop__social *s, const char *jid)
 
     if (!f || !f->pending[0])
         return -ENOENT;
+    if (other_with_node(s, f, f->pending))
+        return -EEXIST; /* another friend's node: never this one's */
     ipop__info(s->net, "friend %s: new node id %.8s accepted", jid, f->pending);
     g_strlcpy(f->pinned, f->pending, sizeof(f->pinned));
     f->pending[0] = '\0';

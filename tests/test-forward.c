@@ -246,18 +246,23 @@ static void test_mac_learn(void)
     g_assert_null(ipop__fwd_lookup_mac(f, unknown));
     g_assert_cmpuint(ipop__fwd_mac_count(f), ==, 2);
 
-    /* A host that shows up behind another link has moved. */
-    ipop__fwd_learn_mac(f, m1, C);
-    g_assert_true(ipop__fwd_lookup_mac(f, m1) == C);
+    /* A MAC stays with the link that showed it first: another cannot take
+     * it over (issue 13, point 8). */
+    g_assert_cmpint(ipop__fwd_learn_mac(f, m1, C), ==, -EEXIST);
+    g_assert_true(ipop__fwd_lookup_mac(f, m1) == A);
+    g_assert_cmpint(ipop__fwd_learn_mac(f, m1, A), ==, 0);
     g_assert_cmpuint(ipop__fwd_mac_count(f), ==, 2);
-    ipop__fwd_learn_mac(f, m1, C);
+    /* ... until that link is gone: then the host may have moved. */
+    ipop__fwd_remove_owner(f, A);
+    g_assert_cmpint(ipop__fwd_learn_mac(f, m1, C), ==, 0);
+    g_assert_true(ipop__fwd_lookup_mac(f, m1) == C);
     g_assert_cmpuint(ipop__fwd_mac_count(f), ==, 2);
 
     /* Group addresses are never a source: not learned, never found. */
-    ipop__fwd_learn_mac(f, bcast, A);
-    ipop__fwd_learn_mac(f, mcast4, A);
-    ipop__fwd_learn_mac(f, mcast6, A);
-    ipop__fwd_learn_mac(f, zero, A);
+    g_assert_cmpint(ipop__fwd_learn_mac(f, bcast, A), ==, -EINVAL);
+    g_assert_cmpint(ipop__fwd_learn_mac(f, mcast4, A), ==, -EINVAL);
+    g_assert_cmpint(ipop__fwd_learn_mac(f, mcast6, A), ==, -EINVAL);
+    g_assert_cmpint(ipop__fwd_learn_mac(f, zero, A), ==, -EINVAL);
     g_assert_cmpuint(ipop__fwd_mac_count(f), ==, 2);
     g_assert_null(ipop__fwd_lookup_mac(f, bcast));
     g_assert_null(ipop__fwd_lookup_mac(f, mcast4));
@@ -277,61 +282,66 @@ static void test_mac_learn(void)
     ipop__fwd_free(f);
 }
 
+/* Owners for the eviction test: the table holds IPOP__FWD_MAC_MAX MACs,
+ * each owner at most IPOP__FWD_MAC_OWNER_MAX. */
+#define OWNERS (IPOP__FWD_MAC_MAX / IPOP__FWD_MAC_OWNER_MAX)
+static char owners[OWNERS + 2];
+
 static void test_mac_evict(void)
 {
     ipop__fwd *f = ipop__fwd_new();
-    uint8_t mac[6];
+    void *victim = &owners[OWNERS], *flooder = &owners[OWNERS + 1];
+    uint8_t mac[6], vmac[6];
 
-    for (uint32_t i = 0; i < IPOP__FWD_MAC_MAX; i++) {
+    /* An owner at its share makes room with its own oldest MACs: a link
+     * that makes up MACs without end pushes out only its own. */
+    mac_n(vmac, 999999);
+    g_assert_cmpint(ipop__fwd_learn_mac(f, vmac, victim), ==, 0);
+    for (uint32_t i = 0; i < 3 * IPOP__FWD_MAC_MAX; i++) {
         mac_n(mac, i);
-        ipop__fwd_learn_mac(f, mac, i % 2 ? A : B);
+        g_assert_cmpint(ipop__fwd_learn_mac(f, mac, flooder), ==, 0);
+    }
+    g_assert_cmpuint(ipop__fwd_mac_count(f), ==, IPOP__FWD_MAC_OWNER_MAX + 1);
+    g_assert_true(ipop__fwd_lookup_mac(f, vmac) == victim);
+    g_assert_cmpint(ipop__fwd_learn_mac(f, vmac, flooder), ==, -EEXIST);
+    mac_n(mac, 3 * IPOP__FWD_MAC_MAX - 1);
+    g_assert_true(ipop__fwd_lookup_mac(f, mac) == flooder);
+    mac_n(mac, 3 * IPOP__FWD_MAC_MAX - IPOP__FWD_MAC_OWNER_MAX - 1);
+    g_assert_null(ipop__fwd_lookup_mac(f, mac));
+    ipop__fwd_remove_owner(f, flooder);
+
+    /* A full table: a new MAC takes the place of the oldest MAC of the
+     * owner that has the most, never the victim's one. */
+    for (uint32_t o = 0; o < OWNERS; o++)
+        for (uint32_t i = 0; i < IPOP__FWD_MAC_OWNER_MAX - (o == 0); i++) {
+            mac_n(mac, o * 100000 + i);
+            g_assert_cmpint(ipop__fwd_learn_mac(f, mac, &owners[o]), ==, 0);
+        }
+    g_assert_cmpuint(ipop__fwd_mac_count(f), ==, IPOP__FWD_MAC_MAX);
+    for (uint32_t i = 0; i < 2 * IPOP__FWD_MAC_MAX; i++) {
+        mac_n(mac, 5000000 + i);
+        g_assert_cmpint(ipop__fwd_learn_mac(f, mac, flooder), ==, 0);
+        g_assert_true(ipop__fwd_lookup_mac(f, vmac) == victim);
     }
     g_assert_cmpuint(ipop__fwd_mac_count(f), ==, IPOP__FWD_MAC_MAX);
-
-    /* Full: a new MAC pushes out the oldest, MAC 0. */
-    mac_n(mac, IPOP__FWD_MAC_MAX);
-    ipop__fwd_learn_mac(f, mac, C);
-    g_assert_cmpuint(ipop__fwd_mac_count(f), ==, IPOP__FWD_MAC_MAX);
-    g_assert_true(ipop__fwd_lookup_mac(f, mac) == C);
-    mac_n(mac, 0);
-    g_assert_null(ipop__fwd_lookup_mac(f, mac));
-
-    /* A frame from MAC 1, now the oldest, makes it young again: MAC 2 goes. */
-    mac_n(mac, 1);
-    ipop__fwd_learn_mac(f, mac, A);
-    mac_n(mac, IPOP__FWD_MAC_MAX + 1);
-    ipop__fwd_learn_mac(f, mac, C);
-    mac_n(mac, 1);
-    g_assert_true(ipop__fwd_lookup_mac(f, mac) == A);
-    mac_n(mac, 2);
-    g_assert_null(ipop__fwd_lookup_mac(f, mac));
-
-    /* Everything else is still there with its owner. */
-    for (uint32_t i = 3; i < IPOP__FWD_MAC_MAX; i++) {
-        mac_n(mac, i);
-        g_assert_true(ipop__fwd_lookup_mac(f, mac) == (i % 2 ? A : B));
-    }
+    mac_n(mac, 5000000 + 2 * IPOP__FWD_MAC_MAX - 1);
+    g_assert_true(ipop__fwd_lookup_mac(f, mac) == flooder);
 
     /* Freed places are reused, and removal keeps every probe run intact. */
-    ipop__fwd_remove_owner(f, A);
-    g_assert_cmpuint(ipop__fwd_mac_count(f), ==, IPOP__FWD_MAC_MAX / 2);
-    for (uint32_t i = 3; i < IPOP__FWD_MAC_MAX; i++) {
-        mac_n(mac, i);
-        g_assert_true(ipop__fwd_lookup_mac(f, mac) == (i % 2 ? NULL : B));
-    }
-    for (uint32_t i = 0; i < 3 * IPOP__FWD_MAC_MAX; i++) {
-        mac_n(mac, 100000 + i);
-        ipop__fwd_learn_mac(f, mac, C);
-    }
-    g_assert_cmpuint(ipop__fwd_mac_count(f), ==, IPOP__FWD_MAC_MAX);
-    for (uint32_t i = 2 * IPOP__FWD_MAC_MAX; i < 3 * IPOP__FWD_MAC_MAX; i++) {
-        mac_n(mac, 100000 + i);
-        g_assert_true(ipop__fwd_lookup_mac(f, mac) == C);
-    }
-    mac_n(mac, 4);
-    g_assert_null(ipop__fwd_lookup_mac(f, mac));
-    ipop__fwd_remove_owner(f, C);
+    for (uint32_t o = 0; o < OWNERS; o++)
+        ipop__fwd_remove_owner(f, &owners[o]);
+    g_assert_true(ipop__fwd_lookup_mac(f, vmac) == victim);
+    ipop__fwd_remove_owner(f, victim);
+    ipop__fwd_remove_owner(f, flooder);
     g_assert_cmpuint(ipop__fwd_mac_count(f), ==, 0);
+    for (uint32_t i = 0; i < IPOP__FWD_MAC_OWNER_MAX; i++) {
+        mac_n(mac, 7000000 + i);
+        g_assert_cmpint(ipop__fwd_learn_mac(f, mac, A), ==, 0);
+    }
+    for (uint32_t i = 0; i < IPOP__FWD_MAC_OWNER_MAX; i++) {
+        mac_n(mac, 7000000 + i);
+        g_assert_true(ipop__fwd_lookup_mac(f, mac) == A);
+    }
     ipop__fwd_free(f);
 }
 

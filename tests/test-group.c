@@ -800,6 +800,80 @@ static void test_member_relay(void)
     node_clear(&a);
 }
 
+/* A member forging RELAYED frames (issue 13, point 5): a and c cannot
+ * link directly and go through b; d is linked with b and c, not with a.
+ * d names a as the origin of RELAYED frames on its own link to c: before,
+ * c delivered them as a's packets (a's direct link was down); now c takes
+ * a's relayed packets only from b, the member both pick, and drops and
+ * counts d's (relay_refused).  b's relaying goes on. */
+static void test_forged_relayed(void)
+{
+    node a, b, c, d;
+    ipop_network_stats_t ns0 = { .size = sizeof(ns0) }, ns = { .size = sizeof(ns) };
+    ipop_link_t *dc;
+    uint8_t id_a[8], rec[300];
+    guint8 pkt[200];
+    ipop_link_stats_t ca0, cd0;
+    guint64 received0;
+    int i, n;
+
+    member_on(&a, "a", "pa", "10.45.0.1", "127.0.0.1");
+    member_on(&b, "b", "pb", "10.45.0.2", "127.0.0.1");
+    g_assert_cmpint(ipop_network_set_option(b.net, "ice.local-address", "::1"), ==, 0);
+    member_on(&c, "c", "pc", "10.45.0.3", "::1");
+    member_on(&d, "d", "pd", "10.45.0.4", "::1");
+    g_assert_cmpint(ipop_network_set_option(a.net, "link.timeout", "5"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(c.net, "link.timeout", "5"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(d.net, "link.timeout", "5"), ==, 0);
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(c.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(d.net), ==, 0);
+    g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 150));
+    g_assert_true(wait_link(&c, &b, IPOP_LINK_CONNECTED, 60));
+    g_assert_true(wait_link(&c, &d, IPOP_LINK_CONNECTED, 60));
+    for (i = 0; i < 60 * 20 && !(relayed_by(&a, &c, &b) && relayed_by(&c, &a, &b)); i++)
+        g_usleep(50000);
+    g_assert_true(relayed_by(&a, &c, &b));
+    g_assert_true(relayed_by(&c, &a, &b));
+
+    /* d's forgery: a packet from a's address, "relayed from a". */
+    g_assert_cmpint(ipop_network_get_stats(c.net, &ns0), ==, 0);
+    ca0 = stats_of(&c, &a);
+    cd0 = stats_of(&c, &d);
+    g_mutex_lock(&c.lock);
+    received0 = c.received;
+    g_mutex_unlock(&c.lock);
+    dc = ipop_network_get_link(d.net, ipop_network_get_node_id(c.net));
+    g_assert_cmpint(ipop__short_id(ipop_network_get_node_id(a.net), id_a), ==, 0);
+    build_packet(pkt, AF_INET, "10.45.0.1", "10.45.0.3", 5, sizeof(pkt));
+    n = ipop__frame_put_relay(rec, sizeof(rec), IPOP__FRAME_RELAYED, id_a, pkt, sizeof(pkt));
+    for (i = 0; i < 3; i++)
+        g_assert_cmpint(ipop__dtls_send_record(dc, rec, (size_t)n), ==, 0);
+    for (i = 0; i < 200 && stats_of(&c, &d).rx_drops < cd0.rx_drops + 3; i++)
+        g_usleep(50000);
+    g_assert_cmpuint(stats_of(&c, &d).rx_drops, ==, cd0.rx_drops + 3);
+    g_assert_cmpint(ipop_network_get_stats(c.net, &ns), ==, 0);
+    g_assert_cmpuint(ns.relay_refused, ==, ns0.relay_refused + 3);
+    g_assert_cmpuint(stats_of(&c, &a).rx_packets, ==, ca0.rx_packets);
+    g_mutex_lock(&c.lock);
+    g_assert_cmpuint(c.received, ==, received0);
+    g_mutex_unlock(&c.lock);
+
+    /* The genuine relay still carries a's packets to c, and back. */
+    a.peer = &c;
+    c.peer = &a;
+    blast(&a, &c, AF_INET, 300);
+    blast(&c, &a, AF_INET, 300);
+    g_assert_cmpint(ipop_network_get_stats(c.net, &ns), ==, 0);
+    g_assert_cmpuint(ns.relay_refused, ==, ns0.relay_refused + 3);
+
+    node_clear(&d);
+    node_clear(&c);
+    node_clear(&b);
+    node_clear(&a);
+}
+
 /* ---- stopping the overlay while its sweep runs ---- */
 
 /* ipop_network_stop() stops the overlay from the host's thread right after
@@ -893,6 +967,7 @@ int main(int argc, char **argv)
     g_test_add_func("/group/auto-address", test_auto_address);
     g_test_add_func("/group/silent-peer", test_silent_peer);
     g_test_add_func("/group/member-relay", test_member_relay);
+    g_test_add_func("/group/forged-relayed", test_forged_relayed);
     g_test_add_func("/group/stop-during-sweep", test_stop_during_sweep);
     r = g_test_run();
     test_prosody_free(&srv);

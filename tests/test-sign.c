@@ -16,6 +16,7 @@
 #include "msgauth.h"
 #include "network.h"
 #include "pair.h"
+#include "sigauth.h"
 #include "testutil.h"
 
 static uint64_t refused(node *n)
@@ -229,6 +230,76 @@ static char *first_message(node *a, node *b)
     return msg;
 }
 
+static uint64_t cands_dropped(node *n)
+{
+    ipop_network_stats_t ns = { .size = sizeof(ns) };
+
+    g_assert_cmpint(ipop_network_get_stats(n->net, &ns), ==, 0);
+    return ns.candidates_dropped;
+}
+
+/* A peer that sends candidates without end before it answers (issue 13,
+ * point 10): a holds IPOP_PENDING_CANDIDATES_MAX of them for the session,
+ * drops and counts the rest, and the link still comes up once the answer
+ * comes.  The candidates are b's own messages, signed by b: only a peer
+ * a allows can send them at all. */
+static void test_pending_candidates(void)
+{
+    node a, b;
+    g_autofree char *offer = NULL;
+    g_autofree ipop__msg *m = g_new0(ipop__msg, 1);
+    g_autofree char *line = g_malloc(IPOP__SIGNAL_MAX + 1);
+    const char *ida, *idb;
+    ipop__auth auth;
+    size_t body_len;
+    uint64_t before;
+    guint sent = 0;
+
+    node_init(&a, "a", "10.46.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.46.0.2", NULL, NULL, NULL);
+    pair_start(&a, &b);
+    ida = ipop_network_get_node_id(a.net);
+    idb = ipop_network_get_node_id(b.net);
+    g_assert_cmpint(ipop_network_allow_peer(b.net, ida), ==, 0);
+    offer = first_message(&a, &b);
+    g_assert_cmpint(ipop__auth_decode(&auth, offer, strlen(offer), &body_len), ==, 0);
+    g_assert_cmpint(ipop__msg_decode(m, offer, body_len), ==, 0);
+    g_assert_cmpint(m->type, ==, IPOP__MSG_OFFER);
+    before = cands_dropped(&a);
+
+    for (guint k = 0; k < 50; k++) {
+        char session[sizeof(m->session)];
+        int n;
+
+        g_strlcpy(session, m->session, sizeof(session));
+        memset(m, 0, sizeof(*m));
+        m->type = IPOP__MSG_CAND;
+        g_strlcpy(m->node_id, idb, sizeof(m->node_id));
+        g_strlcpy(m->session, session, sizeof(m->session));
+        m->n_cands = 4;
+        for (guint i = 0; i < m->n_cands; i++, sent++)
+            snprintf(m->cands[i], sizeof(m->cands[i]), "a=candidate:%u 1 UDP 2013266431 127.0.0.1 %u typ host",
+                     sent + 1, 20000 + sent);
+        n = ipop__msg_encode(m, line, IPOP__SIGNAL_MAX + 1);
+        g_assert_cmpint(n, >, 0);
+        n = ipop__sigauth_seal(b.net, ida, line, (size_t)n, IPOP__SIGNAL_MAX + 1);
+        g_assert_cmpint(n, >, 0);
+        g_assert_cmpint(ipop_network_signal_receive(a.net, idb, line), ==, 0);
+    }
+    for (int i = 0; i < 300 && cands_dropped(&a) < before + sent - IPOP_PENDING_CANDIDATES_MAX; i++)
+        g_usleep(10000);
+    g_assert_cmpuint(cands_dropped(&a), ==, before + sent - IPOP_PENDING_CANDIDATES_MAX);
+
+    /* The answer comes: the held candidates go to ICE, the link comes up. */
+    set_mute(&a, false);
+    release_held(&a);
+    g_assert_true(wait_state(&a, IPOP_LINK_CONNECTED, 15));
+    g_assert_true(wait_state(&b, IPOP_LINK_CONNECTED, 5));
+    blast(&a, &b, AF_INET, 200);
+    node_clear(&a);
+    node_clear(&b);
+}
+
 /* A genuine message for b, delivered to c: refused by c.  b and c both
  * allow a, and c would answer an offer of a's that was meant for it. */
 static void test_other_recipient(void)
@@ -336,5 +407,6 @@ int main(int argc, char **argv)
     g_test_add_func("/sign/other-recipient", test_other_recipient);
     g_test_add_func("/sign/other-scope", test_other_scope);
     g_test_add_func("/sign/flood-logging", test_flood_logging);
+    g_test_add_func("/sign/pending-candidates", test_pending_candidates);
     return g_test_run();
 }

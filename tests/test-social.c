@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <strophe.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pair.h"
@@ -285,9 +286,69 @@ static void test_social(void)
     g_free(sc);
 }
 
+/* A new friend announcing an existing friend's node id (issue 13, point
+ * 9): rd, a friend of rb's, says from a plain client that it runs ra's
+ * node.  Before, rb put rd's name and address on its link to ra.  Now rb
+ * refuses it and reports it (PEER_NOT_ALLOWED); the link keeps ra's name
+ * and address and carries traffic; rd is not pinned.  The state file,
+ * which says who rb's friends are, is readable by rb only (point 10). */
+static void test_relabel(void)
+{
+    node a, b;
+    ipop_link_stats_t ab, ba, ba2;
+    char *sa = g_build_filename(dir, "ra.state", NULL), *sb = g_build_filename(dir, "rb.state", NULL), *state = NULL;
+    client *d;
+    struct stat st;
+    mode_t old_mask = umask(022);
+
+    befriend("ra", "pa", "rb", "pb");
+    befriend("rd", "pd", "rb", "pb");
+    friend_node(&a, "ra", "pa", sa);
+    friend_node(&b, "rb", "pb", sb);
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    g_assert_true(wait_linked(&a, &b, 60, &ab));
+    g_assert_true(wait_linked(&b, &a, 30, &ba));
+    g_assert_cmpstr(ba.name, ==, "ra@ipop.test");
+
+    d = client_new("rd", "pd");
+    xmpp_send_raw_string(d->conn, "<presence><node xmlns='urn:ipop:node:1' id='%s'/></presence>",
+                         ipop_network_get_node_id(a.net));
+    for (int i = 0; i < 400; i++) {
+        g_mutex_lock(&b.lock);
+        bool seen = b.refused_reasons & (1u << IPOP_REASON_PEER_NOT_ALLOWED);
+        g_mutex_unlock(&b.lock);
+        if (seen)
+            break;
+        pump(&d, 1, 50);
+    }
+    g_mutex_lock(&b.lock);
+    g_assert_true(b.refused_reasons & (1u << IPOP_REASON_PEER_NOT_ALLOWED));
+    g_mutex_unlock(&b.lock);
+    pump(&d, 1, 300);
+    g_assert_true(linked(&b, &a, &ba2));
+    g_assert_cmpstr(ba2.name, ==, "ra@ipop.test");
+    g_assert_cmpstr(ba2.address, ==, ba.address);
+    exchange(&a, &b, ab.address, ba.address);
+    exchange(&b, &a, ba.address, ab.address);
+    client_free(d);
+
+    g_assert_true(g_file_get_contents(sb, &state, NULL, NULL));
+    g_assert_nonnull(strstr(state, ipop_network_get_node_id(a.net)));
+    g_assert_null(strstr(state, "rd@ipop.test"));
+    g_assert_cmpint(stat(sb, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    g_free(state);
+    node_clear(&b);
+    node_clear(&a);
+    umask(old_mask);
+    g_free(sa);
+    g_free(sb);
+}
+
 int main(int argc, char **argv)
 {
-    static const char *const users[] = { "sa:pa", "sb:pb", "sc:pc", NULL };
+    static const char *const users[] = { "sa:pa", "sb:pb", "sc:pc", "ra:pa", "rb:pb", "rd:pd", NULL };
     int r;
 
     g_test_init(&argc, &argv, NULL);
@@ -298,6 +359,7 @@ int main(int argc, char **argv)
     port = srv.port;
     xmpp_initialize();
     g_test_add_func("/social/friends", test_social);
+    g_test_add_func("/social/relabel", test_relabel);
     r = g_test_run();
     test_prosody_free(&srv);
     return r;

@@ -178,7 +178,22 @@ typedef struct ipop_network_stats {
     uint32_t links_connected;  /**< links connected now */
     uint64_t relayed_packets;  /**< GroupVPN: packets this node relayed between two other members */
     uint64_t relay_drops;      /**< GroupVPN: packets to relay that this node dropped */
+    uint64_t relay_refused;    /**< GroupVPN: RELAYED frames dropped because they did not come from the
+                                    member relaying for their origin (a member forging another's packets) */
+    uint64_t tap_refused_type; /**< TAP: frames from peers of an Ethernet type not carried (802.1Q and
+                                    802.1ad tags unless "tap.tagged", PPPoE, MPLS, LLC, ...) */
+    uint64_t tap_refused_source; /**< TAP: frames from peers whose IP source, ARP or neighbour discovery
+                                      sender, target or link-layer address is not the peer's, or malformed */
+    uint64_t tap_refused_mac;  /**< TAP: frames from peers whose source MAC belongs to another link or to
+                                    this node, is multicast or zero, or would exceed the peer's MACs */
+    uint64_t candidates_dropped; /**< remote ICE candidates dropped: more came before the offer or answer
+                                      than a session holds (IPOP_PENDING_CANDIDATES_MAX) */
 } ipop_network_stats_t;
+
+/** Remote candidates a link holds for a session whose offer or answer has
+ * not come yet (candidates may arrive first); more are dropped and counted
+ * in ipop_network_stats_t.candidates_dropped. */
+#define IPOP_PENDING_CANDIDATES_MAX 64
 
 /** Log levels (syslog's numbers). */
 typedef enum ipop_log_level {
@@ -221,6 +236,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    up to 64 KB and unfinished checksums (device offloads, IFF_VNET_HDR),
  *    which the library splits into MTU-sized packets, and write merged ones
  *    back: far fewer reads and writes per byte.  Ignored in mode none
+ *  - "tap.tagged": "true" or "false" (default false): in mode tap, carry
+ *    frames from peers with up to two 802.1Q or 802.1ad VLAN tags (the
+ *    frame inside is checked as an untagged one); otherwise such frames
+ *    are dropped and counted (ipop_network_stats_t.tap_refused_type), as
+ *    are every Ethernet type but ARP, IPv4 and IPv6
  *  - "address": an IPv4 or IPv6 address with prefix, e.g. "10.10.0.1/24";
  *    may be set once per family
  *  - "mtu": device MTU, 576..1410 (default 1400)
@@ -387,8 +407,11 @@ IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, i
 /** SocialVPN: accepts that friend `friend_jid` (a bare JID) now runs a
  * node with another node id than the one pinned at first contact; until
  * then its links are refused with IPOP_REASON_IDENTITY_CHANGED.  Returns
- * 0, -ENOENT when no change is waiting for that friend, -EINVAL when the
- * network is not a SocialVPN, -ENOTCONN when not started. */
+ * 0, -ENOENT when no change is waiting for that friend, -EEXIST when the
+ * new node id is another friend's (a friend that announces another's node
+ * id is refused with IPOP_REASON_PEER_NOT_ALLOWED and never takes that
+ * friend's link), -EINVAL when the network is not a SocialVPN, -ENOTCONN
+ * when not started. */
 IPOP_EXPORT int ipop_network_accept_identity(ipop_network_t *net, const char *friend_jid);
 
 /** Tells the library that the host's network changed (another Wi-Fi,

@@ -67,6 +67,11 @@ class NetworkStatsStruct(ctypes.Structure):
         ("links_connected", c_uint32),
         ("relayed_packets", c_uint64),
         ("relay_drops", c_uint64),
+        ("relay_refused", c_uint64),
+        ("tap_refused_type", c_uint64),
+        ("tap_refused_source", c_uint64),
+        ("tap_refused_mac", c_uint64),
+        ("candidates_dropped", c_uint64),
     ]
 
 

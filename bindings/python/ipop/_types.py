@@ -148,3 +148,8 @@ class NetworkStats:
     links_connected: int  # links connected now
     relayed_packets: int  # GroupVPN: packets this node relayed between two other members
     relay_drops: int  # GroupVPN: packets to relay that this node dropped
+    relay_refused: int = 0  # GroupVPN: RELAYED frames not from the origin's relay, dropped
+    tap_refused_type: int = 0  # TAP: frames of an Ethernet type not carried
+    tap_refused_source: int = 0  # TAP: frames whose IP, ARP or NDP source or target is not the peer's
+    tap_refused_mac: int = 0  # TAP: frames whose source MAC belongs to another link or this node
+    candidates_dropped: int = 0  # remote ICE candidates dropped before the offer or answer

@@ -51,6 +51,11 @@ int main(void)
     FIELD(ipop_network_stats_t, links_connected);
     FIELD(ipop_network_stats_t, relayed_packets);
     FIELD(ipop_network_stats_t, relay_drops);
+    FIELD(ipop_network_stats_t, relay_refused);
+    FIELD(ipop_network_stats_t, tap_refused_type);
+    FIELD(ipop_network_stats_t, tap_refused_source);
+    FIELD(ipop_network_stats_t, tap_refused_mac);
+    FIELD(ipop_network_stats_t, candidates_dropped);
 
     /* the enums are passed as int through ctypes */
     SIZE(ipop_link_state_t);

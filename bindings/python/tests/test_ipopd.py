@@ -170,5 +170,79 @@ class IpopdCheck(unittest.TestCase):
         self.assertIn("[net0]: signal.listen missing", err)
 
 
+@unittest.skipUnless(IPOPD and hasattr(os, "geteuid") and os.geteuid() == 0, "needs ipopd and root")
+class ControlCredentials(unittest.TestCase):
+    """ipopd's control socket takes requests that change something only from
+    root or ipopd's own user (issue 13, point 10): a socket opened to others
+    answers them status, and refuses `network-changed` and `accept`."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ipop-ctl-")
+        os.chmod(self.dir, 0o755)
+        self.sock = os.path.join(self.dir, "ipopd.sock")
+        conf = os.path.join(self.dir, "ipopd.conf")
+        with open(conf, "w") as f:
+            f.write("[net0]\nmode = none\naddress = 10.81.0.1/24\nsignal.listen = 127.0.0.1:%d\n" % free_port())
+        self.log = open(os.path.join(self.dir, "ipopd.log"), "w")
+        self.daemon = subprocess.Popen([IPOPD, "--config", conf, "--control", self.sock],
+                                       stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not os.path.exists(self.sock):
+            time.sleep(0.1)
+        self.assertTrue(os.path.exists(self.sock), "ipopd opened no control socket")
+
+    def tearDown(self):
+        self.daemon.terminate()
+        self.daemon.wait(15)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ask(self, request: bytes) -> str:
+        import socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(self.sock)
+            s.sendall(request + b"\n")
+            out = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return out.decode()
+                out += chunk
+
+    def ask_as_nobody(self, requests: list[bytes]) -> list[str]:
+        """The answers to each request, asked by uid 65534 in a child process."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(r)
+                os.setgid(65534)
+                os.setuid(65534)
+                answers = [self.ask(req).split("\n", 1)[0] for req in requests]
+                os.write(w, json.dumps(answers).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            data = f.read()
+        os.waitpid(pid, 0)
+        return json.loads(data)
+
+    def test_changes_only_from_root_or_own_user(self):
+        self.assertEqual(os.stat(self.sock).st_mode & 0o777, 0o600)
+        # As made, others cannot connect at all.
+        self.assertEqual(self.ask_as_nobody([]), [])
+        # An administrator opens it to others: they get status only.
+        os.chmod(self.sock, 0o666)
+        answers = self.ask_as_nobody([b"network-changed", b"accept friend@example.org net0", b"status"])
+        self.assertTrue(answers[0].startswith("error not permitted"), answers)
+        self.assertTrue(answers[1].startswith("error not permitted"), answers)
+        self.assertEqual(answers[2], "ok")
+        with open(os.path.join(self.dir, "ipopd.log")) as f:
+            self.assertNotIn("network changed", f.read())
+        # ipopd's own user (root here) may.
+        self.assertTrue(self.ask(b"network-changed").startswith("ok"))
+
 if __name__ == "__main__":
     testmain.main()

@@ -69,6 +69,8 @@ class TestErrors(unittest.TestCase):
             self.assertIpopError(errno.EINVAL, net.set_option, "link.rekey-interval", 601)
             self.assertIpopError(errno.EINVAL, net.set_option, "link.rekey-interval", 0)
             net.set_option("link.rekey-interval", 600)
+            self.assertIpopError(errno.EINVAL, net.set_option, "tap.tagged", "maybe")
+            net.set_option("tap.tagged", True)
         finally:
             net.close()
         # and as a keyword
