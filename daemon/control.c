@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "ipopd.h"
+#include "parse.h"
 
 #define CONTROL_CLIENTS_MAX 16
 #define CONTROL_REQUEST_MAX 256
@@ -374,35 +375,28 @@ static void changed_request(const char *network, GString *out)
 }
 
 /* The protocol: one request line, "status [json]", "peers [json]",
- * "accept JID [NETWORK]" or "network-changed [NETWORK]"; the answer is
- * "ok\n" and the body, or "error TEXT\n"; then the daemon closes. */
-static void answer(const char *request, GString *out)
+ * "accept JID [NETWORK]" or "network-changed [NETWORK]" (parse.c); the
+ * answer is "ok\n" and the body, or "error TEXT\n"; then the daemon closes. */
+static void answer(const struct control_request *req, GString *out)
 {
-    g_auto(GStrv) words = g_strsplit(request, " ", 4);
-    guint count = g_strv_length(words);
-    const char *cmd = count ? words[0] : "";
-    bool json = count == 2 && strcmp(words[1], "json") == 0;
-
-    if (strcmp(cmd, "accept") == 0) {
-        if (count < 2 || count > 3 || !words[1][0] || (count == 3 && !words[2][0]))
-            g_string_append(out, "error bad request: accept JID [NETWORK]\n");
-        else
-            accept_request(words[1], count == 3 ? words[2] : NULL, out);
-    } else if (strcmp(cmd, "network-changed") == 0) {
-        if (count > 2 || (count == 2 && !words[1][0]))
-            g_string_append(out, "error bad request: network-changed [NETWORK]\n");
-        else
-            changed_request(count == 2 ? words[1] : NULL, out);
-    } else if (count > 2 || (count == 2 && !json)) {
-        g_string_append(out, "error bad request\n");
-    } else if (strcmp(cmd, "status") == 0) {
+    switch (req->cmd) {
+    case CONTROL_ACCEPT:
+        accept_request(req->arg, req->arg2, out);
+        break;
+    case CONTROL_CHANGED:
+        changed_request(req->arg, out);
+        break;
+    case CONTROL_STATUS:
         g_string_append(out, "ok\n");
-        json ? status_json(out) : status_text(out);
-    } else if (strcmp(cmd, "peers") == 0) {
+        req->json ? status_json(out) : status_text(out);
+        break;
+    case CONTROL_PEERS:
         g_string_append(out, "ok\n");
-        json ? peers_json(out) : peers_text(out);
-    } else {
-        g_string_append(out, "error unknown request\n");
+        req->json ? peers_json(out) : peers_text(out);
+        break;
+    case CONTROL_BAD:
+        g_string_append(out, req->error);
+        break;
     }
 }
 
@@ -411,13 +405,12 @@ static void answer(const char *request, GString *out)
  * connect (SO_PEERCRED): the socket is 0600, but one an administrator
  * opened to others answers them status only.  true (and the error in out)
  * when the request is refused. */
-static bool refuse_peer(int fd, const char *request, GString *out)
+static bool refuse_peer(int fd, const struct control_request *req, GString *out)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
-    size_t cmd = strcspn(request, " ");
 
-    if (!(cmd == 6 && !strncmp(request, "accept", cmd)) && !(cmd == 15 && !strncmp(request, "network-changed", cmd)))
+    if (!req->changes)
         return false;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred) &&
         (cred.uid == 0 || cred.uid == geteuid()))
@@ -458,7 +451,8 @@ static bool client_io(struct client *cl)
 {
     if (!cl->out) {
         ssize_t len = recv(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - 1 - cl->in_len, 0);
-        char *nl;
+        struct control_request req;
+        int r;
 
         if (len < 0)
             return errno == EAGAIN || errno == EINTR;
@@ -466,18 +460,16 @@ static bool client_io(struct client *cl)
             return false;
         cl->in_len += (size_t)len;
         cl->in[cl->in_len] = '\0';
-        nl = strchr(cl->in, '\n');
-        if (!nl) {
-            if (cl->in_len < sizeof(cl->in) - 1)
-                return true;
+        r = control_line(cl->in, cl->in_len, sizeof(cl->in));
+        if (r == 0)
+            return true;
+        if (r < 0) {
             cl->out = g_string_new("error request too long\n");
         } else {
-            *nl = '\0';
-            if (nl > cl->in && nl[-1] == '\r')
-                nl[-1] = '\0';
+            control_parse(cl->in, &req);
             cl->out = g_string_new(NULL);
-            if (!refuse_peer(cl->fd, cl->in, cl->out))
-                answer(cl->in, cl->out);
+            if (!refuse_peer(cl->fd, &req, cl->out))
+                answer(&req, cl->out);
         }
     }
     while (cl->out_off < cl->out->len) {

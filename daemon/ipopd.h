@@ -19,7 +19,8 @@
  * Files: config.c (command line, config file, --check), sigudp.c (the UDP
  * signalling channel and its reconnect timers), events.c (the library's
  * events, handed to the main thread), control.c (the control socket and its
- * answers), main.c (logging, the networks' lifecycle, reload, the main loop).
+ * answers), parse.c (the pure framing of datagrams and control requests,
+ * fuzzed), main.c (logging, the networks' lifecycle, reload, the main loop).
  *
  * Threads: the library calls the signal, event and log callbacks from its
  * own threads.  The signal callback only reads state that is fixed before

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ipopd.h"
+#include "parse.h"
 
 static const struct peer *find_peer(const struct net *n, const char *id)
 {
@@ -44,7 +45,7 @@ void receive_signal(struct net *n)
     ssize_t len;
 
     for (;;) {
-        char *space;
+        char *sender, *message;
         int r;
 
         len = recv(n->sock, buf, DATAGRAM_MAX, MSG_TRUNC | MSG_DONTWAIT);
@@ -58,15 +59,13 @@ void receive_signal(struct net *n)
             continue;
         }
         buf[len] = '\0';
-        space = strchr(buf, ' ');
-        if ((size_t)len != strlen(buf) || !space || space == buf) {
+        if (sig_datagram_split(buf, (size_t)len, &sender, &message) < 0) {
             log_net(n, "warning: malformed signal datagram dropped (%zd bytes)", len);
             continue;
         }
-        *space = '\0';
-        r = ipop_network_signal_receive(n->net, buf, space + 1);
+        r = ipop_network_signal_receive(n->net, sender, message);
         if (r < 0) /* the library logged it, a few lines at a time: a flood must not flood the log */
-            debug_net(n, "signal from %.8s refused: %s", buf, ipop_strerror(r));
+            debug_net(n, "signal from %.8s refused: %s", sender, ipop_strerror(r));
     }
 }
 

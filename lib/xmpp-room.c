@@ -81,6 +81,29 @@ bool ipop__xmpp_nick_node(const char *nick, char node[IPOP__NODE_ID_LEN + 1])
     return true;
 }
 
+/* ---- who speaks for our account ---- */
+
+/* Whether a and b name the same bare JID: what comes before any '/'. */
+static bool same_bare(const char *a, const char *b)
+{
+    size_t na, nb;
+
+    if (!a || !b)
+        return false;
+    na = strcspn(a, "/");
+    nb = strcspn(b, "/");
+    return na == nb && g_ascii_strncasecmp(a, b, na) == 0;
+}
+
+bool ipop__xmpp_from_account(const char *from, const char *jid, const char *bound)
+{
+    if (!from)
+        return true;
+    if (strchr(from, '/'))
+        return bound && !strcmp(from, bound);
+    return same_bare(from, jid) || same_bare(from, bound);
+}
+
 static void new_nick(ipop__room *r)
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";

@@ -56,6 +56,13 @@ GPtrArray *ipop__room_fanout(const ipop__room *r, const char *node);
  * (1 to 16 of a-z 0-9) when the plain one was taken.  Pure. */
 bool ipop__xmpp_nick_node(const char *nick, char node[IPOP__NODE_ID_LEN + 1]);
 
+/* RFC 6121 2.1.3 and 2.1.6: whether what comes `from` there is our own
+ * account's word (roster results and pushes): no 'from', our bare JID
+ * (`jid`'s or `bound`'s, local part and domain without case, as the server
+ * prepares them) or exactly our full JID `bound` (NULL before binding).
+ * Anyone else can address our full JID with anything.  Pure. */
+bool ipop__xmpp_from_account(const char *from, const char *jid, const char *bound);
+
 /* Writes `text` escaped for XML character data and attributes; the caller
  * frees the result with g_free.  Pure. */
 char *ipop__xml_escape(const char *text);

@@ -130,32 +130,10 @@ static void refuse(ipop__xmpp *x, const char *from, const char *why)
     emit(x, IPOP__XMPP_REFUSED, from, why);
 }
 
-/* Whether `a` and `b` name the same bare JID (the local part and domain
- * compare without case, as the server prepares them). */
-static bool same_bare(xmpp_ctx_t *ctx, const char *a, const char *b)
-{
-    char *ba = a ? xmpp_jid_bare(ctx, a) : NULL, *bb = b ? xmpp_jid_bare(ctx, b) : NULL;
-    bool same = ba && bb && !g_ascii_strcasecmp(ba, bb);
-
-    if (ba)
-        xmpp_free(ctx, ba);
-    if (bb)
-        xmpp_free(ctx, bb);
-    return same;
-}
-
-/* RFC 6121 2.1.3 and 2.1.6: what the server says about our account comes
- * with no 'from', or from our bare JID (or our own full JID).  Anyone else
- * can address our full JID with anything. */
+/* RFC 6121 2.1.3 and 2.1.6: see ipop__xmpp_from_account. */
 static bool from_own_account(ipop__xmpp *x, const char *from)
 {
-    const char *bound = xmpp_conn_get_bound_jid(x->conn);
-
-    if (!from)
-        return true;
-    if (strchr(from, '/'))
-        return bound && !strcmp(from, bound);
-    return same_bare(x->ctx, from, x->jid) || (bound && same_bare(x->ctx, from, bound));
+    return ipop__xmpp_from_account(from, x->jid, xmpp_conn_get_bound_jid(x->conn));
 }
 
 /* The room `from` (room/nick, or the room itself) belongs to, and the nick

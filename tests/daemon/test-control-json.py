@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: MIT
 """ipopctl status --json and peers --json give documents that parse, with
 the members scripts read, also when a name is not UTF-8: its bad bytes
-become U+FFFD and the rest of the name stays as written.
+become U+FFFD and the rest of the name stays as written.  Malformed
+request lines get their error answer.
 
 usage: test-control-json.py IPOPD IPOPCTL   (no root needed)"""
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -50,4 +52,22 @@ with Daemon(ipopd, config) as d:
     peers = json.loads(ctl(d, "peers", "--json"))
     if peers != {"peers": []}:
         fail("peers --json: %r" % peers)
+    # The request line as ipopctl does not send it (daemon/parse.c): each
+    # answered with its error, the daemon still answering afterwards.
+    for req, want in ((b"status xml\n", b"error bad request\n"),
+                      (b"status json\r\n", b"ok\n{"),
+                      (b"stop\n", b"error unknown request\n"),
+                      (b"network-changed a b\n", b"error bad request: network-changed [NETWORK]\n"),
+                      (b"accept\n", b"error bad request: accept JID [NETWORK]\n"),
+                      (b"x" * 255, b"error request too long\n")):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(10)
+            c.connect(d.control)
+            c.sendall(req)
+            got = b""
+            while chunk := c.recv(65536):
+                got += chunk
+        if not got.startswith(want):
+            fail("request %r: answer %r, want %r" % (req[:40], got[:200], want))
+    ctl(d, "status")
 print("ok: status --json and peers --json parse; a non-UTF-8 name shows as %r" % n["name"])
