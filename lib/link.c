@@ -115,7 +115,11 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
     if (g_atomic_int_get(&link->state) == (gint)state)
         return;
     g_atomic_int_set(&link->reason, reason);
-    g_atomic_int_set(&link->state, state);
+    /* Routes first, then CONNECTED: a host that sees the state (another
+     * thread polling ipop_link_get_state) may send at once, and must find
+     * the route there. */
+    if (state != IPOP_LINK_CONNECTED)
+        g_atomic_int_set(&link->state, state);
 
     if (state == IPOP_LINK_CONNECTED && !link->in_fwd) {
         /* A SocialVPN friend is reached at its alias here, over IPv4 only;
@@ -133,6 +137,8 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
         ipop__fwd_remove_owner(net->fwd, link);
         link->in_fwd = false;
     }
+    if (state == IPOP_LINK_CONNECTED)
+        g_atomic_int_set(&link->state, state);
     if (state == IPOP_LINK_CONNECTED)
         link->ops->link_up(net, link); /* TAP: the neighbour requests it missed */
     snprintf(detail, sizeof(detail), "link to %s %s%s%s%s", ipop__link_tag(link->peer_id), ipop_link_state_str(state),
