@@ -533,22 +533,32 @@ static int decode_cert(ipop__cert *c, cursor *cur)
     return 0;
 }
 
+/* A line of at most max bytes that starts with magic and a space: the
+ * cursor is set on what follows. */
+static int open_line(cursor *cur, const char *text, size_t len, size_t max, const char *magic)
+{
+    size_t mlen = strlen(magic);
+    int r = check_line(text, &len, max);
+
+    if (r < 0)
+        return r;
+    if (len <= mlen || memcmp(text, magic, mlen) != 0 || text[mlen] != ' ')
+        return -EINVAL;
+    *cur = (cursor){ .text = text, .len = len, .pos = mlen + 1 };
+    return 0;
+}
+
 int ipop__cert_decode(ipop__cert *c, const char *text, size_t len)
 {
-    cursor cur = { text, 0, 0 };
-    size_t mlen = strlen(CERT_MAGIC);
+    cursor cur = { 0 };
     int r;
 
     if (!c)
         return -EINVAL;
     memset(c, 0, sizeof(*c));
-    r = check_line(text, &len, IPOP__CERT_MAX);
+    r = open_line(&cur, text, len, IPOP__CERT_MAX, CERT_MAGIC);
     if (r < 0)
         return r;
-    cur.len = len;
-    if (len <= mlen || memcmp(text, CERT_MAGIC, mlen) != 0 || text[mlen] != ' ')
-        return -EINVAL;
-    cur.pos = mlen + 1;
     r = decode_cert(c, &cur);
     if (r < 0)
         memset(c, 0, sizeof(*c));
@@ -610,20 +620,15 @@ static int decode_crl(ipop__crl *l, cursor *cur)
 
 int ipop__crl_decode(ipop__crl *l, const char *text, size_t len)
 {
-    cursor cur = { text, 0, 0 };
-    size_t mlen = strlen(CRL_MAGIC);
+    cursor cur = { 0 };
     int r;
 
     if (!l)
         return -EINVAL;
     memset(l, 0, sizeof(*l));
-    r = check_line(text, &len, IPOP__CRL_MAX);
+    r = open_line(&cur, text, len, IPOP__CRL_MAX, CRL_MAGIC);
     if (r < 0)
         return r;
-    cur.len = len;
-    if (len <= mlen || memcmp(text, CRL_MAGIC, mlen) != 0 || text[mlen] != ' ')
-        return -EINVAL;
-    cur.pos = mlen + 1;
     r = decode_crl(l, &cur);
     if (r < 0)
         memset(l, 0, sizeof(*l));
