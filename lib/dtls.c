@@ -401,6 +401,8 @@ static bool rekey_tx_fresh_locked(ipop_link_t *link)
     uint64_t used = link->dtls.rec_tx.seq - k->tx_gen_seq;
 
     if (used >= 2 * ipop__dtls_rekey_records) {
+        if (!k->hard_hit)
+            k->hard_hits++;
         k->hard_hit = true;
         return false;
     }
@@ -604,7 +606,7 @@ static int send_sealed(ipop_link_t *link, const uint8_t *rec, size_t len)
         out = d->tx_batch + (size_t)d->tx_batch_n * DTLS_MTU;
     }
     if (!rekey_tx_fresh_locked(link))
-        return -EIO;
+        return -ENOBUFS; /* the key seals no more until the renewal under way ends: try again */
     n = ipop__rec_seal(&d->rec_tx, rec, len, out, DTLS_MTU);
     if (n < 0)
         return n == -EMSGSIZE ? -EMSGSIZE : -EIO;

@@ -61,6 +61,7 @@ struct ipop__rekey {
     uint32_t pending;           /* the generation we proposed, unanswered; 0: none */
     gint64 pending_since, pending_sent;
     guint64 done;               /* generations switched to (tests) */
+    guint64 hard_hits;          /* generations that reached the hard limit (tests) */
     bool test_mute;             /* tests: a peer that never answers a rekey */
 };
 

@@ -227,7 +227,12 @@ static void test_under_traffic(void)
 
 /* With a key good for 400 records (the test knob; 2^31 by default), a
  * blast of 10,000 packets each way renews the keys many times, and loses
- * nothing: the proposal goes out at once, not at the next tick. */
+ * nothing: the proposal goes out at once, not at the next tick.  A key
+ * that reaches the hard limit (800) refuses sends with -ENOBUFS until the
+ * renewal ends; blast() tries again, as a host would.  A proposal that
+ * waited for the 1-s tick would let every generation reach it; at once,
+ * only a round trip slower than 400 records does (seen under ASan on a
+ * loaded machine), so at most half the generations may. */
 static void test_record_limit(void)
 {
     node a, b;
@@ -244,9 +249,10 @@ static void test_record_limit(void)
     /* each blast sealed >= 10,000 records on one side: >= 20 generations */
     g_assert_cmpuint(rekeys(la), >=, 20);
     g_assert_cmpuint(rekeys(lb), >=, 20);
-    /* no record refused at the hard limit (800) */
-    g_assert_cmpuint(tx_drops(la), ==, 0);
-    g_assert_cmpuint(tx_drops(lb), ==, 0);
+    g_test_message("generations at the hard limit: a %" G_GUINT64_FORMAT ", b %" G_GUINT64_FORMAT,
+                   la->dtls.rekey.hard_hits, lb->dtls.rekey.hard_hits);
+    g_assert_cmpuint(la->dtls.rekey.hard_hits * 2, <=, rekeys(la));
+    g_assert_cmpuint(lb->dtls.rekey.hard_hits * 2, <=, rekeys(lb));
     {
         uint16_t epoch;
         uint64_t seq;

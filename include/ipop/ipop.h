@@ -451,7 +451,9 @@ IPOP_EXPORT int ipop_network_set_packet_cb(ipop_network_t *net, ipop_packet_cb c
  * IPOP_MAX_PACKET (or the MTU), -EINVAL for a packet that does not parse,
  * -EHOSTUNREACH when no link serves the destination, -ENOTCONN when that
  * link is not connected (in a GroupVPN: and no other member relays to its
- * peer; see ipop_link_stats_t.relay_id), -ENOBUFS when the socket is full. */
+ * peer; see ipop_link_stats_t.relay_id), -ENOBUFS when the socket is full
+ * or the link's key has sealed all it may until its renewal completes (both
+ * pass: try again). */
 IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet, size_t len);
 
 /** Sets the event callback.  -EBUSY once started. */
