@@ -323,6 +323,41 @@ static void test_peer_silent(void)
     node_clear(&b);
 }
 
+/* ---- the hard limit ---- */
+
+/* b never answers, so a's key reaches its hard limit (twice the test's 400
+ * records): the next send is refused with -ENOBUFS, which tells a host to
+ * try again (not -EIO, which reads as fatal), and no record is sealed past
+ * the limit. */
+static void test_hard_limit(void)
+{
+    node a, b;
+    ipop_link_t *la, *lb;
+    guint8 buf[IPOP_MAX_PACKET];
+    uint64_t saved = ipop__dtls_rekey_records, seq;
+    uint16_t epoch;
+    int r = 0, sent = 0;
+
+    ipop__dtls_rekey_records = 400;
+    pair_up(&a, &b, "10.44.0.1", "10.44.0.2", NULL, NULL);
+    la = wait_direct(&a, &b);
+    lb = wait_direct(&b, &a);
+    ipop__net_call(b.net, mute, lb);
+    build_packet(buf, AF_INET, a.addr4, b.addr4, 0, 200);
+    while (sent < 2000 && (r = ipop_network_send_packet(a.net, buf, 200)) == 0)
+        sent++;
+    g_test_message("%d packets sealed before the refusal", sent);
+    g_assert_cmpint(r, ==, -ENOBUFS);
+    g_assert_cmpint(sent, <, 800);
+    g_assert_cmpuint(la->dtls.rekey.hard_hits, ==, 1);
+    tx_state(la, &epoch, &seq);
+    g_assert_cmpuint(seq - la->dtls.rekey.tx_gen_seq, ==, 800);
+    g_assert_cmpint(ipop_network_send_packet(a.net, buf, 200), ==, -ENOBUFS);
+    node_clear(&a);
+    node_clear(&b);
+    ipop__dtls_rekey_records = saved;
+}
+
 /* ---- GnuTLS's retransmitted flight after the hand-over ---- */
 
 typedef struct inject {
@@ -517,5 +552,6 @@ int main(int argc, char **argv)
     g_test_add_func("/rekey/under-traffic", test_under_traffic);
     g_test_add_func("/rekey/record-limit", test_record_limit);
     g_test_add_func("/rekey/peer-silent", test_peer_silent);
+    g_test_add_func("/rekey/hard-limit", test_hard_limit);
     return g_test_run();
 }
