@@ -91,7 +91,7 @@ function drawing(n) {
   const links = [...n.links].sort((a, b) => (a.peer_id < b.peer_id ? -1 : 1));
   const size = 760, c = size / 2, count = links.length;
   const r = count > 24 ? 250 : 180, dot = count > 32 ? 3.5 : 5;
-  const s = svg("svg", { class: "overlay", viewBox: `0 0 ${size} ${size}`, role: "img",
+  const s = svg("svg", { class: count <= 16 ? "overlay few" : "overlay", viewBox: `0 0 ${size} ${size}`, role: "img",
     "aria-label": `overlay of ${count} peers` });
   const pos = new Map();
   links.forEach((l, i) => {
