@@ -130,6 +130,30 @@ def check_http():
         fail("HEAD /metrics: %d with %d bytes of body" % (status, len(body)))
 
 
+def check_no_fd_leak(pid):
+    """Connections of every kind leave no descriptor behind (libsoup 3.2
+    keeps kept-alive connections that the client closes: ipopd answers one
+    request per connection)."""
+    def fds():
+        return len(os.listdir("/proc/%d/fd" % pid))
+
+    before = fds()
+    for i in range(150):
+        kind = i % 3
+        with socket.create_connection(("127.0.0.1", HTTP_PORT), timeout=10) as c:
+            if kind == 1:
+                c.sendall(b"garbage\r\n\r\n")
+            elif kind == 2:
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            if kind:
+                while c.recv(65536):
+                    pass
+    time.sleep(0.5)
+    after = fds()
+    if after > before + 5:
+        fail("ipopd holds %d descriptors after 150 connections, %d before" % (after, before))
+
+
 def check_ipopctl(d, http_fams):
     r = subprocess.run([ipopctl, "--control", d.control, "metrics"], capture_output=True, timeout=10)
     if r.returncode != 0:
@@ -290,6 +314,7 @@ def main():
                 if (promtext.value(scrape(), "ipop_link_rtt_seconds", peer=ids["b"]) or 0) <= 0:
                     fail("no RTT for the connected link")
             check_http()
+            check_no_fd_leak(a.proc.pid)
             check_ipopctl(a, fams)
             shot = os.path.join(outdir, "status-page-live.png")
             dom = browse(chromium, URL + "/", shot, work)
@@ -299,6 +324,12 @@ def main():
             if "metrics and status page on %s/" % URL not in a.read_log():
                 fail("ipopd did not log where the page is")
             files = page_files()
+            # A clean stop, also under ASan (leaks) with connections served.
+            for d in (a, b):
+                d.proc.terminate()
+                rc = d.proc.wait(60)
+                if rc != 0:
+                    fail("ipopd exited with %d after SIGTERM:\n%s" % (rc, d.read_log()[-6000:]))
         check_hostile(chromium, work, files)
     finally:
         shutil.rmtree(work, ignore_errors=True)
