@@ -154,6 +154,24 @@ def check_no_fd_leak(pid):
         fail("ipopd holds %d descriptors after 150 connections, %d before" % (after, before))
 
 
+def check_refusals(peer):
+    """Forged signalling datagrams to a's UDP port: refused, counted in
+    total and by reason."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        for m in (b"not-a-node-id hello", peer.encode() + b" {not json", peer.encode() + b" x"):
+            u.sendto(m, ("127.0.0.1", SIG_A))
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        fams = scrape()
+        total = promtext.value(fams, "ipop_signal_refused_total", network="vpn")
+        by_reason = sum(v for _, l, v in fams["ipop_refused_total"]["samples"] if l["network"] == "vpn")
+        if total >= 3 and by_reason >= 3:
+            return
+        time.sleep(0.2)
+    fail("3 forged datagrams: ipop_signal_refused_total %r, ipop_refused_total %r"
+         % (total, fams["ipop_refused_total"]["samples"]))
+
+
 def check_ipopctl(d, http_fams):
     r = subprocess.run([ipopctl, "--control", d.control, "metrics"], capture_output=True, timeout=10)
     if r.returncode != 0:
@@ -315,6 +333,7 @@ def main():
                     fail("no RTT for the connected link")
             check_http()
             check_no_fd_leak(a.proc.pid)
+            check_refusals(ids["b"])
             check_ipopctl(a, fams)
             shot = os.path.join(outdir, "status-page-live.png")
             dom = browse(chromium, URL + "/", shot, work)
