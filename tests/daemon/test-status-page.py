@@ -145,9 +145,11 @@ def check_no_fd_leak(pid):
                 c.sendall(b"garbage\r\n\r\n")
             elif kind == 2:
                 c.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            if kind:
-                while c.recv(65536):
+            try:
+                while kind and c.recv(65536):
                     pass
+            except TimeoutError:
+                fail("ipopd kept a connection open after its answer (it answers one request per connection)")
     time.sleep(0.5)
     after = fds()
     if after > before + 5:
