@@ -9,7 +9,10 @@ browser meet them, without root:
     serves /metrics, which parses strictly (promtext.py) and shows the
     link connected, and `ipopctl metrics` says the same;
   - only GET and HEAD, a Host that is an address or localhost, the page's
-    own files under a Content-Security-Policy;
+    own files under a Content-Security-Policy; no descriptor kept per
+    connection; forged signalling counted by reason; SIGHUP moves the
+    server to a changed metrics.listen; ipopd stops with status 0 (under
+    ASan: no leak);
   - Debian's headless chromium loads the page: the peer is in the DOM
     after the script ran;
   - the same page, served with a status.json of 64 members whose names
@@ -172,6 +175,30 @@ def check_refusals(peer):
         time.sleep(0.2)
     fail("3 forged datagrams: ipop_signal_refused_total %r, ipop_refused_total %r"
          % (total, fams["ipop_refused_total"]["samples"]))
+
+
+def check_reload_moves(d, conf):
+    """SIGHUP with another metrics.listen: served there, no longer here."""
+    import signal
+    moved = HTTP_PORT + 3
+    with open(d.conf, "w") as f:
+        f.write(conf.replace("127.0.0.1:%d\n" % HTTP_PORT, "127.0.0.1:%d\n" % moved, 1))
+    d.proc.send_signal(signal.SIGHUP)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % moved, timeout=5) as r:
+                promtext.parse(r.read().decode())
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        fail("no metrics on the new address after SIGHUP:\n" + d.read_log())
+    try:
+        get("/metrics")
+        fail("the old metrics address still answers after SIGHUP moved it")
+    except OSError:
+        pass
 
 
 def check_ipopctl(d, http_fams):
@@ -345,6 +372,7 @@ def main():
             if "metrics and status page on %s/" % URL not in a.read_log():
                 fail("ipopd did not log where the page is")
             files = page_files()
+            check_reload_moves(a, conf_a)
             # A clean stop, also under ASan (leaks) with connections served.
             for d in (a, b):
                 d.proc.terminate()
