@@ -15,6 +15,10 @@
 #include "ipopd.h"
 
 static const char *state_dir = DEFAULT_STATE_DIR;
+/* The [ipopd] section of the config last accepted. */
+static struct daemon_conf daemon_conf;
+/* The section of ipopd's own settings; every other one is a network. */
+#define DAEMON_SECTION "ipopd"
 
 struct config {
     const char *file;
@@ -392,6 +396,60 @@ out:
     return r;
 }
 
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    return ss->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* [ipopd]: metrics.listen, metrics.allow-remote.  The page and the metrics
+ * name every member and its addresses to whoever reaches them, without a
+ * password: loopback only, unless allowed in so many words. */
+static int load_daemon_section(const struct config *c, struct daemon_conf *dc)
+{
+    const char *g = DAEMON_SECTION;
+    g_auto(GStrv) keys = g_key_file_get_keys(c->kf, g, NULL, NULL);
+    g_autoptr(GError) error = NULL;
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    for (size_t i = 0; keys && keys[i]; i++) {
+        if (strcmp(keys[i], "metrics.listen") != 0 && strcmp(keys[i], "metrics.allow-remote") != 0) {
+            config_error(c, 0, g, keys[i], "unknown key: [%s] holds ipopd's own settings (metrics.listen, "
+                         "metrics.allow-remote), not a network", g);
+            return -EINVAL;
+        }
+    }
+    if (g_key_file_has_key(c->kf, g, "metrics.allow-remote", NULL)) {
+        dc->metrics_allow_remote = g_key_file_get_boolean(c->kf, g, "metrics.allow-remote", &error);
+        if (error) {
+            config_error(c, 0, g, "metrics.allow-remote", "expected true or false");
+            return -EINVAL;
+        }
+    }
+    if (!g_key_file_has_key(c->kf, g, "metrics.listen", NULL))
+        return 0;
+    dc->metrics_listen = g_key_file_get_string(c->kf, g, "metrics.listen", NULL);
+    if (!dc->metrics_listen || parse_hostport(dc->metrics_listen, &ss, &len) < 0) {
+        config_error(c, 0, g, "metrics.listen", "expected IP:PORT or [IPv6]:PORT, got \"%s\"",
+                     dc->metrics_listen ? dc->metrics_listen : "");
+        return -EINVAL;
+    }
+    if (!is_loopback(&ss) && !dc->metrics_allow_remote) {
+        config_error(c, 0, g, "metrics.listen", "%s is not a loopback address: the status page and metrics show "
+                     "every member and address, without a password; set metrics.allow-remote = true to serve "
+                     "them there anyway", dc->metrics_listen);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const struct daemon_conf *config_daemon(void)
+{
+    return &daemon_conf;
+}
+
 /* Reads FILE into a list of networks, configured but not started.  Prints
  * what is wrong and returns -EINVAL on a bad config. */
 int load_config(const char *file, GPtrArray **ret)
@@ -403,6 +461,7 @@ int load_config(const char *file, GPtrArray **ret)
     g_auto(GStrv) lines = NULL;
     GPtrArray *list = NULL;
     struct config c = {.file = file, .kf = kf};
+    struct daemon_conf dc = {0};
     gsize count = 0;
 
     if (!g_file_get_contents(file, &text, NULL, &error)) {
@@ -416,21 +475,32 @@ int load_config(const char *file, GPtrArray **ret)
         return -EINVAL;
     }
     groups = g_key_file_get_groups(kf, &count);
-    if (count == 0) {
+    if (count == 0 || (count == 1 && strcmp(groups[0], DAEMON_SECTION) == 0)) {
         config_error(&c, 0, NULL, NULL, "no network: add a group such as [net0]");
+        return -EINVAL;
+    }
+    if (g_key_file_has_group(kf, DAEMON_SECTION) && load_daemon_section(&c, &dc) < 0) {
+        g_free(dc.metrics_listen);
         return -EINVAL;
     }
     list = g_ptr_array_new();
     for (gsize i = 0; i < count; i++) {
-        struct net *n = net_new(groups[i]);
+        struct net *n;
+
+        if (strcmp(groups[i], DAEMON_SECTION) == 0)
+            continue;
+        n = net_new(groups[i]);
 
         g_ptr_array_add(list, n);
         if (load_group(&c, n) < 0) {
             net_list_free(list);
+            g_free(dc.metrics_listen);
             return -EINVAL;
         }
     }
     explicit_bzero(text, strlen(text));
+    g_free(daemon_conf.metrics_listen);
+    daemon_conf = dc;
     *ret = list;
     return 0;
 }

@@ -168,7 +168,7 @@ static void json_finish(JsonBuilder *b, GString *s)
     g_string_append_c(s, '\n');
 }
 
-static void status_json(GString *s)
+void control_status_json(GString *s)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -375,7 +375,7 @@ static void changed_request(const char *network, GString *out)
 }
 
 /* The protocol: one request line, "status [json]", "peers [json]",
- * "accept JID [NETWORK]" or "network-changed [NETWORK]" (parse.c); the
+ * "metrics", "accept JID [NETWORK]" or "network-changed [NETWORK]" (parse.c); the
  * answer is "ok\n" and the body, or "error TEXT\n"; then the daemon closes. */
 static void answer(const struct control_request *req, GString *out)
 {
@@ -388,11 +388,15 @@ static void answer(const struct control_request *req, GString *out)
         break;
     case CONTROL_STATUS:
         g_string_append(out, "ok\n");
-        req->json ? status_json(out) : status_text(out);
+        req->json ? control_status_json(out) : status_text(out);
         break;
     case CONTROL_PEERS:
         g_string_append(out, "ok\n");
         req->json ? peers_json(out) : peers_text(out);
+        break;
+    case CONTROL_METRICS:
+        g_string_append(out, "ok\n");
+        metrics_text(out);
         break;
     case CONTROL_BAD:
         g_string_append(out, req->error);

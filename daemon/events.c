@@ -55,6 +55,7 @@ void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_data)
     struct link_event le = {.net_id = n->id, .link = ev->link, .state = ev->state, .reason = ev->reason};
 
     (void)net;
+    metrics_event(n, ev);
     switch (ev->type) {
     case IPOP_EVENT_LINK_STATE:
         /* The library logs state changes itself, at level info. */

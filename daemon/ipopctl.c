@@ -3,11 +3,12 @@
  * ipopctl: asks a running ipopd over its control socket.
  *
  *   ipopctl [--control PATH] status|peers [--json]
+ *   ipopctl [--control PATH] metrics
  *   ipopctl [--control PATH] accept JID [--network NAME]
  *   ipopctl [--control PATH] network-changed [--network NAME]
  *
  * The protocol (daemon/control.c, answer()): one request line, "status [json]",
- * "peers [json]", "accept JID [NETWORK]" or "network-changed [NETWORK]";
+ * "peers [json]", "metrics", "accept JID [NETWORK]" or "network-changed [NETWORK]";
  * the daemon answers "ok" and the body, or "error TEXT", and closes.
  */
 #define _GNU_SOURCE
@@ -35,10 +36,12 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ipopctl [--control PATH] status|peers [--json]\n"
+               "       ipopctl [--control PATH] metrics\n"
                "       ipopctl [--control PATH] accept JID [--network NAME]\n"
                "       ipopctl [--control PATH] network-changed [--network NAME]\n"
                "accept: SocialVPN friend JID runs a node with a new identity; link with it again.\n"
                "network-changed: the host moved to another network; links start ICE again now.\n"
+               "metrics: the counters in the Prometheus text format, as metrics.listen serves them.\n"
                "The control socket is PATH, else $IPOPD_CONTROL, else " DEFAULT_CONTROL ".\n");
 }
 
@@ -226,6 +229,8 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
         snprintf(request, sizeof(request), "network-changed%s%s\n", network ? " " : "", network ? network : "");
+    } else if (strcmp(cmd, "metrics") == 0 && optind + 1 == argc && !network && !json) {
+        snprintf(request, sizeof(request), "metrics\n");
     } else if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0) && optind + 1 == argc && !network) {
         snprintf(request, sizeof(request), "%s%s\n", cmd, json ? " json" : "");
     } else {

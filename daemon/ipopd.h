@@ -53,6 +53,9 @@
 /* Identity changes of SocialVPN friends remembered per network for
  * ipopctl; the oldest go first. */
 #define PENDING_MAX 16
+/* Refusals counted per reason code for /metrics; codes beyond count as 0
+ * ("other"). */
+#define REFUSED_REASONS 32
 
 struct peer {
     char *id;
@@ -95,6 +98,13 @@ struct net {
     GPtrArray *links;             /* ipop_link_t *, seen in link events; main thread only */
     GPtrArray *pending;           /* struct pending *; main thread only */
     char own_id[IPOP_NODE_ID_MAX + 1];
+    uint64_t refused[REFUSED_REASONS]; /* by ipop_reason_t; atomic: the library's threads count */
+};
+
+/* ipopd's own settings: the [ipopd] section of the config file (config.c). */
+struct daemon_conf {
+    char *metrics_listen;         /* metrics.listen, "IP:PORT", or NULL: no HTTP server */
+    bool metrics_allow_remote;    /* metrics.allow-remote: serve on an address that is not loopback */
 };
 
 /* The command line (config.c). */
@@ -142,6 +152,8 @@ int print_new_secret(void);
 /* Reads FILE into a list of networks, configured but not started.  Prints
  * what is wrong and returns -EINVAL on a bad config. */
 int load_config(const char *file, GPtrArray **ret);
+/* The [ipopd] section of the last config load_config() accepted. */
+const struct daemon_conf *config_daemon(void);
 int check_config(const char *file);
 
 /* sigudp.c */
@@ -164,6 +176,27 @@ void remember_link(struct net *n, ipop_link_t *link);
 void pending_forget(struct net *n, const char *peer_id, const char *jid);
 void log_status(void);
 
+/* metrics.c */
+/* Library thread: counts refusals by reason. */
+void metrics_event(struct net *n, const ipop_event_t *ev);
+/* Appends the Prometheus text exposition of every network and link. */
+void metrics_text(GString *s);
+/* The signalling of a network: "udp" or "xmpp"; "up", "down" or "unknown". */
+const char *signal_transport(const struct net *n);
+const char *signal_state(const struct net *n);
+
+/* http.c: the metrics and status page over HTTP (libsoup), driven by the
+ * main loop. */
+int http_configure(const struct daemon_conf *conf);
+void http_stop(void);
+/* Appends the server's fds to poll and lowers *timeout (ms, -1: none) to
+ * its next deadline. */
+void http_pollfds(GArray *fds, int *timeout);
+/* p: the entries http_pollfds() appended, after poll(). */
+void http_dispatch(const struct pollfd *p);
+/* A Host header the server answers: an IP address or localhost. */
+bool http_host_allowed(const char *host);
+
 /* notify.c */
 /* Sends STATE ("READY=1\nSTATUS=...") to systemd over $NOTIFY_SOCKET; 0
  * when there is none, -errno when the datagram did not go. */
@@ -174,6 +207,8 @@ bool stderr_is_journal(void);
 /* control.c */
 int control_open(const char *path);
 void control_close(void);
+/* What `ipopctl status --json` prints, on one line. */
+void control_status_json(GString *s);
 /* Appends the fds to poll: the socket, then each client. */
 void control_pollfds(GArray *fds);
 /* p: the entries control_pollfds() appended, after poll(). */

@@ -305,6 +305,7 @@ static void reload(const char *file)
         g_ptr_array_add(start, g_ptr_array_index(fresh, i));
     g_ptr_array_free(fresh, TRUE);
     log_net(NULL, "reload: %u unchanged, %u stopped, %u to start", kept, gone->len, start->len);
+    http_configure(config_daemon()); /* restarts the server when [ipopd] changed */
     remove_nets(gone);
     if (add_nets(start, true) < 0)
         log_net(NULL, "warning: reload: some networks did not start (ipopctl status shows which)");
@@ -332,9 +333,10 @@ static int main_loop(int sigfd, const char *config)
 
     for (;;) {
         /* Rebuilt at each turn: reloads and clients change the set. */
-        size_t first_net, first_control;
+        size_t first_net, first_control, first_http;
         struct pollfd *p;
         int64_t now = now_ms();
+        int timeout = next_timeout(now, status_at);
 
         g_array_set_size(fds, 0);
         g_array_append_val(fds, ((struct pollfd){.fd = sigfd, .events = POLLIN}));
@@ -344,8 +346,10 @@ static int main_loop(int sigfd, const char *config)
             g_array_append_val(fds, ((struct pollfd){.fd = net_at(i)->sock, .events = POLLIN}));
         first_control = fds->len;
         control_pollfds(fds);
+        first_http = fds->len;
+        http_pollfds(fds, &timeout);
         p = (struct pollfd *)fds->data;
-        if (poll(p, fds->len, next_timeout(now, status_at)) < 0) {
+        if (poll(p, fds->len, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_net(NULL, "error: poll: %s", strerror(errno));
@@ -369,6 +373,7 @@ static int main_loop(int sigfd, const char *config)
             if (p[first_net + i].revents & POLLIN)
                 receive_signal(net_at(i));
         control_dispatch(p + first_control);
+        http_dispatch(p + first_http);
         now = now_ms();
         control_expire(now);
         run_timers(now);
@@ -418,12 +423,15 @@ static int run(const char *config, const char *control, bool control_explicit)
     }
     if (add_nets(fresh, false) < 0)
         goto out;
+    /* Not fatal: the networks run on without their page. */
+    http_configure(config_daemon());
     /* Every network started: devices exist, with their addresses, and the
      * control socket answers.  Units ordered after ipopd can use them. */
     notify_ready();
     status = main_loop(sigfd, config);
     notify_state("STOPPING=1");
 out:
+    http_stop();
     control_close();
     /* Stop says goodbye to the peers and removes the devices. */
     all = g_ptr_array_copy(nets, NULL, NULL);

@@ -75,6 +75,9 @@ void control_parse(char *line, struct control_request *req)
             req->cmd = CONTROL_CHANGED;
             req->arg = count == 2 ? words[1] : NULL;
         }
+    } else if (strcmp(cmd, "metrics") == 0) {
+        req->cmd = count == 1 ? CONTROL_METRICS : CONTROL_BAD;
+        req->error = count == 1 ? NULL : "error bad request: metrics\n";
     } else if (count > 2 || (count == 2 && !json)) {
         req->error = "error bad request\n";
     } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0) {

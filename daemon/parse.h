@@ -25,6 +25,7 @@ enum control_cmd {
     CONTROL_PEERS,
     CONTROL_ACCEPT,               /* arg: the JID, arg2: the network or NULL */
     CONTROL_CHANGED,              /* network-changed; arg: the network or NULL */
+    CONTROL_METRICS,              /* the Prometheus text format */
 };
 
 struct control_request {

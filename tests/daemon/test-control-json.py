@@ -59,6 +59,8 @@ with Daemon(ipopd, config) as d:
                       (b"stop\n", b"error unknown request\n"),
                       (b"network-changed a b\n", b"error bad request: network-changed [NETWORK]\n"),
                       (b"accept\n", b"error bad request: accept JID [NETWORK]\n"),
+                      (b"metrics json\n", b"error bad request: metrics\n"),
+                      (b"metrics\n", b"ok\n# HELP ipop_build_info "),
                       (b"x" * 255, b"error request too long\n")):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
             c.settimeout(10)

@@ -83,6 +83,12 @@ static void test_request(void)
     r = parse("peers");
     g_assert_cmpint(r.cmd, ==, CONTROL_PEERS);
 
+    r = parse("metrics");
+    g_assert_cmpint(r.cmd, ==, CONTROL_METRICS);
+    g_assert_false(r.changes);
+    g_assert_cmpstr(parse("metrics json").error, ==, "error bad request: metrics\n");
+    g_assert_cmpstr(parse("metrics ").error, ==, "error bad request: metrics\n");
+
     r = parse("accept bob@example.org");
     g_assert_cmpint(r.cmd, ==, CONTROL_ACCEPT);
     g_assert_true(r.changes);
