@@ -120,6 +120,36 @@ static void pending_json(JsonBuilder *b, const struct net *n)
     json_builder_end_array(b);
 }
 
+/* The built-in signalling's state; false when the network has none. */
+static bool signal_status(struct net *n, ipop_signal_status_t *ss)
+{
+    *ss = (ipop_signal_status_t){.size = sizeof(*ss)};
+    return n->overlay != OVERLAY_NONE && n->started && ipop_network_get_signal_status(n->net, ss) == 0 &&
+           ss->state != IPOP_SIGNAL_NONE;
+}
+
+static void signal_json(JsonBuilder *b, struct net *n)
+{
+    ipop_signal_status_t ss;
+
+    json_builder_set_member_name(b, "signalling");
+    if (!signal_status(n, &ss)) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_object(b);
+    add_str(b, "transport", "xmpp");
+    add_str(b, "state", ipop_signal_state_str(ss.state));
+    add_str(b, "reason", ipop_reason_str(ss.reason));
+    add_opt_str(b, "detail", ss.detail);
+    add_opt_str(b, "condition", ss.condition);
+    add_opt_str(b, "fingerprint", ss.fingerprint);
+    add_uint(b, "since_s", ss.since_ms / 1000);
+    add_uint(b, "retry_in_s", (ss.retry_ms + 999) / 1000);
+    add_uint(b, "failures", ss.failures);
+    json_builder_end_object(b);
+}
+
 static void network_json(JsonBuilder *b, struct net *n)
 {
     ipop_network_stats_t ns = {.size = sizeof(ns)};
@@ -142,6 +172,7 @@ static void network_json(JsonBuilder *b, struct net *n)
         add_str(b, "state_file", n->state_file);
         pending_json(b, n);
     }
+    signal_json(b, n);
     add_uint(b, "signal_refused", ns.signal_refused);
     add_uint(b, "no_route", ns.no_route);
     add_uint(b, "relayed_packets", ns.relayed_packets);
@@ -239,6 +270,33 @@ static void link_text(GString *s, const char *prefix, const ipop_link_stats_t *s
                            st->name[0] ? st->name : "-");
 }
 
+static void duration_text(char *buf, size_t size, uint64_t s)
+{
+    if (s < 120)
+        snprintf(buf, size, "%llu s", (unsigned long long)s);
+    else if (s < 2 * 3600)
+        snprintf(buf, size, "%llu min", (unsigned long long)(s / 60));
+    else
+        snprintf(buf, size, "%llu h", (unsigned long long)(s / 3600));
+}
+
+/* "xmpp: authentication failed (not-authorized) for 40 s, retrying in 30 s" */
+static void signal_text(GString *s, struct net *n)
+{
+    ipop_signal_status_t ss;
+    char since[32], retry[32];
+
+    if (!signal_status(n, &ss))
+        return;
+    duration_text(since, sizeof(since), ss.since_ms / 1000);
+    duration_text(retry, sizeof(retry), (ss.retry_ms + 999) / 1000);
+    g_string_append_printf(s, "  xmpp:      %s for %s", ss.state == IPOP_SIGNAL_UP ? "up" : ss.state ==
+                           IPOP_SIGNAL_CONNECTING ? "connecting" : ss.detail, since);
+    if (ss.state > IPOP_SIGNAL_UP)
+        g_string_append_printf(s, ", %s%s", ss.retry_ms ? "retrying in " : "retrying now", ss.retry_ms ? retry : "");
+    g_string_append_c(s, '\n');
+}
+
 static const char *overlay_text(enum overlay o)
 {
     return o == OVERLAY_GROUP ? "group (XMPP)" : o == OVERLAY_SOCIAL ? "social (XMPP)" : "none (UDP signalling)";
@@ -257,6 +315,7 @@ static void status_text(GString *s)
         g_string_append_printf(s, "  node id:   %s\n", n->own_id[0] ? n->own_id : "-");
         g_string_append_printf(s, "  device:    %s (mode %s)\n", dev ? dev : "-", n->mode ? n->mode : "none");
         g_string_append_printf(s, "  overlay:   %s\n", overlay_text(n->overlay));
+        signal_text(s, n);
         g_string_append(s, "  addresses:");
         for (size_t j = 0; j < n->addresses->len; j++)
             g_string_append_printf(s, " %s", (char *)g_ptr_array_index(n->addresses, j));

@@ -76,6 +76,11 @@ void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_data)
     case IPOP_EVENT_DEVICE_ERROR:
         log_net(n, "error: device: %s%s%s", ipop_strerror(ev->error), sep, detail);
         return;
+    case IPOP_EVENT_SIGNAL_STATE:
+        /* The library has logged it (once per problem); ipopctl status shows it. */
+        debug_net(n, "signalling: %s (%s)%s%s", ipop_signal_state_str(ev->signal_state),
+                  ipop_reason_str(ev->reason), sep, detail);
+        return;
     case IPOP_EVENT_BAD_MESSAGE:
         debug_net(n, "bad message from %.8s: %s%s%s", peer, ipop_strerror(ev->error), sep, detail);
         return;
