@@ -45,8 +45,9 @@ static void usage(FILE *f)
                "       ipopctl --version\n"
                "accept: SocialVPN friend JID runs a node with a new identity; link with it again.\n"
                "network-changed: the host moved to another network; links start ICE again now.\n"
-               "status exits 0 when every network runs with its signalling up, 3 when one is not\n"
-               "running, 4 when one's signalling is not up; 1 on any other error, 2 on bad usage.\n"
+               "status (without --json) exits 0 when every network runs with its signalling up,\n"
+               "3 when one is not running, 4 when one's signalling is not up; 1 on any other\n"
+               "error, 2 on bad usage.\n"
                "The control socket is PATH, else $IPOPD_CONTROL, else " DEFAULT_CONTROL ".\n");
 }
 
@@ -277,12 +278,11 @@ int main(int argc, char **argv)
                 : "");
         return EXIT_FAIL;
     }
-    /* status: how the networks are, from the JSON form, in the exit status */
-    if (strcmp(cmd, "status") == 0) {
+    /* status: how the networks are, from the JSON form, in the exit status
+     * (with --json, the document says it and scripts read it: exit 0) */
+    if (strcmp(cmd, "status") == 0 && !json) {
         char *jreply = NULL;
-        if (json) {
-            status = -1;
-        } else if (ask(path, "status json\n", &jreply) == 0 && strncmp(jreply, "ok\n", 3) == 0) {
+        if (ask(path, "status json\n", &jreply) == 0 && strncmp(jreply, "ok\n", 3) == 0) {
             status = status_exit(jreply + 3);
         } else {
             status = EXIT_FAIL;
@@ -302,8 +302,6 @@ int main(int argc, char **argv)
         free(reply);
         return EXIT_FAIL;
     }
-    if (status < 0)
-        status = status_exit(body + 1);
     fputs(body + 1, stdout);
     free(reply);
     return fflush(stdout) == 0 ? status : EXIT_FAIL;
