@@ -75,6 +75,15 @@ struct pending {
     char *detail;                 /* the event's text */
 };
 
+/* The last refusal of a peer (IPOP_EVENT_PEER_REFUSED): why its link
+ * does not come up, for ipopctl.  At most REFUSALS_MAX peers a network. */
+#define REFUSALS_MAX 1024
+struct refusal {
+    ipop_reason_t reason;
+    uint64_t count;               /* refusals of this peer so far */
+    int64_t last_ms;              /* now_ms() of the last one */
+};
+
 struct net {
     unsigned id;                  /* unique in this process: names the network in the event pipe */
     char *name;
@@ -95,6 +104,7 @@ struct net {
     GPtrArray *links;             /* ipop_link_t *, seen in link events; main thread only */
     GPtrArray *pending;           /* struct pending *; main thread only */
     char own_id[IPOP_NODE_ID_MAX + 1];
+    GHashTable *refusals;         /* peer id -> struct refusal *; main thread only */
 };
 
 /* The command line (config.c). */

@@ -140,6 +140,7 @@ struct net *net_new(const char *name)
     n->addresses = g_ptr_array_new_with_free_func(g_free);
     n->links = g_ptr_array_new();
     n->pending = g_ptr_array_new_with_free_func(pending_free);
+    n->refusals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return n;
 }
 
@@ -162,6 +163,7 @@ void net_free(struct net *n)
     g_ptr_array_free(n->addresses, TRUE);
     g_ptr_array_free(n->links, TRUE);
     g_ptr_array_free(n->pending, TRUE);
+    g_hash_table_destroy(n->refusals);
     g_free(n->state_file);
     g_free(n->default_dir);
     g_free(n->name);

@@ -49,6 +49,9 @@ def net(name, jid, password, port, extra=""):
 SECRET = subprocess.run([ipopd, "--gen-secret"], capture_output=True, text=True, check=True).stdout.strip()
 
 
+ARGON_WAIT = 6  # both derive their group key (Argon2id) before joining the room
+
+
 def wait_state(d, name, want, timeout):
     """The network's "signalling" member once its state is `want`."""
     end = time.monotonic() + timeout
@@ -127,12 +130,36 @@ try:
             fail("a server's text read as ours:\n" + log)
     # A network whose session comes up: "up", exit 0; then the server goes
     # away with its own words, quoted as its own.
-    with Daemon(ipopd, net("good", "bob@ipop.test", "right", port, pin)) as d:
+    # Two members with different group secrets: each shows the other's link
+    # not up and why; the node's own automatic address is shown.
+    other = SECRET[::-1]
+    config = (net("good", "bob@ipop.test", "right", port, pin + "\ngroup.subnet = 10.77.0.0/24\n"
+                  "ice.local-address = 127.0.0.1")
+              + net("other", "alice@ipop.test", "right", port, pin + "\nice.local-address = 127.0.0.1").replace(
+                  SECRET, other))
+    with Daemon(ipopd, config) as d:
         d.wait_control()
         wait_state(d, "good", "up", 10)
+        wait_state(d, "other", "up", 10)
+        time.sleep(ARGON_WAIT)
         rc, out, err = ctl(d, "status")
         if rc != 0 or "  xmpp:      up for " not in out:
-            fail("ipopctl status with the session up: exit %d\n%s%s" % (rc, out, err))
+            fail("ipopctl status with the sessions up: exit %d\n%s%s" % (rc, out, err))
+        if not re.search(r"network good: running\n(?:.*\n)*?  addresses: 10\.77\.0\.\d+/24 \(automatic\)\n", out):
+            fail("the automatic address is not shown:\n" + out)
+        # why nothing comes up with the member of the other secret: named by
+        # the shortest prefix of its id that is unambiguous (at least 8)
+        ids = {n["name"]: n["node_id"] for n in json.loads(ctl(d, "status", "--json")[1])["networks"]}
+        if not re.search(r"network good: running\n(?:.*\n)*?  refused:   %s: not-authenticated \(\d+ times, "
+                         r"last \d+ s ago\)\n" % ids["other"][:8], out):
+            fail("the refused member is not shown with its reason:\n" + out)
+        doc = json.loads(ctl(d, "status", "--json")[1])
+        if not any(r["peer_id"] == ids["other"] and r["reason"] == "not-authenticated" and r["count"] >= 1
+                   for r in [n for n in doc["networks"] if n["name"] == "good"][0]["refused_peers"]):
+            fail("refused_peers in --json: %r" % doc)
+        good = [n for n in doc["networks"] if n["name"] == "good"][0]
+        if not good["automatic_addresses"] or good["automatic_addresses"] != good["addresses"]:
+            fail("automatic address in --json: %r" % good)
         subprocess.run(["bash", os.path.join(srcdir, "tests/servers/prosody.sh"), "stop", xdir], timeout=30)
         # The server's words, quoted as the server's (not "Received SIGTERM"
         # as if ipopd had got the signal); then it is not there any more.
