@@ -116,7 +116,8 @@ static void on_state(ipop__overlay *ov, xev *e)
     ipop_network_t *net = ov->net;
     struct ipop__sigstatus *sig = &net->sig;
     ipop_signal_state_t was = sig->state;
-    gint64 now = g_get_monotonic_time();
+    gint64 now = g_get_monotonic_time(), retry_s;
+    char retry[48];
 
     g_mutex_lock(&net->lock);
     sig->state = e->st.state;
@@ -130,17 +131,20 @@ static void on_state(ipop__overlay *ov, xev *e)
     g_mutex_unlock(&net->lock);
     if (e->st.quiet)
         return;
+    retry_s = e->st.retry_at > now ? (e->st.retry_at - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : 0;
+    if (retry_s)
+        snprintf(retry, sizeof(retry), "retrying in %lld s", (long long)retry_s);
+    else
+        g_strlcpy(retry, "retrying now", sizeof(retry));
     if (e->st.repeat) {
-        ipop__warn(net, "XMPP still: %s (for %lld min, %u attempts failed; retrying in %lld s)", e->text,
-                   (long long)((now - e->st.since) / (60 * G_USEC_PER_SEC)), e->st.failures,
-                   (long long)MAX(0, (e->st.retry_at - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
+        ipop__warn(net, "XMPP still: %s (for %lld min, %u attempts failed; %s)", e->text,
+                   (long long)((now - e->st.since) / (60 * G_USEC_PER_SEC)), e->st.failures, retry);
         return;
     }
     if (e->st.state == IPOP_SIGNAL_UP && was > IPOP_SIGNAL_UP && e->st.failures)
         ipop__log(IPOP_LOG_NOTICE, net, "XMPP session up again after %u failed attempts", e->st.failures);
     else if (e->st.state > IPOP_SIGNAL_UP)
-        ipop__warn(net, "XMPP: %s; retrying in %lld s", e->text,
-                   (long long)MAX(0, (e->st.retry_at - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
+        ipop__warn(net, "XMPP: %s; %s", e->text, retry);
     ipop__net_emit_signal_state(net, e->st.state, e->st.reason, e->text);
 }
 
