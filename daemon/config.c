@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ipopd.h"
 
@@ -203,7 +204,9 @@ static int set_library_option(const struct config *c, struct net *n, const char 
         if (r == -EINVAL) {
             /* Secrets stay out of the log. */
             bool secret = strstr(key, "password") || strcmp(key, "group.secret") == 0;
-            config_error(c, 0, n->name, key, "unknown key or bad value \"%s\"", secret ? "..." : values[i]);
+            /* the library logged why (a file it cannot read, a bad value, an unknown key) */
+            config_error(c, 0, n->name, key, "not accepted: \"%s\" (the line above says why)",
+                         secret ? "..." : values[i]);
             return r;
         }
         if (r < 0) {
@@ -321,6 +324,37 @@ static int check_library(const struct config *c, struct net *n)
     return -EINVAL;
 }
 
+/* What start would refuse or what cannot work, caught by --check too: an
+ * address without a prefix in a group (a /32 reaches no member), an
+ * identity file that cannot be read, or cannot be made where it is. */
+static int check_usable(const struct config *c, struct net *n)
+{
+    g_autofree char *id = g_key_file_get_string(c->kf, n->name, "identity.file", NULL);
+
+    for (size_t j = 0; j < n->addresses->len; j++) {
+        const char *a = g_ptr_array_index(n->addresses, j);
+        if (strchr(a, '/') || n->overlay != OVERLAY_GROUP)
+            continue;
+        config_error(c, config_line(c, n->name, "address"), n->name, "address",
+                     "%s has no prefix length: as a /32 it reaches no member; write the group's subnet, "
+                     "such as %s/24", a, a);
+        return -EINVAL;
+    }
+    if (id && id[0]) {
+        g_autofree char *dir = g_path_get_dirname(id);
+        bool exists = access(id, F_OK) == 0;
+        int err = exists ? (access(id, R_OK) < 0 ? errno : 0) : (access(dir, W_OK | X_OK) < 0 ? errno : 0);
+
+        if (err) {
+            config_error(c, config_line(c, n->name, "identity.file"), n->name, "identity.file",
+                         exists ? "%s cannot be read: %s" : "%s does not exist and cannot be made in %s: %s",
+                         id, exists ? strerror(err) : dir, strerror(err));
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* ipopd's own rules for a network of the library's XMPP overlays: its UDP
  * signalling keys mean nothing there, nor the keys of the other overlay. */
 static int check_overlay(const struct config *c, struct net *n)
@@ -370,6 +404,9 @@ static int load_group(const struct config *c, struct net *n)
             goto out;
     }
     r = check_library(c, n);
+    if (r < 0)
+        goto out;
+    r = check_usable(c, n);
     if (r < 0)
         goto out;
     if (n->overlay != OVERLAY_NONE) {

@@ -68,14 +68,18 @@ void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_data)
     case IPOP_EVENT_PEER_REFUSED:
         /* The library has logged it already, with the details. */
         debug_net(n, "peer %.8s refused (%s)%s%s", peer, ipop_reason_str(ev->reason), sep, detail);
-        if (ev->reason != IPOP_REASON_IDENTITY_CHANGED)
-            return;
-        /* Kept for ipopctl, which says how to accept it. */
+        /* Kept for ipopctl: why the peer's link is not up, and for an
+         * identity change how to accept it. */
         le.refused = true;
         g_strlcpy(le.detail, detail, sizeof(le.detail));
         break;
     case IPOP_EVENT_DEVICE_ERROR:
         log_net(n, "error: device: %s%s%s", ipop_strerror(ev->error), sep, detail);
+        return;
+    case IPOP_EVENT_SIGNAL_STATE:
+        /* The library has logged it (once per problem); ipopctl status shows it. */
+        debug_net(n, "signalling: %s (%s)%s%s", ipop_signal_state_str(ev->signal_state),
+                  ipop_reason_str(ev->reason), sep, detail);
         return;
     case IPOP_EVENT_BAD_MESSAGE:
         debug_net(n, "bad message from %.8s: %s%s%s", peer, ipop_strerror(ev->error), sep, detail);
@@ -87,7 +91,9 @@ void on_event(ipop_network_t *net, const ipop_event_t *ev, void *user_data)
     if (!ev->peer_id || strlen(ev->peer_id) > IPOP_NODE_ID_MAX)
         return;
     strcpy(le.peer_id, ev->peer_id);
-    if (write(event_pipe[1], &le, sizeof(le)) != (ssize_t)sizeof(le))
+    /* A flood of refusals (counted by the library anyway) may fill the
+     * pipe: lost quietly; a link event lost is worth a line. */
+    if (write(event_pipe[1], &le, sizeof(le)) != (ssize_t)sizeof(le) && !le.refused)
         log_net(n, "warning: event for %.8s lost: %s", peer, strerror(errno));
 }
 
@@ -148,6 +154,21 @@ static void pending_add(struct net *n, const struct link_event *le)
             pd->jid ? pd->jid : "JID", n->name);
 }
 
+static void refusal_add(struct net *n, const struct link_event *le)
+{
+    struct refusal *r = g_hash_table_lookup(n->refusals, le->peer_id);
+
+    if (!r) {
+        if (g_hash_table_size(n->refusals) >= REFUSALS_MAX)
+            return;
+        r = g_new0(struct refusal, 1);
+        g_hash_table_insert(n->refusals, g_strdup(le->peer_id), r);
+    }
+    r->reason = le->reason;
+    r->count++;
+    r->last_ms = now_ms();
+}
+
 static void handle_link_event(const struct link_event *le)
 {
     /* A network freed by a reload leaves its last events behind: dropped. */
@@ -156,7 +177,9 @@ static void handle_link_event(const struct link_event *le)
     if (!n)
         return;
     if (le->refused) {
-        pending_add(n, le);
+        refusal_add(n, le);
+        if (le->reason == IPOP_REASON_IDENTITY_CHANGED)
+            pending_add(n, le);
         return;
     }
     remember_link(n, le->link);

@@ -26,10 +26,15 @@
 
 #include <json-glib/json-glib.h>
 
+#include <ipop/ipop-version.h>
+
 #define DEFAULT_CONTROL "/run/ipopd/ipopd.sock"
 #define TIMEOUT_MS 5000
+/* Exit statuses (ipopctl.8): status also tells how the networks are. */
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
+#define EXIT_NOT_RUNNING 3   /* status: a network is not running */
+#define EXIT_SIGNALLING 4    /* status: a network's signalling is not up */
 /* ipopd reads at most 256 bytes of request. */
 #define WORD_MAX 200
 
@@ -39,9 +44,13 @@ static void usage(FILE *f)
                "       ipopctl [--control PATH] metrics\n"
                "       ipopctl [--control PATH] accept JID [--network NAME]\n"
                "       ipopctl [--control PATH] network-changed [--network NAME]\n"
+               "       ipopctl --version\n"
                "accept: SocialVPN friend JID runs a node with a new identity; link with it again.\n"
                "network-changed: the host moved to another network; links start ICE again now.\n"
                "metrics: the counters in the Prometheus text format, as metrics.listen serves them.\n"
+               "status (without --json) exits 0 when every network runs with its signalling up,\n"
+               "3 when one is not running, 4 when one's signalling is not up; 1 on any other\n"
+               "error, 2 on bad usage.\n"
                "The control socket is PATH, else $IPOPD_CONTROL, else " DEFAULT_CONTROL ".\n");
 }
 
@@ -102,6 +111,30 @@ static bool valid_json(const char *body)
         return false;
     }
     return true;
+}
+
+/* The exit status `status` tells from its JSON answer: 3 when a network
+ * is not running, else 4 when one's signalling is not up, else 0. */
+static int status_exit(const char *body)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonArray *nets;
+    int worst = 0;
+
+    if (!json_parser_load_from_data(parser, body, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+        return EXIT_FAIL;
+    nets = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "networks");
+    for (guint i = 0; nets && i < json_array_get_length(nets); i++) {
+        JsonObject *n = json_array_get_object_element(nets, i);
+        JsonNode *sig = n ? json_object_get_member(n, "signalling") : NULL;
+
+        if (!n || !json_object_get_boolean_member_with_default(n, "running", FALSE))
+            return EXIT_NOT_RUNNING;
+        if (sig && JSON_NODE_HOLDS_OBJECT(sig) &&
+            g_strcmp0(json_object_get_string_member_with_default(json_node_get_object(sig), "state", ""), "up"))
+            worst = EXIT_SIGNALLING;
+    }
+    return worst;
 }
 
 /* Sends the request, reads the whole answer into *ret (NUL-terminated). */
@@ -185,12 +218,13 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"network", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *network = NULL, *cmd;
     char request[2 * WORD_MAX + 16], *reply = NULL, *body;
     bool json = false;
-    int opt, r;
+    int opt, r, status = 0;
 
     while ((opt = getopt_long(argc, argv, "c:jn:h", options, NULL)) != -1) {
         switch (opt) {
@@ -198,6 +232,7 @@ int main(int argc, char **argv)
         case 'j': json = true; break;
         case 'n': network = optarg; break;
         case 'h': usage(stdout); return 0;
+        case 'V': printf("ipopctl %s\n", IPOP_VERSION); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
     }
@@ -242,8 +277,22 @@ int main(int argc, char **argv)
     r = ask(path, request, &reply);
     if (r < 0) {
         fprintf(stderr, "ipopctl: %s: %s%s\n", path, strerror(-r),
-                r == -ENOENT || r == -ECONNREFUSED ? " (is ipopd running? see --control)" : "");
+                r == -ENOENT || r == -ECONNREFUSED ? " (is ipopd running? see --control)"
+                : r == -EACCES || r == -EPERM ? " (the control socket is for root and ipopd's user: run ipopctl "
+                                               "as one of them, or give ipopd's --control a path you may use)"
+                : "");
         return EXIT_FAIL;
+    }
+    /* status: how the networks are, from the JSON form, in the exit status
+     * (with --json, the document says it and scripts read it: exit 0) */
+    if (strcmp(cmd, "status") == 0 && !json) {
+        char *jreply = NULL;
+        if (ask(path, "status json\n", &jreply) == 0 && strncmp(jreply, "ok\n", 3) == 0) {
+            status = status_exit(jreply + 3);
+        } else {
+            status = EXIT_FAIL;
+        }
+        free(jreply);
     }
     body = strchr(reply, '\n');
     if (strncmp(reply, "ok\n", 3) != 0) {
@@ -260,5 +309,5 @@ int main(int argc, char **argv)
     }
     fputs(body + 1, stdout);
     free(reply);
-    return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+    return fflush(stdout) == 0 ? status : EXIT_FAIL;
 }

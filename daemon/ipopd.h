@@ -78,6 +78,15 @@ struct pending {
     char *detail;                 /* the event's text */
 };
 
+/* The last refusal of a peer (IPOP_EVENT_PEER_REFUSED): why its link
+ * does not come up, for ipopctl.  At most REFUSALS_MAX peers a network. */
+#define REFUSALS_MAX 1024
+struct refusal {
+    ipop_reason_t reason;
+    uint64_t count;               /* refusals of this peer so far */
+    int64_t last_ms;              /* now_ms() of the last one */
+};
+
 struct net {
     unsigned id;                  /* unique in this process: names the network in the event pipe */
     char *name;
@@ -99,6 +108,7 @@ struct net {
     GPtrArray *pending;           /* struct pending *; main thread only */
     char own_id[IPOP_NODE_ID_MAX + 1];
     uint64_t refused[REFUSED_REASONS]; /* by ipop_reason_t; atomic: the library's threads count */
+    GHashTable *refusals;         /* peer id -> struct refusal *; main thread only */
 };
 
 /* ipopd's own settings: the [ipopd] section of the config file (config.c). */

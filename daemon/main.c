@@ -140,6 +140,7 @@ struct net *net_new(const char *name)
     n->addresses = g_ptr_array_new_with_free_func(g_free);
     n->links = g_ptr_array_new();
     n->pending = g_ptr_array_new_with_free_func(pending_free);
+    n->refusals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return n;
 }
 
@@ -162,6 +163,7 @@ void net_free(struct net *n)
     g_ptr_array_free(n->addresses, TRUE);
     g_ptr_array_free(n->links, TRUE);
     g_ptr_array_free(n->pending, TRUE);
+    g_hash_table_destroy(n->refusals);
     g_free(n->state_file);
     g_free(n->default_dir);
     g_free(n->name);
@@ -178,6 +180,42 @@ void net_list_free(GPtrArray *list)
 }
 
 /* ---- lifecycle ---- */
+
+/* The value of `key` in the network's section, as configured, or NULL. */
+static char *config_value(const struct net *n, const char *key)
+{
+    g_autofree char *prefix = g_strdup_printf("%s=", key);
+
+    for (const char *p = n->canon; p && *p;) {
+        const char *end = strchrnul(p, '\n');
+        if (g_str_has_prefix(p, prefix))
+            return g_strndup(p + strlen(prefix), (size_t)(end - p) - strlen(prefix));
+        p = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
+/* What to do about a start that failed, by its error and the mode. */
+static char *start_hint(const struct net *n, int r)
+{
+    bool device = n->mode && strcmp(n->mode, "none") != 0;
+    g_autofree char *dev = config_value(n, "device");
+    g_autofree char *id = config_value(n, "identity.file");
+
+    if (device && r == -EBUSY)
+        return g_strdup_printf(" (the device %s is in use, by another network of this or another ipopd, or "
+                               "another program: give each network its own device name)", dev ? dev : "");
+    if (device && r == -ENOENT && access("/dev/net/tun", F_OK) < 0)
+        return g_strdup(" (/dev/net/tun is missing: load the tun module with modprobe tun, or in a container "
+                        "give it the device)");
+    if ((r == -EPERM || r == -EACCES) && device)
+        return g_strdup(" (tun and tap modes need root or CAP_NET_ADMIN)");
+    if ((r == -EPERM || r == -EACCES) && id && access(id, R_OK) < 0)
+        return g_strdup_printf(" (identity.file %s cannot be read by this user)", id);
+    if (r == -EPERM || r == -EACCES)
+        return g_strdup(" (a file named in the config cannot be read or written by this user)");
+    return NULL;
+}
 
 static int start_net(struct net *n)
 {
@@ -199,8 +237,9 @@ static int start_net(struct net *n)
     ipop_network_set_event_cb(n->net, on_event, n);
     r = ipop_network_start(n->net);
     if (r < 0) {
-        log_net(n, "error: cannot start: %s%s", ipop_strerror(r),
-                r == -EPERM || r == -EACCES ? " (tun and tap modes need root or CAP_NET_ADMIN)" : "");
+        g_autofree char *hint = start_hint(n, r);
+        log_net(n, "error: cannot start: %s%s", r == -EBUSY && hint ? "device busy" : ipop_strerror(r),
+                hint ? hint : "");
         return r;
     }
     n->started = true;

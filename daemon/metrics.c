@@ -96,7 +96,7 @@ static const char *path_of(const ipop_link_stats_t *st)
 }
 
 /* The signalling transport of a network: ipopd's UDP socket, or the
- * library's XMPP session, whose state the library does not report (yet). */
+ * library's XMPP session (ipop_network_get_signal_status()). */
 const char *signal_transport(const struct net *n)
 {
     return n->overlay == OVERLAY_NONE ? "udp" : "xmpp";
@@ -108,7 +108,13 @@ const char *signal_state(const struct net *n)
         return "down";
     if (n->overlay == OVERLAY_NONE)
         return n->sock >= 0 ? "up" : "down";
-    return "unknown";
+    {
+        ipop_signal_status_t ss = {.size = sizeof(ss)};
+
+        if (ipop_network_get_signal_status(n->net, &ss) < 0)
+            return "unknown";
+        return ipop_signal_state_str(ss.state);
+    }
 }
 
 static void snap_take(struct net_snap *sn, struct net *n)
@@ -157,7 +163,7 @@ static void network_families(GString *s, const struct net_snap *snaps, size_t co
         sample(s, "ipop_network_up", snaps[i].n, NULL, NULL, snaps[i].n->started ? "1" : "0");
     family(s, "ipop_signalling_info", "gauge",
            "The signalling transport of the network (udp: ipopd's socket; xmpp: the library's session) and its "
-           "state (up, down, unknown).");
+           "state (udp: up or down; xmpp: as ipop_signal_state_str() names it, e.g. up, auth-failed, unreachable).");
     for (size_t i = 0; i < count; i++) {
         const char *extra[] = {"transport", signal_transport(snaps[i].n), "state", signal_state(snaps[i].n), NULL};
         sample(s, "ipop_signalling_info", snaps[i].n, NULL, extra, "1");

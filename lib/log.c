@@ -94,6 +94,26 @@ IPOP_EXPORT const char *ipop_reason_str(ipop_reason_t reason)
     case IPOP_REASON_NETWORK_CHANGED: return "network-changed";
     case IPOP_REASON_NOT_CERTIFIED: return "not-certified";
     case IPOP_REASON_REKEY_FAILED: return "rekey-failed";
+    case IPOP_REASON_AUTH_FAILED: return "auth-failed";
+    case IPOP_REASON_NAME_NOT_RESOLVED: return "name-not-resolved";
+    case IPOP_REASON_UNREACHABLE: return "unreachable";
+    case IPOP_REASON_TLS_REFUSED: return "tls-refused";
+    case IPOP_REASON_SERVER_CLOSED: return "server-closed";
+    case IPOP_REASON_SERVER_SILENT: return "server-silent";
+    }
+    return "unknown";
+}
+
+IPOP_EXPORT const char *ipop_signal_state_str(ipop_signal_state_t state)
+{
+    switch (state) {
+    case IPOP_SIGNAL_NONE: return "none";
+    case IPOP_SIGNAL_CONNECTING: return "connecting";
+    case IPOP_SIGNAL_UP: return "up";
+    case IPOP_SIGNAL_AUTH_FAILED: return "auth-failed";
+    case IPOP_SIGNAL_UNREACHABLE: return "unreachable";
+    case IPOP_SIGNAL_TLS_REFUSED: return "tls-refused";
+    case IPOP_SIGNAL_SERVER_CLOSED: return "server-closed";
     }
     return "unknown";
 }

@@ -225,6 +225,23 @@ void ipop__net_emit_simple(ipop_network_t *net, ipop_event_type_t type, const ch
     ipop__net_post(net, emit_now, e, event_copy_free);
 }
 
+void ipop__net_emit_signal_state(ipop_network_t *net, ipop_signal_state_t state, ipop_reason_t reason,
+                                 const char *detail)
+{
+    event_copy *e;
+
+    if (!net->event_cb)
+        return;
+    e = g_new0(event_copy, 1);
+    e->detail = g_strdup(detail ? detail : "");
+    e->ev.size = sizeof(e->ev);
+    e->ev.type = IPOP_EVENT_SIGNAL_STATE;
+    e->ev.signal_state = state;
+    e->ev.reason = reason;
+    e->ev.detail = e->detail;
+    ipop__net_post(net, emit_now, e, event_copy_free);
+}
+
 void ipop__net_signal_out(ipop_network_t *net, const char *peer, const char *text)
 {
     if (net->ov)

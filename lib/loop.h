@@ -82,6 +82,9 @@ void ipop__net_call(ipop_network_t *net, void (*fn)(ipop_network_t *net, void *d
  * callback may call back into the library freely. */
 void ipop__net_emit_simple(ipop_network_t *net, ipop_event_type_t type, const char *peer,
                            ipop_link_t *link, ipop_reason_t reason, int error, const char *detail);
+/* IPOP_EVENT_SIGNAL_STATE: the built-in signalling's new state. */
+void ipop__net_emit_signal_state(ipop_network_t *net, ipop_signal_state_t state, ipop_reason_t reason,
+                                 const char *detail);
 /* A signalling message for a peer, encoded and signed (sigauth.c): to the
  * overlay, or to the host's signal callback. */
 void ipop__net_signal_out(ipop_network_t *net, const char *peer, const char *text);

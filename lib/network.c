@@ -11,6 +11,7 @@
  * each way), device.c, underlay.c (servers, host address changes),
  * autoaddr.c (GroupVPN automatic addresses). */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "addr.h"
@@ -274,6 +275,33 @@ IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t
     s.tap_refused_mac = __atomic_load_n(&net->tap_refused[IPOP__TAP_MAC], __ATOMIC_RELAXED);
     s.candidates_dropped = __atomic_load_n(&net->cands_dropped, __ATOMIC_RELAXED);
     memcpy(stats, &s, n);
+    return 0;
+}
+
+IPOP_EXPORT int ipop_network_get_signal_status(ipop_network_t *net, ipop_signal_status_t *status)
+{
+    ipop_signal_status_t s;
+    gint64 now = g_get_monotonic_time();
+    size_t n;
+
+    if (!net || !status || status->size < offsetof(ipop_signal_status_t, reason) + sizeof(ipop_reason_t))
+        return -EINVAL;
+    memset(&s, 0, sizeof(s));
+    n = MIN(status->size, sizeof(s));
+    s.size = n;
+    g_mutex_lock(&net->lock);
+    if (g_atomic_int_get(&net->running) && net->sig.state != IPOP_SIGNAL_NONE) {
+        s.state = net->sig.state;
+        s.reason = net->sig.reason;
+        s.since_ms = (uint64_t)MAX(0, now - net->sig.since) / 1000;
+        s.retry_ms = net->sig.retry_at ? (uint64_t)MAX(0, net->sig.retry_at - now) / 1000 : 0;
+        s.failures = net->sig.failures;
+        g_strlcpy(s.detail, net->sig.detail, sizeof(s.detail));
+        g_strlcpy(s.condition, net->sig.condition, sizeof(s.condition));
+        g_strlcpy(s.fingerprint, net->sig.fingerprint, sizeof(s.fingerprint));
+    }
+    g_mutex_unlock(&net->lock);
+    memcpy(status, &s, n);
     return 0;
 }
 

@@ -108,6 +108,14 @@ struct ipop_network {
     gint64 addr_since4, addr_since6; /* when the automatic address was taken (monotonic us; 0: moving) */
     char *social_state_file;
     struct ipop__overlay *ov;
+    /* overlay.c: the XMPP transport's state, under lock (ipop_network_get_signal_status) */
+    struct ipop__sigstatus {
+        ipop_signal_state_t state;
+        ipop_reason_t reason;
+        gint64 since, retry_at;   /* monotonic us */
+        unsigned failures;
+        char detail[256], condition[64], fingerprint[96];
+    } sig;
 
     struct ipop__udp_set *udp;  /* udp.c: UDP endpoints; made by the first ipop_udp_open() */
     struct ipop__relay *relay;  /* relay.c: GroupVPN member relay; made with the network */

@@ -54,6 +54,8 @@ typedef struct xev {
     ipop__xmpp_event_type type;
     char *from, *node, *text, *ts, *nonce, *mac;
     bool available;
+    ipop__xmpp_event st;         /* IPOP__XMPP_STATE: the numbers (its strings are the ones above and below) */
+    char *condition, *fingerprint;
 } xev;
 
 static void xev_free(gpointer p)
@@ -65,6 +67,8 @@ static void xev_free(gpointer p)
     g_free(e->ts);
     g_free(e->nonce);
     g_free(e->mac);
+    g_free(e->condition);
+    g_free(e->fingerprint);
     g_free(e);
 }
 
@@ -104,6 +108,46 @@ static void on_online(ipop__overlay *ov)
     signalling_back(ov->net);
 }
 
+/* The transport's state: kept for ipop_network_get_signal_status(), told
+ * to the host at each change, and logged once per problem (a summary
+ * while it lasts, and when it ends). */
+static void on_state(ipop__overlay *ov, xev *e)
+{
+    ipop_network_t *net = ov->net;
+    struct ipop__sigstatus *sig = &net->sig;
+    ipop_signal_state_t was = sig->state;
+    gint64 now = g_get_monotonic_time(), retry_s;
+    char retry[48];
+
+    g_mutex_lock(&net->lock);
+    sig->state = e->st.state;
+    sig->reason = e->st.reason;
+    sig->since = e->st.since;
+    sig->retry_at = e->st.retry_at;
+    sig->failures = e->st.state == IPOP_SIGNAL_UP ? 0 : e->st.failures;
+    g_strlcpy(sig->detail, e->st.state == IPOP_SIGNAL_UP ? "" : e->text, sizeof(sig->detail));
+    g_strlcpy(sig->condition, e->condition ? e->condition : "", sizeof(sig->condition));
+    g_strlcpy(sig->fingerprint, e->fingerprint ? e->fingerprint : "", sizeof(sig->fingerprint));
+    g_mutex_unlock(&net->lock);
+    if (e->st.quiet)
+        return;
+    retry_s = e->st.retry_at > now ? (e->st.retry_at - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : 0;
+    if (retry_s)
+        snprintf(retry, sizeof(retry), "retrying in %lld s", (long long)retry_s);
+    else
+        g_strlcpy(retry, "retrying now", sizeof(retry));
+    if (e->st.repeat) {
+        ipop__warn(net, "XMPP still: %s (for %lld min, %u attempts failed; %s)", e->text,
+                   (long long)((now - e->st.since) / (60 * G_USEC_PER_SEC)), e->st.failures, retry);
+        return;
+    }
+    if (e->st.state == IPOP_SIGNAL_UP && was > IPOP_SIGNAL_UP && e->st.failures)
+        ipop__log(IPOP_LOG_NOTICE, net, "XMPP session up again after %u failed attempts", e->st.failures);
+    else if (e->st.state > IPOP_SIGNAL_UP)
+        ipop__warn(net, "XMPP: %s; %s", e->text, retry);
+    ipop__net_emit_signal_state(net, e->st.state, e->st.reason, e->text);
+}
+
 static void handle(ipop_network_t *net, void *p)
 {
     ipop__overlay *ov = overlay_of(net);
@@ -127,11 +171,14 @@ static void handle(ipop_network_t *net, void *p)
         break;
     case IPOP__XMPP_OFFLINE:
         if (ov->online)
-            ipop__warn(net, "signalling offline (%s); links stay up", e->text ? e->text : "?");
+            ipop__info(net, "signalling offline; links stay up"); /* why: on_state */
         ov->online = false;
         break;
     case IPOP__XMPP_ROOM_ERROR:
         ipop__err(net, "group room: %s", e->text);
+        break;
+    case IPOP__XMPP_STATE:
+        on_state(ov, e);
         break;
     case IPOP__XMPP_REFUSED: {
         const char *from = e->from ? e->from : "(no sender)";
@@ -158,6 +205,13 @@ static void on_xmpp(void *ud, const ipop__xmpp_event *ev)
     e->nonce = g_strdup(ev->nonce);
     e->mac = g_strdup(ev->mac);
     e->available = ev->available;
+    if (ev->type == IPOP__XMPP_STATE) {
+        e->st = *ev;
+        e->st.from = e->st.node = e->st.text = e->st.ts = e->st.nonce = e->st.mac = NULL;
+        e->st.condition = e->st.fingerprint = NULL;
+        e->condition = g_strdup(ev->condition);
+        e->fingerprint = g_strdup(ev->fingerprint);
+    }
     ipop__net_post(net, handle, e, xev_free);
 }
 
@@ -276,6 +330,9 @@ int ipop__overlay_start(ipop_network_t *net)
     int r;
 
     ov->net = net;
+    g_mutex_lock(&net->lock);
+    memset(&net->sig, 0, sizeof(net->sig)); /* the transport says "connecting" first */
+    g_mutex_unlock(&net->lock);
     if (net->overlay == OVERLAY_SOCIAL) {
         ipop__social_config scfg = {
             .node_id = node_id,
@@ -330,6 +387,9 @@ void ipop__overlay_stop(ipop_network_t *net)
      * posts while it stops find no overlay and are dropped. */
     ipop__net_call(net, detach, ov);
     ipop__xmpp_stop(ov->xmpp); /* sends what is queued: the links' goodbyes */
+    g_mutex_lock(&net->lock);
+    memset(&net->sig, 0, sizeof(net->sig));
+    g_mutex_unlock(&net->lock);
     ipop__social_free(ov->social);
     ipop__group_free(ov->group);
     g_free(ov->room);

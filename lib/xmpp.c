@@ -3,9 +3,11 @@
  * the connection, its keepalive and the server's certificate, the
  * stanzas in and out; the multi-user rooms are in xmpp-room.c. */
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <strophe.h>
@@ -22,6 +24,12 @@
 #define QUEUE_MAX 512         /* stanzas waiting for the connection */
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+/* A refused password or certificate will not change by itself: try again
+ * slowly, and never hammer a server that counts failed logins. */
+#define SLOW_BACKOFF_MIN_MS 5000
+#define SLOW_BACKOFF_MAX_MS 300000
+/* While a problem lasts, it is told again (a summary) this often. */
+#define REMIND_US (600 * G_USEC_PER_SEC)
 /* A dead connection (its NAT mapping gone, the host renumbered) says
  * nothing: a ping to the server every 30 s, answered within 10 s, finds
  * it; one asked for by the links (ipop__xmpp_check) must be answered
@@ -56,6 +64,19 @@ struct ipop__xmpp {
     unsigned pings;
     bool kicked;               /* we cut the connection: connect again at once */
     gint check;                /* a check was asked for (atomic) */
+    /* the state told to the overlay (set_state) */
+    ipop_signal_state_t state;
+    ipop_reason_t reason;
+    char condition[64];
+    gint64 state_since, reminded;
+    unsigned failures;
+    guint slow_backoff_ms;
+    /* what this attempt learned before it failed */
+    bool auth_failed, tls_refused;
+    int connect_error;         /* errno of a failed TCP connect, which libstrophe only logs */
+    char auth_condition[64];
+    char tls_why[128];
+    char tls_seen[65];         /* the fingerprint of the certificate refused */
 
     GMutex lock;               /* guards queue, rooms, online_flag */
     GQueue queue;              /* char*: serialized stanzas */
@@ -73,8 +94,43 @@ static void emit(ipop__xmpp *x, ipop__xmpp_event_type type, const char *from, co
     x->cb(x->ud, &ev);
 }
 
+bool ipop__xmpp_sasl_condition(const char *xml, char *out, size_t size)
+{
+    const char *p;
+    size_t n;
+
+    if (!xml || !g_str_has_prefix(xml, "<failure") || !strstr(xml, "urn:ietf:params:xml:ns:xmpp-sasl") || !size)
+        return false;
+    out[0] = '\0';
+    /* the first child element other than <text/> names the condition */
+    for (p = strchr(xml + 1, '<'); p; p = strchr(p + 1, '<')) {
+        const char *name = p + 1;
+        for (n = 0; g_ascii_isalnum(name[n]) || name[n] == '-' || name[n] == '_'; n++)
+            ;
+        if (n == 0 || (n == 4 && !strncmp(name, "text", 4)))
+            continue;
+        if (n == 7 && !strncmp(name, "failure", 7))
+            break;
+        g_strlcpy(out, name, MIN(n + 1, size));
+        break;
+    }
+    return true;
+}
+
+/* libstrophe tells a refused password and a refused connection only in its log: a SASL <failure/>
+ * as it arrives (debug), then "Cannot authenticate" when no mechanism is
+ * left.  Both are noted for the end of the attempt (on_conn). */
 static void on_log(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
 {
+    ipop__xmpp *x = ud;
+
+    if (!strcmp(area, "xmpp") && g_str_has_prefix(msg, "RECV: <failure") &&
+        ipop__xmpp_sasl_condition(msg + 6, x->auth_condition, sizeof(x->auth_condition)))
+        x->auth_failed = true;
+    else if (!strcmp(area, "auth") && strstr(msg, "Cannot authenticate"))
+        x->auth_failed = true;
+    else if (!strcmp(area, "xmpp") && g_str_has_prefix(msg, "connection failed, error "))
+        x->connect_error = atoi(msg + strlen("connection failed, error "));
     if (level >= XMPP_LEVEL_WARN)
         ipop__dbg(NULL, "xmpp %s: %.200s", area, msg);
 }
@@ -108,9 +164,12 @@ static int on_certfail(const xmpp_tlscert_t *cert, const char *const why)
     x = registry ? g_hash_table_lookup(registry, xmpp_tlscert_get_ctx(cert)) : NULL;
     g_mutex_unlock(&registry_lock);
     ok = x && cert_matches(x, cert);
-    if (!ok)
-        ipop__warn(NULL, "XMPP server certificate refused: %s%s", why,
-                   x && x->fingerprint ? " and its fingerprint is not the pinned one" : "");
+    if (!ok && x) {
+        /* told once per change of state by the overlay, not per attempt */
+        x->tls_refused = true;
+        g_strlcpy(x->tls_why, why ? why : "it does not verify", sizeof(x->tls_why));
+        normalize_fp(xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256), x->tls_seen);
+    }
     return ok ? 1 : 0;
 }
 
@@ -342,7 +401,6 @@ static void send_ping(ipop__xmpp *x, guint wait_ms)
  * report it lost at once, and connect again without waiting. */
 static void kick(ipop__xmpp *x)
 {
-    ipop__warn(NULL, "XMPP server did not answer a ping: connecting again");
     x->ping_deadline = 0;
     x->kicked = true;
     if (x->sock >= 0)
@@ -351,25 +409,139 @@ static void kick(ipop__xmpp *x)
         xmpp_disconnect(x->conn);
 }
 
+/* Tells the overlay the transport's state when it changed, and while a
+ * problem lasts a summary every REMIND_US: one line per problem, not one
+ * per attempt. */
+static void set_state(ipop__xmpp *x, ipop_signal_state_t state, ipop_reason_t reason, const char *text,
+                      const char *condition, const char *fingerprint)
+{
+    gint64 now = g_get_monotonic_time();
+    bool changed = state != x->state || reason != x->reason || g_strcmp0(condition ? condition : "", x->condition);
+    ipop__xmpp_event ev = { .type = IPOP__XMPP_STATE, .state = state, .reason = reason, .text = text,
+                            .condition = condition && condition[0] ? condition : NULL,
+                            .fingerprint = fingerprint && fingerprint[0] ? fingerprint : NULL };
+
+    if (changed) {
+        x->state_since = x->reminded = now;
+    } else if (now - x->reminded >= REMIND_US) {
+        x->reminded = now;
+        ev.repeat = true;
+    } else {
+        ev.quiet = true; /* the same again: only the numbers move */
+    }
+    x->state = state;
+    x->reason = reason;
+    g_strlcpy(x->condition, condition ? condition : "", sizeof(x->condition));
+    ev.since = x->state_since;
+    ev.retry_at = state == IPOP_SIGNAL_UP || state == IPOP_SIGNAL_CONNECTING ? 0 : x->next_attempt;
+    /* up: the failures before it, for the summary; then counted from 0 */
+    ev.failures = state == IPOP_SIGNAL_UP || state == IPOP_SIGNAL_CONNECTING ? x->failures : ++x->failures;
+    if (state == IPOP_SIGNAL_UP)
+        x->failures = 0;
+    x->cb(x->ud, &ev);
+}
+
+/* An attempt or a session ended: when to try again.  A refused password
+ * or certificate waits 5 s, doubling to 5 min; the rest 0.5 s to 30 s. */
+static void plan_retry(ipop__xmpp *x, bool slow)
+{
+    guint *b = slow ? &x->slow_backoff_ms : &x->backoff_ms;
+
+    if (x->kicked) {
+        x->kicked = false;
+        x->next_attempt = 0;
+        return;
+    }
+    x->next_attempt = g_get_monotonic_time() + (gint64)*b * 1000;
+    *b = MIN(*b * 2, slow ? SLOW_BACKOFF_MAX_MS : BACKOFF_MAX_MS);
+}
+
+/* The condition of a stream error: its first child other than <text/>. */
+static void stream_condition(xmpp_stream_error_t *serr, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (xmpp_stanza_t *c = serr && serr->stanza ? xmpp_stanza_get_children(serr->stanza) : NULL; c;
+         c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c);
+        if (name && xmpp_stanza_is_tag(c) && strcmp(name, "text") != 0) {
+            g_strlcpy(out, name, size);
+            return;
+        }
+    }
+}
+
+/* Why an attempt or a session ended, as a state, from what libstrophe and
+ * our own handlers saw.  The server's words are quoted as the server's. */
+static void ended(ipop__xmpp *x, bool was_online, int error, xmpp_stream_error_t *serr)
+{
+    char cond[64], text[512];
+    const char *host = x->server ? x->server : strchr(x->jid, '@') ? strchr(x->jid, '@') + 1 : x->jid;
+
+    stream_condition(serr, cond, sizeof(cond));
+    if (!error && x->connect_error > 0)
+        error = x->connect_error;
+    if (x->tls_refused) {
+        snprintf(text, sizeof(text), "the server's certificate was refused (%s); its SHA-256 fingerprint is %s: "
+                 "if that is your server's, set xmpp.server-fingerprint to it", x->tls_why,
+                 x->tls_seen[0] ? x->tls_seen : "unknown");
+        plan_retry(x, true);
+        set_state(x, IPOP_SIGNAL_TLS_REFUSED, IPOP_REASON_TLS_REFUSED, text, NULL, x->tls_seen);
+    } else if (x->auth_failed) {
+        snprintf(text, sizeof(text), "authentication failed (%s)",
+                 x->auth_condition[0] ? x->auth_condition : "no mechanism the server offers worked");
+        plan_retry(x, true);
+        set_state(x, IPOP_SIGNAL_AUTH_FAILED, IPOP_REASON_AUTH_FAILED, text, x->auth_condition, NULL);
+    } else if (serr) {
+        snprintf(text, sizeof(text), "the server closed the session%s%s%s%s%s%s", cond[0] ? " (" : "", cond,
+                 cond[0] ? ")" : "", serr->text ? ": \"" : "", serr->text ? serr->text : "",
+                 serr->text ? "\"" : "");
+        plan_retry(x, false);
+        set_state(x, IPOP_SIGNAL_SERVER_CLOSED, IPOP_REASON_SERVER_CLOSED, text, cond, NULL);
+    } else if (x->kicked) {
+        plan_retry(x, false);
+        set_state(x, IPOP_SIGNAL_UNREACHABLE, IPOP_REASON_SERVER_SILENT,
+                  "the server did not answer a ping: connecting again", NULL, NULL);
+    } else if (error) {
+        snprintf(text, sizeof(text), "%s %s: %s", was_online ? "connection to" : "cannot connect to", host,
+                 g_strerror(error));
+        plan_retry(x, false);
+        set_state(x, IPOP_SIGNAL_UNREACHABLE, IPOP_REASON_UNREACHABLE, text, NULL, NULL);
+    } else {
+        snprintf(text, sizeof(text), "the server %s closed the connection%s", host,
+                 was_online ? "" : " before the session was up");
+        plan_retry(x, false);
+        set_state(x, IPOP_SIGNAL_SERVER_CLOSED, IPOP_REASON_SERVER_CLOSED, text, NULL, NULL);
+    }
+}
+
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_stream_error_t *serr, void *ud)
 {
     ipop__xmpp *x = ud;
+    bool was_online = x->online;
 
     x->connecting = false;
     if (event == XMPP_CONN_CONNECT) {
         if (x->fingerprint) {
             xmpp_tlscert_t *cert = xmpp_conn_get_peer_cert(conn);
             bool ok = cert && cert_matches(x, cert);
+            if (!ok) {
+                /* a certificate that verifies, but not the pinned one */
+                x->tls_refused = true;
+                g_strlcpy(x->tls_why, "it is not the one pinned with xmpp.server-fingerprint",
+                          sizeof(x->tls_why));
+                normalize_fp(cert ? xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256) : NULL,
+                             x->tls_seen);
+            }
             if (cert)
                 xmpp_tlscert_free(cert);
             if (!ok) {
-                ipop__warn(NULL, "XMPP server certificate is not the pinned one: disconnecting");
                 xmpp_disconnect(conn);
                 return;
             }
         }
         x->online = true;
         x->backoff_ms = BACKOFF_MIN_MS;
+        x->slow_backoff_ms = SLOW_BACKOFF_MIN_MS;
         x->ping_deadline = 0;
         x->next_ping = g_get_monotonic_time() + (gint64)KEEPALIVE_MS * 1000;
         xmpp_handler_delete(conn, on_message);
@@ -408,6 +580,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
         g_atomic_int_set(&x->online_flag, 1);
         g_mutex_unlock(&x->lock);
         ipop__info(NULL, "XMPP session up as %s", xmpp_conn_get_bound_jid(conn));
+        set_state(x, IPOP_SIGNAL_UP, IPOP_REASON_NONE, "up", NULL, NULL);
         emit(x, IPOP__XMPP_ONLINE, xmpp_conn_get_bound_jid(conn), NULL);
         return;
     }
@@ -415,35 +588,48 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
     g_atomic_int_set(&x->online_flag, 0);
     x->sock = -1;
     x->ping_deadline = 0;
-    if (x->online || event == XMPP_CONN_FAIL || event == XMPP_CONN_DISCONNECT) {
-        const char *why = serr && serr->text ? serr->text : error ? g_strerror(error) : "disconnected";
-        if (x->online)
-            ipop__warn(NULL, "XMPP session lost: %s", why);
-        else
-            ipop__dbg(NULL, "XMPP connection failed: %s", why);
-        x->online = false;
-        emit(x, IPOP__XMPP_OFFLINE, NULL, why);
-    }
-    if (x->kicked) {
-        x->kicked = false;
-        x->next_attempt = 0;
-        return;
-    }
-    x->next_attempt = g_get_monotonic_time() + (gint64)x->backoff_ms * 1000;
-    x->backoff_ms = MIN(x->backoff_ms * 2, BACKOFF_MAX_MS);
+    x->online = false;
+    ended(x, was_online, error, serr);
+    if (was_online)
+        emit(x, IPOP__XMPP_OFFLINE, NULL, serr && serr->text ? serr->text : error ? g_strerror(error) : "disconnected");
 }
 
 static void try_connect(ipop__xmpp *x)
 {
     long flags = x->require_tls ? XMPP_CONN_FLAG_MANDATORY_TLS : 0;
+    char *domain, text[300];
+    const char *host;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+    int e;
 
+    if (x->state == IPOP_SIGNAL_NONE)
+        set_state(x, IPOP_SIGNAL_CONNECTING, IPOP_REASON_NONE, "connecting", NULL, NULL);
+    x->auth_failed = x->tls_refused = false;
+    x->connect_error = 0;
+    x->auth_condition[0] = x->tls_why[0] = x->tls_seen[0] = '\0';
     xmpp_conn_set_flags(x->conn, flags);
     if (xmpp_connect_client(x->conn, x->server, (unsigned short)x->port, on_conn, x) == XMPP_EOK) {
         x->connecting = true;
-    } else {
-        x->next_attempt = g_get_monotonic_time() + (gint64)x->backoff_ms * 1000;
-        x->backoff_ms = MIN(x->backoff_ms * 2, BACKOFF_MAX_MS);
+        return;
     }
+    /* libstrophe says only that it failed: a name that does not resolve
+     * is the usual cause, and the one to tell at once. */
+    domain = xmpp_jid_domain(x->ctx, x->jid);
+    host = x->server ? x->server : domain ? domain : "";
+    e = getaddrinfo(host, NULL, &hints, &res);
+    if (res)
+        freeaddrinfo(res);
+    plan_retry(x, false);
+    if (e) {
+        snprintf(text, sizeof(text), "the server's name %s does not resolve (%s)%s", host, gai_strerror(e),
+                 x->server ? "" : "; set xmpp.server if the JID's domain is not the server's name");
+        set_state(x, IPOP_SIGNAL_UNREACHABLE, IPOP_REASON_NAME_NOT_RESOLVED, text, NULL, NULL);
+    } else {
+        snprintf(text, sizeof(text), "cannot connect to %s", host);
+        set_state(x, IPOP_SIGNAL_UNREACHABLE, IPOP_REASON_UNREACHABLE, text, NULL, NULL);
+    }
+    if (domain)
+        xmpp_free(x->ctx, domain);
 }
 
 /* Hands the queued stanzas to libstrophe. */
@@ -541,6 +727,7 @@ int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_
     x->cb = cb;
     x->ud = user_data;
     x->backoff_ms = BACKOFF_MIN_MS;
+    x->slow_backoff_ms = SLOW_BACKOFF_MIN_MS;
     g_mutex_init(&x->lock);
     g_queue_init(&x->queue);
     x->rooms = g_ptr_array_new_with_free_func(ipop__room_free);

@@ -7,6 +7,9 @@
 
 #include <stdbool.h>
 
+#include <glib.h>
+
+#include "ipop/ipop.h"
 #include "message.h"
 
 #define IPOP__XMPP_NS_SIGNAL "urn:ipop:signal:1"
@@ -34,6 +37,8 @@ typedef enum ipop__xmpp_event_type {
     IPOP__XMPP_ROOM_ERROR,   /* joining a room failed for good; `from` says who said so, `text` why */
     IPOP__XMPP_ROSTER,       /* roster item `from` (bare JID) has subscription `text` ("remove" when gone) */
     IPOP__XMPP_REFUSED,      /* a stanza from `from` was ignored on purpose (forged or out of place): `text` */
+    IPOP__XMPP_STATE,        /* the connection's state changed (or, `repeat`, a problem lasts): `state`,
+                              * `reason`, `text` in words, `condition`, `fingerprint` */
 } ipop__xmpp_event_type;
 
 /* In a room, occupants are named by node id: an occupant's `from` is
@@ -47,6 +52,16 @@ typedef struct ipop__xmpp_event {
     const char *text;        /* payload, or a reason */
     const char *ts, *nonce, *mac; /* authentication attributes of a payload, or NULL */
     bool available;
+    /* IPOP__XMPP_STATE */
+    ipop_signal_state_t state;
+    ipop_reason_t reason;
+    const char *condition;   /* the server's condition ("not-authorized", "system-shutdown"), or NULL */
+    const char *fingerprint; /* tls-refused: the SHA-256 fingerprint the server showed, or NULL */
+    gint64 since;            /* monotonic time (us) the state began */
+    gint64 retry_at;         /* monotonic time (us) of the next attempt, or 0 */
+    unsigned failures;       /* attempts failed in a row (up: before it came up) */
+    bool repeat;             /* the same problem still: a summary, every 10 minutes */
+    bool quiet;              /* the same problem again: only the numbers (failures, retry_at) moved */
 } ipop__xmpp_event;
 
 typedef void (*ipop__xmpp_cb)(void *user_data, const ipop__xmpp_event *ev);
@@ -70,4 +85,9 @@ void ipop__xmpp_check(ipop__xmpp *x);
  * in the presence.  Remembered: joined again after a reconnect.  When the
  * nickname is taken, joins again as node_id~RANDOM (up to 4 times in a
  * row), and reports IPOP__XMPP_ROOM_ERROR when that or anything else fails. */
+/* Pure: the condition of a SASL <failure/> (RFC 6120 6.5), from the text
+ * of the element ("<failure xmlns=...><not-authorized/>...</failure>"),
+ * into `out` (cut to fit).  false when the text is no SASL failure. */
+bool ipop__xmpp_sasl_condition(const char *xml, char *out, size_t size);
+
 void ipop__xmpp_join_room(ipop__xmpp *x, const char *room, const char *nick, const char *node_id);

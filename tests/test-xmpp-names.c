@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "xmpp-room.h"
+#include "xmpp.h"
 
 #define JID "alice@example.org"
 #define BOUND "alice@example.org/ipop-k7f3q2m9x4c8"
@@ -36,9 +37,32 @@ static void test_from_account(void)
     g_assert_false(ipop__xmpp_from_account(JID, NULL, NULL));
 }
 
+/* What a refused password looks like as libstrophe logs it (RFC 6120 6.5):
+ * the condition is the first child that is not <text/>. */
+static void test_sasl_condition(void)
+{
+    char c[16];
+
+    g_assert_true(ipop__xmpp_sasl_condition(
+        "<failure xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"><not-authorized/></failure>", c, sizeof(c)));
+    g_assert_cmpstr(c, ==, "not-authorized");
+    g_assert_true(ipop__xmpp_sasl_condition("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><text xml:lang='en'>"
+                                            "Bad password</text><disabled/></failure>", c, sizeof(c)));
+    g_assert_cmpstr(c, ==, "disabled");
+    g_assert_true(ipop__xmpp_sasl_condition("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><text>x</text>"
+                                            "<credentials-expired/></failure>", c, sizeof(c)));
+    g_assert_cmpstr(c, ==, "credentials-exp"); /* cut to fit */
+    g_assert_true(ipop__xmpp_sasl_condition("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", c, sizeof(c)));
+    g_assert_cmpstr(c, ==, "");
+    g_assert_false(ipop__xmpp_sasl_condition("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", c, sizeof(c)));
+    g_assert_false(ipop__xmpp_sasl_condition("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", c, sizeof(c)));
+    g_assert_false(ipop__xmpp_sasl_condition(NULL, c, sizeof(c)));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/xmpp/from-account", test_from_account);
+    g_test_add_func("/xmpp/sasl-condition", test_sasl_condition);
     return g_test_run();
 }

@@ -383,6 +383,95 @@ static void test_nick_parse(void)
     g_free(id);
 }
 
+/* ---- the transport's state, against the real server ---- */
+
+/* The signalling status once it is `state`, waiting up to `seconds`. */
+static ipop_signal_status_t wait_signal(node *n, ipop_signal_state_t state, int seconds)
+{
+    ipop_signal_status_t st = { .size = sizeof(st) };
+    gint64 end = g_get_monotonic_time() + (gint64)seconds * test_time_factor() * G_USEC_PER_SEC;
+
+    do {
+        g_assert_cmpint(ipop_network_get_signal_status(n->net, &st), ==, 0);
+        if (st.state == state)
+            return st;
+        g_usleep(20000);
+    } while (g_get_monotonic_time() < end);
+    g_test_message("signal state %s (%s), want %s", ipop_signal_state_str(st.state), st.detail,
+                   ipop_signal_state_str(state));
+    g_assert_cmpint(st.state, ==, state);
+    return st;
+}
+
+/* A wrong password: auth-failed with the server's condition within a
+ * second or so, tried again slowly (5 s, then 10 s), up once right. */
+static void test_signal_auth_failed(void)
+{
+    ipop_signal_status_t st = { .size = sizeof(st) };
+    node a;
+
+    group_node(&a, "ga", "wrong", "10.44.0.1", NULL);
+    g_assert_cmpint(ipop_network_get_signal_status(a.net, &st), ==, 0);
+    g_assert_cmpint(st.state, ==, IPOP_SIGNAL_NONE);
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    st = wait_signal(&a, IPOP_SIGNAL_AUTH_FAILED, 3);
+    g_assert_cmpint(st.reason, ==, IPOP_REASON_AUTH_FAILED);
+    g_assert_cmpstr(st.condition, ==, "not-authorized");
+    g_assert_cmpstr(st.detail, ==, "authentication failed (not-authorized)");
+    g_assert_cmpuint(st.retry_ms, >, 3000);
+    g_assert_cmpuint(st.retry_ms, <=, 5000);
+    g_usleep(6 * G_USEC_PER_SEC); /* the second attempt at 5 s, the third not before 15 s */
+    st = wait_signal(&a, IPOP_SIGNAL_AUTH_FAILED, 1);
+    g_assert_cmpuint(st.failures, ==, 2);
+    g_assert_cmpuint(st.since_ms, >=, 6000);
+    g_assert_cmpuint(st.retry_ms, >, 5000);
+    node_clear(&a);
+    /* the right one: up, and the error gone */
+    group_node(&a, "ga", "pa", "10.44.0.1", NULL);
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    st = wait_signal(&a, IPOP_SIGNAL_UP, 5);
+    g_assert_cmpint(st.reason, ==, IPOP_REASON_NONE);
+    g_assert_cmpstr(st.detail, ==, "");
+    g_assert_cmpuint(st.failures, ==, 0);
+    ipop_network_stop(a.net);
+    st = (ipop_signal_status_t){ .size = sizeof(st) };
+    g_assert_cmpint(ipop_network_get_signal_status(a.net, &st), ==, 0);
+    g_assert_cmpint(st.state, ==, IPOP_SIGNAL_NONE);
+    node_clear(&a);
+}
+
+/* The server's self-signed certificate without its fingerprint pinned:
+ * tls-refused, with the fingerprint it showed (the one to pin), and a
+ * caller with an older, smaller struct gets only what fits. */
+static void test_signal_tls_refused(void)
+{
+    ipop_signal_status_t st;
+    struct { size_t size; ipop_signal_state_t state; ipop_reason_t reason; } old = { .size = sizeof(old) };
+    char *port_s = g_strdup_printf("%d", port);
+    node a;
+
+    node_init(&a, "ga", "10.45.0.1", NULL, "overlay", "group");
+    g_assert_cmpint(ipop_network_set_option(a.net, "xmpp.jid", "ga@ipop.test"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(a.net, "xmpp.password", "pa"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(a.net, "xmpp.server", "127.0.0.1"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(a.net, "xmpp.port", port_s), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(a.net, "group.room", ROOM), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(a.net, "group.secret", "correct horse battery staple"), ==, 0);
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    st = wait_signal(&a, IPOP_SIGNAL_TLS_REFUSED, 3);
+    g_assert_cmpint(st.reason, ==, IPOP_REASON_TLS_REFUSED);
+    g_assert_cmpstr(st.fingerprint, ==, fingerprint);
+    g_assert_nonnull(strstr(st.detail, "set xmpp.server-fingerprint to it"));
+    g_assert_cmpint(ipop_network_get_signal_status(a.net, (ipop_signal_status_t *)&old), ==, 0);
+    g_assert_cmpuint(old.size, ==, sizeof(old));
+    g_assert_cmpint(old.state, ==, IPOP_SIGNAL_TLS_REFUSED);
+    old.size = sizeof(size_t);
+    g_assert_cmpint(ipop_network_get_signal_status(a.net, (ipop_signal_status_t *)&old), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_get_signal_status(NULL, &st), ==, -EINVAL);
+    node_clear(&a);
+    g_free(port_s);
+}
+
 int main(int argc, char **argv)
 {
     static const char *const users[] = { "ra:pa", "rb:pb", "qa:pa", "qc:pc", "ga:pa", "gb:pb", "x:px", NULL };
@@ -394,6 +483,8 @@ int main(int argc, char **argv)
     g_test_add_func("/xmpp/forged-roster-result", test_forged_roster_result);
     g_test_add_func("/xmpp/forged-roster-push", test_forged_roster_push);
     g_test_add_func("/xmpp/nick-squatting", test_nick_squatting);
+    g_test_add_func("/xmpp/signal-auth-failed", test_signal_auth_failed);
+    g_test_add_func("/xmpp/signal-tls-refused", test_signal_tls_refused);
     test_prosody_start(&srv, users);
     dir = srv.dir;
     fingerprint = srv.fingerprint;

@@ -109,6 +109,19 @@ typedef enum ipop_reason {
                                                peer holds: the claim is refused (IPOP_EVENT_PEER_REFUSED) */
     IPOP_REASON_REKEY_FAILED = 18,        /**< the link's keys could not be renewed in place (the peer did not answer
                                                in time, or the session cannot export keys): a new session starts */
+    /* Reasons of the signalling transport (IPOP_EVENT_SIGNAL_STATE, ipop_signal_status_t): */
+    IPOP_REASON_AUTH_FAILED = 19,         /**< the XMPP server refused the account's password (SASL failure, such
+                                               as "not-authorized"), or no mechanism both sides know */
+    IPOP_REASON_NAME_NOT_RESOLVED = 20,   /**< the XMPP server's name (xmpp.server, else the JID's domain) does
+                                               not resolve */
+    IPOP_REASON_UNREACHABLE = 21,         /**< the XMPP server could not be reached: connection refused, timed
+                                               out, no route, or the connection broke */
+    IPOP_REASON_TLS_REFUSED = 22,         /**< the XMPP server's certificate did not verify and is not the one
+                                               pinned with "xmpp.server-fingerprint" */
+    IPOP_REASON_SERVER_CLOSED = 23,       /**< the XMPP server closed the stream (a stream error such as
+                                               "system-shutdown" or "conflict", or without one) */
+    IPOP_REASON_SERVER_SILENT = 24,       /**< the XMPP server stopped answering pings: the connection is cut
+                                               and made again */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -128,7 +141,27 @@ typedef enum ipop_event_type {
     IPOP_EVENT_PEER_REFUSED = 2, /**< a peer was refused; `reason` says why */
     IPOP_EVENT_DEVICE_ERROR = 3, /**< the TUN/TAP device failed; `error` is a -errno */
     IPOP_EVENT_BAD_MESSAGE = 4,  /**< a signalling message was dropped; `error` is a -errno */
+    IPOP_EVENT_SIGNAL_STATE = 5, /**< the built-in (XMPP) signalling changed state: `signal_state` and
+                                      `reason` say how, `detail` says it in words (the server's own text
+                                      quoted as the server's).  Reported at each change, not at each
+                                      attempt; ipop_network_get_signal_status() tells the state now */
 } ipop_event_type_t;
+
+/** States of the built-in (XMPP) signalling transport. */
+typedef enum ipop_signal_state {
+    IPOP_SIGNAL_NONE = 0,          /**< no built-in signalling (the host carries it), or not started */
+    IPOP_SIGNAL_CONNECTING = 1,    /**< the first connection is under way */
+    IPOP_SIGNAL_UP = 2,            /**< the session is up: signalling flows */
+    IPOP_SIGNAL_AUTH_FAILED = 3,   /**< the server refused the password (IPOP_REASON_AUTH_FAILED); retried
+                                        with a back-off from 5 s doubling to 5 min */
+    IPOP_SIGNAL_UNREACHABLE = 4,   /**< the server's name does not resolve (IPOP_REASON_NAME_NOT_RESOLVED),
+                                        it cannot be reached or the connection was lost
+                                        (IPOP_REASON_UNREACHABLE, IPOP_REASON_SERVER_SILENT); retried */
+    IPOP_SIGNAL_TLS_REFUSED = 5,   /**< the server's certificate was refused (IPOP_REASON_TLS_REFUSED): the
+                                        status's `fingerprint` is the one seen; retried as after an
+                                        authentication failure */
+    IPOP_SIGNAL_SERVER_CLOSED = 6, /**< the server closed the session (IPOP_REASON_SERVER_CLOSED); retried */
+} ipop_signal_state_t;
 
 /** An event.  Valid only during the callback. */
 typedef struct ipop_event {
@@ -140,7 +173,27 @@ typedef struct ipop_event {
     ipop_reason_t reason;    /**< why, or IPOP_REASON_NONE */
     int error;               /**< a -errno value, or 0 */
     const char *detail;      /**< human-readable text, never NULL */
+    ipop_signal_state_t signal_state; /**< for IPOP_EVENT_SIGNAL_STATE: the new state */
 } ipop_event_t;
+
+/** The state of a network's built-in signalling.  Set `size` to
+ * sizeof(ipop_signal_status_t) before calling
+ * ipop_network_get_signal_status(); the library fills at most that many
+ * bytes.  Fields may be added at the end. */
+typedef struct ipop_signal_status {
+    size_t size;                 /**< set by the caller: sizeof(ipop_signal_status_t) */
+    ipop_signal_state_t state;   /**< the state now */
+    ipop_reason_t reason;        /**< why, for a state other than IPOP_SIGNAL_UP; IPOP_REASON_NONE otherwise */
+    uint64_t since_ms;           /**< how long the state has lasted, in milliseconds */
+    uint64_t retry_ms;           /**< when not up: milliseconds until the next attempt (0: under way) */
+    uint32_t failures;           /**< attempts failed in a row (0 once up) */
+    char detail[256];            /**< the state in words, e.g. "authentication failed (not-authorized)"
+                                      or "the server closed the session: Received SIGTERM"; "" when up */
+    char condition[64];          /**< the server's condition, e.g. "not-authorized", "system-shutdown";
+                                      "" when none */
+    char fingerprint[96];        /**< IPOP_SIGNAL_TLS_REFUSED: the SHA-256 fingerprint of the certificate
+                                      the server showed, as "xmpp.server-fingerprint" takes it */
+} ipop_signal_status_t;
 
 /** Link statistics.  Set `size` to sizeof(ipop_link_stats_t) before calling
  * ipop_link_get_stats(); the library fills at most that many bytes. */
@@ -438,6 +491,13 @@ IPOP_EXPORT int ipop_network_get_address(ipop_network_t *net, int family, char *
  * or a size smaller than a size_t. */
 IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t *stats);
 
+/** Copies the state of the network's built-in (XMPP) signalling into
+ * `status`, whose `size` field the caller sets.  State IPOP_SIGNAL_NONE
+ * when the network has no built-in signalling or is not started.  May be
+ * called from any thread.  Returns 0, or -EINVAL for NULL or a size smaller
+ * than the first two fields. */
+IPOP_EXPORT int ipop_network_get_signal_status(ipop_network_t *net, ipop_signal_status_t *status);
+
 /** Returns the link to `peer_id`, or NULL. */
 IPOP_EXPORT ipop_link_t *ipop_network_get_link(ipop_network_t *net, const char *peer_id);
 
@@ -547,6 +607,9 @@ IPOP_EXPORT const char *ipop_reason_str(ipop_reason_t reason);
 
 /** Returns a text for a link state (never NULL): "connected". */
 IPOP_EXPORT const char *ipop_link_state_str(ipop_link_state_t state);
+
+/** Returns a text for a signalling state (never NULL): "auth-failed". */
+IPOP_EXPORT const char *ipop_signal_state_str(ipop_signal_state_t state);
 
 /** Returns a text for a path type (never NULL): "host", "srflx", "relay". */
 IPOP_EXPORT const char *ipop_path_type_str(ipop_path_type_t type);

@@ -28,6 +28,23 @@ class EventStruct(ctypes.Structure):
         ("reason", c_enum),
         ("error", c_int),
         ("detail", c_char_p),
+        ("signal_state", c_enum),
+    ]
+
+
+class SignalStatusStruct(ctypes.Structure):
+    """ipop_signal_status_t, field for field."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("state", c_enum),
+        ("reason", c_enum),
+        ("since_ms", c_uint64),
+        ("retry_ms", c_uint64),
+        ("failures", c_uint32),
+        ("detail", ctypes.c_char * 256),
+        ("condition", ctypes.c_char * 64),
+        ("fingerprint", ctypes.c_char * 96),
     ]
 
 
@@ -127,6 +144,8 @@ _OPTIONAL = {
     "ipop_udp_close": (c_void_p, [c_void_p]),
     "ipop_network_changed": (c_int, [c_void_p]),
     "ipop_network_reload_revocations": (c_int, [c_void_p]),
+    "ipop_network_get_signal_status": (c_int, [c_void_p, ctypes.POINTER(SignalStatusStruct)]),
+    "ipop_signal_state_str": (c_char_p, [c_enum]),
 }
 
 _lock = threading.Lock()

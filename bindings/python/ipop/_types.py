@@ -46,6 +46,13 @@ class Reason(enum.IntEnum):
     NOT_CERTIFIED = 16
     ADDRESS_IN_USE = 17
     REKEY_FAILED = 18
+    # the signalling transport (EventType.SIGNAL_STATE, Network.signal_status())
+    AUTH_FAILED = 19
+    NAME_NOT_RESOLVED = 20
+    UNREACHABLE = 21
+    TLS_REFUSED = 22
+    SERVER_CLOSED = 23
+    SERVER_SILENT = 24
 
 
 class PathType(enum.IntEnum):
@@ -62,6 +69,17 @@ class EventType(enum.IntEnum):
     PEER_REFUSED = 2
     DEVICE_ERROR = 3
     BAD_MESSAGE = 4
+    SIGNAL_STATE = 5  # the built-in (XMPP) signalling changed state: Event.signal_state, reason, detail
+
+
+class SignalState(enum.IntEnum):
+    NONE = 0
+    CONNECTING = 1
+    UP = 2
+    AUTH_FAILED = 3
+    UNREACHABLE = 4
+    TLS_REFUSED = 5
+    SERVER_CLOSED = 6
 
 
 class LogLevel(enum.IntEnum):
@@ -113,6 +131,7 @@ class Event:
     reason: Reason
     error: int  # a negative errno value, or 0
     detail: str
+    signal_state: SignalState = SignalState.NONE  # for EventType.SIGNAL_STATE: the new state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +155,20 @@ class LinkStats:
     relay_id: str = ""  # GroupVPN: the member packets go through while the direct link is down
     relayed_packets: int = 0  # packets from this peer that this node relayed to another member
     relay_drops: int = 0  # packets from this peer that this node could not relay
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalStatus:
+    """A copy of ipop_signal_status_t: the built-in signalling's state."""
+
+    state: SignalState
+    reason: Reason
+    since_ms: int  # how long the state has lasted
+    retry_ms: int  # when not up: until the next attempt (0: under way)
+    failures: int  # attempts failed in a row
+    detail: str  # the state in words ("" when up)
+    condition: str  # the server's condition ("not-authorized"), or ""
+    fingerprint: str  # TLS_REFUSED: the SHA-256 fingerprint the server showed
 
 
 @dataclasses.dataclass(frozen=True)

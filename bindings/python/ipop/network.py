@@ -13,9 +13,9 @@ import weakref
 from typing import Callable, Iterable
 
 from . import _lib
-from ._lib import EventStruct, LinkStatsStruct, NetworkStatsStruct, arg, check, lib, text
+from ._lib import EventStruct, LinkStatsStruct, NetworkStatsStruct, SignalStatusStruct, arg, check, lib, text
 from ._types import (Event, EventType, IpopError, LinkState, LinkStats, LogLevel, NetworkStats, PathType,
-                     Reason, _enum)
+                     Reason, SignalState, SignalStatus, _enum)
 
 logger = logging.getLogger("ipop")
 
@@ -244,7 +244,8 @@ class Network(_Handle):
         return Event(type=_enum(EventType, ev.type), peer_id=peer,
                      link=self._link(link_ptr) if link_ptr else None,
                      state=_enum(LinkState, field("state", 0)), reason=_enum(Reason, field("reason", 0)),
-                     error=field("error", 0), detail=text(field("detail", b"")) or "")
+                     error=field("error", 0), detail=text(field("detail", b"")) or "",
+                     signal_state=_enum(SignalState, field("signal_state", 0)))
 
     def _link(self, ptr: int) -> Link:
         """The one Link object of a C link: events and connect() hand out
@@ -393,6 +394,18 @@ class Network(_Handle):
         return NetworkStats(st.signal_refused, st.no_route, st.links, st.links_connected,
                             st.relayed_packets, st.relay_drops, st.relay_refused, st.tap_refused_type,
                             st.tap_refused_source, st.tap_refused_mac, st.candidates_dropped)
+
+    def signal_status(self) -> SignalStatus:
+        """The built-in (XMPP) signalling's state (ipop_network_get_signal_status):
+        SignalState.NONE without one or before start.  Any thread."""
+        if not _lib.has("ipop_network_get_signal_status"):
+            raise IpopError(errno.ENOSYS, "the loaded libipop has no ipop_network_get_signal_status",
+                            "ipop_network_get_signal_status")
+        st = SignalStatusStruct(size=ctypes.sizeof(SignalStatusStruct))
+        check(self._call("ipop_network_get_signal_status", ctypes.byref(st)), "ipop_network_get_signal_status")
+        return SignalStatus(_enum(SignalState, st.state), _enum(Reason, st.reason), st.since_ms, st.retry_ms,
+                            st.failures, text(st.detail) or "", text(st.condition) or "",
+                            text(st.fingerprint) or "")
 
     def signal_receive(self, from_peer_id: str, message: str | bytes) -> None:
         """Delivers a signalling message from a peer.  Any thread."""
@@ -610,6 +623,10 @@ def link_state_str(state: int) -> str:
 
 def path_type_str(path: int) -> str:
     return text(lib().ipop_path_type_str(path))
+
+
+def signal_state_str(state: int) -> str:
+    return text(lib().ipop_signal_state_str(state))
 
 
 def has_udp() -> bool:

@@ -22,6 +22,18 @@ int main(void)
     FIELD(ipop_event_t, reason);
     FIELD(ipop_event_t, error);
     FIELD(ipop_event_t, detail);
+    FIELD(ipop_event_t, signal_state);
+
+    SIZE(ipop_signal_status_t);
+    FIELD(ipop_signal_status_t, size);
+    FIELD(ipop_signal_status_t, state);
+    FIELD(ipop_signal_status_t, reason);
+    FIELD(ipop_signal_status_t, since_ms);
+    FIELD(ipop_signal_status_t, retry_ms);
+    FIELD(ipop_signal_status_t, failures);
+    FIELD(ipop_signal_status_t, detail);
+    FIELD(ipop_signal_status_t, condition);
+    FIELD(ipop_signal_status_t, fingerprint);
 
     SIZE(ipop_link_stats_t);
     FIELD(ipop_link_stats_t, size);
@@ -63,6 +75,7 @@ int main(void)
     SIZE(ipop_path_type_t);
     SIZE(ipop_event_type_t);
     SIZE(ipop_log_level_t);
+    SIZE(ipop_signal_state_t);
 
     CONST(IPOP_MAX_PACKET);
     CONST(IPOP_DEFAULT_MTU);
@@ -93,6 +106,12 @@ int main(void)
     CONST(IPOP_REASON_NOT_CERTIFIED);
     CONST(IPOP_REASON_ADDRESS_IN_USE);
     CONST(IPOP_REASON_REKEY_FAILED);
+    CONST(IPOP_REASON_AUTH_FAILED);
+    CONST(IPOP_REASON_NAME_NOT_RESOLVED);
+    CONST(IPOP_REASON_UNREACHABLE);
+    CONST(IPOP_REASON_TLS_REFUSED);
+    CONST(IPOP_REASON_SERVER_CLOSED);
+    CONST(IPOP_REASON_SERVER_SILENT);
 
     CONST(IPOP_PATH_UNKNOWN);
     CONST(IPOP_PATH_HOST);
@@ -105,6 +124,15 @@ int main(void)
     CONST(IPOP_EVENT_PEER_REFUSED);
     CONST(IPOP_EVENT_DEVICE_ERROR);
     CONST(IPOP_EVENT_BAD_MESSAGE);
+    CONST(IPOP_EVENT_SIGNAL_STATE);
+
+    CONST(IPOP_SIGNAL_NONE);
+    CONST(IPOP_SIGNAL_CONNECTING);
+    CONST(IPOP_SIGNAL_UP);
+    CONST(IPOP_SIGNAL_AUTH_FAILED);
+    CONST(IPOP_SIGNAL_UNREACHABLE);
+    CONST(IPOP_SIGNAL_TLS_REFUSED);
+    CONST(IPOP_SIGNAL_SERVER_CLOSED);
 
     CONST(IPOP_LOG_ERR);
     CONST(IPOP_LOG_WARNING);

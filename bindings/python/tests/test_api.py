@@ -9,6 +9,7 @@ import errno
 import os
 import re
 import socket
+import time
 import sys
 import tempfile
 import unittest
@@ -155,6 +156,39 @@ class TestCalls(unittest.TestCase):
             st = net.stats()
             self.assertEqual(st.links, 1)
             self.assertGreaterEqual(st.signal_refused, 1)
+
+    def test_signal_status(self):
+        """An XMPP server that is not there: told once as an event
+        (SIGNAL_STATE, UNREACHABLE) and by signal_status(), within a second."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # closed again below: nobody listens
+        events = []
+        net = ipop.Network("sig", mode="none", overlay="group", group_room="r@rooms.ipop.test",
+                           group_secret="x" * 40, xmpp_jid="a@ipop.test", xmpp_password="p",
+                           xmpp_server="127.0.0.1", xmpp_port=str(port), on_event=lambda _net, ev: events.append(ev))
+        try:
+            self.assertEqual(net.signal_status().state, ipop.SignalState.NONE)
+            net.start()
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and net.signal_status().state != ipop.SignalState.UNREACHABLE:
+                time.sleep(0.05)
+            st = net.signal_status()
+            self.assertEqual((st.state, st.reason), (ipop.SignalState.UNREACHABLE, ipop.Reason.UNREACHABLE))
+            self.assertIn("Connection refused", st.detail)
+            self.assertGreaterEqual(st.failures, 1)
+            time.sleep(2)  # more attempts: no more events for the same problem
+            sig = [e for e in events if e.type == ipop.EventType.SIGNAL_STATE]
+            self.assertEqual([e.signal_state for e in sig],
+                             [ipop.SignalState.CONNECTING, ipop.SignalState.UNREACHABLE], sig)
+            self.assertEqual(sig[1].reason, ipop.Reason.UNREACHABLE)
+            self.assertGreater(net.signal_status().failures, 1)
+            self.assertEqual(ipop.signal_state_str(ipop.SignalState.AUTH_FAILED), "auth-failed")
+            self.assertEqual(ipop.reason_str(ipop.Reason.NAME_NOT_RESOLVED), "name-not-resolved")
+            net.stop()
+            self.assertEqual(net.signal_status().state, ipop.SignalState.NONE)
+        finally:
+            net.close()
 
     def test_accept_identity(self):
         net = ipop.Network("acc", mode="none")

@@ -15,13 +15,13 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import ipop  # noqa: E402
-from ipop._lib import EventStruct, LinkStatsStruct, NetworkStatsStruct, c_enum  # noqa: E402
+from ipop._lib import EventStruct, LinkStatsStruct, NetworkStatsStruct, SignalStatusStruct, c_enum  # noqa: E402
 import testmain  # noqa: E402
 
 STRUCTS = {"ipop_event_t": EventStruct, "ipop_link_stats_t": LinkStatsStruct,
-           "ipop_network_stats_t": NetworkStatsStruct}
+           "ipop_network_stats_t": NetworkStatsStruct, "ipop_signal_status_t": SignalStatusStruct}
 ENUMS = {"IPOP_LINK_": ipop.LinkState, "IPOP_REASON_": ipop.Reason, "IPOP_PATH_": ipop.PathType,
-         "IPOP_EVENT_": ipop.EventType, "IPOP_LOG_": ipop.LogLevel}
+         "IPOP_EVENT_": ipop.EventType, "IPOP_LOG_": ipop.LogLevel, "IPOP_SIGNAL_": ipop.SignalState}
 CONSTANTS = {"IPOP_MAX_PACKET": ipop.MAX_PACKET, "IPOP_DEFAULT_MTU": ipop.DEFAULT_MTU,
              "IPOP_NODE_ID_MAX": ipop.NODE_ID_MAX}
 
@@ -61,7 +61,7 @@ class TestLayout(unittest.TestCase):
 
     def test_enum_size(self):
         for name in ("ipop_link_state_t", "ipop_reason_t", "ipop_path_type_t", "ipop_event_type_t",
-                     "ipop_log_level_t"):
+                     "ipop_log_level_t", "ipop_signal_state_t"):
             self.assertEqual(self.sizes[name], ctypes.sizeof(c_enum), name)
 
     def test_values(self):
