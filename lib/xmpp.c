@@ -195,6 +195,7 @@ static void roster_items(ipop__xmpp *x, xmpp_stanza_t *q)
         const char *name = xmpp_stanza_get_name(item);
         ev.from = attr(item, "jid");
         ev.text = attr(item, "subscription");
+        ev.asked = !g_strcmp0(attr(item, "ask"), "subscribe");
         if (!name || strcmp(name, "item") != 0 || !ev.from)
             continue;
         if (!ev.text)
@@ -305,6 +306,21 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1;
 }
 
+/* RFC 6121 3: a subscription request or answer, stamped by the server with
+ * the bare JID of the account it comes from (a full JID is a resource
+ * speaking for itself: not the account's word). */
+static void subscription(ipop__xmpp *x, const char *from, const char *type)
+{
+    if (strcmp(type, "subscribe") != 0 && strcmp(type, "subscribed") != 0 && strcmp(type, "unsubscribe") != 0 &&
+        strcmp(type, "unsubscribed") != 0)
+        return;
+    if (strchr(from, '/')) {
+        refuse(x, from, "a subscription stanza from a full JID");
+        return;
+    }
+    emit(x, IPOP__XMPP_SUBSCRIPTION, from, type);
+}
+
 /* A room locked by its creator: every room we are not in yet asks to
  * join again (one more presence to a room we are in changes nothing). */
 static int on_rejoin(xmpp_conn_t *conn, void *ud)
@@ -356,8 +372,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     ipop__room_news_clear(&news);
     if (r)
         return 1;
-    if (type && strcmp(type, "unavailable") != 0)
-        return 1; /* errors are a room's business, subscriptions the roster's */
+    if (type && strcmp(type, "unavailable") != 0) {
+        subscription(x, from, type);
+        return 1; /* errors are a room's business */
+    }
     ev.available = !type;
     ev.node = attr(node_el, "id");
     x->cb(x->ud, &ev);
@@ -747,4 +765,12 @@ void ipop__xmpp_join_room(ipop__xmpp *x, const char *room_jid, const char *nick,
     if (g_atomic_int_get(&x->online_flag))
         g_queue_push_tail(&x->queue, ipop__room_presence_xml(r, false));
     g_mutex_unlock(&x->lock);
+}
+
+int ipop__xmpp_send_xml(ipop__xmpp *x, const char *xml)
+{
+    if (!g_atomic_int_get(&x->online_flag))
+        return -ENOTCONN;
+    enqueue(x, g_strdup(xml));
+    return 0;
 }

@@ -34,6 +34,8 @@ typedef enum ipop__xmpp_event_type {
     IPOP__XMPP_ROOM_ERROR,   /* joining a room failed for good; `from` says who said so, `text` why */
     IPOP__XMPP_ROSTER,       /* roster item `from` (bare JID) has subscription `text` ("remove" when gone) */
     IPOP__XMPP_REFUSED,      /* a stanza from `from` was ignored on purpose (forged or out of place): `text` */
+    IPOP__XMPP_SUBSCRIPTION, /* bare JID `from` asks for or withdraws a subscription (RFC 6121 3): `text` is
+                                subscribe, subscribed, unsubscribe or unsubscribed */
 } ipop__xmpp_event_type;
 
 /* In a room, occupants are named by node id: an occupant's `from` is
@@ -47,6 +49,7 @@ typedef struct ipop__xmpp_event {
     const char *text;        /* payload, or a reason */
     const char *ts, *nonce, *mac; /* authentication attributes of a payload, or NULL */
     bool available;
+    bool asked;              /* IPOP__XMPP_ROSTER: our subscription request waits for an answer (ask) */
 } ipop__xmpp_event;
 
 typedef void (*ipop__xmpp_cb)(void *user_data, const ipop__xmpp_event *ev);
@@ -71,3 +74,7 @@ void ipop__xmpp_check(ipop__xmpp *x);
  * nickname is taken, joins again as node_id~RANDOM (up to 4 times in a
  * row), and reports IPOP__XMPP_ROOM_ERROR when that or anything else fails. */
 void ipop__xmpp_join_room(ipop__xmpp *x, const char *room, const char *nick, const char *node_id);
+/* Thread-safe.  Queues a stanza of the caller's making (well-formed,
+ * escaped), sent once as it is.  Returns 0, or -ENOTCONN while offline
+ * (nothing is queued then). */
+int ipop__xmpp_send_xml(ipop__xmpp *x, const char *xml);
