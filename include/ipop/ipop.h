@@ -430,7 +430,7 @@ typedef struct ipop_friend {
     char address[48];              /**< its IPv4 address here (in "social.subnet"), "" before */
 } ipop_friend_t;
 
-/** SocialVPN: asks `jid` (a bare JID, user@domain) to be a friend over
+/** SocialVPN: asks `jid` (a bare JID, user\@domain) to be a friend over
  * this network's own XMPP session, so that no other XMPP client is needed:
  * a presence subscription request (RFC 6121 3.1), answered by the other
  * side's ipop_network_friend_accept() or any XMPP client; when `jid` asked
