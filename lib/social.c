@@ -592,8 +592,8 @@ int ipop__social_friend_get(ipop__social *s, size_t index, ipop_friend_t *ret)
     out.request = f->request;
     out.online = f->node[0] && !f->left_at;
     g_strlcpy(out.peer_id, f->pinned, sizeof(out.peer_id));
-    if (f->alias.family)
-        ipop__addr_format(&f->alias, out.address, sizeof(out.address));
+    if (f->alias.family && ipop__addr_format(&f->alias, out.address, sizeof(out.address)) == 0)
+        out.address[strcspn(out.address, "/")] = '\0'; /* a host: no prefix */
     memcpy(ret, &out, MIN(ret->size, sizeof(out)));
     return 0;
 }
