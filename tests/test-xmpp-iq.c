@@ -86,8 +86,10 @@ static void test_presence(void)
     p = ipop__xmpp_presence_xml(NULL);
     g_assert_null(strstr(p, "urn:ipop:node:1"));
     g_free(p);
-    /* XEP-0115 5.1: base64 of SHA-1, 28 characters */
-    g_assert_cmpuint(strlen(ver), ==, 28);
+    /* XEP-0115 5.1: base64 of the SHA-1 of "client/bot//ipopd<" and the
+     * sorted features each followed by "<" (computed with Python's
+     * hashlib for these five features) */
+    g_assert_cmpstr(ver, ==, "XWwCZoH3zkRT5Ia4d/mBkbqfg/M=");
     g_free(ver);
 }
 
