@@ -592,6 +592,86 @@ static void accept_request(const char *jid, const char *network, GString *out)
     }
 }
 
+/* The SocialVPN network a friend request is for: the one named, else the
+ * only one; NULL with the error in out. */
+static struct net *friend_net(const char *network, GString *out)
+{
+    struct net *found = NULL;
+
+    for (size_t i = 0; i < nets->len; i++) {
+        struct net *n = net_at(i);
+        if (network ? strcmp(n->name, network) != 0 : n->overlay != OVERLAY_SOCIAL)
+            continue;
+        if (found) {
+            g_string_append(out, "error more than one SocialVPN network: name one (--network)\n");
+            return NULL;
+        }
+        found = n;
+    }
+    if (!found && network)
+        g_string_append_printf(out, "error no network %s\n", network);
+    else if (!found)
+        g_string_append(out, "error no SocialVPN network (overlay = social) here\n");
+    else if (found->overlay != OVERLAY_SOCIAL)
+        g_string_append_printf(out, "error %s: not a SocialVPN network\n", found->name);
+    return found && found->overlay == OVERLAY_SOCIAL ? found : NULL;
+}
+
+static void friend_list(struct net *n, GString *out)
+{
+    g_autoptr(GString) body = g_string_new(NULL);
+    ipop_friend_t f = { .size = sizeof(f) };
+    int r = 0;
+
+    for (size_t i = 0; n->started && (r = ipop_network_get_friend(n->net, i, &f)) == 0; i++) {
+        const char *state = f.request ? "asks you (friend accept)" : f.asked ? "asked, no answer yet"
+                            : !strcmp(f.subscription, "both") ? (f.online ? "friend, online" : "friend, offline")
+                                                              : "no mutual subscription";
+        g_string_append_printf(body, "%-32s %-4s %-24s %.12s %s\n", f.jid, f.subscription, state,
+                               f.peer_id[0] ? f.peer_id : "-", f.address[0] ? f.address : "-");
+        f.size = sizeof(f);
+    }
+    if (!n->started || (r < 0 && r != -ENOENT)) {
+        g_string_append_printf(out, "error %s: %s\n", n->name, ipop_strerror(n->started ? r : -ENOTCONN));
+        return;
+    }
+    g_string_append(out, "ok\n");
+    g_string_append(out, body->str);
+}
+
+/* "friend add|remove|accept JID [NETWORK]", "friend list [NETWORK]":
+ * ipop_network_friend_*() on the SocialVPN network named, else the only one. */
+static void friend_request(const struct control_request *req, GString *out)
+{
+    struct net *n = friend_net(req->arg2, out);
+    int r;
+
+    if (!n)
+        return;
+    if (!strcmp(req->verb, "list")) {
+        friend_list(n, out);
+        return;
+    }
+    if (!n->started)
+        r = -ENOTCONN;
+    else if (!strcmp(req->verb, "add"))
+        r = ipop_network_friend_add(n->net, req->arg);
+    else if (!strcmp(req->verb, "accept"))
+        r = ipop_network_friend_accept(n->net, req->arg);
+    else
+        r = ipop_network_friend_remove(n->net, req->arg);
+    if (r < 0) {
+        g_string_append_printf(out, "error %s: friend %s %s: %s%s\n", n->name, req->verb, req->arg,
+                               ipop_strerror(r), r == -ENOENT && !strcmp(req->verb, "accept") ?
+                               " (no request from it waits: see ipopctl friend list)" : r == -ENOTCONN ?
+                               " (the XMPP session is not up)" : "");
+        return;
+    }
+    log_net(n, "friend %s: %s (ipopctl)", req->arg, req->verb);
+    g_string_append_printf(out, "ok\n%s: friend %s %s: done%s\n", n->name, req->verb, req->arg,
+                           !strcmp(req->verb, "add") ? " (a request was sent; you are friends once it accepts)" : "");
+}
+
 /* "network-changed [NETWORK]": ipop_network_changed() on the network named,
  * else on every started one (a hook of the host's network manager calls it). */
 static void changed_request(const char *network, GString *out)
@@ -633,6 +713,9 @@ static void answer(const struct control_request *req, GString *out)
         break;
     case CONTROL_CHANGED:
         changed_request(req->arg, out);
+        break;
+    case CONTROL_FRIEND:
+        friend_request(req, out);
         break;
     case CONTROL_STATUS:
         g_string_append(out, "ok\n");

@@ -6,9 +6,12 @@
  *   ipopctl [--control PATH] metrics
  *   ipopctl [--control PATH] accept JID [--network NAME]
  *   ipopctl [--control PATH] network-changed [--network NAME]
+ *   ipopctl [--control PATH] friend add|remove|accept JID [--network NAME]
+ *   ipopctl [--control PATH] friend list [--network NAME]
  *
  * The protocol (daemon/control.c, answer()): one request line, "status [json]",
- * "peers [json]", "metrics", "accept JID [NETWORK]" or "network-changed [NETWORK]";
+ * "peers [json]", "metrics", "accept JID [NETWORK]", "network-changed [NETWORK]",
+ * "friend add|remove|accept JID [NETWORK]" or "friend list [NETWORK]";
  * the daemon answers "ok" and the body, or "error TEXT", and closes.
  */
 #define _GNU_SOURCE
@@ -44,8 +47,11 @@ static void usage(FILE *f)
                "       ipopctl [--control PATH] metrics\n"
                "       ipopctl [--control PATH] accept JID [--network NAME]\n"
                "       ipopctl [--control PATH] network-changed [--network NAME]\n"
+               "       ipopctl [--control PATH] friend add|remove|accept JID [--network NAME]\n"
+               "       ipopctl [--control PATH] friend list [--network NAME]\n"
                "       ipopctl --version\n"
                "accept: SocialVPN friend JID runs a node with a new identity; link with it again.\n"
+               "friend: SocialVPN friends over ipopd's own XMPP session: ask, end, accept a request, list.\n"
                "network-changed: the host moved to another network; links start ICE again now.\n"
                "metrics: the counters in the Prometheus text format, as metrics.listen serves them.\n"
                "status (without --json) exits 0 when every network runs with its signalling up,\n"
@@ -211,6 +217,27 @@ out:
     return err;
 }
 
+/* "friend VERB [JID]" into request; 0, or the exit status of a usage error. */
+static int friend_request(int argc, char **argv, const char *network, bool json, char *request, size_t size)
+{
+    const char *verb = argc > 0 ? argv[0] : "";
+    bool list = strcmp(verb, "list") == 0;
+    bool with_jid = !strcmp(verb, "add") || !strcmp(verb, "remove") || !strcmp(verb, "accept");
+
+    if (json || (!list && !with_jid) || argc != (list ? 1 : 2)) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if ((with_jid && !valid_word(argv[1])) || (network && !valid_word(network))) {
+        fprintf(stderr, "ipopctl: friend: a JID or network name with a space or control character, "
+                        "empty, or longer than %d bytes\n", WORD_MAX);
+        return EXIT_USAGE;
+    }
+    snprintf(request, size, "friend %s%s%s%s%s\n", verb, with_jid ? " " : "", with_jid ? argv[1] : "",
+             network ? " " : "", network ? network : "");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -222,7 +249,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *network = NULL, *cmd;
-    char request[2 * WORD_MAX + 16], *reply = NULL, *body;
+    char request[2 * WORD_MAX + 32], *reply = NULL, *body;
     bool json = false;
     int opt, r, status = 0;
 
@@ -266,6 +293,10 @@ int main(int argc, char **argv)
         snprintf(request, sizeof(request), "network-changed%s%s\n", network ? " " : "", network ? network : "");
     } else if (strcmp(cmd, "metrics") == 0 && optind + 1 == argc && !network && !json) {
         snprintf(request, sizeof(request), "metrics\n");
+    } else if (strcmp(cmd, "friend") == 0) {
+        r = friend_request(argc - optind - 1, argv + optind + 1, network, json, request, sizeof(request));
+        if (r)
+            return r;
     } else if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0) && optind + 1 == argc && !network) {
         snprintf(request, sizeof(request), "%s%s\n", cmd, json ? " json" : "");
     } else {

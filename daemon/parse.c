@@ -50,6 +50,29 @@ static size_t split_words(char *line, char **words, size_t max)
     return n;
 }
 
+/* "friend add|remove|accept JID [NETWORK]", "friend list [NETWORK]":
+ * the contacts are private, so any of them is a request that changes. */
+static void friend_parse(char **words, size_t count, struct control_request *req)
+{
+    const char *verb = count >= 2 ? words[1] : "";
+    bool list = strcmp(verb, "list") == 0;
+
+    req->changes = true;
+    if (list && count <= 3 && (count < 3 || words[2][0])) {
+        req->cmd = CONTROL_FRIEND;
+        req->verb = verb;
+        req->arg2 = count == 3 ? words[2] : NULL;
+    } else if (!list && (!strcmp(verb, "add") || !strcmp(verb, "remove") || !strcmp(verb, "accept")) &&
+               count >= 3 && words[2][0] && (count < 4 || (words[3][0] && !strchr(words[3], ' ')))) {
+        req->cmd = CONTROL_FRIEND;
+        req->verb = verb;
+        req->arg = words[2];
+        req->arg2 = count == 4 ? words[3] : NULL;
+    } else {
+        req->error = "error bad request: friend add|remove|accept JID [NETWORK], friend list [NETWORK]\n";
+    }
+}
+
 void control_parse(char *line, struct control_request *req)
 {
     char *words[CONTROL_WORDS_MAX];
@@ -78,6 +101,8 @@ void control_parse(char *line, struct control_request *req)
     } else if (strcmp(cmd, "metrics") == 0) {
         req->cmd = count == 1 ? CONTROL_METRICS : CONTROL_BAD;
         req->error = count == 1 ? NULL : "error bad request: metrics\n";
+    } else if (strcmp(cmd, "friend") == 0) {
+        friend_parse(words, count, req);
     } else if (count > 2 || (count == 2 && !json)) {
         req->error = "error bad request\n";
     } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0) {

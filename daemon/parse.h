@@ -26,15 +26,18 @@ enum control_cmd {
     CONTROL_ACCEPT,               /* arg: the JID, arg2: the network or NULL */
     CONTROL_CHANGED,              /* network-changed; arg: the network or NULL */
     CONTROL_METRICS,              /* the Prometheus text format */
+    CONTROL_FRIEND,               /* friend add|remove|accept|list; verb: which, arg: the JID (NULL for
+                                     list), arg2: the network or NULL */
 };
 
 struct control_request {
     enum control_cmd cmd;
     bool json;                    /* status, peers */
-    /* The first word is "accept" or "network-changed", well formed or
-     * not: only root or ipopd's own user may send it. */
+    /* The first word is "accept", "network-changed" or "friend", well
+     * formed or not: only root or ipopd's own user may send it. */
     bool changes;
     const char *arg, *arg2;
+    const char *verb;             /* CONTROL_FRIEND */
     const char *error;            /* CONTROL_BAD: the answer line, with its newline */
 };
 

@@ -327,3 +327,58 @@ IPOP_EXPORT int ipop_network_accept_identity(ipop_network_t *net, const char *fr
     ipop__net_call(net, do_accept, &req);
     return req.r;
 }
+
+/* ---- SocialVPN friends (overlay.c, social.c) ---- */
+
+typedef struct friend_req {
+    ipop__friend_op op;
+    const char *jid;
+    size_t index;
+    ipop_friend_t *out;
+    int r;
+} friend_req;
+
+static void do_friend(ipop_network_t *net, void *p)
+{
+    friend_req *req = p;
+    req->r = req->out ? ipop__overlay_friend_get(net, req->index, req->out)
+                      : ipop__overlay_friend(net, req->op, req->jid);
+}
+
+static int friend_call(ipop_network_t *net, friend_req *req)
+{
+    req->r = -EINVAL;
+    if (!net || net->overlay != OVERLAY_SOCIAL)
+        return -EINVAL;
+    if (!g_atomic_int_get(&net->running))
+        return -ENOTCONN;
+    ipop__net_call(net, do_friend, req);
+    return req->r;
+}
+
+IPOP_EXPORT int ipop_network_friend_add(ipop_network_t *net, const char *jid)
+{
+    friend_req req = { .op = IPOP__FRIEND_ADD, .jid = jid };
+    return jid ? friend_call(net, &req) : -EINVAL;
+}
+
+IPOP_EXPORT int ipop_network_friend_accept(ipop_network_t *net, const char *jid)
+{
+    friend_req req = { .op = IPOP__FRIEND_ACCEPT, .jid = jid };
+    return jid ? friend_call(net, &req) : -EINVAL;
+}
+
+IPOP_EXPORT int ipop_network_friend_remove(ipop_network_t *net, const char *jid)
+{
+    friend_req req = { .op = IPOP__FRIEND_REMOVE, .jid = jid };
+    return jid ? friend_call(net, &req) : -EINVAL;
+}
+
+IPOP_EXPORT int ipop_network_get_friend(ipop_network_t *net, size_t index, ipop_friend_t *ret)
+{
+    friend_req req = { .index = index, .out = ret };
+
+    if (!ret || ret->size < sizeof(size_t))
+        return -EINVAL;
+    return friend_call(net, &req);
+}

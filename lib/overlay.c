@@ -53,7 +53,7 @@ static bool net_running(ipop_network_t *net)
 typedef struct xev {
     ipop__xmpp_event_type type;
     char *from, *node, *text, *ts, *nonce, *mac;
-    bool available;
+    bool available, asked;
     ipop__xmpp_event st;         /* IPOP__XMPP_STATE: the numbers (its strings are the ones above and below) */
     char *condition, *fingerprint;
 } xev;
@@ -164,7 +164,11 @@ static void handle(ipop_network_t *net, void *p)
         break;
     case IPOP__XMPP_ROSTER:
         if (ov->social)
-            ipop__social_roster(ov->social, e->from, e->text);
+            ipop__social_roster(ov->social, e->from, e->text, e->asked);
+        break;
+    case IPOP__XMPP_SUBSCRIPTION:
+        if (ov->social)
+            ipop__social_subscription(ov->social, e->from, e->text);
         break;
     case IPOP__XMPP_ONLINE:
         on_online(ov);
@@ -212,6 +216,7 @@ static void on_xmpp(void *ud, const ipop__xmpp_event *ev)
         e->condition = g_strdup(ev->condition);
         e->fingerprint = g_strdup(ev->fingerprint);
     }
+    e->asked = ev->asked;
     ipop__net_post(net, handle, e, xev_free);
 }
 
@@ -308,6 +313,35 @@ static void on_group_key(ipop_network_t *net, void *data)
     ipop__xmpp_join_room(ov->xmpp, ov->room, net->node_id, net->node_id);
 }
 
+/* SocialVPN: the friends' stanzas (social.c), over our session. */
+static int send_xml(ipop_network_t *net, const char *xml)
+{
+    ipop__overlay *ov = overlay_of(net);
+
+    return ov && ov->xmpp ? ipop__xmpp_send_xml(ov->xmpp, xml) : -ENOTCONN;
+}
+
+int ipop__overlay_friend(ipop_network_t *net, ipop__friend_op op, const char *jid)
+{
+    ipop__overlay *ov = overlay_of(net);
+
+    if (!ov || !ov->social)
+        return -EINVAL;
+    switch (op) {
+    case IPOP__FRIEND_ADD: return ipop__social_friend_add(ov->social, jid);
+    case IPOP__FRIEND_ACCEPT: return ipop__social_friend_accept(ov->social, jid);
+    case IPOP__FRIEND_REMOVE: return ipop__social_friend_remove(ov->social, jid);
+    }
+    return -EINVAL;
+}
+
+int ipop__overlay_friend_get(ipop_network_t *net, size_t index, ipop_friend_t *ret)
+{
+    ipop__overlay *ov = overlay_of(net);
+
+    return ov && ov->social ? ipop__social_friend_get(ov->social, index, ret) : -EINVAL;
+}
+
 static const ipop__group_ops group_ops = {
     .send = ipop__overlay_send,
     .key_ready = on_group_key,
@@ -340,6 +374,7 @@ int ipop__overlay_start(ipop_network_t *net)
             .subnet = net->social_subnet,
             .own_addr = net->addr4,
             .state_file = net->social_state_file,
+            .send_xml = send_xml,
         };
         ov->social = ipop__social_new(net, &scfg);
         cfg.node_id = node_id;

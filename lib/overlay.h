@@ -21,6 +21,11 @@ void ipop__overlay_stop(ipop_network_t *net);
 /* SocialVPN: accepts the changed node id of friend `jid`.  Returns 0,
  * -ENOENT (no change waiting), -EINVAL (not social). */
 int ipop__overlay_accept(ipop_network_t *net, const char *jid);
+/* SocialVPN: the friends' calls of ipop.h, in the loop (social.c).
+ * -EINVAL when not social. */
+typedef enum ipop__friend_op { IPOP__FRIEND_ADD, IPOP__FRIEND_ACCEPT, IPOP__FRIEND_REMOVE } ipop__friend_op;
+int ipop__overlay_friend(ipop_network_t *net, ipop__friend_op op, const char *jid);
+int ipop__overlay_friend_get(ipop_network_t *net, size_t index, ipop_friend_t *ret);
 
 /* Asks the signalling server whether the connection still works (it is
  * made again when not): called when a link hears nothing. */

@@ -26,10 +26,15 @@
 /* A friend that goes offline is dropped after this, if we are still online
  * then (as a group member that leaves, group.c). */
 #define LEAVE_GRACE_US (5 * G_USEC_PER_SEC)
+/* Contacts and requests remembered: more requests are not (the server
+ * says them again at the next session). */
+#define IPOP__SOCIAL_FRIENDS_MAX 4096
 
 typedef struct friend {
     char *jid;                   /* bare JID */
     char *sub;                   /* roster subscription: none, to, from, both */
+    bool asked;                  /* our subscription request to it waits (roster ask) */
+    bool request;                /* its subscription request to us waits for the user */
     char *full;                  /* full JID of the resource that said its node id, or NULL */
     char node[IPOP__NODE_ID_LEN + 1];    /* node id now */
     char pinned[IPOP__NODE_ID_LEN + 1];  /* node id pinned at first contact */
@@ -48,6 +53,8 @@ struct ipop__social {
     ipop__addr own_addr;
     char *state_file;
     GHashTable *friends;         /* bare JID -> friend* */
+    int (*send_xml)(ipop_network_t *net, const char *xml);
+    unsigned removes;            /* roster removals sent: their ids */
 };
 
 static void friend_free(gpointer p)
@@ -239,6 +246,7 @@ ipop__social *ipop__social_new(ipop_network_t *net, const ipop__social_config *c
     s->subnet = cfg->subnet;
     s->own_addr = cfg->own_addr;
     s->state_file = g_strdup(cfg->state_file);
+    s->send_xml = cfg->send_xml;
     s->friends = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, friend_free);
     state_load(s);
     return s;
@@ -285,7 +293,7 @@ static void social_link(ipop__social *s, friend *f)
         ipop__link_set_alias(link, f->alias.family ? &f->alias : NULL, f->jid);
 }
 
-void ipop__social_roster(ipop__social *s, const char *bare, const char *sub)
+void ipop__social_roster(ipop__social *s, const char *bare, const char *sub, bool asked)
 {
     friend *f;
 
@@ -294,6 +302,9 @@ void ipop__social_roster(ipop__social *s, const char *bare, const char *sub)
     f = friend_get(s, bare);
     g_free(f->sub);
     f->sub = g_strdup(sub);
+    f->asked = asked;
+    if (!strcmp(sub, "from") || !strcmp(sub, "both") || !strcmp(sub, "remove"))
+        f->request = false; /* answered (or gone) */
     if (strcmp(f->sub, "both") != 0)
         social_drop(s, f, "no mutual subscription any more");
     else if (f->node[0])
@@ -438,5 +449,151 @@ int ipop__social_accept(ipop__social *s, const char *jid)
         f->left_at = 0;
         social_link(s, f);
     }
+    return 0;
+}
+
+/* ---- friends made and ended from here (RFC 6121 3) ---- */
+
+/* A bare JID we may put in a stanza: local@domain, no resource, no
+ * space or control character, not too long, not our own. */
+static bool friend_jid_ok(ipop__social *s, const char *jid)
+{
+    size_t n = jid ? strnlen(jid, IPOP_JID_MAX + 1) : 0;
+    const char *at = jid ? strchr(jid, '@') : NULL;
+
+    if (n == 0 || n > IPOP_JID_MAX || !at || at == jid || !at[1] || strchr(jid, '/') ||
+        !g_utf8_validate(jid, -1, NULL) || !g_ascii_strcasecmp(jid, s->own_bare))
+        return false;
+    for (const char *p = jid; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>' || *p == '&' || *p == '\'' ||
+            *p == '"')
+            return false;
+    return true;
+}
+
+static int send_presence(ipop__social *s, const char *jid, const char *type)
+{
+    char *xml = g_strdup_printf("<presence to='%s' type='%s'/>", jid, type);
+    int r = s->send_xml ? s->send_xml(s->net, xml) : -ENOTCONN;
+
+    g_free(xml);
+    return r;
+}
+
+void ipop__social_subscription(ipop__social *s, const char *bare, const char *type)
+{
+    friend *f;
+
+    if (!strcmp(bare, s->own_bare) || !friend_jid_ok(s, bare))
+        return;
+    f = g_hash_table_lookup(s->friends, bare);
+    if (!strcmp(type, "subscribe")) {
+        /* we asked it (or follow it) already: the user wants this friend */
+        if (f && (f->asked || !strcmp(f->sub, "to") || !strcmp(f->sub, "both"))) {
+            send_presence(s, bare, "subscribed");
+            return;
+        }
+        if (!f && g_hash_table_size(s->friends) >= IPOP__SOCIAL_FRIENDS_MAX)
+            return; /* a flood of strangers: the server tells us again at the next session */
+        f = friend_get(s, bare);
+        if (!f->request)
+            ipop__info(s->net, "friend request from %s: accept it with ipop_network_friend_accept() "
+                       "(ipopctl friend accept %s)", bare, bare);
+        f->request = true;
+    } else if (f && !strcmp(type, "unsubscribe")) {
+        f->request = false; /* withdrawn */
+    }
+}
+
+int ipop__social_friend_add(ipop__social *s, const char *jid)
+{
+    friend *f;
+    int r;
+
+    if (!friend_jid_ok(s, jid))
+        return -EINVAL;
+    f = g_hash_table_lookup(s->friends, jid);
+    if (f && f->request && (r = send_presence(s, jid, "subscribed")) < 0)
+        return r;
+    if ((r = send_presence(s, jid, "subscribe")) < 0)
+        return r;
+    f = friend_get(s, jid);
+    f->request = false;
+    f->asked = strcmp(f->sub, "to") != 0 && strcmp(f->sub, "both") != 0;
+    ipop__info(s->net, "friend %s: subscription asked for", jid);
+    return 0;
+}
+
+int ipop__social_friend_accept(ipop__social *s, const char *jid)
+{
+    friend *f;
+
+    if (!friend_jid_ok(s, jid))
+        return -EINVAL;
+    f = g_hash_table_lookup(s->friends, jid);
+    if (!f || !f->request)
+        return -ENOENT;
+    return ipop__social_friend_add(s, jid);
+}
+
+int ipop__social_friend_remove(ipop__social *s, const char *jid)
+{
+    friend *f;
+    char *xml;
+    int r;
+
+    if (!friend_jid_ok(s, jid))
+        return -EINVAL;
+    f = g_hash_table_lookup(s->friends, jid);
+    if (!f || (!f->request && !f->asked && !strcmp(f->sub, "remove")))
+        return -ENOENT;
+    if (f->request && (r = send_presence(s, jid, "unsubscribed")) < 0)
+        return r;
+    /* RFC 6121 2.5.2: the server cancels the subscriptions both ways */
+    xml = g_strdup_printf("<iq type='set' id='ipop-unfriend-%u'><query xmlns='jabber:iq:roster'><item jid='%s' "
+                          "subscription='remove'/></query></iq>", ++s->removes, jid);
+    r = s->send_xml ? s->send_xml(s->net, xml) : -ENOTCONN;
+    g_free(xml);
+    if (r < 0)
+        return r;
+    f->request = false;
+    f->asked = false;
+    social_drop(s, f, "friendship ended here: link closed");
+    ipop__info(s->net, "friend %s: removed from the roster", jid);
+    return 0;
+}
+
+static gint by_jid(gconstpointer a, gconstpointer b)
+{
+    return strcmp((*(friend *const *)a)->jid, (*(friend *const *)b)->jid);
+}
+
+int ipop__social_friend_get(ipop__social *s, size_t index, ipop_friend_t *ret)
+{
+    g_autoptr(GPtrArray) list = g_ptr_array_new();
+    ipop_friend_t out = { .size = ret->size };
+    GHashTableIter it;
+    gpointer v;
+    friend *f;
+
+    g_hash_table_iter_init(&it, s->friends);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        f = v;
+        if (strcmp(f->sub, "remove") != 0 || f->request)
+            g_ptr_array_add(list, f);
+    }
+    if (index >= list->len)
+        return -ENOENT;
+    g_ptr_array_sort(list, by_jid);
+    f = list->pdata[index];
+    g_strlcpy(out.jid, f->jid, sizeof(out.jid));
+    g_strlcpy(out.subscription, strcmp(f->sub, "remove") ? f->sub : "none", sizeof(out.subscription));
+    out.asked = f->asked;
+    out.request = f->request;
+    out.online = f->node[0] && !f->left_at;
+    g_strlcpy(out.peer_id, f->pinned, sizeof(out.peer_id));
+    if (f->alias.family && ipop__addr_format(&f->alias, out.address, sizeof(out.address)) == 0)
+        out.address[strcspn(out.address, "/")] = '\0'; /* a host: no prefix */
+    memcpy(ret, &out, MIN(ret->size, sizeof(out)));
     return 0;
 }

@@ -19,6 +19,8 @@ typedef struct ipop__social_config {
     ipop__addr subnet;          /* social.subnet: the friends' addresses here */
     ipop__addr own_addr;        /* this node's IPv4 address: never a friend's */
     const char *state_file;     /* pinned node ids and addresses, or NULL */
+    /* sends a stanza over the network's XMPP session: 0 or -ENOTCONN */
+    int (*send_xml)(ipop_network_t *net, const char *xml);
 } ipop__social_config;
 
 /* Loads the state file, if any. */
@@ -26,8 +28,19 @@ ipop__social *ipop__social_new(ipop_network_t *net, const ipop__social_config *c
 /* Accepts NULL. */
 void ipop__social_free(ipop__social *s);
 
-/* Roster item `bare` has subscription `sub` (none, to, from, both, remove). */
-void ipop__social_roster(ipop__social *s, const char *bare, const char *sub);
+/* Roster item `bare` has subscription `sub` (none, to, from, both,
+ * remove); `asked`: our request to it waits for an answer. */
+void ipop__social_roster(ipop__social *s, const char *bare, const char *sub, bool asked);
+/* RFC 6121 3: `bare` sent us a subscription stanza of `type`.  A request
+ * from someone we asked (or subscribe to) is approved at once; others wait
+ * for ipop__social_friend_accept(). */
+void ipop__social_subscription(ipop__social *s, const char *bare, const char *type);
+/* The friends' side of the public API (ipop.h: ipop_network_friend_*):
+ * 0 or -errno. */
+int ipop__social_friend_add(ipop__social *s, const char *jid);
+int ipop__social_friend_accept(ipop__social *s, const char *jid);
+int ipop__social_friend_remove(ipop__social *s, const char *jid);
+int ipop__social_friend_get(ipop__social *s, size_t index, ipop_friend_t *ret);
 /* `from` (a full JID) is available or not; `node` is the node id it said, or NULL. */
 void ipop__social_presence(ipop__social *s, const char *from, const char *node, bool available);
 /* A signalling payload from `from` (a full JID): handed to the network when

@@ -2,6 +2,7 @@
 /* The multi-user rooms of an XMPP transport (see xmpp-room.h). */
 #include "xmpp-room.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <gnutls/crypto.h>
@@ -20,6 +21,12 @@
 #define NICK_RETRIES 4
 #define OCCUPANTS_MAX 4096    /* occupants remembered per room */
 #define FANOUT_MAX 8
+/* A room whose creator has not configured it yet answers a join with
+ * item-not-found (XEP-0045 10.1.1): another node that created it unlocks
+ * it within a round trip, so we join again, LOCKED_RETRIES times
+ * LOCKED_WAIT_MS apart, before we say it stays locked. */
+#define LOCKED_RETRIES 5
+#define LOCKED_WAIT_MS 1000
 
 typedef struct occupant {
     char node[IPOP__NODE_ID_LEN + 1];
@@ -29,6 +36,8 @@ typedef struct occupant {
 struct ipop__room {
     char *room, *nick, *node_id;
     unsigned conflicts;        /* nicknames found taken since we were last in */
+    unsigned locked;           /* joins refused as a locked room since we were last in */
+    unsigned unlocks;          /* instant-room requests sent: their ids */
     GHashTable *occupants;     /* nick -> occupant*; guarded by the transport's lock */
     guint64 seq;
 };
@@ -179,6 +188,7 @@ char *ipop__room_rejoin(ipop__room *r)
 {
     g_hash_table_remove_all(r->occupants); /* the room tells us its occupants again */
     r->conflicts = 0;
+    r->locked = 0;
     return ipop__room_presence_xml(r, false);
 }
 
@@ -208,15 +218,41 @@ static bool has_status(xmpp_stanza_t *st, const char *code)
     return false;
 }
 
-/* Our join failed.  A taken nickname is recovered from; anything else is
- * reported. */
+/* Our join failed for good: why, in words that say what to do. */
+static char *join_error(const ipop__room *r, const char *cond)
+{
+    /* XEP-0045 10.1.1: a service that lets only some create rooms */
+    if (!strcmp(cond, "not-allowed"))
+        return g_strdup_printf("cannot join room %s: it does not exist and this account may not create rooms "
+                               "there (not-allowed): create the room with an account that may, or allow room "
+                               "creation on the server", r->room);
+    if (!strcmp(cond, "item-not-found"))
+        return g_strdup_printf("cannot join room %s: it stays locked (item-not-found): the client that created "
+                               "it never configured it (XEP-0045 10.1); configure or destroy it", r->room);
+    if (!strcmp(cond, "registration-required"))
+        return g_strdup_printf("cannot join room %s: it is members-only and this account is not a member "
+                               "(registration-required)", r->room);
+    if (!strcmp(cond, "forbidden"))
+        return g_strdup_printf("cannot join room %s: this account is banned from it (forbidden)", r->room);
+    return g_strdup_printf("cannot join room %s as %s: %s", r->room, r->nick, *cond ? cond : "error");
+}
+
+/* Our join failed.  A taken nickname is recovered from, a room still
+ * locked by its creator waited for; anything else is reported. */
 static void join_failed(ipop__room *r, xmpp_stanza_t *st, ipop__room_news *news)
 {
     const char *cond = error_condition(st);
     char *old;
 
+    if (!strcmp(cond, "item-not-found") && r->locked < LOCKED_RETRIES) {
+        r->locked++;
+        news->rejoin_ms = LOCKED_WAIT_MS;
+        news->note = g_strdup_printf("room %s is locked (its creator has not configured it yet): joining again "
+                                     "in %u ms", r->room, LOCKED_WAIT_MS);
+        return;
+    }
     if (strcmp(cond, "conflict") != 0) {
-        news->error = g_strdup_printf("cannot join room %s as %s: %s", r->room, r->nick, *cond ? cond : "error");
+        news->error = join_error(r, cond);
         return;
     }
     if (r->conflicts >= NICK_RETRIES) {
@@ -232,6 +268,41 @@ static void join_failed(ipop__room *r, xmpp_stanza_t *st, ipop__room_news *news)
                                  r->nick);
     news->send = ipop__room_presence_xml(r, false);
     g_free(old);
+}
+
+/* XEP-0045 10.1.2: we created the room, which stays locked until its
+ * owner configures it; an empty submitted form accepts the service's
+ * default configuration (an "instant room"). */
+static char *unlock_xml(ipop__room *r)
+{
+    char *eroom = ipop__xml_escape(r->room);
+    char *xml = g_strdup_printf("<iq type='set' id='ipop-unlock-%u' to='%s'><query "
+                                "xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+                                "type='submit'/></query></iq>", ++r->unlocks, eroom);
+
+    g_free(eroom);
+    return xml;
+}
+
+bool ipop__room_unlock_id(const ipop__room *r, const char *id)
+{
+    char want[32];
+
+    snprintf(want, sizeof(want), "ipop-unlock-%u", r->unlocks);
+    return r->unlocks && id && !strcmp(id, want);
+}
+
+void ipop__room_unlock_answer(ipop__room *r, xmpp_stanza_t *st, const char *type, ipop__room_news *news)
+{
+    const char *cond;
+
+    if (!type || strcmp(type, "error") != 0) {
+        news->note = g_strdup_printf("room %s created as an instant room", r->room);
+        return;
+    }
+    cond = error_condition(st);
+    news->error = g_strdup_printf("created room %s but the server refused to unlock it as an instant room (%s): "
+                                  "the other members cannot join it", r->room, *cond ? cond : "error");
 }
 
 /* A presence from room/nick.  Occupants are tracked by nickname and
@@ -253,6 +324,9 @@ static void occupant_presence(ipop__room *r, const char *nick, xmpp_stanza_t *st
         return;
     if (own && !type) {
         r->conflicts = 0;
+        r->locked = 0;
+        if (has_status(st, "201"))
+            news->unlock = unlock_xml(r);
         if (strcmp(nick, r->nick) != 0) { /* the service chose our nickname (status 210) */
             g_free(r->nick);
             r->nick = g_strdup(nick);
@@ -298,6 +372,7 @@ void ipop__room_news_clear(ipop__room_news *news)
     g_free(news->error);
     g_free(news->note);
     g_free(news->send);
+    g_free(news->unlock);
     memset(news, 0, sizeof(*news));
 }
 

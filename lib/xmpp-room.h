@@ -24,6 +24,8 @@ typedef struct ipop__room_news {
     char *error;               /* our join failed for good: why */
     char *note;                /* to log */
     char *send;                /* a presence to send (a join under another nickname), or NULL */
+    char *unlock;              /* we created the room: the iq that makes it an instant room, or NULL */
+    unsigned rejoin_ms;        /* join again after this long (a room locked by its creator), or 0 */
 } ipop__room_news;
 
 void ipop__room_news_clear(ipop__room_news *news);
@@ -45,9 +47,18 @@ char *ipop__room_rejoin(ipop__room *r);
 /* A presence from the room itself (nick NULL) or from room/nick.
  * Occupants are tracked by nickname and reported by node id, present
  * while any occupant claims it; a nickname of ours found taken is
- * recovered from (news->send) up to 4 times in a row. */
+ * recovered from (news->send) up to 4 times in a row.  A room we created
+ * (XEP-0045 10.1.1, status 201) is locked until its owner configures it:
+ * news->unlock asks for an instant room (10.1.2).  A room another creator
+ * still holds locked (item-not-found) is joined again after
+ * news->rejoin_ms, a few times, before that is reported. */
 void ipop__room_presence(ipop__room *r, const char *nick, xmpp_stanza_t *st, const char *type,
                          ipop__room_news *news);
+/* Whether `id` is that of our instant-room request to this room. */
+bool ipop__room_unlock_id(const ipop__room *r, const char *id);
+/* The answer to our instant-room request: an error is reported in
+ * news->error. */
+void ipop__room_unlock_answer(ipop__room *r, xmpp_stanza_t *st, const char *type, ipop__room_news *news);
 /* The full JIDs a message to room/NODE-ID goes to: the newest occupants
  * (at most 8) that claim that node id; NULL when none does yet. */
 GPtrArray *ipop__room_fanout(const ipop__room *r, const char *node);

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "message.h"
+#include "xmpp-iq.h"
 #include "xmpp-room.h"
 #include "xmpp.h"
 
@@ -37,6 +38,7 @@
 #define KEEPALIVE_MS 30000
 #define KEEPALIVE_WAIT_MS 10000
 #define CHECK_WAIT_MS 1500
+#define ANSWERS_MAX 20        /* iq answers a second (disco#info, errors) */
 
 
 struct ipop__xmpp {
@@ -77,6 +79,8 @@ struct ipop__xmpp {
     char auth_condition[64];
     char tls_why[128];
     char tls_seen[65];         /* the fingerprint of the certificate refused */
+    gint64 answers_since;      /* iq answers sent since then (answer_iq) */
+    unsigned answers;
 
     GMutex lock;               /* guards queue, rooms, online_flag */
     GQueue queue;              /* char*: serialized stanzas */
@@ -250,12 +254,62 @@ static void roster_items(ipop__xmpp *x, xmpp_stanza_t *q)
         const char *name = xmpp_stanza_get_name(item);
         ev.from = attr(item, "jid");
         ev.text = attr(item, "subscription");
+        ev.asked = !g_strcmp0(attr(item, "ask"), "subscribe");
         if (!name || strcmp(name, "item") != 0 || !ev.from)
             continue;
         if (!ev.text)
             ev.text = "none";
         x->cb(x->ud, &ev);
     }
+}
+
+/* The answer to our instant-room request (xmpp-room.c), from the room
+ * itself: true when it was one. */
+static bool unlock_answer(ipop__xmpp *x, xmpp_stanza_t *st, const char *type, const char *id, const char *from)
+{
+    ipop__room_news news = { 0 };
+    const char *nick = NULL;
+    ipop__room *r;
+    bool ours = false;
+
+    if (!from || !id || (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
+        return false;
+    g_mutex_lock(&x->lock);
+    r = room_of(x, from, &nick);
+    if (r && !nick && ipop__room_unlock_id(r, id)) {
+        ours = true;
+        ipop__room_unlock_answer(r, st, type, &news);
+    }
+    g_mutex_unlock(&x->lock);
+    if (news.note)
+        ipop__info(NULL, "%s", news.note);
+    if (news.error)
+        emit(x, IPOP__XMPP_ROOM_ERROR, from, news.error);
+    ipop__room_news_clear(&news);
+    return ours;
+}
+
+/* Queries the other handlers do not take: disco#info and ping answered,
+ * anything else refused as RFC 6120 8.4 asks (a client waiting for an
+ * answer then needs no timeout).  At most ANSWERS_MAX a second: what the
+ * network sends us makes no more than that leave. */
+static void answer_iq(ipop__xmpp *x, xmpp_stanza_t *st)
+{
+    gint64 now = g_get_monotonic_time();
+    char *xml;
+
+    if (now - x->answers_since >= G_USEC_PER_SEC) {
+        x->answers_since = now;
+        x->answers = 0;
+    }
+    if (x->answers >= ANSWERS_MAX)
+        return;
+    xml = ipop__xmpp_iq_answer(st);
+    if (!xml)
+        return;
+    x->answers++;
+    send_raw(x, xml);
+    g_free(xml);
 }
 
 /* The roster: the answer to our query, and pushes from the server. */
@@ -305,8 +359,41 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             roster_items(x, q);
     } else if (q && !strcmp(type, "result")) {
         refuse(x, from, "a roster result we did not ask for");
+    } else if (!unlock_answer(x, st, type, id, from)) {
+        answer_iq(x, st);
     }
     return 1;
+}
+
+/* RFC 6121 3: a subscription request or answer, stamped by the server with
+ * the bare JID of the account it comes from (a full JID is a resource
+ * speaking for itself: not the account's word). */
+static void subscription(ipop__xmpp *x, const char *from, const char *type)
+{
+    if (strcmp(type, "subscribe") != 0 && strcmp(type, "subscribed") != 0 && strcmp(type, "unsubscribe") != 0 &&
+        strcmp(type, "unsubscribed") != 0)
+        return;
+    if (strchr(from, '/')) {
+        refuse(x, from, "a subscription stanza from a full JID");
+        return;
+    }
+    emit(x, IPOP__XMPP_SUBSCRIPTION, from, type);
+}
+
+/* A room locked by its creator: every room we are not in yet asks to
+ * join again (one more presence to a room we are in changes nothing). */
+static int on_rejoin(xmpp_conn_t *conn, void *ud)
+{
+    ipop__xmpp *x = ud;
+
+    g_mutex_lock(&x->lock);
+    for (guint i = 0; i < x->rooms->len; i++) {
+        char *xml = ipop__room_presence_xml(x->rooms->pdata[i], false);
+        send_raw(x, xml);
+        g_free(xml);
+    }
+    g_mutex_unlock(&x->lock);
+    return 0; /* once */
 }
 
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
@@ -327,6 +414,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     g_mutex_unlock(&x->lock);
     if (news.send)
         send_raw(x, news.send); /* our join again, under another nickname */
+    if (news.unlock)
+        send_raw(x, news.unlock); /* we created the room: unlock it */
+    if (news.rejoin_ms)
+        xmpp_timed_handler_add(conn, on_rejoin, news.rejoin_ms, x);
     if (news.note)
         ipop__warn(NULL, "%s", news.note);
     if (news.error)
@@ -340,8 +431,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     ipop__room_news_clear(&news);
     if (r)
         return 1;
-    if (type && strcmp(type, "unavailable") != 0)
-        return 1; /* errors are a room's business, subscriptions the roster's */
+    if (type && strcmp(type, "unavailable") != 0) {
+        subscription(x, from, type);
+        return 1; /* errors are a room's business */
+    }
     ev.available = !type;
     ev.node = attr(node_el, "id");
     x->cb(x->ud, &ev);
@@ -563,13 +656,10 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
             send_raw(x, xml);
             g_free(xml);
         }
-        if (x->node_id) {
-            char *xml = g_strdup_printf("<presence><node xmlns='" IPOP__XMPP_NS_NODE "' id='%s'/></presence>",
-                                        x->node_id);
+        {
+            char *xml = ipop__xmpp_presence_xml(x->node_id); /* priority -1: xmpp-iq.h */
             send_raw(x, xml);
             g_free(xml);
-        } else {
-            send_raw(x, "<presence/>");
         }
         g_mutex_lock(&x->lock);
         for (guint i = 0; i < x->rooms->len; i++) {
@@ -821,6 +911,7 @@ int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, cons
                            const char *mac)
 {
     char *etext, *ets, *enonce, *emac, *body;
+    const char *muc;
     GPtrArray *targets;
 
     if (!g_atomic_int_get(&x->online_flag))
@@ -829,16 +920,18 @@ int ipop__xmpp_send_signal(ipop__xmpp *x, const char *to, const char *text, cons
     ets = ipop__xml_escape(ts ? ts : "");
     enonce = ipop__xml_escape(nonce ? nonce : "");
     emac = ipop__xml_escape(mac ? mac : "");
-    body = g_strdup_printf("type='chat'><ipop xmlns='" IPOP__XMPP_NS_SIGNAL "' ts='%s' nonce='%s' mac='%s'>%s</ipop>"
-                           "<no-store xmlns='urn:xmpp:hints'/></message>", ets, enonce, emac, etext);
+    body = g_strdup_printf("<ipop xmlns='" IPOP__XMPP_NS_SIGNAL "' ts='%s' nonce='%s' mac='%s'>%s</ipop>"
+                           IPOP__XMPP_SIGNAL_HINTS "</message>", ets, enonce, emac, etext);
     targets = fanout(x, to);
+    /* XEP-0045 7.5: a private message through a room says so */
+    muc = targets ? "<x xmlns='http://jabber.org/protocol/muc#user'/>" : "";
     if (!targets) {
         targets = g_ptr_array_new_with_free_func(g_free);
         g_ptr_array_add(targets, g_strdup(to));
     }
     for (guint i = 0; i < targets->len; i++) {
         char *eto = ipop__xml_escape(targets->pdata[i]);
-        enqueue(x, g_strdup_printf("<message to='%s' %s", eto, body));
+        enqueue(x, g_strdup_printf("<message to='%s' type='chat'>%s%s", eto, muc, body));
         g_free(eto);
     }
     g_ptr_array_unref(targets);
@@ -859,4 +952,12 @@ void ipop__xmpp_join_room(ipop__xmpp *x, const char *room_jid, const char *nick,
     if (g_atomic_int_get(&x->online_flag))
         g_queue_push_tail(&x->queue, ipop__room_presence_xml(r, false));
     g_mutex_unlock(&x->lock);
+}
+
+int ipop__xmpp_send_xml(ipop__xmpp *x, const char *xml)
+{
+    if (!g_atomic_int_get(&x->online_flag))
+        return -ENOTCONN;
+    enqueue(x, g_strdup(xml));
+    return 0;
 }

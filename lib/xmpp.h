@@ -39,6 +39,8 @@ typedef enum ipop__xmpp_event_type {
     IPOP__XMPP_REFUSED,      /* a stanza from `from` was ignored on purpose (forged or out of place): `text` */
     IPOP__XMPP_STATE,        /* the connection's state changed (or, `repeat`, a problem lasts): `state`,
                               * `reason`, `text` in words, `condition`, `fingerprint` */
+    IPOP__XMPP_SUBSCRIPTION, /* bare JID `from` asks for or withdraws a subscription (RFC 6121 3): `text` is
+                                subscribe, subscribed, unsubscribe or unsubscribed */
 } ipop__xmpp_event_type;
 
 /* In a room, occupants are named by node id: an occupant's `from` is
@@ -62,6 +64,7 @@ typedef struct ipop__xmpp_event {
     unsigned failures;       /* attempts failed in a row (up: before it came up) */
     bool repeat;             /* the same problem still: a summary, every 10 minutes */
     bool quiet;              /* the same problem again: only the numbers (failures, retry_at) moved */
+    bool asked;              /* IPOP__XMPP_ROSTER: our subscription request waits for an answer (ask) */
 } ipop__xmpp_event;
 
 typedef void (*ipop__xmpp_cb)(void *user_data, const ipop__xmpp_event *ev);
@@ -91,3 +94,7 @@ void ipop__xmpp_check(ipop__xmpp *x);
 bool ipop__xmpp_sasl_condition(const char *xml, char *out, size_t size);
 
 void ipop__xmpp_join_room(ipop__xmpp *x, const char *room, const char *nick, const char *node_id);
+/* Thread-safe.  Queues a stanza of the caller's making (well-formed,
+ * escaped), sent once as it is.  Returns 0, or -ENOTCONN while offline
+ * (nothing is queued then). */
+int ipop__xmpp_send_xml(ipop__xmpp *x, const char *xml);

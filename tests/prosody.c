@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "prosody.h"
 #include "testutil.h"
@@ -46,11 +47,16 @@ void test_prosody_start(test_prosody *p, const char *const *users)
     const char *srcdir = getenv("IPOP_TEST_SRCDIR");
     char *fp_path;
 
-    if (!have_program("prosody") || !have_program("openssl")) {
-        printf("SKIP: prosody and openssl are needed (Debian packages prosody, openssl)\n");
+    /* IPOP_TEST_XMPP_SERVER=ejabberd: the same, served by an ejabberd */
+    const char *server = g_strcmp0(getenv("IPOP_TEST_XMPP_SERVER"), "ejabberd") ? "prosody" : "ejabberd";
+    char *script = g_strdup_printf("%s.sh", server);
+
+    if (!have_program(!strcmp(server, "ejabberd") ? "ejabberdctl" : "prosody") || !have_program("openssl")) {
+        printf("SKIP: %s and openssl are needed (Debian packages %s, openssl)\n", server, server);
         exit(TEST_SKIP);
     }
-    p->script = g_build_filename(srcdir ? srcdir : "tests", "servers", "prosody.sh", NULL);
+    p->script = g_build_filename(srcdir ? srcdir : "tests", "servers", script, NULL);
+    g_free(script);
     p->dir = g_dir_make_tmp("ipop-xmpp-XXXXXX", NULL);
     p->port = test_free_port();
     p->users = g_strdupv((char **)users);

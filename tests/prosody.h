@@ -2,7 +2,9 @@
 /* A private prosody for a test (tests/servers/prosody.sh): its own port,
  * directory, certificate and accounts on 127.0.0.1; domain ipop.test, rooms
  * at rooms.ipop.test.  Exits the test with 77 when prosody or openssl is
- * missing. */
+ * missing.  IPOP_TEST_XMPP_SERVER=ejabberd in the environment: an ejabberd
+ * instead (tests/servers/ejabberd.sh), same domain, rooms and accounts;
+ * IPOP_PROSODY_VARIANT=stock: prosody's own room settings (prosody.sh). */
 #pragma once
 
 typedef struct test_prosody {

@@ -346,9 +346,89 @@ static void test_relabel(void)
     g_free(sb);
 }
 
+/* The contact `jid` in a node's friend list, or false. */
+static bool find_friend(node *n, const char *jid, ipop_friend_t *out)
+{
+    for (size_t i = 0;; i++) {
+        out->size = sizeof(*out);
+        if (ipop_network_get_friend(n->net, i, out) != 0)
+            return false;
+        if (!strcmp(out->jid, jid))
+            return true;
+    }
+}
+
+static bool wait_friend(node *n, const char *jid, const char *sub, bool request, ipop_friend_t *out)
+{
+    for (int i = 0; i < 200 * test_time_factor(); i++) {
+        if (find_friend(n, jid, out) && !strcmp(out->subscription, sub) && !!out->request == request)
+            return true;
+        g_usleep(50000);
+    }
+    return false;
+}
+
+/* Two nodes become friends through the library alone (issue 18): A asks,
+ * B sees the request and accepts, they link; A ends it, the link closes. */
+static void test_friend_api(void)
+{
+    char *sa = g_build_filename(dir, "fa.state", NULL), *sb = g_build_filename(dir, "fb.state", NULL);
+    ipop_link_stats_t st;
+    ipop_friend_t f;
+    node a, b;
+    bool online = false;
+
+    friend_node(&a, "fa", "pa", sa);
+    friend_node(&b, "fb", "pb", sb);
+    g_assert_cmpint(ipop_network_friend_add(a.net, "fb@ipop.test"), ==, -ENOTCONN); /* not started */
+    g_assert_cmpint(ipop_network_start(a.net), ==, 0);
+    g_assert_cmpint(ipop_network_start(b.net), ==, 0);
+    for (int i = 0; i < 100 && ipop_network_friend_add(a.net, "fb@ipop.test") == -ENOTCONN; i++)
+        g_usleep(50000); /* until the session is up */
+    g_assert_cmpint(ipop_network_friend_add(a.net, "fa@ipop.test"), ==, -EINVAL);   /* itself */
+    g_assert_cmpint(ipop_network_friend_add(a.net, "fb@ipop.test/x"), ==, -EINVAL); /* a full JID */
+    g_assert_cmpint(ipop_network_friend_add(a.net, "no-at"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_friend_add(a.net, "a'b@ipop.test"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_friend_accept(b.net, "nobody@ipop.test"), ==, -ENOENT);
+    g_assert_cmpint(ipop_network_friend_remove(b.net, "nobody@ipop.test"), ==, -ENOENT);
+
+    /* B hears the request, which waits; A's own asks and waits */
+    g_assert_true(wait_friend(&b, "fa@ipop.test", "none", true, &f));
+    g_assert_true(wait_friend(&a, "fb@ipop.test", "none", false, &f));
+    g_assert_true(f.asked);
+    g_assert_null(ipop_network_get_link(a.net, ipop_network_get_node_id(b.net)));
+    for (int i = 0; i < 100 && (online = find_friend(&b, "fb@ipop.test", &f)); i++)
+        g_usleep(10000);
+    g_assert_false(online); /* no list entry for itself */
+
+    g_assert_cmpint(ipop_network_friend_accept(b.net, "fa@ipop.test"), ==, 0);
+    g_assert_true(wait_friend(&a, "fb@ipop.test", "both", false, &f));
+    g_assert_true(wait_friend(&b, "fa@ipop.test", "both", false, &f));
+    g_assert_true(wait_linked(&a, &b, 60, &st));
+    g_assert_true(wait_linked(&b, &a, 30, &st));
+    g_assert_true(find_friend(&a, "fb@ipop.test", &f));
+    g_assert_cmpstr(f.peer_id, ==, ipop_network_get_node_id(b.net));
+    g_assert_true(f.online);
+    g_assert_cmpstr(f.address, !=, "");
+
+    /* A ends it: the roster forgets, both links close */
+    g_assert_cmpint(ipop_network_friend_remove(a.net, "fb@ipop.test"), ==, 0);
+    for (int i = 0; i < 200 && find_friend(&a, "fb@ipop.test", &f); i++)
+        g_usleep(50000);
+    g_assert_false(find_friend(&a, "fb@ipop.test", &f));
+    for (int i = 0; i < 200 && linked(&b, &a, &st); i++)
+        g_usleep(50000);
+    g_assert_false(linked(&b, &a, &st));
+
+    node_clear(&b);
+    node_clear(&a);
+    g_free(sa);
+    g_free(sb);
+}
+
 int main(int argc, char **argv)
 {
-    static const char *const users[] = { "sa:pa", "sb:pb", "sc:pc", "ra:pa", "rb:pb", "rd:pd", NULL };
+    static const char *const users[] = { "sa:pa", "sb:pb", "sc:pc", "ra:pa", "rb:pb", "rd:pd", "fa:pa", "fb:pb", NULL };
     int r;
 
     g_test_init(&argc, &argv, NULL);
@@ -360,6 +440,7 @@ int main(int argc, char **argv)
     xmpp_initialize();
     g_test_add_func("/social/friends", test_social);
     g_test_add_func("/social/relabel", test_relabel);
+    g_test_add_func("/social/friend-api", test_friend_api);
     r = g_test_run();
     test_prosody_free(&srv);
     return r;

@@ -467,6 +467,55 @@ IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, i
  * when not started. */
 IPOP_EXPORT int ipop_network_accept_identity(ipop_network_t *net, const char *friend_jid);
 
+/** Longest JID ipop_friend_t holds (RFC 7622 allows more; longer ones are
+ * refused by ipop_network_friend_add() and cut in the list). */
+#define IPOP_JID_MAX 255
+
+/** SocialVPN: one contact of the roster, or someone asking to be one. */
+typedef struct ipop_friend {
+    size_t size;                   /**< set by the caller: sizeof(ipop_friend_t) */
+    char jid[IPOP_JID_MAX + 1];    /**< the bare JID */
+    char subscription[8];          /**< RFC 6121: "none", "to", "from" or "both" (friends: both) */
+    int asked;                     /**< 1: this node asked it for a subscription; no answer yet */
+    int request;                   /**< 1: it asks this node for a subscription: ipop_network_friend_accept() */
+    int online;                    /**< 1: its node is online now (said its node id) */
+    char peer_id[IPOP_NODE_ID_MAX + 1]; /**< its node id pinned at first contact, "" before */
+    char address[48];              /**< its IPv4 address here (in "social.subnet"), "" before */
+} ipop_friend_t;
+
+/** SocialVPN: asks `jid` (a bare JID, user\@domain) to be a friend over
+ * this network's own XMPP session, so that no other XMPP client is needed:
+ * a presence subscription request (RFC 6121 3.1), answered by the other
+ * side's ipop_network_friend_accept() or any XMPP client; when `jid` asked
+ * first, this accepts it.  Its own request to this node is accepted on its
+ * own once this node asked.  Friends (subscription "both") link as soon as
+ * both nodes are online.  May be called from any thread.  Returns 0,
+ * -EINVAL for a JID that is not a bare JID of at most IPOP_JID_MAX bytes
+ * or this node's own, or a network that is not a SocialVPN, -ENOTCONN when
+ * not started or the XMPP session is not up. */
+IPOP_EXPORT int ipop_network_friend_add(ipop_network_t *net, const char *jid);
+
+/** SocialVPN: accepts the friend request of `jid` (listed with `request`
+ * set), and asks it back, which makes a friendship.  Returns 0, -ENOENT
+ * when no request from `jid` waits, and as ipop_network_friend_add(). */
+IPOP_EXPORT int ipop_network_friend_accept(ipop_network_t *net, const char *jid);
+
+/** SocialVPN: ends the friendship with `jid`, or refuses its request: the
+ * contact leaves the roster (RFC 6121 2.5: the server cancels both
+ * subscriptions) and the link to its node closes.  Its pinned node id is
+ * kept (a friend again later must come with the same node).  Returns 0,
+ * -ENOENT when `jid` is neither a contact nor asking, and as
+ * ipop_network_friend_add(). */
+IPOP_EXPORT int ipop_network_friend_remove(ipop_network_t *net, const char *jid);
+
+/** SocialVPN: copies the contact at `index` (0, 1, ...; ordered by JID)
+ * into `ret`, whose `size` the caller sets: the roster as the server last
+ * said it, and the requests waiting.  The list may change between calls.
+ * May be called from any thread.  Returns 0, -ENOENT past the end, -EINVAL
+ * for NULL, a size smaller than a size_t, or a network that is not a
+ * SocialVPN, -ENOTCONN when not started. */
+IPOP_EXPORT int ipop_network_get_friend(ipop_network_t *net, size_t index, ipop_friend_t *ret);
+
 /** Tells the library that the host's network changed (another Wi-Fi,
  * mobile data instead of Wi-Fi, a VPN underneath coming or going): every
  * link gathers candidates again and restarts ICE (its state goes

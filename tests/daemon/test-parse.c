@@ -104,6 +104,27 @@ static void test_request(void)
     r = parse("network-changed home");
     g_assert_cmpstr(r.arg, ==, "home");
 
+    r = parse("friend add bob@example.org");
+    g_assert_cmpint(r.cmd, ==, CONTROL_FRIEND);
+    g_assert_true(r.changes);
+    g_assert_cmpstr(r.verb, ==, "add");
+    g_assert_cmpstr(r.arg, ==, "bob@example.org");
+    g_assert_null(r.arg2);
+    r = parse("friend accept bob@example.org home");
+    g_assert_cmpstr(r.verb, ==, "accept");
+    g_assert_cmpstr(r.arg2, ==, "home");
+    r = parse("friend list");
+    g_assert_cmpint(r.cmd, ==, CONTROL_FRIEND);
+    g_assert_true(r.changes); /* contacts are private */
+    g_assert_null(r.arg);
+    g_assert_cmpstr(parse("friend list home").arg2, ==, "home");
+    g_assert_cmpint(parse("friend").cmd, ==, CONTROL_BAD);
+    g_assert_cmpint(parse("friend add").cmd, ==, CONTROL_BAD);
+    g_assert_cmpint(parse("friend list a b").cmd, ==, CONTROL_BAD);
+    g_assert_cmpint(parse("friend add a b c").cmd, ==, CONTROL_BAD);
+    g_assert_cmpint(parse("friend befriend bob").cmd, ==, CONTROL_BAD);
+    g_assert_true(parse("friend befriend bob").changes);
+
     /* Malformed requests to change something still count as such: a
      * stranger gets "not permitted", never a hint about the syntax. */
     r = parse("accept");

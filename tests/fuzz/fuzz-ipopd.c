@@ -52,8 +52,15 @@ static void reference(const char *line, struct control_request *want)
     bool json = count == 2 && strcmp(words[1], "json") == 0;
 
     *want = (struct control_request){.cmd = CONTROL_BAD};
-    want->changes = strcmp(cmd, "accept") == 0 || strcmp(cmd, "network-changed") == 0;
-    if (strcmp(cmd, "accept") == 0) {
+    want->changes = strcmp(cmd, "accept") == 0 || strcmp(cmd, "network-changed") == 0 || strcmp(cmd, "friend") == 0;
+    if (strcmp(cmd, "friend") == 0) {
+        const char *verb = count >= 2 ? words[1] : "";
+        if (!strcmp(verb, "list") ? count <= 3 && (count < 3 || words[2][0])
+                                  : (!strcmp(verb, "add") || !strcmp(verb, "remove") || !strcmp(verb, "accept")) &&
+                                        count >= 3 && words[2][0] &&
+                                        (count < 4 || (words[3][0] && !strchr(words[3], ' '))))
+            want->cmd = CONTROL_FRIEND;
+    } else if (strcmp(cmd, "accept") == 0) {
         if (!(count < 2 || count > 3 || !words[1][0] || (count == 3 && !words[2][0])))
             want->cmd = CONTROL_ACCEPT;
     } else if (strcmp(cmd, "network-changed") == 0) {
@@ -94,6 +101,9 @@ static void check_request(const uint8_t *data, size_t size)
     if ((req.cmd == CONTROL_BAD) != (req.error != NULL))
         abort();
     if (req.cmd == CONTROL_ACCEPT && (!req.arg || !req.arg[0] || strchr(req.arg, ' ') ||
+                                      (req.arg2 && (!req.arg2[0] || strchr(req.arg2, ' ')))))
+        abort();
+    if (req.cmd == CONTROL_FRIEND && (!req.verb || (req.arg && (!req.arg[0] || strchr(req.arg, ' '))) ||
                                       (req.arg2 && (!req.arg2[0] || strchr(req.arg2, ' ')))))
         abort();
     if (req.cmd == CONTROL_CHANGED && req.arg && (!req.arg[0] || strchr(req.arg, ' ')))

@@ -2,9 +2,10 @@
 # shellcheck source-path=SCRIPTDIR
 # SocialVPN with real ipopd processes: a private prosody on the "public"
 # side of a router, three nodes (users sa, sb, sc) in three host namespaces
-# behind it, TUN mode.  sa and sb are friends, sb and sc are friends (mutual
-# presence subscriptions, made by a plain XMPP client: befriend), sa and sc
-# are not.  Every node calls itself 10.70.0.1/24 and sees each friend at an
+# behind it, TUN mode.  sa and sb are friends (mutual presence
+# subscriptions, made by a plain XMPP client: befriend), sb and sc become
+# friends with ipopctl alone (friend add on b, friend list and friend
+# accept on c), sa and sc are not.  Every node calls itself 10.70.0.1/24 and sees each friend at an
 # address it picks in its own social.subnet 10.71.0.0/24.
 #   - each node routes social.subnet into its ipop0 (the library adds the
 #     route);
@@ -134,6 +135,11 @@ for net in json.load(sys.stdin)["networks"]:
 ' "$2" "$3" || fail "ipopctl status --json of node $1 is not the JSON expected: $json"
 }
 
+friend_add() { ctl "$1" friend add "$2" >/dev/null 2>&1; }
+
+# friend_listed N JID TEXT: ipopctl friend list on node N shows JID with TEXT.
+friend_listed() { ctl "$1" friend list 2>/dev/null | grep "^$2 " | grep -q "$3"; }
+
 # net_field N FIELD: a member of node N's network in ipopctl status --json.
 net_field() {
     local json
@@ -192,7 +198,6 @@ main() {
         fail "10.71.0.1 answers before ipopd runs"
     fi
     befriend 1 2
-    befriend 2 3
 
     # a and b take the default identity and state files of --state-dir.
     write_social_config 1
@@ -203,6 +208,15 @@ main() {
     for i in 1 2 3; do
         start_node "$i"
     done
+    # b and c make friends through their own ipopd: no other client
+    wait_for 30 "b's XMPP session up" friend_add 2 sc@ipop.test
+    wait_for 30 "c listing sb's request" friend_listed 3 sb@ipop.test "asks you"
+    out=$(ctl 3 friend accept nobody@ipop.test 2>&1) && fail "ipopctl friend accept nobody@ipop.test succeeded"
+    printf '%s\n' "$out" | grep -q "no request from it waits" || fail "ipopctl friend accept nobody: '$out'"
+    out=$(ctl 3 friend add 'not a jid' 2>&1) && fail "ipopctl friend add with a space succeeded"
+    ctl 3 friend accept sb@ipop.test || fail "ipopctl friend accept sb@ipop.test on c failed"
+    wait_for 30 "b listing sc as a friend" friend_listed 2 sc@ipop.test "both"
+    ctl 2 friend list >&2
     wait_for 30 "a linked with sb" linked 1 sb@ipop.test
     wait_for 30 "b linked with sa" linked 2 sa@ipop.test
     wait_for 30 "b linked with sc" linked 2 sc@ipop.test

@@ -4,6 +4,10 @@
 #   prosody.sh start DIR ADDR PORT [USER:PASS ...]   prints the pid; writes DIR/fingerprint
 #   prosody.sh stop DIR
 # The XMPP domain is "ipop.test", the chat rooms "rooms.ipop.test".
+# IPOP_PROSODY_VARIANT=stock: the room service with prosody's defaults (a
+# new room stays locked until its owner configures it, XEP-0045 10.1), and
+# what a real server runs for people's clients: message carbons, offline
+# storage, the message archive.
 set -euo pipefail
 
 cmd=$1 dir=$2
@@ -22,6 +26,18 @@ start)
         -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
     openssl x509 -in "$dir/cert.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' \
         | tr 'A-F' 'a-f' > "$dir/fingerprint"
+    if [ "${IPOP_PROSODY_VARIANT:-}" = stock ]; then
+        modules='modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "presence"; "ping"; "carbons"; "offline"; "mam" }
+modules_disabled = { "s2s"; "limits"; "c2s_timeout" }
+archive_expires_after = "1d"'
+        muc_settings=''
+    else
+        modules='modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "presence"; "ping" }
+modules_disabled = { "s2s"; "limits"; "offline"; "c2s_timeout" }'
+        muc_settings='    restrict_room_creation = false
+    muc_room_default_public = false
+    muc_room_locking = false'
+    fi
     cat > "$dir/prosody.cfg.lua" <<CFG
 pidfile = "$dir/prosody.pid"
 data_path = "$dir/data"
@@ -34,8 +50,7 @@ http_ports = { }
 https_ports = { }
 network_settings = { nagle = false }
 admins = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "presence"; "ping" }
-modules_disabled = { "s2s"; "limits"; "offline"; "c2s_timeout" }
+$modules
 c2s_require_encryption = true
 allow_registration = false
 authentication = "internal_plain"
@@ -46,9 +61,7 @@ VirtualHost "ipop.test"
     ssl = { key = "$dir/key.pem"; certificate = "$dir/cert.pem" }
 Component "rooms.ipop.test" "muc"
     ssl = { key = "$dir/key.pem"; certificate = "$dir/cert.pem" }
-    restrict_room_creation = false
-    muc_room_default_public = false
-    muc_room_locking = false
+$muc_settings
 CFG
     if [ "$(id -u)" = 0 ]; then chown -R prosody: "$dir"; chmod 755 "$dir"; fi
     for up in "$@"; do

@@ -73,6 +73,21 @@ class LinkStatsStruct(ctypes.Structure):
     ]
 
 
+class FriendStruct(ctypes.Structure):
+    """ipop_friend_t, field for field."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("jid", ctypes.c_char * 256),
+        ("subscription", ctypes.c_char * 8),
+        ("asked", c_int),
+        ("request", c_int),
+        ("online", c_int),
+        ("peer_id", ctypes.c_char * (NODE_ID_MAX + 1)),
+        ("address", ctypes.c_char * 48),
+    ]
+
+
 class NetworkStatsStruct(ctypes.Structure):
     """ipop_network_stats_t, field for field."""
 
@@ -146,6 +161,10 @@ _OPTIONAL = {
     "ipop_network_reload_revocations": (c_int, [c_void_p]),
     "ipop_network_get_signal_status": (c_int, [c_void_p, ctypes.POINTER(SignalStatusStruct)]),
     "ipop_signal_state_str": (c_char_p, [c_enum]),
+    "ipop_network_friend_add": (c_int, [c_void_p, c_char_p]),
+    "ipop_network_friend_accept": (c_int, [c_void_p, c_char_p]),
+    "ipop_network_friend_remove": (c_int, [c_void_p, c_char_p]),
+    "ipop_network_get_friend": (c_int, [c_void_p, c_size_t, c_void_p]),
 }
 
 _lock = threading.Lock()

@@ -186,3 +186,16 @@ class NetworkStats:
     tap_refused_source: int = 0  # TAP: frames whose IP, ARP or NDP source or target is not the peer's
     tap_refused_mac: int = 0  # TAP: frames whose source MAC belongs to another link or this node
     candidates_dropped: int = 0  # remote ICE candidates dropped before the offer or answer
+
+
+@dataclasses.dataclass(frozen=True)
+class Friend:
+    """A copy of ipop_friend_t: a SocialVPN contact, or someone asking to be one."""
+
+    jid: str  # the bare JID
+    subscription: str  # RFC 6121: "none", "to", "from" or "both" (friends: both)
+    asked: bool  # this node asked it for a subscription; no answer yet
+    request: bool  # it asks this node: Network.friend_accept()
+    online: bool  # its node is online now
+    peer_id: str  # its node id pinned at first contact, "" before
+    address: str  # its IPv4 address here, "" before

@@ -13,8 +13,8 @@ import weakref
 from typing import Callable, Iterable
 
 from . import _lib
-from ._lib import EventStruct, LinkStatsStruct, NetworkStatsStruct, SignalStatusStruct, arg, check, lib, text
-from ._types import (Event, EventType, IpopError, LinkState, LinkStats, LogLevel, NetworkStats, PathType,
+from ._lib import EventStruct, FriendStruct, LinkStatsStruct, NetworkStatsStruct, SignalStatusStruct, arg, check, lib, text
+from ._types import (Event, EventType, Friend, IpopError, LinkState, LinkStats, LogLevel, NetworkStats, PathType,
                      Reason, SignalState, SignalStatus, _enum)
 
 logger = logging.getLogger("ipop")
@@ -374,6 +374,38 @@ class Network(_Handle):
         when no change waits for that friend, EINVAL when the network is
         not a SocialVPN, ENOTCONN when not started."""
         check(self._call("ipop_network_accept_identity", arg(friend_jid)), "ipop_network_accept_identity")
+
+    def friend_add(self, jid: str) -> None:
+        """SocialVPN: asks `jid` (a bare JID) to be a friend over this
+        network's own XMPP session, or accepts its waiting request
+        (ipop_network_friend_add).  IpopError EINVAL for a JID that is not
+        a bare JID or this node's, or a network that is not a SocialVPN,
+        ENOTCONN when not started or the session is not up.  Any thread."""
+        check(self._call("ipop_network_friend_add", arg(jid)), "ipop_network_friend_add")
+
+    def friend_accept(self, jid: str) -> None:
+        """SocialVPN: accepts the waiting friend request of `jid` and asks
+        back.  IpopError ENOENT when none waits; else as friend_add()."""
+        check(self._call("ipop_network_friend_accept", arg(jid)), "ipop_network_friend_accept")
+
+    def friend_remove(self, jid: str) -> None:
+        """SocialVPN: ends the friendship with `jid`, or refuses its request.
+        IpopError ENOENT when it is neither a contact nor asking."""
+        check(self._call("ipop_network_friend_remove", arg(jid)), "ipop_network_friend_remove")
+
+    def friends(self) -> list[Friend]:
+        """SocialVPN: the roster's contacts and the waiting requests, by JID
+        (ipop_network_get_friend).  Any thread."""
+        out = []
+        while True:
+            st = FriendStruct(size=ctypes.sizeof(FriendStruct))
+            r = self._call("ipop_network_get_friend", len(out), ctypes.byref(st))
+            if r == -errno.ENOENT:
+                return out
+            check(r, "ipop_network_get_friend")
+            out.append(Friend(jid=text(st.jid), subscription=text(st.subscription), asked=bool(st.asked),
+                              request=bool(st.request), online=bool(st.online), peer_id=text(st.peer_id),
+                              address=text(st.address)))
 
     def address(self, family: int = socket.AF_INET) -> str | None:
         """This node's current address of `family` (socket.AF_INET or

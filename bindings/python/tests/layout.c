@@ -69,6 +69,16 @@ int main(void)
     FIELD(ipop_network_stats_t, tap_refused_mac);
     FIELD(ipop_network_stats_t, candidates_dropped);
 
+    SIZE(ipop_friend_t);
+    FIELD(ipop_friend_t, size);
+    FIELD(ipop_friend_t, jid);
+    FIELD(ipop_friend_t, subscription);
+    FIELD(ipop_friend_t, asked);
+    FIELD(ipop_friend_t, request);
+    FIELD(ipop_friend_t, online);
+    FIELD(ipop_friend_t, peer_id);
+    FIELD(ipop_friend_t, address);
+
     /* the enums are passed as int through ctypes */
     SIZE(ipop_link_state_t);
     SIZE(ipop_reason_t);

@@ -204,5 +204,23 @@ class TestCalls(unittest.TestCase):
             self.assertEqual(cm.exception.errno, errno.EINVAL, "not a SocialVPN: EINVAL, as ipop.h says")
 
 
+    def test_friends(self):
+        net = ipop.Network("fr", mode="none", overlay="social", xmpp_jid="a@example.org", xmpp_password="pw",
+                           social_subnet="10.61.0.0/24")
+        try:
+            for call in (lambda: net.friend_add("bob@example.org"), lambda: net.friend_accept("bob@example.org"),
+                         lambda: net.friend_remove("bob@example.org"), net.friends):
+                with self.assertRaises(ipop.IpopError) as cm:
+                    call()
+                self.assertEqual(cm.exception.errno, errno.ENOTCONN, "not started: ENOTCONN, as ipop.h says")
+        finally:
+            net.close()
+        with ipop.Network("fr", mode="none") as net:
+            with self.assertRaises(ipop.IpopError) as cm:
+                net.friends()
+            self.assertEqual(cm.exception.errno, errno.EINVAL, "not a SocialVPN: EINVAL")
+        self.assertEqual(ipop.Friend("a@b", "both", False, False, True, "x", "10.61.0.2").subscription, "both")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -15,11 +15,12 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import ipop  # noqa: E402
-from ipop._lib import EventStruct, LinkStatsStruct, NetworkStatsStruct, SignalStatusStruct, c_enum  # noqa: E402
+from ipop._lib import EventStruct, FriendStruct, LinkStatsStruct, NetworkStatsStruct, SignalStatusStruct, c_enum  # noqa: E402
 import testmain  # noqa: E402
 
 STRUCTS = {"ipop_event_t": EventStruct, "ipop_link_stats_t": LinkStatsStruct,
-           "ipop_network_stats_t": NetworkStatsStruct, "ipop_signal_status_t": SignalStatusStruct}
+           "ipop_network_stats_t": NetworkStatsStruct, "ipop_signal_status_t": SignalStatusStruct,
+           "ipop_friend_t": FriendStruct}
 ENUMS = {"IPOP_LINK_": ipop.LinkState, "IPOP_REASON_": ipop.Reason, "IPOP_PATH_": ipop.PathType,
          "IPOP_EVENT_": ipop.EventType, "IPOP_LOG_": ipop.LogLevel, "IPOP_SIGNAL_": ipop.SignalState}
 CONSTANTS = {"IPOP_MAX_PACKET": ipop.MAX_PACKET, "IPOP_DEFAULT_MTU": ipop.DEFAULT_MTU,
