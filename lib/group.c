@@ -7,9 +7,13 @@
  * exchange a small proof (proof.h): each sends the other a fresh nonce
  * ("gchal"), and answers the other's nonce with an HMAC under the group
  * key over both nonces, both node ids and the room ("gproof").  The group
- * key is Argon2id of the secret (about a second, derived once per start in
- * a thread of its own): what an occupant captures lets it test guesses of
- * the secret only at that speed.  Proof messages are signed signalling
+ * key is Argon2id of the secret (a few hundred ms, derived once per start
+ * in a thread of its own): what an occupant captures lets it test guesses
+ * of the secret only at that speed.  The node is in the room while the key
+ * is derived: occupants are tracked and their challenges kept, and the
+ * group's first challenges and proofs leave once the key is there
+ * (ipop__group_key_derived()).  Nothing sent before depends on the
+ * secret.  Proof messages are signed signalling
  * like every other (sigauth.h): an occupant cannot speak for another node
  * id.  Once a member proved itself it is allowed, and its link messages
  * are checked by their signatures alone (sigauth.c keeps replays out, per
@@ -234,7 +238,7 @@ static void send_proof(ipop__group *g, const char *peer, member *m, gint64 now)
 {
     ipop__proof_msg pm = { .type = IPOP__PROOF_PROOF };
 
-    if (!m->have_its || (m->last_proof && now - m->last_proof < PROOF_GAP_US))
+    if (!m->have_its || (m->last_proof && now - m->last_proof < PROOF_GAP_US) || ipop__group_key_ready(g) <= 0)
         return;
     g_strlcpy(pm.from, g->node_id, sizeof(pm.from));
     memcpy(pm.mine, m->mine, sizeof(pm.mine));
@@ -299,6 +303,8 @@ static member *track(ipop__group *g, const char *peer, gint64 now)
 
 static void challenge(ipop__group *g, const char *peer, member *m, gint64 now)
 {
+    if (ipop__group_key_ready(g) <= 0)
+        return; /* our proof could not follow: challenged once the key is there */
     send_chal(g, peer, m);
     m->next_chal = now + (gint64)m->chal_ms * 1000;
     m->chal_ms = MIN(m->chal_ms * 2, CHAL_MAX_MS);
@@ -331,6 +337,8 @@ static void on_proof(ipop__group *g, const char *peer, member *m, const ipop__pr
 {
     uint8_t want[IPOP__PROOF_MAC_LEN];
 
+    if (ipop__group_key_ready(g) <= 0)
+        return; /* we challenged nobody yet: it cannot hold our nonce */
     if (memcmp(pm->yours, m->mine, sizeof(m->mine))) {
         ipop__dbg(g->net, "group: %.8s answered an old challenge", peer);
         return; /* crossed with a restart of either side: the next challenge settles it */
@@ -382,8 +390,8 @@ void ipop__group_signal(ipop__group *g, const char *from, const char *text)
     const char *peer = room_peer(g, from);
     member *m;
 
-    if (!peer || ipop__group_key_ready(g) <= 0)
-        return; /* not from a member of our room: nothing of ours */
+    if (!peer || ipop__group_key_ready(g) < 0)
+        return; /* not from a member of our room (or no key ever): nothing of ours */
     if (ipop__proof_is(text, strlen(text))) {
         on_proof_message(g, peer, text);
         return;
@@ -410,7 +418,7 @@ void ipop__group_presence(ipop__group *g, const char *from, bool available)
     gint64 now = g_get_monotonic_time();
     member *m;
 
-    if (!peer || ipop__group_key_ready(g) <= 0)
+    if (!peer || ipop__group_key_ready(g) < 0)
         return;
     m = g_hash_table_lookup(g->members, peer);
     if (!available) {
@@ -445,6 +453,25 @@ static void drop_member(ipop__group *g, const char *peer)
     ipop__peers_disallow(g->net, peer);
     if (link)
         ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, true);
+}
+
+void ipop__group_key_derived(ipop__group *g)
+{
+    gint64 now = g_get_monotonic_time();
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (ipop__group_key_ready(g) <= 0)
+        return;
+    g_hash_table_iter_init(&it, g->members);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        member *m = v;
+        if (m->proven)
+            continue;
+        send_proof(g, k, m, now); /* to a challenge that came while deriving */
+        if (!m->left_at)
+            challenge(g, k, m, now);
+    }
 }
 
 void ipop__group_sweep(ipop__group *g, gint64 now)
