@@ -29,7 +29,10 @@ typedef struct ipop__group_ops {
  * secret.  Starts deriving the group key in a thread of its own (a few
  * hundred ms).  The overlay joins the room meanwhile: until the key is
  * there the group tracks occupants and keeps their challenges, but sends
- * nothing; ipop__group_key_derived() then challenges and answers them. */
+ * nothing; ipop__group_key_derived() then challenges and answers them.
+ * A secret that is public, "ipop-authority:" and a group authority's key
+ * (what certauth.c uses without group.secret: the certificates prove
+ * membership), is hashed at once instead (ipop__proof_key_public()). */
 ipop__group *ipop__group_new(ipop_network_t *net, const char *node_id, const char *room, const char *secret,
                              const ipop__group_ops *ops);
 /* 1 when the key is ready, 0 while deriving, -ENOMEM when it failed. */
