@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
 #include "msgauth.h" /* base64url */
 
 #define SIGN_LABEL "ipop-authority-v1\n"
@@ -196,51 +197,34 @@ int ipop__authority_secret_format(const ipop__authority_secret *s, char *out, si
 
 /* ---- writing ---- */
 
-typedef struct writer {
-    char *buf;
-    size_t size, len; /* len counts on past size */
-} writer;
-
-static void put(writer *w, const char *s, size_t n)
-{
-    if (w->len + n < w->size)
-        memcpy(w->buf + w->len, s, n);
-    w->len += n;
-}
-
-static void put_str(writer *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
-static void put_u64(writer *w, const char *key, uint64_t v)
+static void put_u64(ipop__text *w, const char *key, uint64_t v)
 {
     char num[32];
 
     snprintf(num, sizeof(num), " %s=%" PRIu64, key, v);
-    put_str(w, num);
+    ipop__text_puts(w, num);
 }
 
-static void put_addrs(writer *w, const char *key, const ipop__addr *a, unsigned n)
+static void put_addrs(ipop__text *w, const char *key, const ipop__addr *a, unsigned n)
 {
     char text[64];
 
-    put_str(w, " ");
-    put_str(w, key);
-    put_str(w, "=");
+    ipop__text_puts(w, " ");
+    ipop__text_puts(w, key);
+    ipop__text_puts(w, "=");
     if (n == 0)
-        put_str(w, "-");
+        ipop__text_puts(w, "-");
     for (unsigned i = 0; i < n; i++) {
         if (i)
-            put_str(w, ",");
+            ipop__text_puts(w, ",");
         if (ipop__addr_format(&a[i], text, sizeof(text)) > 0)
-            put_str(w, text);
+            ipop__text_puts(w, text);
     }
 }
 
 /* Signs what is written so far and appends " sig=...": the signed bytes
  * are the label and the line up to here.  Returns the length or -errno. */
-static int put_sig(writer *w, const ipop__authority_secret *s, size_t max, uint8_t sig[64])
+static int put_sig(ipop__text *w, const ipop__authority_secret *s, size_t max, uint8_t sig[64])
 {
     char b64[SIG_B64_LEN + 1];
     size_t label = strlen(SIGN_LABEL), n = w->len;
@@ -259,8 +243,8 @@ static int put_sig(writer *w, const ipop__authority_secret *s, size_t max, uint8
     if (r < 0)
         return r;
     ipop__b64url_encode(sig, 64, b64, sizeof(b64));
-    put_str(w, " sig=");
-    put_str(w, b64);
+    ipop__text_puts(w, " sig=");
+    ipop__text_puts(w, b64);
     w->buf[w->len] = '\0';
     return (int)w->len;
 }
@@ -309,24 +293,24 @@ static bool cert_valid(const ipop__cert *c)
 
 int ipop__cert_sign(ipop__cert *c, const ipop__authority_secret *s, char *out, size_t size)
 {
-    writer w = { out, size, 0 };
+    ipop__text w = { out, size, 0 };
     int r;
 
     if (!c || !s || !out || !cert_valid(c))
         return -EINVAL;
     memcpy(c->authority, s->pub.id, sizeof(c->authority));
-    put_str(&w, CERT_MAGIC);
+    ipop__text_puts(&w, CERT_MAGIC);
     put_u64(&w, "serial", c->serial);
-    put_str(&w, " node=");
-    put_str(&w, c->node_id);
-    put_str(&w, " name=");
-    put_str(&w, c->name);
+    ipop__text_puts(&w, " node=");
+    ipop__text_puts(&w, c->node_id);
+    ipop__text_puts(&w, " name=");
+    ipop__text_puts(&w, c->name);
     put_addrs(&w, "addr", c->addrs, c->n_addrs);
     put_addrs(&w, "route", c->routes, c->n_routes);
     put_u64(&w, "issued", (uint64_t)c->issued);
     put_u64(&w, "expires", (uint64_t)c->expires);
-    put_str(&w, " authority=");
-    put_str(&w, c->authority);
+    ipop__text_puts(&w, " authority=");
+    ipop__text_puts(&w, c->authority);
     r = put_sig(&w, s, IPOP__CERT_MAX, c->sig);
     if (r < 0 && size > 0)
         out[0] = '\0';
@@ -349,28 +333,28 @@ static bool crl_valid(const ipop__crl *l)
 
 int ipop__crl_sign(ipop__crl *l, const ipop__authority_secret *s, char *out, size_t size)
 {
-    writer w = { out, size, 0 };
+    ipop__text w = { out, size, 0 };
     char num[24];
     int r;
 
     if (!l || !s || !out || !crl_valid(l))
         return -EINVAL;
     memcpy(l->authority, s->pub.id, sizeof(l->authority));
-    put_str(&w, CRL_MAGIC);
+    ipop__text_puts(&w, CRL_MAGIC);
     put_u64(&w, "serial", l->serial);
     put_u64(&w, "issued", (uint64_t)l->issued);
-    put_str(&w, " authority=");
-    put_str(&w, l->authority);
-    put_str(&w, " revoke=");
+    ipop__text_puts(&w, " authority=");
+    ipop__text_puts(&w, l->authority);
+    ipop__text_puts(&w, " revoke=");
     if (l->n_serials + l->n_nodes == 0)
-        put_str(&w, "-");
+        ipop__text_puts(&w, "-");
     for (unsigned i = 0; i < l->n_serials; i++) {
         snprintf(num, sizeof(num), "%s%" PRIu64, i ? "," : "", l->serials[i]);
-        put_str(&w, num);
+        ipop__text_puts(&w, num);
     }
     for (unsigned i = 0; i < l->n_nodes; i++) {
-        put_str(&w, i || l->n_serials ? "," : "");
-        put_str(&w, l->nodes[i]);
+        ipop__text_puts(&w, i || l->n_serials ? "," : "");
+        ipop__text_puts(&w, l->nodes[i]);
     }
     r = put_sig(&w, s, IPOP__CRL_MAX, l->sig);
     if (r < 0 && size > 0)

@@ -54,6 +54,28 @@ static inline void ipop__put64(uint8_t *p, uint64_t v)
     ipop__put32(p + 4, (uint32_t)v);
 }
 
+/* A bounded text writer: pieces are appended while they fit (one byte is
+ * kept for the NUL the caller writes); len counts on past size, so that
+ * the caller learns the full length and knows it did not fit when
+ * len >= size.  Once a piece did not fit, no later one is written either:
+ * len only grows. */
+typedef struct ipop__text {
+    char *buf;
+    size_t size, len;
+} ipop__text;
+
+static inline void ipop__text_put(ipop__text *w, const char *s, size_t n)
+{
+    if (w->len + n < w->size)
+        memcpy(w->buf + w->len, s, n);
+    w->len += n;
+}
+
+static inline void ipop__text_puts(ipop__text *w, const char *s)
+{
+    ipop__text_put(w, s, strlen(s));
+}
+
 /* The Internet checksum (RFC 1071): adds len bytes at p to a running sum
  * and returns it folded to 16 bits (not complemented).  Only the last piece
  * of a sum may have an odd length.  It adds native-order 32-bit words: the

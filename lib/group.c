@@ -7,9 +7,13 @@
  * exchange a small proof (proof.h): each sends the other a fresh nonce
  * ("gchal"), and answers the other's nonce with an HMAC under the group
  * key over both nonces, both node ids and the room ("gproof").  The group
- * key is Argon2id of the secret (about a second, derived once per start in
- * a thread of its own): what an occupant captures lets it test guesses of
- * the secret only at that speed.  Proof messages are signed signalling
+ * key is Argon2id of the secret (a few hundred ms, derived once per start
+ * in a thread of its own): what an occupant captures lets it test guesses
+ * of the secret only at that speed.  The node is in the room while the key
+ * is derived: occupants are tracked and their challenges kept, and the
+ * group's first challenges and proofs leave once the key is there
+ * (ipop__group_key_derived()).  Nothing sent before depends on the
+ * secret.  Proof messages are signed signalling
  * like every other (sigauth.h): an occupant cannot speak for another node
  * id.  Once a member proved itself it is allowed, and its link messages
  * are checked by their signatures alone (sigauth.c keeps replays out, per
@@ -28,6 +32,7 @@
 #include <gnutls/crypto.h>
 
 #include "addr.h"
+#include "authority.h"
 #include "bytes.h"
 #include "link.h"
 #include "log.h"
@@ -133,6 +138,18 @@ static gpointer derive(gpointer data)
     return NULL;
 }
 
+/* "ipop-authority:" and an authority's public key: what a group of an
+ * authority keys its room with (certauth.c), public, so that anyone may
+ * compute it: the certificates decide membership there. */
+static bool secret_public(const char *secret)
+{
+    static const char prefix[] = "ipop-authority:";
+    ipop__authority_key k;
+
+    return !strncmp(secret, prefix, sizeof(prefix) - 1) &&
+           ipop__authority_key_parse(secret + sizeof(prefix) - 1, &k) == 0;
+}
+
 ipop__group *ipop__group_new(ipop_network_t *net, const char *node_id, const char *room, const char *secret,
                              const ipop__group_ops *ops)
 {
@@ -144,6 +161,13 @@ ipop__group *ipop__group_new(ipop_network_t *net, const char *node_id, const cha
     g->ops = *ops;
     g->secret = g_strdup(secret);
     g->members = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (secret_public(secret)) {
+        /* nothing to guess: no Argon2id (proof.h) */
+        ipop__proof_key_public(g->secret, g->room, g->key);
+        g_atomic_int_set(&g->key_state, 1);
+        ipop__net_post(g->net, g->ops.key_ready, NULL, NULL);
+        return g;
+    }
     g->kdf = g_thread_new("ipop-group-key", derive, g);
     return g;
 }
@@ -159,7 +183,8 @@ void ipop__group_free(ipop__group *g)
 {
     if (!g)
         return;
-    g_thread_join(g->kdf); /* at most the rest of one derivation */
+    if (g->kdf)
+        g_thread_join(g->kdf); /* at most the rest of one derivation */
     g_hash_table_unref(g->members);
     gnutls_memset(g->key, 0, sizeof(g->key));
     g_free(g->secret);
@@ -234,7 +259,7 @@ static void send_proof(ipop__group *g, const char *peer, member *m, gint64 now)
 {
     ipop__proof_msg pm = { .type = IPOP__PROOF_PROOF };
 
-    if (!m->have_its || (m->last_proof && now - m->last_proof < PROOF_GAP_US))
+    if (!m->have_its || (m->last_proof && now - m->last_proof < PROOF_GAP_US) || ipop__group_key_ready(g) <= 0)
         return;
     g_strlcpy(pm.from, g->node_id, sizeof(pm.from));
     memcpy(pm.mine, m->mine, sizeof(pm.mine));
@@ -299,6 +324,8 @@ static member *track(ipop__group *g, const char *peer, gint64 now)
 
 static void challenge(ipop__group *g, const char *peer, member *m, gint64 now)
 {
+    if (ipop__group_key_ready(g) <= 0)
+        return; /* our proof could not follow: challenged once the key is there */
     send_chal(g, peer, m);
     m->next_chal = now + (gint64)m->chal_ms * 1000;
     m->chal_ms = MIN(m->chal_ms * 2, CHAL_MAX_MS);
@@ -331,6 +358,8 @@ static void on_proof(ipop__group *g, const char *peer, member *m, const ipop__pr
 {
     uint8_t want[IPOP__PROOF_MAC_LEN];
 
+    if (ipop__group_key_ready(g) <= 0)
+        return; /* we challenged nobody yet: it cannot hold our nonce */
     if (memcmp(pm->yours, m->mine, sizeof(m->mine))) {
         ipop__dbg(g->net, "group: %.8s answered an old challenge", peer);
         return; /* crossed with a restart of either side: the next challenge settles it */
@@ -382,8 +411,8 @@ void ipop__group_signal(ipop__group *g, const char *from, const char *text)
     const char *peer = room_peer(g, from);
     member *m;
 
-    if (!peer || ipop__group_key_ready(g) <= 0)
-        return; /* not from a member of our room: nothing of ours */
+    if (!peer || ipop__group_key_ready(g) < 0)
+        return; /* not from a member of our room (or no key ever): nothing of ours */
     if (ipop__proof_is(text, strlen(text))) {
         on_proof_message(g, peer, text);
         return;
@@ -410,7 +439,7 @@ void ipop__group_presence(ipop__group *g, const char *from, bool available)
     gint64 now = g_get_monotonic_time();
     member *m;
 
-    if (!peer || ipop__group_key_ready(g) <= 0)
+    if (!peer || ipop__group_key_ready(g) < 0)
         return;
     m = g_hash_table_lookup(g->members, peer);
     if (!available) {
@@ -445,6 +474,25 @@ static void drop_member(ipop__group *g, const char *peer)
     ipop__peers_disallow(g->net, peer);
     if (link)
         ipop__link_shutdown(link, IPOP_REASON_PEER_CLOSED, true);
+}
+
+void ipop__group_key_derived(ipop__group *g)
+{
+    gint64 now = g_get_monotonic_time();
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (ipop__group_key_ready(g) <= 0)
+        return;
+    g_hash_table_iter_init(&it, g->members);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        member *m = v;
+        if (m->proven)
+            continue;
+        send_proof(g, k, m, now); /* to a challenge that came while deriving */
+        if (!m->left_at)
+            challenge(g, k, m, now);
+    }
 }
 
 void ipop__group_sweep(ipop__group *g, gint64 now)

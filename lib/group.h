@@ -26,13 +26,21 @@ typedef struct ipop__group_ops {
 } ipop__group_ops;
 
 /* node_id: this node's; room: room@rooms.example; secret: the group
- * secret.  Starts deriving the group key in a thread of its own (about a
- * second): until then the group ignores the room, and the overlay should
- * not join it. */
+ * secret.  Starts deriving the group key in a thread of its own (a few
+ * hundred ms).  The overlay joins the room meanwhile: until the key is
+ * there the group tracks occupants and keeps their challenges, but sends
+ * nothing; ipop__group_key_derived() then challenges and answers them.
+ * A secret that is public, "ipop-authority:" and a group authority's key
+ * (what certauth.c uses without group.secret: the certificates prove
+ * membership), is hashed at once instead (ipop__proof_key_public()). */
 ipop__group *ipop__group_new(ipop_network_t *net, const char *node_id, const char *room, const char *secret,
                              const ipop__group_ops *ops);
 /* 1 when the key is ready, 0 while deriving, -ENOMEM when it failed. */
 int ipop__group_key_ready(ipop__group *g);
+/* In the loop, once key_ready was posted: challenges every occupant
+ * tracked while the key was derived, and answers the challenges they sent
+ * meanwhile.  Nothing when the key is not ready (or failed). */
+void ipop__group_key_derived(ipop__group *g);
 /* Waits for the key's thread, wipes the key.  Accepts NULL. */
 void ipop__group_free(ipop__group *g);
 

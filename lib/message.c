@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
+
 #define MAGIC "ipop"
 #define MAGIC_LEN 4
 #define FP_HEX_LEN 64
@@ -481,35 +483,17 @@ fail:
 
 /* ---- encoding ---- */
 
-typedef struct writer {
-    char *buf;
-    size_t size, len; /* len counts on past size, to report the full length */
-} writer;
-
-static void put(writer *w, const char *s, size_t n)
+static void put_pair(ipop__text *w, const char *key, const char *value)
 {
-    /* Once a piece did not fit, no later one can: len only grows. */
-    if (w->len + n < w->size)
-        memcpy(w->buf + w->len, s, n);
-    w->len += n;
-}
-
-static void put_str(writer *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
-static void put_pair(writer *w, const char *key, const char *value)
-{
-    put_str(w, " ");
-    put_str(w, key);
-    put_str(w, "=");
+    ipop__text_puts(w, " ");
+    ipop__text_puts(w, key);
+    ipop__text_puts(w, "=");
     for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
         char esc[3] = { '%', hex_upper[*p >> 4], hex_upper[*p & 15] };
         if (is_safe(*p))
-            put(w, (const char *)p, 1);
+            ipop__text_put(w, (const char *)p, 1);
         else
-            put(w, esc, 3);
+            ipop__text_put(w, esc, 3);
     }
 }
 
@@ -568,7 +552,7 @@ static bool msg_valid(const ipop__msg *m)
     return desc_valid(m) && cands_valid(m);
 }
 
-static void put_desc(writer *w, const ipop__msg *m)
+static void put_desc(ipop__text *w, const ipop__msg *m)
 {
     char text[SHORT_MAX + 1];
 
@@ -592,13 +576,13 @@ static void put_desc(writer *w, const ipop__msg *m)
 
 int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size)
 {
-    writer w = { buf, size, 0 };
+    ipop__text w = { buf, size, 0 };
     char num[8];
 
     if (!m || !buf || !msg_valid(m))
         return -EINVAL;
-    put_str(&w, "ipop2 ");
-    put_str(&w, type_names[m->type]);
+    ipop__text_puts(&w, "ipop2 ");
+    ipop__text_puts(&w, type_names[m->type]);
     put_pair(&w, "from", m->node_id);
     if (ipop__msg_has_session(m->type))
         put_pair(&w, "session", m->session);

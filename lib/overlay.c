@@ -31,7 +31,7 @@ struct ipop__overlay {
     ipop__social *social;        /* SocialVPN, or NULL */
     char *room;                  /* GroupVPN: room@rooms.example */
     bool online;
-    bool joined;                 /* GroupVPN: the room was joined (the key is there) */
+    bool keyed;                  /* GroupVPN: the group key was derived and handed on */
     gint started;                /* atomic: ov->xmpp is set */
     GSource *sweep_src;
 };
@@ -289,15 +289,16 @@ void ipop__overlay_send(ipop_network_t *net, const char *peer, const char *text)
     g_free(to);
 }
 
-/* In the loop, posted by the group once its key is derived: only now does
- * the node join the room (before, it could not answer anyone). */
+/* In the loop, posted by the group once its key is derived.  The node is
+ * in the room already (joined at start, while the key was derived): the
+ * group now challenges and answers the occupants it heard meanwhile. */
 static void on_group_key(ipop_network_t *net, void *data)
 {
     ipop__overlay *ov = overlay_of(net);
     int r;
 
     (void)data;
-    if (!ov || !ov->group || ov->joined || !g_atomic_int_get(&ov->started))
+    if (!ov || !ov->group || ov->keyed || !g_atomic_int_get(&ov->started))
         return; /* stopped meanwhile, a stale post of an earlier start, or the transport not there yet */
     r = ipop__group_key_ready(ov->group);
     if (r == 0)
@@ -307,10 +308,9 @@ static void on_group_key(ipop_network_t *net, void *data)
                   ipop_strerror(r));
         return;
     }
-    ov->joined = true;
-    ipop__dbg(net, "group key derived: joining the room");
-    /* The nickname is the node id: unique in the room, and who we are. */
-    ipop__xmpp_join_room(ov->xmpp, ov->room, net->node_id, net->node_id);
+    ov->keyed = true;
+    ipop__dbg(net, "group key derived: proving membership");
+    ipop__group_key_derived(ov->group);
 }
 
 /* SocialVPN: the friends' stanzas (social.c), over our session. */
@@ -393,9 +393,14 @@ int ipop__overlay_start(ipop_network_t *net)
         return r;
     }
     g_atomic_int_set(&ov->started, 1);
-    /* GroupVPN: the room is joined once the group key is derived (on_group_key). */
-    if (ov->group)
+    if (ov->group) {
+        /* GroupVPN: the room is joined at once, while the group key is
+         * derived (nothing said there depends on the secret); the proofs
+         * follow the key (on_group_key).  The nickname is the node id:
+         * unique in the room, and who we are. */
+        ipop__xmpp_join_room(ov->xmpp, ov->room, net->node_id, net->node_id);
         ipop__net_post(net, on_group_key, NULL, NULL); /* in case it was quicker than the transport */
+    }
     return 0;
 }
 

@@ -36,6 +36,22 @@ int ipop__proof_key(const char *secret, size_t secret_len, const char *room, uin
     return r == ARGON2_OK ? 0 : -EINVAL;
 }
 
+void ipop__proof_key_public(const char *public, const char *room, uint8_t key[IPOP__PROOF_KEY_LEN])
+{
+    static const char label[] = "ipop-group-key-public-v2:";
+    size_t l = sizeof(label) - 1, r = strlen(room), p = strlen(public);
+    char *in = malloc(l + r + 1 + p);
+
+    if (!in)
+        abort(); /* a few hundred bytes */
+    memcpy(in, label, l);
+    memcpy(in + l, room, r);
+    in[l + r] = '\0';
+    memcpy(in + l + r + 1, public, p);
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, in, l + r + 1 + p, key);
+    free(in);
+}
+
 void ipop__proof_mac(const uint8_t key[IPOP__PROOF_KEY_LEN], const char *room, const char *prover,
                      const char *verifier, const uint8_t n_verifier[IPOP__PROOF_NONCE_LEN],
                      const uint8_t n_prover[IPOP__PROOF_NONCE_LEN], uint8_t mac[IPOP__PROOF_MAC_LEN])

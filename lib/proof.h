@@ -45,6 +45,13 @@ typedef struct ipop__proof_msg {
  * thread.  Returns 0, or -ENOMEM / -EINVAL. */
 int ipop__proof_key(const char *secret, size_t secret_len, const char *room, uint8_t key[IPOP__PROOF_KEY_LEN]);
 
+/* The group key when the "secret" is public (a group authority's key,
+ * certauth.c, when no group.secret is given): SHA-256("ipop-group-key-
+ * public-v2:" room 0x00 public).  The proofs under it prove nothing and
+ * need not (the certificates do), so a slow derivation would only delay
+ * every start. */
+void ipop__proof_key_public(const char *public, const char *room, uint8_t key[IPOP__PROOF_KEY_LEN]);
+
 /* The proof that `prover` knows the key, for `verifier`, in `room`:
  * HMAC-SHA256(key, "ipop-group-proof-v2" 0x00 || u16 len(room) || room ||
  * prover || verifier || n_verifier || n_prover). */

@@ -74,6 +74,20 @@ static void test_key(void)
     g_assert_cmpint(memcmp(key, other, sizeof(key)), !=, 0);
 }
 
+/* An authority's group: the key is SHA-256 of the label, the room, a NUL
+ * and the public value (doc/protocol.md), bound to the room. */
+static void test_key_public(void)
+{
+    static const char in[] = "ipop-group-key-public-v2:" ROOM "\0ipop-authority:ed25519:abc";
+    uint8_t key[IPOP__PROOF_KEY_LEN], want[IPOP__PROOF_KEY_LEN], other[IPOP__PROOF_KEY_LEN];
+
+    ipop__proof_key_public("ipop-authority:ed25519:abc", ROOM, key);
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, in, sizeof(in) - 1, want);
+    g_assert_cmpmem(key, sizeof(key), want, sizeof(want));
+    ipop__proof_key_public("ipop-authority:ed25519:abc", "other@rooms.ipop.test", other);
+    g_assert_cmpint(memcmp(key, other, sizeof(key)), !=, 0);
+}
+
 static void test_mac(void)
 {
     uint8_t key[IPOP__PROOF_KEY_LEN] = { 1 }, na[16] = { 2 }, nb[16] = { 3 }, m1[32], m2[32];
@@ -179,6 +193,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/proof/codec", test_codec);
     g_test_add_func("/proof/key", test_key);
+    g_test_add_func("/proof/key-public", test_key_public);
     g_test_add_func("/proof/mac", test_mac);
     g_test_add_func("/proof/secret-bits", test_secret_bits);
     g_test_add_func("/proof/guess-rate", test_guess_rate);
