@@ -123,7 +123,7 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *data, size_t len
 /* rekeying, below */
 static void rekey_start_locked(ipop_link_t *link);
 static void rekey_stop_locked(ipop_link_t *link);
-static bool rekey_tx_fresh_locked(ipop_link_t *link);
+static bool rekey_tx_fresh_locked(ipop_link_t *link, bool control);
 static int rekey_open(ipop_link_t *link, const uint8_t *rec, size_t len, uint8_t *out, size_t cap);
 
 /* ---- the session ---- */
@@ -394,15 +394,23 @@ static void rekey_stop_locked(ipop_link_t *link)
 static gboolean on_rekey_now(gpointer data);
 
 /* Under tx_lock, before a record is sealed: false at the hard limit (the
- * key seals no more); at the soft limit a rekey is asked for at once. */
-static bool rekey_tx_fresh_locked(ipop_link_t *link)
+ * key seals no more data); at the soft limit a rekey is asked for at once.
+ * Control frames (the renewal's own PROPOSE and ACK, pings, BYE) have
+ * CONTROL_RESERVE records more, so that a renewal still completes, and the
+ * peer still hears us, while data waits for it. */
+#define CONTROL_RESERVE 256
+static bool rekey_tx_fresh_locked(ipop_link_t *link, bool control)
 {
     struct ipop__rekey *k = &link->dtls.rekey;
     uint64_t used = link->dtls.rec_tx.seq - k->tx_gen_seq;
 
+    if (control && used < 2 * ipop__dtls_rekey_records + CONTROL_RESERVE)
+        return true;
     if (used >= 2 * ipop__dtls_rekey_records) {
-        if (!k->hard_hit)
+        if (!k->hard_hit) {
             k->hard_hits++;
+            k->hard_since = g_get_monotonic_time();
+        }
         k->hard_hit = true;
         return false;
     }
@@ -500,9 +508,12 @@ int ipop__dtls_rekey_tick(ipop_link_t *link)
     }
     g_mutex_lock(&link->tx_lock);
     used = d->rec_tx.seq - k->tx_gen_seq;
-    hard = k->hard_hit;
+    hard = k->hard_hit && now - k->hard_since >= rekey_wait_us(link);
     g_mutex_unlock(&link->tx_lock);
-    if (k->pending ? (hard || now - k->pending_since >= rekey_wait_us(link))
+    /* At the hard limit sends are refused (-ENOBUFS) while the renewal is
+     * under way: a slow answer is waited for, a missing one ends the
+     * session. */
+    if (k->pending ? now - k->pending_since >= rekey_wait_us(link)
                    : (hard || age >= interval + rekey_wait_us(link))) {
         ipop__warn(link->net, "link to %s: the peer did not renew the keys (generation %u, %" G_GUINT64_FORMAT
                    " records, %" G_GINT64_FORMAT " s): a new session", ipop__link_tag(link->peer_id), k->tx_gen + 1,
@@ -605,7 +616,8 @@ static int send_sealed(ipop_link_t *link, const uint8_t *rec, size_t len)
             flush_batch(link);
         out = d->tx_batch + (size_t)d->tx_batch_n * DTLS_MTU;
     }
-    if (!rekey_tx_fresh_locked(link))
+    if (!rekey_tx_fresh_locked(link, len > 0 && (rec[0] == IPOP__FRAME_REKEY || rec[0] == IPOP__FRAME_PING ||
+                                                  rec[0] == IPOP__FRAME_PONG || rec[0] == IPOP__FRAME_BYE)))
         return -ENOBUFS; /* the key seals no more until the renewal under way ends: try again */
     n = ipop__rec_seal(&d->rec_tx, rec, len, out, DTLS_MTU);
     if (n < 0)

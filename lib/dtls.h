@@ -50,6 +50,7 @@ struct ipop__rekey {
     uint64_t tx_gen_seq;        /* rec_tx.seq when that generation began */
     GSource *now_src;           /* the record limit asks for a rekey at once */
     bool hard_hit;              /* a record was refused at the hard limit */
+    gint64 hard_since;          /* monotonic time (us) of that first refusal */
     uint16_t tls_epoch;         /* GnuTLS's write epoch: generation 0 */
     /* the loop thread */
     bool ok;                    /* keys can be exported (AES-GCM by record.c, extended master secret) */

@@ -358,6 +358,52 @@ static void test_hard_limit(void)
     ipop__dtls_rekey_records = saved;
 }
 
+static void unmute(ipop_network_t *net, void *data)
+{
+    ((ipop_link_t *)data)->dtls.rekey.test_mute = false;
+}
+
+/* A renewal answered late, after the key reached its hard limit (a loaded
+ * host): sends are refused meanwhile, then the new key carries them, in
+ * the same session (CI's ASan run on a loaded machine saw the session
+ * ended at the first tick after the hard limit instead). */
+static void test_slow_answer(void)
+{
+    node a, b;
+    ipop_link_t *la, *lb;
+    guint8 buf[IPOP_MAX_PACKET];
+    uint64_t saved = ipop__dtls_rekey_records;
+    gint64 end;
+    int r = 0;
+
+    ipop__dtls_rekey_records = 400;
+    pair_up(&a, &b, "10.45.0.1", "10.45.0.2", NULL, NULL);
+    la = wait_direct(&a, &b);
+    lb = wait_direct(&b, &a);
+    ipop__net_call(b.net, mute, lb);
+    build_packet(buf, AF_INET, a.addr4, b.addr4, 0, 200);
+    while ((r = ipop_network_send_packet(a.net, buf, 200)) == 0)
+        ;
+    g_assert_cmpint(r, ==, -ENOBUFS);
+    g_usleep(1200000); /* a tick at the hard limit (b hears nothing: under 2.5 s, not path-lost) */
+    ipop__net_call(b.net, unmute, lb);
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while ((r = ipop_network_send_packet(a.net, buf, 200)) == -ENOBUFS && g_get_monotonic_time() < end)
+        g_usleep(10000);
+    g_assert_cmpint(r, ==, 0);
+    g_assert_cmpuint(rekeys(la), >=, 1);
+    g_mutex_lock(&a.lock);
+    g_assert_cmpuint(a.state_reasons & (1u << IPOP_REASON_REKEY_FAILED), ==, 0);
+    g_mutex_unlock(&a.lock);
+    g_assert_true(ipop_network_get_link(a.net, ipop_network_get_node_id(b.net)) == la);
+    g_usleep(200000); /* our packet numbered 0 arrives before blast() numbers its own from 0 */
+    blast(&a, &b, AF_INET, 300);
+    g_assert_cmpuint(a.failures + b.failures, ==, 0);
+    node_clear(&a);
+    node_clear(&b);
+    ipop__dtls_rekey_records = saved;
+}
+
 /* ---- GnuTLS's retransmitted flight after the hand-over ---- */
 
 typedef struct inject {
@@ -553,5 +599,6 @@ int main(int argc, char **argv)
     g_test_add_func("/rekey/record-limit", test_record_limit);
     g_test_add_func("/rekey/peer-silent", test_peer_silent);
     g_test_add_func("/rekey/hard-limit", test_hard_limit);
+    g_test_add_func("/rekey/slow-answer", test_slow_answer);
     return g_test_run();
 }
