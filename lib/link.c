@@ -30,17 +30,23 @@
 #include "network.h"
 #include "rewrite.h"
 
-/* Liveness: a tick every 500 ms once DTLS is up.  A ping goes out at each
- * tick once nothing came in for a second (and every 10 ticks, for the
- * RTT), so a live peer is heard about once a second; after 1.5 s of
- * silence the signalling server is asked whether it is still there, after
- * 2.5 s the path counts as lost and ICE starts again with fresh
- * candidates.  A restarted session that is not up within 9 s fails
- * (path-lost): a silent peer's link is FAILED within ~12 s. */
+/* Liveness, send-triggered as WireGuard's timers are (doc/scale.md, "Idle
+ * links").  An idle link sends nothing of its own: libnice's keepalive (a
+ * STUN binding indication on the selected pair every 25 s, RFC 8445 11)
+ * holds the NAT binding each way.  A tick every 500 ms once DTLS is up
+ * looks whether packets went out since the last one; if nothing came back
+ * since, the link waits for the peer.  After PROBE_MS of waiting a ping
+ * goes out at each tick (the peer answers it even when it has nothing to
+ * send), after SUSPECT_MS the signalling server is asked whether it is
+ * still there, after PATH_LOST_MS the path counts as lost and ICE starts
+ * again with fresh candidates: within 2-2.5 s of the first unanswered
+ * send.  While traffic flows a ping every RTT_PING_MS samples the RTT.  A
+ * restarted session that is not up within 9 s fails (path-lost). */
 #define TICK_MS 500
-#define IDLE_PING_MS 1000
+#define PROBE_MS 1000
 #define SUSPECT_MS 1500
 #define PATH_LOST_MS 2500
+#define RTT_PING_MS 5000
 #define RESTART_TIMEOUT_S 9
 #define OFFER_RESEND_MS 2000
 
@@ -149,8 +155,61 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
 
 /* ---- what the transports report ---- */
 
-static void send_ping(ipop_link_t *link);
-static gboolean on_ping_timer(gpointer data);
+static void send_ping(ipop_link_t *link, gint64 now)
+{
+    uint8_t buf[IPOP__FRAME_PING_LEN];
+
+    link->rtt_at = now;
+    if (ipop__frame_put_ping(buf, sizeof(buf), IPOP__FRAME_PING, ++link->ping_seq, (uint64_t)now) > 0)
+        ipop__dtls_send_record(link, buf, sizeof(buf));
+}
+
+/* Whether packets went out since the last tick with nothing heard since:
+ * then the link waits for the peer, from the last tick on (the send came
+ * after it) or from the last record heard, whichever is later. */
+static void note_sends(ipop_link_t *link, gint64 now)
+{
+    guint64 sent = __atomic_load_n(&link->tx_packets, __ATOMIC_RELAXED);
+
+    if (link->await_since && link->last_rx >= link->await_since) {
+        link->await_since = 0;
+        link->suspected = false;
+    }
+    if (sent != link->sent_seen && !link->await_since)
+        link->await_since = MAX(link->last_tick, link->last_rx + 1);
+    if (sent != link->sent_seen && now - link->rtt_at >= RTT_PING_MS * 1000)
+        send_ping(link, now);
+    link->sent_seen = sent;
+    link->last_tick = now;
+}
+
+static gboolean on_ping_timer(gpointer data)
+{
+    ipop_link_t *link = data;
+    gint64 now = g_get_monotonic_time(), wait_ms;
+
+    note_sends(link, now);
+    wait_ms = link->await_since ? (now - link->await_since) / 1000 : 0;
+    if (wait_ms >= PATH_LOST_MS) {
+        ipop__info(link->net, "link to %s: nothing heard for %" G_GINT64_FORMAT " ms after sending: starting ICE again",
+                   ipop__link_tag(link->peer_id), wait_ms);
+        ipop__link_restart(link, IPOP_REASON_PATH_LOST);
+        return G_SOURCE_REMOVE;
+    }
+    if (ipop__dtls_rekey_tick(link) < 0) {
+        /* the keys are not renewed in place: a new session (a new handshake) */
+        ipop__link_restart(link, IPOP_REASON_REKEY_FAILED);
+        return G_SOURCE_REMOVE;
+    }
+    if (wait_ms >= SUSPECT_MS && !link->suspected) {
+        link->suspected = true;
+        link->ops->path_suspect(link->net);
+    }
+    if (wait_ms >= PROBE_MS)
+        send_ping(link, now);
+    return G_SOURCE_CONTINUE;
+}
+
 static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len);
 static void send_desc(ipop_link_t *link, ipop__msg_type type);
 
@@ -196,11 +255,12 @@ static void on_dtls_up(ipop_link_t *link)
 {
     ipop__source_clear(&link->timeout_src);
     link->restarted = false;
-    link->last_rx = g_get_monotonic_time();
-    link->ticks = 0;
+    link->last_rx = link->last_tick = g_get_monotonic_time();
+    link->sent_seen = __atomic_load_n(&link->tx_packets, __ATOMIC_RELAXED);
+    link->await_since = 0;
     link->ping_src = ipop__net_timeout(link->net, TICK_MS, on_ping_timer, link);
     ipop__direct_update(link);
-    send_ping(link); /* a first RTT sample at once */
+    send_ping(link, link->last_rx); /* a first RTT sample at once */
     set_state(link, IPOP_LINK_CONNECTED, IPOP_REASON_NONE);
 }
 
@@ -282,39 +342,6 @@ int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len)
     __atomic_fetch_add(&link->tx_packets, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&link->tx_bytes, len, __ATOMIC_RELAXED);
     return 0;
-}
-
-static void send_ping(ipop_link_t *link)
-{
-    uint8_t buf[IPOP__FRAME_PING_LEN];
-
-    if (ipop__frame_put_ping(buf, sizeof(buf), IPOP__FRAME_PING, ++link->ping_seq,
-                             (uint64_t)g_get_monotonic_time()) > 0)
-        ipop__dtls_send_record(link, buf, sizeof(buf));
-}
-
-static gboolean on_ping_timer(gpointer data)
-{
-    ipop_link_t *link = data;
-    gint64 idle_ms = (g_get_monotonic_time() - link->last_rx) / 1000;
-
-    link->ticks++;
-    if (idle_ms >= PATH_LOST_MS) {
-        ipop__info(link->net, "link to %s: nothing heard for %" G_GINT64_FORMAT " ms: starting ICE again",
-                   ipop__link_tag(link->peer_id), idle_ms);
-        ipop__link_restart(link, IPOP_REASON_PATH_LOST);
-        return G_SOURCE_REMOVE;
-    }
-    if (ipop__dtls_rekey_tick(link) < 0) {
-        /* the keys are not renewed in place: a new session (a new handshake) */
-        ipop__link_restart(link, IPOP_REASON_REKEY_FAILED);
-        return G_SOURCE_REMOVE;
-    }
-    if (idle_ms >= SUSPECT_MS && idle_ms < SUSPECT_MS + TICK_MS)
-        link->ops->path_suspect(link->net);
-    if (idle_ms >= IDLE_PING_MS || link->ticks % 10 == 0)
-        send_ping(link);
-    return G_SOURCE_CONTINUE;
 }
 
 static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len)

@@ -68,7 +68,12 @@ struct ipop_link {
 
     GSource *timeout_src, *ping_src;
     gint64 last_rx;             /* monotonic time of the last authenticated record */
-    unsigned ticks;             /* liveness ticks since DTLS came up */
+    /* Send-triggered liveness (link.c): what tx_packets was at the last
+     * tick, that tick's time, since when a send waits for anything from
+     * the peer (0: nothing waits), and the last RTT ping. */
+    guint64 sent_seen;
+    gint64 last_tick, await_since, rtt_at;
+    bool suspected;             /* path_suspect() said for this wait */
     bool restarted;             /* this session replaces one whose path was lost */
     uint32_t ping_seq;
 
