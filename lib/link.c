@@ -48,7 +48,21 @@
 #define PATH_LOST_MS 2500
 #define RTT_PING_MS 5000
 #define RESTART_TIMEOUT_S 9
+/* Signalling that never feeds on itself (doc/scale.md, "Signalling").  An
+ * unanswered offer is sent again after 2 s, then after twice the wait each
+ * time up to 16 s, each wait stretched by up to a quarter at random; the
+ * link times out first (link.timeout, 30 s).  New offers (sessions we open,
+ * restarts included) leave at a pace: a GCRA of PACE_RATE bytes per second
+ * with a burst of PACE_BURST, each offer counted at OFFER_COST (an offer
+ * with its trickled candidates, signed and encoded, as a stanza); the
+ * peer's answer is paced by the offers it answers.  Designed to stay within
+ * ejabberd's default c2s shaper (23.01: "normal", 3000 B/s, burst 20000 B)
+ * with a margin: what a server throttles stalls the XMPP session itself. */
 #define OFFER_RESEND_MS 2000
+#define OFFER_RESEND_MAX_MS 16000
+#define OFFER_COST 1500
+#define PACE_RATE 2400
+#define PACE_BURST 16000
 
 static void link_fail(ipop_link_t *link, ipop_reason_t reason);
 
@@ -218,7 +232,8 @@ static gboolean flush_cands(gpointer data)
     ipop_link_t *link = data;
 
     ipop__source_clear(&link->flush_src);
-    send_desc(link, IPOP__MSG_CAND);
+    if (!link->offer_held)
+        send_desc(link, IPOP__MSG_CAND);
     return G_SOURCE_REMOVE;
 }
 
@@ -403,6 +418,7 @@ static void teardown(ipop_link_t *link)
     ipop__dtls_stop(link);
     ipop__ice_stop(link);
     ipop__source_clear(&link->resend_src);
+    link->offer_held = false;
     link->remote_known = false;
 }
 
@@ -469,17 +485,39 @@ static void resend_desc(ipop_link_t *link, ipop__msg_type type)
     send_desc(link, type);
 }
 
+/* How long (us) `bytes` of new signalling wait for their turn: a GCRA
+ * (virtual-time token bucket), which reserves them. */
+static gint64 pace_take(ipop_network_t *net, guint bytes, gint64 now)
+{
+    gint64 burst_us = (gint64)PACE_BURST * G_USEC_PER_SEC / PACE_RATE;
+    gint64 t = MAX(net->offer_pace, now);
+
+    net->offer_pace = t + (gint64)bytes * G_USEC_PER_SEC / PACE_RATE;
+    return MAX(net->offer_pace - now - burst_us, 0);
+}
+
+static guint jittered(guint ms)
+{
+    return ms + (guint)g_random_int_range(0, (gint32)(ms / 4) + 1);
+}
+
 static gboolean on_resend(gpointer data)
 {
     ipop_link_t *link = data;
 
-    if (link->remote_known) {
-        ipop__source_clear(&link->resend_src);
+    ipop__source_clear(&link->resend_src);
+    if (link->remote_known)
         return G_SOURCE_REMOVE;
+    if (link->offer_held) {
+        link->offer_held = false; /* its turn */
+        send_desc(link, IPOP__MSG_OFFER);
+    } else {
+        ipop__dbg(link->net, "link to %s: no answer yet, offering again", ipop__link_tag(link->peer_id));
+        resend_desc(link, IPOP__MSG_OFFER);
+        link->resend_ms = MIN(link->resend_ms * 2, OFFER_RESEND_MAX_MS);
     }
-    ipop__dbg(link->net, "link to %s: no answer yet, offering again", ipop__link_tag(link->peer_id));
-    resend_desc(link, IPOP__MSG_OFFER);
-    return G_SOURCE_CONTINUE;
+    link->resend_src = ipop__net_timeout(link->net, jittered(link->resend_ms), on_resend, link);
+    return G_SOURCE_REMOVE;
 }
 
 static int apply_remote(ipop_link_t *link, const ipop__msg *m)
@@ -562,11 +600,21 @@ static int open_session(ipop_link_t *link, ipop_reason_t why)
 {
     int r = begin(link, NULL, true, why);
 
-    if (r == 0) {
-        send_desc(link, IPOP__MSG_OFFER);
-        link->resend_src = ipop__net_timeout(link->net, OFFER_RESEND_MS, on_resend, link);
+    gint64 wait;
+
+    if (r < 0)
+        return r;
+    link->resend_ms = OFFER_RESEND_MS;
+    wait = pace_take(link->net, OFFER_COST, g_get_monotonic_time());
+    if (wait > 0) {
+        /* its candidates wait with it (flush_cands), and leave in it */
+        link->offer_held = true;
+        link->resend_src = ipop__net_timeout(link->net, (guint)((wait + 999) / 1000), on_resend, link);
+        return 0;
     }
-    return r;
+    send_desc(link, IPOP__MSG_OFFER);
+    link->resend_src = ipop__net_timeout(link->net, jittered(link->resend_ms), on_resend, link);
+    return 0;
 }
 
 int ipop__link_open(ipop_link_t *link)
@@ -611,7 +659,7 @@ void ipop__link_signalling_back(ipop_link_t *link)
 {
     if (g_atomic_int_get(&link->state) != IPOP_LINK_CONNECTING || !link->ice.agent)
         return;
-    if (link->offerer && !link->remote_known)
+    if (link->offerer && !link->remote_known && !link->offer_held)
         resend_desc(link, IPOP__MSG_OFFER);
     else if (!link->offerer)
         resend_desc(link, IPOP__MSG_ANSWER);

@@ -60,6 +60,8 @@ struct ipop_link {
     uint64_t my_seq;            /* the seq of our offer or answer in this session */
     uint64_t peer_seq;          /* the highest seq seen from the peer: older offers are stale */
     GSource *resend_src;        /* repeats an unanswered offer */
+    guint resend_ms;            /* the wait before the next repeat (backs off) */
+    bool offer_held;            /* our offer waits for its turn (the pace of new offers) */
     GSource *flush_src;         /* signals the candidates gathered so far */
 
     ipop__addr raddr4, raddr6;
