@@ -51,8 +51,8 @@
 /* Signalling that never feeds on itself (doc/scale.md, "Signalling").  An
  * unanswered offer is sent again after 2 s, then after twice the wait each
  * time up to 16 s, each wait stretched by up to a quarter at random; the
- * link times out first (link.timeout, 30 s).  New offers (sessions we open,
- * restarts included) leave at a pace: a GCRA of PACE_RATE bytes per second
+ * link times out first (link.timeout, 30 s).  Offers (sessions we open,
+ * restarts and repeats included) leave at a pace: a GCRA of PACE_RATE bytes per second
  * with a burst of PACE_BURST, each offer counted at OFFER_COST (an offer
  * with its trickled candidates, signed and encoded, as a stanza); the
  * peer's answer is paced by the offers it answers.  Designed to stay within
@@ -508,14 +508,22 @@ static gboolean on_resend(gpointer data)
     ipop__source_clear(&link->resend_src);
     if (link->remote_known)
         return G_SOURCE_REMOVE;
-    if (link->offer_held) {
-        link->offer_held = false; /* its turn */
-        send_desc(link, IPOP__MSG_OFFER);
-    } else {
-        ipop__dbg(link->net, "link to %s: no answer yet, offering again", ipop__link_tag(link->peer_id));
-        resend_desc(link, IPOP__MSG_OFFER);
+    if (!link->offer_held) {
+        /* a repeat waits for its turn too */
+        gint64 wait = pace_take(link->net, OFFER_COST, g_get_monotonic_time());
         link->resend_ms = MIN(link->resend_ms * 2, OFFER_RESEND_MAX_MS);
+        if (wait > 0) {
+            link->offer_held = true;
+            link->resend_src = ipop__net_timeout(link->net, (guint)((wait + 999) / 1000), on_resend, link);
+            return G_SOURCE_REMOVE;
+        }
+        ipop__dbg(link->net, "link to %s: no answer yet, offering again", ipop__link_tag(link->peer_id));
     }
+    link->offer_held = false; /* its turn */
+    if (link->ice.sent_cands)
+        resend_desc(link, IPOP__MSG_OFFER);
+    else
+        send_desc(link, IPOP__MSG_OFFER);
     link->resend_src = ipop__net_timeout(link->net, jittered(link->resend_ms), on_resend, link);
     return G_SOURCE_REMOVE;
 }

@@ -159,9 +159,78 @@ static void test_silent_peer(void)
     node_clear(&b);
 }
 
+static guint held_offers(node *n)
+{
+    guint k = 0;
+
+    g_mutex_lock(&n->lock);
+    for (guint i = 0; i < n->held->len; i++)
+        if (g_str_has_prefix(n->held->pdata[i], "ipop2 offer "))
+            k++;
+    g_mutex_unlock(&n->lock);
+    return k;
+}
+
+/* An offer nobody answers is sent again after 2 s, then after 4, 8 and
+ * 16 s (each up to a quarter longer): 4 offers in 20 s (there were 10). */
+static void test_offer_backoff(void)
+{
+    node a, b;
+    guint n;
+
+    node_init(&a, "a", "10.43.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.43.0.2", NULL, NULL, NULL);
+    pair_start(&a, &b);
+    set_mute(&a, true);
+    g_assert_cmpint(ipop_network_connect(a.net, ipop_network_get_node_id(b.net), NULL), ==, 0);
+    g_usleep(20 * G_USEC_PER_SEC);
+    n = held_offers(&a);
+    g_test_message("%u offers in 20 s", n);
+    g_assert_cmpuint(n, >=, 3); /* 0, 2-2.5, 6-7.5 s */
+    g_assert_cmpuint(n, <=, 4); /* and 14-17.5 s */
+    node_clear(&a);
+    node_clear(&b);
+}
+
+/* A node opening 40 links at once: its offers leave at the pace, a burst
+ * of 16000 bytes (10 offers of 1500) and then 2400 bytes a second (an offer
+ * every 0.625 s): repeats of unanswered offers wait their turn too. */
+static void test_offer_pace(void)
+{
+    node a, b;
+    guint early, later;
+    char id[53];
+
+    node_init(&a, "a", "10.44.0.1", NULL, NULL, NULL);
+    node_init(&b, "b", "10.44.0.2", NULL, NULL, NULL);
+    pair_start(&a, &b);
+    set_mute(&a, true);
+    for (int i = 0; i < 40; i++) {
+        /* node ids of nobody: their offers only go out */
+        for (int j = 0; j < 52; j++)
+            id[j] = "abcdefghijklmnopqrstuvwxyz234567"[(i * 7 + j * 3 + (j == 0 ? i : 0)) % 32];
+        id[52] = '\0';
+        g_assert_cmpint(ipop_network_connect(a.net, id, NULL), ==, 0);
+    }
+    g_usleep(G_USEC_PER_SEC);
+    early = held_offers(&a);
+    g_usleep(4 * G_USEC_PER_SEC);
+    later = held_offers(&a);
+    g_test_message("offers out: %u after 1 s, %u after 5 s", early, later);
+    /* 10 at once, and one every 0.625 s, repeats of the first included */
+    g_assert_cmpuint(early, >=, 10);
+    g_assert_cmpuint(early, <=, 12);
+    g_assert_cmpuint(later, >=, 16);
+    g_assert_cmpuint(later, <=, 19);
+    node_clear(&a);
+    node_clear(&b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/idle/offer-backoff", test_offer_backoff);
+    g_test_add_func("/idle/offer-pace", test_offer_pace);
     g_test_add_func("/idle/datagrams", test_idle_datagrams);
     g_test_add_func("/idle/silent-peer", test_silent_peer);
     return g_test_run();
