@@ -208,6 +208,7 @@ static void direct_datagram(ipop_link_t *link, int fd, const uint8_t *b, size_t 
                             socklen_t from_len)
 {
     /* RFC 7983: the first byte tells DTLS (20-63) from STUN (0-3). */
+    __atomic_fetch_add(&link->direct.rx_bytes, len, __ATOMIC_RELAXED);
     if (len == 0) {
         __atomic_fetch_add(&link->direct.rx_other, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);

@@ -34,6 +34,7 @@ struct ipop__direct {
      * peer's stack (ours and libnice's) sends on the selected pair.  Loop
      * thread writes, anyone reads (atomics); the idle-cost test counts them. */
     guint64 rx_dtls, rx_stun, rx_other;
+    guint64 rx_bytes;           /* UDP payload bytes of all of them */
 };
 
 /* Buffers for reading direct paths, one set per network (net->drx). */
