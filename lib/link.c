@@ -273,6 +273,7 @@ static void on_dtls_up(ipop_link_t *link)
     link->last_rx = link->last_tick = g_get_monotonic_time();
     link->sent_seen = __atomic_load_n(&link->tx_packets, __ATOMIC_RELAXED);
     link->await_since = 0;
+    link->suspected = false;
     link->ping_src = ipop__net_timeout(link->net, TICK_MS, on_ping_timer, link);
     ipop__direct_update(link);
     send_ping(link, link->last_rx); /* a first RTT sample at once */
@@ -485,12 +486,19 @@ static void resend_desc(ipop_link_t *link, ipop__msg_type type)
     send_desc(link, type);
 }
 
+bool ipop__link_pace_all = false;
+
 /* How long (us) `bytes` of new signalling wait for their turn: a GCRA
- * (virtual-time token bucket), which reserves them. */
+ * (virtual-time token bucket), which reserves them.  Only signalling over
+ * the built-in XMPP is paced: a host that carries the messages itself
+ * (overlay none) paces them as its own channel needs. */
 static gint64 pace_take(ipop_network_t *net, guint bytes, gint64 now)
 {
     gint64 burst_us = (gint64)PACE_BURST * G_USEC_PER_SEC / PACE_RATE;
     gint64 t = MAX(net->offer_pace, now);
+
+    if (net->overlay == OVERLAY_NONE && !ipop__link_pace_all)
+        return 0;
 
     net->offer_pace = t + (gint64)bytes * G_USEC_PER_SEC / PACE_RATE;
     return MAX(net->offer_pace - now - burst_us, 0);
@@ -558,6 +566,12 @@ static gboolean on_link_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* How long a session has to come up. */
+static guint link_timeout_ms(const ipop_link_t *link)
+{
+    return (link->restarted ? MIN(link->net->link_timeout_s, RESTART_TIMEOUT_S) : link->net->link_timeout_s) * 1000;
+}
+
 /* Orders this node's offers and answers, across restarts too: from the
  * clock, and always increasing. */
 static uint64_t next_seq(ipop_network_t *net)
@@ -591,9 +605,7 @@ static int begin(ipop_link_t *link, const char *session, bool offerer, ipop_reas
         link_fail(link, IPOP_REASON_ICE_FAILED);
         return r;
     }
-    link->timeout_src = ipop__net_timeout(
-        link->net, (link->restarted ? MIN(link->net->link_timeout_s, RESTART_TIMEOUT_S) : link->net->link_timeout_s) * 1000,
-        on_link_timeout, link);
+    link->timeout_src = ipop__net_timeout(link->net, link_timeout_ms(link), on_link_timeout, link);
     return 0;
 }
 
@@ -615,8 +627,11 @@ static int open_session(ipop_link_t *link, ipop_reason_t why)
     link->resend_ms = OFFER_RESEND_MS;
     wait = pace_take(link->net, OFFER_COST, g_get_monotonic_time());
     if (wait > 0) {
-        /* its candidates wait with it (flush_cands), and leave in it */
+        /* its candidates wait with it (flush_cands), and leave in it; the
+         * link's time to come up starts when the offer leaves */
         link->offer_held = true;
+        ipop__source_clear(&link->timeout_src);
+        link->timeout_src = ipop__net_timeout(link->net, (guint)(wait / 1000) + link_timeout_ms(link), on_link_timeout, link);
         link->resend_src = ipop__net_timeout(link->net, (guint)((wait + 999) / 1000), on_resend, link);
         return 0;
     }

@@ -104,6 +104,10 @@ static inline const char *ipop__link_tag(const char *id)
     return buf;
 }
 
+/* Tests: pace the offers of networks whose host carries the signalling
+ * too (only the built-in XMPP's are paced otherwise). */
+extern bool ipop__link_pace_all;
+
 ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id, const ipop__link_ops *ops);
 void ipop__link_free(ipop_link_t *link);
 int ipop__link_open(ipop_link_t *link);                       /* as offerer, new session */

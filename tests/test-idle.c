@@ -191,7 +191,8 @@ static void test_offer_backoff(void)
     node_clear(&b);
 }
 
-/* A node opening 40 links at once: its offers leave at the pace, a burst
+/* A node opening 40 links at once (its signalling paced as over XMPP):
+ * its offers leave at the pace, a burst
  * of 16000 bytes (10 offers of 1500) and then 2400 bytes a second (an offer
  * every 0.625 s): repeats of unanswered offers wait their turn too. */
 static void test_offer_pace(void)
@@ -200,6 +201,7 @@ static void test_offer_pace(void)
     guint early, later;
     char id[53];
 
+    ipop__link_pace_all = true; /* as if over XMPP */
     node_init(&a, "a", "10.44.0.1", NULL, NULL, NULL);
     node_init(&b, "b", "10.44.0.2", NULL, NULL, NULL);
     pair_start(&a, &b);
@@ -221,6 +223,7 @@ static void test_offer_pace(void)
     g_assert_cmpuint(early, <=, 12);
     g_assert_cmpuint(later, >=, 16);
     g_assert_cmpuint(later, <=, 19);
+    ipop__link_pace_all = false;
     node_clear(&a);
     node_clear(&b);
 }
