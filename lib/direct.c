@@ -208,14 +208,20 @@ static void direct_datagram(ipop_link_t *link, int fd, const uint8_t *b, size_t 
                             socklen_t from_len)
 {
     /* RFC 7983: the first byte tells DTLS (20-63) from STUN (0-3). */
-    if (len == 0)
+    __atomic_fetch_add(&link->direct.rx_bytes, len, __ATOMIC_RELAXED);
+    if (len == 0) {
+        __atomic_fetch_add(&link->direct.rx_other, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
-    else if (b[0] >= 20 && b[0] <= 63 && from_peer_addr(link, from))
+    } else if (b[0] >= 20 && b[0] <= 63 && from_peer_addr(link, from)) {
+        __atomic_fetch_add(&link->direct.rx_dtls, 1, __ATOMIC_RELAXED);
         link->direct.datagram(link, b, len);
-    else if (b[0] <= 3)
+    } else if (b[0] <= 3) {
+        __atomic_fetch_add(&link->direct.rx_stun, 1, __ATOMIC_RELAXED);
         direct_stun(link, fd, b, len, from, from_len);
-    else
+    } else {
+        __atomic_fetch_add(&link->direct.rx_other, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&link->rx_drops, 1, __ATOMIC_RELAXED);
+    }
 }
 
 /* While ICE is still checking (CONNECTED, not READY), libnice must see

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <glib.h>
+
 #include "ipop/ipop.h"
 #include "stun.h"
 
@@ -28,6 +30,11 @@ struct ipop__direct {
      * direct path (libnice keeps its own to itself); the role is the
      * link's when the path is taken, then as role conflicts settle it. */
     ipop__stun_role ice_role;
+    /* Datagrams read on the direct path, by kind (RFC 7983): what the
+     * peer's stack (ours and libnice's) sends on the selected pair.  Loop
+     * thread writes, anyone reads (atomics); the idle-cost test counts them. */
+    guint64 rx_dtls, rx_stun, rx_other;
+    guint64 rx_bytes;           /* UDP payload bytes of all of them */
 };
 
 /* Buffers for reading direct paths, one set per network (net->drx). */

@@ -42,10 +42,15 @@ int ipop__frame_parse(const uint8_t *buf, size_t len, ipop__frame *f)
         f->payload_len = len - IPOP__FRAME_RELAY_HDR;
         break;
     case IPOP__FRAME_PEERS:
-        if (len < 2 || buf[1] > IPOP__FRAME_PEERS_MAX || len != 2 + (size_t)buf[1] * IPOP__SHORT_ID_LEN)
+        if (len < IPOP__FRAME_PEERS_HDR || buf[5] > IPOP__FRAME_PEERS_MAX ||
+            len != IPOP__FRAME_PEERS_HDR + (size_t)buf[5] * IPOP__SHORT_ID_LEN)
             return -EINVAL;
-        f->n_ids = buf[1];
-        f->ids = f->n_ids ? buf + 2 : NULL;
+        f->total = ipop__get16(buf + 1);
+        f->first = ipop__get16(buf + 3);
+        f->n_ids = buf[5];
+        if (f->total > IPOP__FRAME_PEERS_TOTAL_MAX || f->first + f->n_ids > f->total)
+            return -EINVAL;
+        f->ids = f->n_ids ? buf + IPOP__FRAME_PEERS_HDR : NULL;
         break;
     case IPOP__FRAME_REKEY:
         if (len != IPOP__FRAME_REKEY_LEN || (buf[1] != IPOP__REKEY_PROPOSE && buf[1] != IPOP__REKEY_ACK))
@@ -120,18 +125,21 @@ int ipop__frame_put_rekey(uint8_t *buf, size_t size, uint8_t op, uint32_t gen)
     return IPOP__FRAME_REKEY_LEN;
 }
 
-int ipop__frame_put_peers(uint8_t *buf, size_t size, const uint8_t *ids, unsigned n)
+int ipop__frame_put_peers(uint8_t *buf, size_t size, const uint8_t *ids, unsigned n, unsigned first, unsigned total)
 {
-    size_t len = 2 + (size_t)n * IPOP__SHORT_ID_LEN;
+    size_t len = IPOP__FRAME_PEERS_HDR + (size_t)n * IPOP__SHORT_ID_LEN;
 
-    if (n > IPOP__FRAME_PEERS_MAX || (n && !ids))
+    if (n > IPOP__FRAME_PEERS_MAX || (n && !ids) || total > IPOP__FRAME_PEERS_TOTAL_MAX || first > total ||
+        n > total - first)
         return -EINVAL;
     if (!buf || size < len)
         return -ENOSPC;
     buf[0] = IPOP__FRAME_PEERS;
-    buf[1] = (uint8_t)n;
+    ipop__put16(buf + 1, (uint16_t)total);
+    ipop__put16(buf + 3, (uint16_t)first);
+    buf[5] = (uint8_t)n;
     if (n)
-        memcpy(buf + 2, ids, (size_t)n * IPOP__SHORT_ID_LEN);
+        memcpy(buf + IPOP__FRAME_PEERS_HDR, ids, (size_t)n * IPOP__SHORT_ID_LEN);
     return (int)len;
 }
 

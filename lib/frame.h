@@ -18,7 +18,9 @@ enum {
      * only ever delivered: one hop at most, by construction. */
     IPOP__FRAME_RELAY = 0x05,   /* type, destination short id, packet: "forward this" */
     IPOP__FRAME_RELAYED = 0x06, /* type, origin short id, packet: "forwarded from origin" */
-    IPOP__FRAME_PEERS = 0x07,   /* type, u8 n, n short ids: the members the sender is linked with */
+    /* type, u16 total, u16 first, u8 n, n short ids: ids first..first+n-1
+     * of the `total` members the sender is linked with (a list in pages) */
+    IPOP__FRAME_PEERS = 0x07,
     /* Rekeying (doc/protocol.md): type, u8 op, u32 generation. */
     IPOP__FRAME_REKEY = 0x08,
 };
@@ -38,7 +40,9 @@ enum {
 /* A short id: the first 64 bits of the SHA-256 that a node id encodes. */
 #define IPOP__SHORT_ID_LEN 8
 #define IPOP__FRAME_RELAY_HDR (1 + IPOP__SHORT_ID_LEN)
-#define IPOP__FRAME_PEERS_MAX 128 /* ids in one PEERS frame */
+#define IPOP__FRAME_PEERS_MAX 128 /* ids in one PEERS frame (a page) */
+#define IPOP__FRAME_PEERS_HDR 6
+#define IPOP__FRAME_PEERS_TOTAL_MAX 4096 /* ids in a whole list (its pages) */
 
 typedef struct ipop__frame {
     uint8_t type;
@@ -51,13 +55,15 @@ typedef struct ipop__frame {
     uint8_t id[IPOP__SHORT_ID_LEN]; /* RELAY: destination; RELAYED: origin */
     const uint8_t *ids;     /* PEERS: n_ids short ids, into the parsed buffer */
     unsigned n_ids;
+    unsigned first, total;  /* PEERS: the page's place in the list */
 } ipop__frame;
 
 /* Parses one record.  Returns 0, or -EINVAL (empty, unknown type, wrong
  * length for a control frame, DATA with an empty or larger than
  * IPOP__FRAME_MAX_PAYLOAD payload, RELAY or RELAYED with an empty or larger
  * than IPOP__FRAME_RELAY_MAX_PAYLOAD packet, PEERS whose length is not
- * 2 + 8 n or with n above IPOP__FRAME_PEERS_MAX, REKEY of another length or
+ * 6 + 8 n, with n above IPOP__FRAME_PEERS_MAX, a total above
+ * IPOP__FRAME_PEERS_TOTAL_MAX or a page beyond the total, REKEY of another length or
  * op).  DATA, RELAY and RELAYED
  * set payload (pointing into buf) and payload_len. */
 #define IPOP__FRAME_MAX_PAYLOAD 1410
@@ -82,9 +88,11 @@ int ipop__frame_put_rekey(uint8_t *buf, size_t size, uint8_t op, uint32_t gen);
  * IPOP__FRAME_RELAY_MAX_PAYLOAD) or -ENOSPC. */
 int ipop__frame_put_relay(uint8_t *buf, size_t size, uint8_t type, const uint8_t id[IPOP__SHORT_ID_LEN],
                           const uint8_t *pkt, size_t len);
-/* Writes a PEERS frame with n ids (n * 8 bytes); returns its length,
- * -EINVAL (n above IPOP__FRAME_PEERS_MAX) or -ENOSPC. */
-int ipop__frame_put_peers(uint8_t *buf, size_t size, const uint8_t *ids, unsigned n);
+/* Writes a PEERS frame: the page of n ids (n * 8 bytes) that starts at
+ * `first` in a list of `total`; returns its length, -EINVAL (n above
+ * IPOP__FRAME_PEERS_MAX, total above IPOP__FRAME_PEERS_TOTAL_MAX, a page
+ * beyond the total) or -ENOSPC. */
+int ipop__frame_put_peers(uint8_t *buf, size_t size, const uint8_t *ids, unsigned n, unsigned first, unsigned total);
 /* The short id of a node id (52 characters of base32, [a-z2-7]): its first
  * 64 bits.  Returns 0, or -EINVAL when the first 13 characters are not
  * base32. */

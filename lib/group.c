@@ -49,6 +49,9 @@
 #define LEAVE_GRACE_US (5 * G_USEC_PER_SEC)
 /* After reconnecting, members not seen again within this are gone. */
 #define REJOIN_GRACE_US (6 * G_USEC_PER_SEC)
+/* A member absent that long at most (its XMPP session dropped and came
+ * back) keeps a link that still carries traffic (heard from within it). */
+#define ABSENCE_MAX_US (30 * G_USEC_PER_SEC)
 /* Occupants tracked before they proved membership. */
 #define PENDING_MAX 64
 /* An unproven occupant that spoke may be let go for a newcomer after this. */
@@ -505,6 +508,9 @@ void ipop__group_sweep(ipop__group *g, gint64 now)
         member *m = v;
         bool gone = (m->left_at && now - m->left_at >= LEAVE_GRACE_US) ||
                     (m->gen != g->gen && now - g->online_since >= REJOIN_GRACE_US);
+        if (gone && m->proven && now - (m->left_at ? m->left_at : g->online_since) < ABSENCE_MAX_US &&
+            ipop__retry_link_live(g->net, k, now, ABSENCE_MAX_US))
+            continue; /* a brief absence: the link lives on (doc/scale.md) */
         if (gone && m->proven) {
             drop_member(g, k);
             g_hash_table_iter_remove(&it);

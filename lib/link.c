@@ -30,19 +30,39 @@
 #include "network.h"
 #include "rewrite.h"
 
-/* Liveness: a tick every 500 ms once DTLS is up.  A ping goes out at each
- * tick once nothing came in for a second (and every 10 ticks, for the
- * RTT), so a live peer is heard about once a second; after 1.5 s of
- * silence the signalling server is asked whether it is still there, after
- * 2.5 s the path counts as lost and ICE starts again with fresh
- * candidates.  A restarted session that is not up within 9 s fails
- * (path-lost): a silent peer's link is FAILED within ~12 s. */
+/* Liveness, send-triggered as WireGuard's timers are (doc/scale.md, "Idle
+ * links").  An idle link sends nothing of its own: libnice's keepalive (a
+ * STUN binding indication on the selected pair every 25 s, RFC 8445 11)
+ * holds the NAT binding each way.  A tick every 500 ms once DTLS is up
+ * looks whether packets went out since the last one; if nothing came back
+ * since, the link waits for the peer.  After PROBE_MS of waiting a ping
+ * goes out at each tick (the peer answers it even when it has nothing to
+ * send), after SUSPECT_MS the signalling server is asked whether it is
+ * still there, after PATH_LOST_MS the path counts as lost and ICE starts
+ * again with fresh candidates: within 2-2.5 s of the first unanswered
+ * send.  While traffic flows a ping every RTT_PING_MS samples the RTT.  A
+ * restarted session that is not up within 9 s fails (path-lost). */
 #define TICK_MS 500
-#define IDLE_PING_MS 1000
+#define PROBE_MS 1000
 #define SUSPECT_MS 1500
 #define PATH_LOST_MS 2500
+#define RTT_PING_MS 5000
 #define RESTART_TIMEOUT_S 9
+/* Signalling that never feeds on itself (doc/scale.md, "Signalling").  An
+ * unanswered offer is sent again after 2 s, then after twice the wait each
+ * time up to 16 s, each wait stretched by up to a quarter at random; the
+ * link times out first (link.timeout, 30 s).  Offers (sessions we open,
+ * restarts and repeats included) leave at a pace: a GCRA of PACE_RATE bytes per second
+ * with a burst of PACE_BURST, each offer counted at OFFER_COST (an offer
+ * with its trickled candidates, signed and encoded, as a stanza); the
+ * peer's answer is paced by the offers it answers.  Designed to stay within
+ * ejabberd's default c2s shaper (23.01: "normal", 3000 B/s, burst 20000 B)
+ * with a margin: what a server throttles stalls the XMPP session itself. */
 #define OFFER_RESEND_MS 2000
+#define OFFER_RESEND_MAX_MS 16000
+#define OFFER_COST 1500
+#define PACE_RATE 2400
+#define PACE_BURST 16000
 
 static void link_fail(ipop_link_t *link, ipop_reason_t reason);
 
@@ -149,8 +169,61 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
 
 /* ---- what the transports report ---- */
 
-static void send_ping(ipop_link_t *link);
-static gboolean on_ping_timer(gpointer data);
+static void send_ping(ipop_link_t *link, gint64 now)
+{
+    uint8_t buf[IPOP__FRAME_PING_LEN];
+
+    link->rtt_at = now;
+    if (ipop__frame_put_ping(buf, sizeof(buf), IPOP__FRAME_PING, ++link->ping_seq, (uint64_t)now) > 0)
+        ipop__dtls_send_record(link, buf, sizeof(buf));
+}
+
+/* Whether packets went out since the last tick with nothing heard since:
+ * then the link waits for the peer, from the last tick on (the send came
+ * after it) or from the last record heard, whichever is later. */
+static void note_sends(ipop_link_t *link, gint64 now)
+{
+    guint64 sent = __atomic_load_n(&link->tx_packets, __ATOMIC_RELAXED);
+
+    if (link->await_since && link->last_rx >= link->await_since) {
+        link->await_since = 0;
+        link->suspected = false;
+    }
+    if (sent != link->sent_seen && !link->await_since)
+        link->await_since = MAX(link->last_tick, link->last_rx + 1);
+    if (sent != link->sent_seen && now - link->rtt_at >= RTT_PING_MS * 1000)
+        send_ping(link, now);
+    link->sent_seen = sent;
+    link->last_tick = now;
+}
+
+static gboolean on_ping_timer(gpointer data)
+{
+    ipop_link_t *link = data;
+    gint64 now = g_get_monotonic_time(), wait_ms;
+
+    note_sends(link, now);
+    wait_ms = link->await_since ? (now - link->await_since) / 1000 : 0;
+    if (wait_ms >= PATH_LOST_MS) {
+        ipop__info(link->net, "link to %s: nothing heard for %" G_GINT64_FORMAT " ms after sending: starting ICE again",
+                   ipop__link_tag(link->peer_id), wait_ms);
+        ipop__link_restart(link, IPOP_REASON_PATH_LOST);
+        return G_SOURCE_REMOVE;
+    }
+    if (ipop__dtls_rekey_tick(link) < 0) {
+        /* the keys are not renewed in place: a new session (a new handshake) */
+        ipop__link_restart(link, IPOP_REASON_REKEY_FAILED);
+        return G_SOURCE_REMOVE;
+    }
+    if (wait_ms >= SUSPECT_MS && !link->suspected) {
+        link->suspected = true;
+        link->ops->path_suspect(link->net);
+    }
+    if (wait_ms >= PROBE_MS)
+        send_ping(link, now);
+    return G_SOURCE_CONTINUE;
+}
+
 static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len);
 static void send_desc(ipop_link_t *link, ipop__msg_type type);
 
@@ -159,7 +232,8 @@ static gboolean flush_cands(gpointer data)
     ipop_link_t *link = data;
 
     ipop__source_clear(&link->flush_src);
-    send_desc(link, IPOP__MSG_CAND);
+    if (!link->offer_held)
+        send_desc(link, IPOP__MSG_CAND);
     return G_SOURCE_REMOVE;
 }
 
@@ -196,11 +270,13 @@ static void on_dtls_up(ipop_link_t *link)
 {
     ipop__source_clear(&link->timeout_src);
     link->restarted = false;
-    link->last_rx = g_get_monotonic_time();
-    link->ticks = 0;
+    link->last_rx = link->last_tick = g_get_monotonic_time();
+    link->sent_seen = __atomic_load_n(&link->tx_packets, __ATOMIC_RELAXED);
+    link->await_since = 0;
+    link->suspected = false;
     link->ping_src = ipop__net_timeout(link->net, TICK_MS, on_ping_timer, link);
     ipop__direct_update(link);
-    send_ping(link); /* a first RTT sample at once */
+    send_ping(link, link->last_rx); /* a first RTT sample at once */
     set_state(link, IPOP_LINK_CONNECTED, IPOP_REASON_NONE);
 }
 
@@ -284,39 +360,6 @@ int ipop__link_send_packet(ipop_link_t *link, const uint8_t *pkt, size_t len)
     return 0;
 }
 
-static void send_ping(ipop_link_t *link)
-{
-    uint8_t buf[IPOP__FRAME_PING_LEN];
-
-    if (ipop__frame_put_ping(buf, sizeof(buf), IPOP__FRAME_PING, ++link->ping_seq,
-                             (uint64_t)g_get_monotonic_time()) > 0)
-        ipop__dtls_send_record(link, buf, sizeof(buf));
-}
-
-static gboolean on_ping_timer(gpointer data)
-{
-    ipop_link_t *link = data;
-    gint64 idle_ms = (g_get_monotonic_time() - link->last_rx) / 1000;
-
-    link->ticks++;
-    if (idle_ms >= PATH_LOST_MS) {
-        ipop__info(link->net, "link to %s: nothing heard for %" G_GINT64_FORMAT " ms: starting ICE again",
-                   ipop__link_tag(link->peer_id), idle_ms);
-        ipop__link_restart(link, IPOP_REASON_PATH_LOST);
-        return G_SOURCE_REMOVE;
-    }
-    if (ipop__dtls_rekey_tick(link) < 0) {
-        /* the keys are not renewed in place: a new session (a new handshake) */
-        ipop__link_restart(link, IPOP_REASON_REKEY_FAILED);
-        return G_SOURCE_REMOVE;
-    }
-    if (idle_ms >= SUSPECT_MS && idle_ms < SUSPECT_MS + TICK_MS)
-        link->ops->path_suspect(link->net);
-    if (idle_ms >= IDLE_PING_MS || link->ticks % 10 == 0)
-        send_ping(link);
-    return G_SOURCE_CONTINUE;
-}
-
 static void handle_record(ipop_link_t *link, const uint8_t *rec, size_t len)
 {
     ipop__frame f;
@@ -376,6 +419,7 @@ static void teardown(ipop_link_t *link)
     ipop__dtls_stop(link);
     ipop__ice_stop(link);
     ipop__source_clear(&link->resend_src);
+    link->offer_held = false;
     link->remote_known = false;
 }
 
@@ -442,17 +486,54 @@ static void resend_desc(ipop_link_t *link, ipop__msg_type type)
     send_desc(link, type);
 }
 
+bool ipop__link_pace_all = false;
+
+/* How long (us) `bytes` of new signalling wait for their turn: a GCRA
+ * (virtual-time token bucket), which reserves them.  Only signalling over
+ * the built-in XMPP is paced: a host that carries the messages itself
+ * (overlay none) paces them as its own channel needs. */
+static gint64 pace_take(ipop_network_t *net, guint bytes, gint64 now)
+{
+    gint64 burst_us = (gint64)PACE_BURST * G_USEC_PER_SEC / PACE_RATE;
+    gint64 t = MAX(net->offer_pace, now);
+
+    if (net->overlay == OVERLAY_NONE && !ipop__link_pace_all)
+        return 0;
+
+    net->offer_pace = t + (gint64)bytes * G_USEC_PER_SEC / PACE_RATE;
+    return MAX(net->offer_pace - now - burst_us, 0);
+}
+
+static guint jittered(guint ms)
+{
+    return ms + (guint)g_random_int_range(0, (gint32)(ms / 4) + 1);
+}
+
 static gboolean on_resend(gpointer data)
 {
     ipop_link_t *link = data;
 
-    if (link->remote_known) {
-        ipop__source_clear(&link->resend_src);
+    ipop__source_clear(&link->resend_src);
+    if (link->remote_known)
         return G_SOURCE_REMOVE;
+    if (!link->offer_held) {
+        /* a repeat waits for its turn too */
+        gint64 wait = pace_take(link->net, OFFER_COST, g_get_monotonic_time());
+        link->resend_ms = MIN(link->resend_ms * 2, OFFER_RESEND_MAX_MS);
+        if (wait > 0) {
+            link->offer_held = true;
+            link->resend_src = ipop__net_timeout(link->net, (guint)((wait + 999) / 1000), on_resend, link);
+            return G_SOURCE_REMOVE;
+        }
+        ipop__dbg(link->net, "link to %s: no answer yet, offering again", ipop__link_tag(link->peer_id));
     }
-    ipop__dbg(link->net, "link to %s: no answer yet, offering again", ipop__link_tag(link->peer_id));
-    resend_desc(link, IPOP__MSG_OFFER);
-    return G_SOURCE_CONTINUE;
+    link->offer_held = false; /* its turn */
+    if (link->ice.sent_cands)
+        resend_desc(link, IPOP__MSG_OFFER);
+    else
+        send_desc(link, IPOP__MSG_OFFER);
+    link->resend_src = ipop__net_timeout(link->net, jittered(link->resend_ms), on_resend, link);
+    return G_SOURCE_REMOVE;
 }
 
 static int apply_remote(ipop_link_t *link, const ipop__msg *m)
@@ -483,6 +564,12 @@ static gboolean on_link_timeout(gpointer data)
                link->restarted ? MIN(link->net->link_timeout_s, RESTART_TIMEOUT_S) : link->net->link_timeout_s);
     link_fail(link, link->restarted ? IPOP_REASON_PATH_LOST : IPOP_REASON_TIMEOUT);
     return G_SOURCE_REMOVE;
+}
+
+/* How long a session has to come up. */
+static guint link_timeout_ms(const ipop_link_t *link)
+{
+    return (link->restarted ? MIN(link->net->link_timeout_s, RESTART_TIMEOUT_S) : link->net->link_timeout_s) * 1000;
 }
 
 /* Orders this node's offers and answers, across restarts too: from the
@@ -518,9 +605,7 @@ static int begin(ipop_link_t *link, const char *session, bool offerer, ipop_reas
         link_fail(link, IPOP_REASON_ICE_FAILED);
         return r;
     }
-    link->timeout_src = ipop__net_timeout(
-        link->net, (link->restarted ? MIN(link->net->link_timeout_s, RESTART_TIMEOUT_S) : link->net->link_timeout_s) * 1000,
-        on_link_timeout, link);
+    link->timeout_src = ipop__net_timeout(link->net, link_timeout_ms(link), on_link_timeout, link);
     return 0;
 }
 
@@ -535,11 +620,24 @@ static int open_session(ipop_link_t *link, ipop_reason_t why)
 {
     int r = begin(link, NULL, true, why);
 
-    if (r == 0) {
-        send_desc(link, IPOP__MSG_OFFER);
-        link->resend_src = ipop__net_timeout(link->net, OFFER_RESEND_MS, on_resend, link);
+    gint64 wait;
+
+    if (r < 0)
+        return r;
+    link->resend_ms = OFFER_RESEND_MS;
+    wait = pace_take(link->net, OFFER_COST, g_get_monotonic_time());
+    if (wait > 0) {
+        /* its candidates wait with it (flush_cands), and leave in it; the
+         * link's time to come up starts when the offer leaves */
+        link->offer_held = true;
+        ipop__source_clear(&link->timeout_src);
+        link->timeout_src = ipop__net_timeout(link->net, (guint)(wait / 1000) + link_timeout_ms(link), on_link_timeout, link);
+        link->resend_src = ipop__net_timeout(link->net, (guint)((wait + 999) / 1000), on_resend, link);
+        return 0;
     }
-    return r;
+    send_desc(link, IPOP__MSG_OFFER);
+    link->resend_src = ipop__net_timeout(link->net, jittered(link->resend_ms), on_resend, link);
+    return 0;
 }
 
 int ipop__link_open(ipop_link_t *link)
@@ -584,7 +682,7 @@ void ipop__link_signalling_back(ipop_link_t *link)
 {
     if (g_atomic_int_get(&link->state) != IPOP_LINK_CONNECTING || !link->ice.agent)
         return;
-    if (link->offerer && !link->remote_known)
+    if (link->offerer && !link->remote_known && !link->offer_held)
         resend_desc(link, IPOP__MSG_OFFER);
     else if (!link->offerer)
         resend_desc(link, IPOP__MSG_ANSWER);

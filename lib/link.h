@@ -60,6 +60,8 @@ struct ipop_link {
     uint64_t my_seq;            /* the seq of our offer or answer in this session */
     uint64_t peer_seq;          /* the highest seq seen from the peer: older offers are stale */
     GSource *resend_src;        /* repeats an unanswered offer */
+    guint resend_ms;            /* the wait before the next repeat (backs off) */
+    bool offer_held;            /* our offer waits for its turn (the pace of new offers) */
     GSource *flush_src;         /* signals the candidates gathered so far */
 
     ipop__addr raddr4, raddr6;
@@ -68,7 +70,12 @@ struct ipop_link {
 
     GSource *timeout_src, *ping_src;
     gint64 last_rx;             /* monotonic time of the last authenticated record */
-    unsigned ticks;             /* liveness ticks since DTLS came up */
+    /* Send-triggered liveness (link.c): what tx_packets was at the last
+     * tick, that tick's time, since when a send waits for anything from
+     * the peer (0: nothing waits), and the last RTT ping. */
+    guint64 sent_seen;
+    gint64 last_tick, await_since, rtt_at;
+    bool suspected;             /* path_suspect() said for this wait */
     bool restarted;             /* this session replaces one whose path was lost */
     uint32_t ping_seq;
 
@@ -96,6 +103,10 @@ static inline const char *ipop__link_tag(const char *id)
     g_strlcpy(buf, id, sizeof(buf));
     return buf;
 }
+
+/* Tests: pace the offers of networks whose host carries the signalling
+ * too (only the built-in XMPP's are paced otherwise). */
+extern bool ipop__link_pace_all;
 
 ipop_link_t *ipop__link_new(ipop_network_t *net, const char *peer_id, const ipop__link_ops *ops);
 void ipop__link_free(ipop_link_t *link);

@@ -90,6 +90,7 @@ struct ipop_network {
     guint64 relay_refused;      /* relay.c: RELAYED frames not from this node's relay for the origin */
     guint64 cands_dropped;      /* ice.c: remote candidates beyond what is held before the offer */
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
+    gint64 offer_pace;          /* link.c: the pace of new offers (GCRA theoretical arrival time, us) */
 
     /* signalling over XMPP and the overlay policy (overlay.c) */
     int overlay;                /* OVERLAY_* */

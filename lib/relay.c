@@ -2,8 +2,12 @@
 /* GroupVPN member relay.
  *
  * Every member tells each member it is linked with, over that link (DTLS,
- * certificates pinned), which members it is linked with: a PEERS frame
- * every few seconds and whenever that set changes.  When the direct link to
+ * certificates pinned), which members it is linked with: a list in PEERS
+ * frames of up to 128 ids each, whenever that set changes (changes within
+ * a tick, a second, go together), and once more ANNOUNCE_AGAIN_US later,
+ * as a frame may be lost; never on a schedule of its own, so that idle
+ * links stay quiet (doc/scale.md).  A receiver keeps of a list only the
+ * ids of members it knows, sorted, for as long as the link is up.  When the direct link to
  * member X is down (ICE failed, timed out, or is being tried again), a
  * packet for X goes in a RELAY frame to a member Y that said it is linked
  * with X (of those, the one that X picks too: ipop__relay_pick); Y sends it
@@ -30,8 +34,7 @@
 #include "peers.h"
 #include "relay.h"
 
-#define ANNOUNCE_US (5 * G_USEC_PER_SEC)     /* PEERS at least this often */
-#define REACH_TTL_US (12 * G_USEC_PER_SEC)   /* a PEERS frame counts this long */
+#define ANNOUNCE_AGAIN_US (2 * G_USEC_PER_SEC) /* a changed list is sent twice, this far apart */
 /* A link that is still being set up for the first time gets this long
  * before packets go around it (a failed one is gone around at once). */
 #define RELAY_AFTER_US (5 * G_USEC_PER_SEC)
@@ -41,9 +44,12 @@
 typedef struct ipop__relay_peer {
     gint64 key;                  /* the id as a number: the by_id key */
     uint8_t id[IPOP__SHORT_ID_LEN];
-    uint8_t reach[IPOP__FRAME_PEERS_MAX][IPOP__SHORT_ID_LEN]; /* its last PEERS frame */
+    uint8_t *reach;              /* its last whole list: the ids known here, sorted */
     unsigned n_reach;
     gint64 reach_at;             /* when that came, or 0 */
+    uint8_t *pend;               /* the list its pages are making */
+    unsigned pend_n, pend_next, pend_total; /* ids kept, the next page's first, the list's length */
+    bool pend_ok;                /* pages came in order so far */
     gint64 down_since;           /* since when its direct link is not up, or 0 */
     ipop_link_t *pick;           /* the member both ends pick to relay between us, while the direct link is down */
     bool member;                 /* still in the group (allowed) */
@@ -54,20 +60,30 @@ struct ipop__relay {
     GHashTable *peers;           /* ipop_link_t* -> ipop__relay_peer* */
     GHashTable *by_id;           /* &peer->key -> ipop_link_t* */
     guint scanned;               /* the network's first links (they only grow in number) known here */
-    uint8_t announced[IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
+    uint8_t *announced;          /* the list last sent, sorted */
     unsigned n_announced;
     gint64 announced_at;
+    bool again;                  /* the list goes once more at announced_at + ANNOUNCE_AGAIN_US */
     uint8_t self[IPOP__SHORT_ID_LEN]; /* this node's short id, once known */
     bool self_known;
     guint64 relayed, drops;      /* atomics */
 };
+
+static void peer_free(gpointer data)
+{
+    ipop__relay_peer *p = data;
+
+    g_free(p->reach);
+    g_free(p->pend);
+    g_free(p);
+}
 
 ipop__relay *ipop__relay_new(void)
 {
     ipop__relay *r = g_new0(ipop__relay, 1);
 
     r->fwd = ipop__fwd_new();
-    r->peers = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    r->peers = g_hash_table_new_full(NULL, NULL, NULL, peer_free);
     r->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
     return r;
 }
@@ -79,6 +95,7 @@ void ipop__relay_free(ipop__relay *r)
     ipop__fwd_free(r->fwd);
     g_hash_table_unref(r->by_id);
     g_hash_table_unref(r->peers);
+    g_free(r->announced);
     g_free(r);
 }
 
@@ -214,6 +231,8 @@ static ipop_link_t *arrive(ipop_network_t *net, ipop_link_t *from, const ipop__r
     return origin;
 }
 
+static void peers_page(ipop_network_t *net, ipop__relay_peer *p, const ipop__frame *f);
+
 ipop_link_t *ipop__relay_input(ipop_link_t *link, const ipop__frame *f)
 {
     ipop_network_t *net = link->net;
@@ -227,10 +246,7 @@ ipop_link_t *ipop__relay_input(ipop_link_t *link, const ipop__frame *f)
     }
     switch (f->type) {
     case IPOP__FRAME_PEERS:
-        p->n_reach = f->n_ids;
-        if (f->n_ids)
-            memcpy(p->reach, f->ids, (size_t)f->n_ids * IPOP__SHORT_ID_LEN);
-        p->reach_at = g_get_monotonic_time();
+        peers_page(net, p, f);
         break;
     case IPOP__FRAME_RELAY:
         forward(net, link, p, f);
@@ -241,6 +257,48 @@ ipop_link_t *ipop__relay_input(ipop_link_t *link, const ipop__frame *f)
     return NULL;
 }
 
+/* ---- lists of peers (loop thread) ---- */
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, IPOP__SHORT_ID_LEN);
+}
+
+/* One page of a peer's list: kept when it follows the pages before it (a
+ * first page starts a list), the ids of members unknown here left out, so
+ * a list costs at most what this node knows; the last page makes it the
+ * peer's list. */
+static void peers_page(ipop_network_t *net, ipop__relay_peer *p, const ipop__frame *f)
+{
+    if (f->first == 0) {
+        p->pend_ok = true;
+        p->pend_n = 0;
+        p->pend_total = f->total;
+    } else if (!p->pend_ok || f->first != p->pend_next || f->total != p->pend_total) {
+        p->pend_ok = false; /* a page lost or out of order: the list comes again */
+        return;
+    }
+    p->pend_next = f->first + f->n_ids;
+    for (unsigned i = 0; i < f->n_ids; i++) {
+        const uint8_t *id = f->ids + (size_t)i * IPOP__SHORT_ID_LEN;
+        if (!link_by_id(net, id))
+            continue;
+        if (p->pend_n % 64 == 0)
+            p->pend = g_realloc(p->pend, ((size_t)p->pend_n + 64) * IPOP__SHORT_ID_LEN);
+        memcpy(p->pend + (size_t)p->pend_n++ * IPOP__SHORT_ID_LEN, id, IPOP__SHORT_ID_LEN);
+    }
+    if (p->pend_next < p->pend_total)
+        return;
+    qsort(p->pend, p->pend_n, IPOP__SHORT_ID_LEN, id_cmp);
+    g_free(p->reach);
+    p->reach = p->pend;
+    p->n_reach = p->pend_n;
+    p->reach_at = g_get_monotonic_time();
+    p->pend = NULL;
+    p->pend_n = 0;
+    p->pend_ok = false;
+}
+
 /* ---- choosing relays (loop thread) ---- */
 
 /* Whether `via` said, lately, that it is linked with `target`. */
@@ -248,12 +306,10 @@ static bool can_relay(ipop__relay *r, ipop_link_t *via, const ipop__relay_peer *
 {
     ipop__relay_peer *vp = g_hash_table_lookup(r->peers, via);
 
-    if (!vp || !connected(via) || !vp->member || !vp->reach_at || now - vp->reach_at > REACH_TTL_US)
+    (void)now;
+    if (!vp || !connected(via) || !vp->member || !vp->reach_at || !vp->n_reach)
         return false;
-    for (unsigned i = 0; i < vp->n_reach; i++)
-        if (!memcmp(vp->reach[i], target->id, IPOP__SHORT_ID_LEN))
-            return true;
-    return false;
+    return bsearch(target->id, vp->reach, vp->n_reach, IPOP__SHORT_ID_LEN, id_cmp) != NULL;
 }
 
 static void set_via(ipop_network_t *net, ipop_link_t *link, ipop_link_t *via)
@@ -327,31 +383,50 @@ static void choose(ipop_network_t *net, GPtrArray *links, ipop_link_t *link, ipo
     set_via(net, link, p->pick);
 }
 
-/* PEERS to every linked member: when the set changed, and every few
- * seconds, as frames may be lost. */
+/* The list, in pages, to every linked member. */
+static void send_list(GPtrArray *links, const uint8_t *ids, unsigned n)
+{
+    uint8_t rec[IPOP__FRAME_PEERS_HDR + IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
+    unsigned first = 0;
+
+    do {
+        unsigned k = MIN(n - first, (unsigned)IPOP__FRAME_PEERS_MAX);
+        int len = ipop__frame_put_peers(rec, sizeof(rec), ids + (size_t)first * IPOP__SHORT_ID_LEN, k, first, n);
+        for (guint i = 0; len > 0 && i < links->len; i++)
+            if (connected(links->pdata[i]))
+                ipop__dtls_send_record(links->pdata[i], rec, (size_t)len);
+        first += k;
+    } while (first < n);
+}
+
+/* PEERS to every linked member when the set changed, and once more a
+ * little later (a frame may be lost). */
 static void announce(ipop_network_t *net, GPtrArray *links, gint64 now)
 {
     ipop__relay *r = net->relay;
-    uint8_t ids[IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
-    uint8_t rec[2 + sizeof(ids)];
+    uint8_t *ids = g_malloc(((size_t)links->len + 1) * IPOP__SHORT_ID_LEN);
     unsigned n = 0;
-    int len;
 
-    for (guint i = 0; i < links->len && n < IPOP__FRAME_PEERS_MAX; i++) {
+    for (guint i = 0; i < links->len && n < IPOP__FRAME_PEERS_TOTAL_MAX; i++) {
         ipop_link_t *l = links->pdata[i];
         if (connected(l) && l->relay)
-            memcpy(ids + n++ * IPOP__SHORT_ID_LEN, l->relay->id, IPOP__SHORT_ID_LEN);
+            memcpy(ids + (size_t)n++ * IPOP__SHORT_ID_LEN, l->relay->id, IPOP__SHORT_ID_LEN);
     }
-    if (n == r->n_announced && !memcmp(ids, r->announced, n * IPOP__SHORT_ID_LEN) &&
-        now - r->announced_at < ANNOUNCE_US)
+    qsort(ids, n, IPOP__SHORT_ID_LEN, id_cmp);
+    if (r->announced_at && n == r->n_announced && !memcmp(ids, r->announced, (size_t)n * IPOP__SHORT_ID_LEN)) {
+        if (r->again && now - r->announced_at >= ANNOUNCE_AGAIN_US) {
+            r->again = false;
+            send_list(links, ids, n);
+        }
+        g_free(ids);
         return;
-    memcpy(r->announced, ids, n * IPOP__SHORT_ID_LEN);
+    }
+    g_free(r->announced);
+    r->announced = ids;
     r->n_announced = n;
     r->announced_at = now;
-    len = ipop__frame_put_peers(rec, sizeof(rec), ids, n);
-    for (guint i = 0; len > 0 && i < links->len; i++)
-        if (connected(links->pdata[i]))
-            ipop__dtls_send_record(links->pdata[i], rec, (size_t)len);
+    r->again = true;
+    send_list(links, ids, n);
 }
 
 void ipop__relay_tick(ipop_network_t *net)
@@ -375,6 +450,10 @@ void ipop__relay_tick(ipop_network_t *net)
         ipop__relay_peer *p = peer_of(net->relay, l);
         if (p)
             p->member = ipop__peers_allowed(net, l->peer_id);
+        if (p && !connected(l) && p->reach_at) {
+            p->n_reach = 0; /* its list is told again once the link is back */
+            p->reach_at = 0;
+        }
     }
     for (guint i = 0; i < links->len; i++)
         if (((ipop_link_t *)links->pdata[i])->relay)

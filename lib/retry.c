@@ -27,7 +27,7 @@ void ipop__retry_link(ipop_network_t *net, const char *peer, ipop__retry *r, gin
         return;
     if (!r->at) {
         r->backoff_ms = r->backoff_ms ? MIN(r->backoff_ms * 2, 30000u) : 1000u;
-        r->at = now + (gint64)r->backoff_ms * 1000;
+        r->at = now + (gint64)r->backoff_ms * 1000 + g_random_int_range(0, (gint32)r->backoff_ms * 250 + 1);
         return;
     }
     if (now < r->at)
@@ -38,4 +38,11 @@ void ipop__retry_link(ipop_network_t *net, const char *peer, ipop__retry *r, gin
      * (the sweep may run between the links' close and the overlay's stop). */
     if (g_atomic_int_get(&net->running))
         ipop__peers_connect(net, peer, NULL);
+}
+
+bool ipop__retry_link_live(ipop_network_t *net, const char *peer, gint64 now, gint64 within_us)
+{
+    ipop_link_t *link = ipop__peers_link(net, peer);
+
+    return link_state(link) == IPOP_LINK_CONNECTED && now - link->last_rx < within_us;
 }

@@ -7,6 +7,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "frame.h"
 
 static void test_data(void)
@@ -243,37 +244,52 @@ static void test_relay_lengths(void)
 
 static void test_peers(void)
 {
-    uint8_t ids[IPOP__FRAME_PEERS_MAX * 8 + 8], buf[2 + sizeof(ids) + 8];
+    uint8_t ids[IPOP__FRAME_PEERS_MAX * 8 + 8], buf[IPOP__FRAME_PEERS_HDR + sizeof(ids) + 8];
     ipop__frame f;
 
     for (size_t i = 0; i < sizeof(ids); i++)
         ids[i] = (uint8_t)(i * 13);
-    /* none: "07 00" */
-    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), NULL, 0), ==, 2);
-    g_assert_cmpmem(buf, 2, "\x07\x00", 2);
-    g_assert_cmpint(ipop__frame_parse(buf, 2, &f), ==, 0);
+    /* none: "07, total 0, first 0, 0 ids" */
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), NULL, 0, 0, 0), ==, 6);
+    g_assert_cmpmem(buf, 6, "\x07\x00\x00\x00\x00\x00", 6);
+    g_assert_cmpint(ipop__frame_parse(buf, 6, &f), ==, 0);
     g_assert_cmpuint(f.type, ==, IPOP__FRAME_PEERS);
     g_assert_cmpuint(f.n_ids, ==, 0);
+    g_assert_cmpuint(f.total, ==, 0);
     g_assert_null(f.ids);
-    /* two: "07 02" then 16 bytes */
-    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, 2), ==, 18);
-    g_assert_cmpmem(buf, 2, "\x07\x02", 2);
-    g_assert_cmpmem(buf + 2, 16, ids, 16);
-    g_assert_cmpint(ipop__frame_parse(buf, 18, &f), ==, 0);
+    /* two, the second page of a list of 300: total 300, first 256 */
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, 2, 256, 300), ==, 22);
+    g_assert_cmpmem(buf, 6, "\x07\x01\x2c\x01\x00\x02", 6);
+    g_assert_cmpmem(buf + 6, 16, ids, 16);
+    g_assert_cmpint(ipop__frame_parse(buf, 22, &f), ==, 0);
     g_assert_cmpuint(f.n_ids, ==, 2);
-    g_assert_true(f.ids == buf + 2);
+    g_assert_cmpuint(f.first, ==, 256);
+    g_assert_cmpuint(f.total, ==, 300);
+    g_assert_true(f.ids == buf + 6);
     for (size_t n = 0; n < 40; n++)
-        g_assert_cmpint(ipop__frame_parse(buf, n, &f), ==, n == 18 ? 0 : -EINVAL);
-    /* the most */
-    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, IPOP__FRAME_PEERS_MAX), ==,
-                    2 + IPOP__FRAME_PEERS_MAX * 8);
-    g_assert_cmpint(ipop__frame_parse(buf, 2 + IPOP__FRAME_PEERS_MAX * 8, &f), ==, 0);
+        g_assert_cmpint(ipop__frame_parse(buf, n, &f), ==, n == 22 ? 0 : -EINVAL);
+    /* a page beyond its list, a list above the limit: refused both ways */
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, 2, 299, 300), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, 2, 301, 300), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, 2, 0, IPOP__FRAME_PEERS_TOTAL_MAX + 1), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, 2, 0, 2), ==, 22);
+    buf[2] = 1; /* total 1 < first 0 + 2 ids */
+    g_assert_cmpint(ipop__frame_parse(buf, 22, &f), ==, -EINVAL);
+    ipop__put16(buf + 1, IPOP__FRAME_PEERS_TOTAL_MAX + 1);
+    g_assert_cmpint(ipop__frame_parse(buf, 22, &f), ==, -EINVAL);
+    ipop__put16(buf + 1, 0xffff);
+    ipop__put16(buf + 3, 0xffff); /* first + n wraps no 16-bit counter */
+    g_assert_cmpint(ipop__frame_parse(buf, 22, &f), ==, -EINVAL);
+    /* the most in a page; more than 128 members take several pages */
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, IPOP__FRAME_PEERS_MAX, 0, 1000), ==,
+                    6 + IPOP__FRAME_PEERS_MAX * 8);
+    g_assert_cmpint(ipop__frame_parse(buf, 6 + IPOP__FRAME_PEERS_MAX * 8, &f), ==, 0);
     g_assert_cmpuint(f.n_ids, ==, IPOP__FRAME_PEERS_MAX);
-    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, IPOP__FRAME_PEERS_MAX + 1), ==, -EINVAL);
-    buf[1] = IPOP__FRAME_PEERS_MAX + 1; /* a count above the limit, of the right length */
-    g_assert_cmpint(ipop__frame_parse(buf, 2 + (IPOP__FRAME_PEERS_MAX + 1) * 8, &f), ==, -EINVAL);
-    g_assert_cmpint(ipop__frame_put_peers(buf, 17, ids, 2), ==, -ENOSPC);
-    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), NULL, 1), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), ids, IPOP__FRAME_PEERS_MAX + 1, 0, 1000), ==, -EINVAL);
+    buf[5] = IPOP__FRAME_PEERS_MAX + 1; /* a count above the limit, of the right length */
+    g_assert_cmpint(ipop__frame_parse(buf, 6 + (IPOP__FRAME_PEERS_MAX + 1) * 8, &f), ==, -EINVAL);
+    g_assert_cmpint(ipop__frame_put_peers(buf, 21, ids, 2, 0, 2), ==, -ENOSPC);
+    g_assert_cmpint(ipop__frame_put_peers(buf, sizeof(buf), NULL, 1, 0, 1), ==, -EINVAL);
 }
 
 /* The short id is the first 64 bits that the base32 node id encodes. */

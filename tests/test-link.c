@@ -875,11 +875,17 @@ static void test_path_lost(void)
     pair_start(&a, &b);
     connect_pair(&a, &b);
     before = session_of(&a, &b);
-    /* b's loop hangs long enough that a hears nothing for 2.5 s and
-     * restarts; 5 s, not stretched: the restarted session must still be
-     * able to come up within its 9 s once b is back */
+    /* b's loop hangs long enough that a, sending, hears nothing for 2.5 s
+     * and restarts (an idle link would not care: test-idle); 5 s, not
+     * stretched: the restarted session must still be able to come up
+     * within its 9 s once b is back */
     t0 = g_get_monotonic_time();
     g_main_context_invoke(b.net->ctx, stall, GUINT_TO_POINTER(5000));
+    {
+        guint8 pkt[100];
+        size_t len = build_packet(pkt, AF_INET, a.addr4, b.addr4, 1, sizeof(pkt));
+        g_assert_cmpint(ipop_network_send_packet(a.net, pkt, len), ==, 0);
+    }
     g_assert_true(test_wait(path_lost_seen, &a, 4500));
     took_ms = (g_get_monotonic_time() - t0) / 1000;
     g_test_message("a restarted (path-lost) %" G_GINT64_FORMAT " ms into b's silence", took_ms);

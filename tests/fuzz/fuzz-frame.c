@@ -8,7 +8,7 @@
 
 #include "frame.h"
 
-/* RELAY and RELAYED carry an id and a packet; PEERS a count and ids. */
+/* RELAY and RELAYED carry an id and a packet; PEERS a page of a list of ids. */
 static void check_relay(const uint8_t *data, size_t size, const ipop__frame *f)
 {
     uint8_t buf[IPOP__FRAME_RELAY_HDR + IPOP__FRAME_RELAY_MAX_PAYLOAD];
@@ -24,12 +24,13 @@ static void check_relay(const uint8_t *data, size_t size, const ipop__frame *f)
 
 static void check_peers(const uint8_t *data, size_t size, const ipop__frame *f)
 {
-    uint8_t buf[2 + IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
+    uint8_t buf[IPOP__FRAME_PEERS_HDR + IPOP__FRAME_PEERS_MAX * IPOP__SHORT_ID_LEN];
     int n;
 
-    if (f->n_ids > IPOP__FRAME_PEERS_MAX || (f->n_ids && f->ids != data + 2))
+    if (f->n_ids > IPOP__FRAME_PEERS_MAX || f->total > IPOP__FRAME_PEERS_TOTAL_MAX || f->first + f->n_ids > f->total ||
+        (f->n_ids && f->ids != data + IPOP__FRAME_PEERS_HDR))
         abort();
-    n = ipop__frame_put_peers(buf, sizeof(buf), f->ids, f->n_ids);
+    n = ipop__frame_put_peers(buf, sizeof(buf), f->ids, f->n_ids, f->first, f->total);
     if (n < 0 || (size_t)n != size || memcmp(buf, data, size) != 0)
         abort();
 }
