@@ -28,9 +28,19 @@ PAIRS=()
 RESULTS=() # "pair|expected|path a|path b|verdict|setup ms"
 CMDLINE="$0 $*"
 
+# A side of a pair may name a router that maps ports: TYPE+PROTO, PROTO
+# one of upnp, natpmp, pcp (miniupnpd speaking it, the node asking only
+# it), or refuse (miniupnpd speaking all three and denying every mapping).
+# mapper TYPE+PROTO: PROTO ("" for a plain TYPE).
+mapper() { case $1 in *+*) echo "${1#*+}" ;; *) echo "" ;; esac; }
+
 # expected TYPE_A TYPE_B: "direct" or "relay" (see doc/connectivity.md).
 expected() {
-    local a=$1 b=$2
+    local a=${1%+*} b=${2%+*} ma mb
+    ma=$(mapper "$1") mb=$(mapper "$2")
+    # A mapping works as a full-cone NAT for its port.
+    [ -n "$ma" ] && [ "$ma" != refuse ] && a=full-cone
+    [ -n "$mb" ] && [ "$mb" != refuse ] && b=full-cone
     if [ "$a" = udp-blocked ] || [ "$b" = udp-blocked ]; then
         echo relay
         return
@@ -56,9 +66,37 @@ expected() {
     echo relay # symmetric with port-restricted or symmetric
 }
 
+# start_mapper NAT PROTO: miniupnpd on NAT for PROTO (nothing for "").
+start_mapper() {
+    case $2 in
+    "") ;;
+    upnp) lab_miniupnpd "$1" upnp ;;
+    natpmp | pcp) lab_miniupnpd "$1" natpmp ;;
+    refuse) lab_miniupnpd "$1" "upnp natpmp" refuse ;;
+    esac
+}
+
+# node_mapping NODE PROTO: NODE asks only PROTO (all three for refuse);
+# nodes without a mapper keep ipopd's default (all three, unanswered).
+node_mapping() {
+    case $2 in
+    upnp | natpmp | pcp) echo "ice.port-mapping = $2" >>"$LAB_WORK/$1.conf" ;;
+    esac
+}
+
+# mapping_of NODE: "upnp", "natpmp", "pcp" or "-": the mapping on NODE's
+# end of its first link's path (ipopctl status --json).
+mapping_of() {
+    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json | python3 -c '
+import json, sys
+links = [l for n in json.load(sys.stdin)["networks"] for l in n["links"]]
+print((links[0].get("port_mapping") or "-") if links else "-")'
+}
+
 # run_pair INDEX PAIR: one cell of the matrix.
 run_pair() {
-    local i=$1 pair=$2 ta tb ka kb na nb ha hb want t0 t_ping pid_a pid_b pa pb ka_kind kb_kind verdict
+    local i=$1 pair=$2 ta tb ka kb na nb ha hb want t0 t_ping pid_a pid_b pa pb ka_kind kb_kind verdict ma="" mb="" pma pmb
+    local verdict_map
     local a="p${i}a" b="p${i}b"
     ka=$((2 * i + 1))
     kb=$((2 * i + 2))
@@ -72,17 +110,23 @@ run_pair() {
     else
         ta=${pair%/*} tb=${pair#*/}
         na="nat$ka" nb="nat$kb"
-        lab_nat "$na" "$ka" "$ta"
-        lab_nat "$nb" "$kb" "$tb"
+        want=$(expected "$ta" "$tb")
+        ma=$(mapper "$ta") mb=$(mapper "$tb")
+        ta=${ta%+*} tb=${tb%+*}
+        lab_nat "$na" "$ka" "$ta" "$([ -n "$ma" ] && echo "$LAB_WAN_PUBLIC")"
+        lab_nat "$nb" "$kb" "$tb" "$([ -n "$mb" ] && echo "$LAB_WAN_PUBLIC")"
         lab_host "h$ka" "$na" "$ka" 1
         lab_host "h$kb" "$nb" "$kb" 1
-        want=$(expected "$ta" "$tb")
+        start_mapper "$na" "$ma"
+        start_mapper "$nb" "$mb"
     fi
     ha="h$ka" hb="h$kb"
     "$IPOPD" --node-id "$LAB_WORK/$a.key" >/dev/null || lab_fail "ipopd --node-id"
     "$IPOPD" --node-id "$LAB_WORK/$b.key" >/dev/null || lab_fail "ipopd --node-id"
     write_config "$a" 1 "$a" "pair$i"
     write_config "$b" 2 "$b" "pair$i"
+    node_mapping "$a" "$ma"
+    node_mapping "$b" "$mb"
 
     t0=$(lab_now_ms)
     start_node "$ha" "$a"
@@ -107,6 +151,16 @@ run_pair() {
     pb=$(link_paths "$b")
     read -r _ pa1 pa2 _ <<<"$pa"
     read -r _ pb1 pb2 _ <<<"$pb"
+    pma=$(mapping_of "$a") pmb=$(mapping_of "$b")
+    # the mapping asked for must be the one on the path (natpmp and pcp:
+    # miniupnpd speaks both, the node asks only one)
+    if [ -n "$ma" ] && [ "$ma" != refuse ] && [ "$pma" != "$ma" ]; then
+        verdict_map="FAIL (a's path is not through its $ma mapping: $pma)"
+    elif [ -n "$mb" ] && [ "$mb" != refuse ] && [ "$pmb" != "$mb" ]; then
+        verdict_map="FAIL (b's path is not through its $mb mapping: $pmb)"
+    else
+        verdict_map=""
+    fi
     ka_kind=$(kind "$pa1" "$pa2")
     kb_kind=$(kind "$pb1" "$pb2")
     if [ "$ka_kind" != "$kb_kind" ]; then
@@ -118,9 +172,10 @@ run_pair() {
     else
         verdict="FAIL (expected $want)"
     fi
+    [ "$verdict" = ok ] && [ -n "$verdict_map" ] && verdict=$verdict_map
     lab_log "$(printf '%-34s expected %-6s a: %-7s (%s/%s)  b: %-7s (%s/%s)  first ping %5d ms  %s' \
         "$pair" "$want" "$ka_kind" "$pa1" "$pa2" "$kb_kind" "$pb1" "$pb2" "$t_ping" "$verdict")"
-    RESULTS+=("$pair|$ta|$tb|$want|$ka_kind|$pa1/$pa2|$pb1/$pb2|$t_ping|$verdict")
+    RESULTS+=("$pair|$ta|$tb|$want|$ka_kind|$pa1/$pa2 $pma|$pb1/$pb2 $pmb|$t_ping|$verdict")
     if [ "$verdict" != ok ]; then
         for f in "$a" "$b"; do
             echo "===== $f.log (candidates and link lines) =====" >&2
