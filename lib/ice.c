@@ -91,6 +91,7 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer dat
 
     if (!sdp)
         return;
+    ipop__dbg(link->net, "link to %s: local candidate %s", ipop__link_tag(link->peer_id), sdp);
     if (strlen(sdp) <= IPOP__SIGNAL_CAND_MAX)
         g_ptr_array_add(link->ice.local_cands, sdp);
     else
@@ -266,6 +267,7 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     ipop_network_t *net = link->net;
     struct ipop__ice *ice = &link->ice;
     NiceAgent *agent;
+    gboolean ok;
 
     /* No consent freshness from libnice: on the direct path the library
      * reads the socket itself and libnice would never see the answers to
@@ -319,8 +321,14 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     g_mutex_lock(&link->tx_lock);
     ice->agent = agent;
     g_mutex_unlock(&link->tx_lock);
-    /* Candidates may be reported from inside this call: they are queued. */
-    if (!nice_agent_gather_candidates(agent, ice->stream)) {
+    /* Candidates may be reported from inside this call: they are queued.
+     * libnice makes its UPnP client here, which reports its mappings on
+     * the thread-default context of this moment: make it ours, or they
+     * never come. */
+    g_main_context_push_thread_default(net->ctx);
+    ok = nice_agent_gather_candidates(agent, ice->stream);
+    g_main_context_pop_thread_default(net->ctx);
+    if (!ok) {
         ipop__warn(net, "link to %s: gathering candidates failed", ipop__link_tag(link->peer_id));
         return -EIO;
     }

@@ -403,7 +403,8 @@ static const char *set_port_mapping(ipop_network_t *net, const option *o, const 
     unsigned mask = 0;
 
     if (!strcmp(v, "true") || !strcmp(v, "false")) {
-        net->port_mapping = v[0] == 't' ? IPOP__PM_ALL : 0;
+        /* UPnP only when named: see "ice.port-mapping" in ipop.h */
+        net->port_mapping = v[0] == 't' ? IPOP__PM_NATPMP | IPOP__PM_PCP : 0;
         return NULL;
     }
     items = g_strsplit(v, ",", 4);

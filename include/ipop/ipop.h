@@ -269,17 +269,19 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    candidates on; several allowed; default: every interface but loopback
  *  - "ice.relay-only": "true" or "false": use only relayed candidates
  *  - "ice.port-mapping": "true", "false" (the default), or a comma-separated
- *    list of "upnp", "natpmp" and "pcp" ("true" is all three): ask the
+ *    list of "upnp", "natpmp" and "pcp" ("true" is "natpmp,pcp"): ask the
  *    home router for a port mapping of each link's UDP port, so that a
- *    peer reaches this node directly even behind a symmetric NAT.  UPnP IGD
- *    through libnice (gathering waits up to 2 s for it); PCP, falling back
- *    to NAT-PMP, on the default gateway's port 5351.  A mapped address
- *    becomes a candidate of higher priority than a relay; a router that
- *    does not answer costs no setup time (asked in parallel with
+ *    peer reaches this node directly even behind a symmetric NAT.  PCP,
+ *    falling back to NAT-PMP, on the default gateway's port 5351: a mapped
+ *    address becomes a candidate of higher priority than a relay; a router
+ *    that does not answer costs no setup time (asked in parallel with
  *    gathering, given up after 500 ms).  Mappings last an hour, are renewed
- *    at half time and deleted when the link's session ends.  Off by default
- *    in the library: a host program opening ports on the user's router is a
- *    choice its author makes (ipopd turns it on)
+ *    at half time and deleted when the link's session ends.  "upnp" turns
+ *    on libnice's own UPnP IGD client (gathering then waits up to 2 s for
+ *    it); experimental: in the lab its mappings are made but libnice does
+ *    not yet turn them into candidates (doc/connectivity.md).  Off by
+ *    default in the library: a host program opening ports on the user's
+ *    router is a choice its author makes (ipopd turns it on)
  *  - "ice.tcp": "true" or "false" (default false): ICE-TCP candidates
  *  - "identity.file": path of the node key and certificate, created (mode
  *    0600) when missing; without it the identity lives in memory only.  An
