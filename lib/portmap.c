@@ -156,7 +156,10 @@ static gboolean on_timer(gpointer p)
 
 static void refused(ipop__portmap *pm, const ipop__pcp_answer *a)
 {
-    ipop__dbg(pm->net, "port mapping: %s refused with result %d", a->version ? "PCP" : "NAT-PMP", a->result);
+    if (a)
+        ipop__dbg(pm->net, "port mapping: %s refused with result %d", a->version ? "PCP" : "NAT-PMP", a->result);
+    else
+        ipop__dbg(pm->net, "port mapping: the gateway's port %d is closed", IPOP__PCP_PORT);
     clear_source(&pm->timer);
     if (pm->proto == IPOP__PM_PCP && (pm->mask & IPOP__PM_NATPMP)) {
         pm->proto = IPOP__PM_NATPMP;
@@ -220,6 +223,12 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer p)
     /* a bounded number per wakeup: a flood from the gateway costs little */
     for (int i = 0; i < 16; i++) {
         ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && errno == ECONNREFUSED) {
+            /* ICMP port unreachable: nothing listens on 5351, no need to
+             * wait for the probe time (every gateway but a mapping one) */
+            refused(pm, NULL);
+            break;
+        }
         if (n < 0)
             break;
         handle(pm, buf, (size_t)n);

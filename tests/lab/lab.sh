@@ -458,7 +458,9 @@ lab_miniupnpd_stop() {
         [ "$p" = "$pid" ] || left+=("$p")
     done
     LAB_PIDS=("${left[@]}")
-    # what a router that lost power forgets: every mapping rule
+    # what a router that lost power forgets: every mapping (its lease file
+    # too, or miniupnpd puts them back) and its connection tracking
+    rm -f "$LAB_WORK/$1-upnp/leases"
     lab_exec "$1" nft flush chain inet miniupnpd miniupnpd 2>/dev/null
     lab_exec "$1" nft flush chain inet miniupnpd prerouting_miniupnpd 2>/dev/null
     lab_exec "$1" conntrack -F 2>/dev/null
@@ -523,6 +525,15 @@ conn = [l for l in links if l["state"] == "connected"]
 l = (conn or links or [None])[0]
 print("none - - -" if l is None else "%s %s %s %s" % (l["state"], l["path"], l["remote_path"], l["rtt_us"]))
 ' || lab_fail "ipopctl status --json of $1 is not the JSON expected: $json"
+}
+
+# mapping_of NODE: "upnp", "natpmp", "pcp" or "-": the mapping on NODE's
+# end of its first link's path (ipopctl status --json).
+mapping_of() {
+    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json | python3 -c '
+import json, sys
+links = [l for n in json.load(sys.stdin)["networks"] for l in n["links"]]
+print((links[0].get("port_mapping") or "-") if links else "-")'
 }
 
 has_overlay() { lab_exec "$1" ip -4 addr show dev ipop0 2>/dev/null | grep -q 'inet 10.40.0.'; }
