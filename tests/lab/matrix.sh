@@ -155,6 +155,8 @@ run_pair() {
     if { [ -n "$ma" ] && [ "$ma" != refuse ]; } || { [ -n "$mb" ] && [ "$mb" != refuse ]; }; then
         $ok_a || $ok_b || verdict_map="FAIL (the path is not through a mapping: a $pma, b $pmb)"
     fi
+    ka_kind=$(kind "$pa1" "$pa2")
+    kb_kind=$(kind "$pb1" "$pb2")
     if [ "$ka_kind" != "$kb_kind" ]; then
         verdict="FAIL (the two ends disagree)"
     elif [ "$ka_kind" = "$want" ]; then
