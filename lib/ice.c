@@ -278,7 +278,12 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     agent = nice_agent_new_full(net->ctx, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE);
     if (!agent)
         return -ENOMEM;
-    g_object_set(agent, "upnp", (net->port_mapping & IPOP__PM_UPNP) != 0, "upnp-timeout", UPNP_TIMEOUT_MS,
+    /* libnice's UPnP client stays off even when "upnp" is named: it runs in
+     * a thread of its own (gupnp-igd's thread variant) and reports its
+     * candidates from there, while on_new_candidate() and the link are the
+     * loop thread's; and in the lab its mappings never became candidates
+     * (doc/architecture.md, "Port mapping"). */
+    g_object_set(agent, "upnp", FALSE && (net->port_mapping & IPOP__PM_UPNP), "upnp-timeout", UPNP_TIMEOUT_MS,
                  "controlling-mode", link->controlling, "ice-tcp", net->ice_tcp,
                  "force-relay", net->relay_only, NULL);
     /* libnice takes one STUN server per agent: the first that answers. */

@@ -276,10 +276,10 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    address becomes a candidate of higher priority than a relay; a router
  *    that does not answer costs no setup time (asked in parallel with
  *    gathering, given up after 500 ms).  Mappings last an hour, are renewed
- *    at half time and deleted when the link's session ends.  "upnp" turns
- *    on libnice's own UPnP IGD client (gathering then waits up to 2 s for
- *    it); experimental: in the lab its mappings are made but libnice does
- *    not yet turn them into candidates (doc/connectivity.md).  Off by
+ *    at half time and deleted when the link's session ends.  "upnp" is
+ *    accepted but asks nothing yet: libnice's UPnP IGD client reports from
+ *    a thread of its own and, in the lab, made mappings but no candidates
+ *    (doc/architecture.md, "Port mapping").  Off by
  *    default in the library: a host program opening ports on the user's
  *    router is a choice its author makes (ipopd turns it on)
  *  - "ice.tcp": "true" or "false" (default false): ICE-TCP candidates

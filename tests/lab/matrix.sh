@@ -319,12 +319,12 @@ EOF
   node's end of the path is its mapping.  `refuse`: miniupnpd denies every
   mapping (PCP and NAT-PMP answer NOT_AUTHORIZED), so the pair is the plain
   symmetric/symmetric one: **relay**, in the usual time.
-- Not in the matrix: UPnP IGD.  With `ice.port-mapping = upnp` libnice's
-  client finds miniupnpd and makes the mapping (miniupnpd logs
-  `AddPortMapping`), but libnice turns it into no candidate within its
-  `upnp-timeout` and the symmetric pair ends on the relay
-  (`matrix.sh --pairs symmetric+upnp/symmetric` shows it); see
-  doc/architecture.md, "Port mapping".
+- Not in the matrix: UPnP IGD.  With libnice's client switched on
+  (`"upnp"`), it found miniupnpd and made the mapping (miniupnpd logged
+  `AddPortMapping`), but libnice turned it into no candidate within its
+  `upnp-timeout` and the symmetric pair ended on the relay; the client is
+  off for now and `ice.port-mapping = upnp` asks nothing (see
+  doc/architecture.md, "Port mapping").
 
 ## Faults
 
