@@ -382,6 +382,8 @@ static int load_group(const struct config *c, struct net *n)
         config_error(c, 0, n->name, NULL, "cannot create the network: %s", ipop_strerror(r));
         goto out;
     }
+    /* ipopd asks the home router for port mappings unless told not to */
+    ipop_network_set_option(n->net, "ice.port-mapping", "true");
     for (size_t i = 0; keys && keys[i]; i++) {
         const char *key = keys[i];
         g_autofree char *raw = g_key_file_get_value(c->kf, n->name, key, NULL);

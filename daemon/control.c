@@ -69,6 +69,13 @@ static void add_uint(JsonBuilder *b, const char *member, uint64_t v)
     json_builder_add_int_value(b, v > INT64_MAX ? INT64_MAX : (int64_t)v);
 }
 
+/* The protocol of a port mapping on a path (ice.port-mapping), NULL: none. */
+static const char *mapping_str(ipop_port_mapping_t m)
+{
+    return m == IPOP_PORT_MAPPING_UPNP ? "upnp" : m == IPOP_PORT_MAPPING_NATPMP ? "natpmp"
+         : m == IPOP_PORT_MAPPING_PCP  ? "pcp"  : NULL;
+}
+
 /* Why a link is not up: its own reason, else the peer's last refusal
  * (a wrong group secret refuses the peer's messages, the link waits);
  * NULL when connected or nothing is known. */
@@ -114,6 +121,10 @@ static void json_link(JsonBuilder *b, const struct net *n, const char *network, 
     add_str(b, "remote_path", ipop_path_type_str(st->remote_path));
     /* GroupVPN: the member packets go through while the direct link is down */
     add_opt_str(b, "relay", st->relay_id);
+    /* the path through a port mapping of this node's router, and the peer's */
+    add_str(b, "port_mapping", mapping_str(st->port_mapping));
+    json_builder_set_member_name(b, "remote_port_mapping");
+    json_builder_add_boolean_value(b, st->remote_port_mapping != 0);
     add_uint(b, "rtt_us", st->rtt_us);
     add_uint(b, "rx_bytes", st->rx_bytes);
     add_uint(b, "tx_bytes", st->tx_bytes);
@@ -438,7 +449,9 @@ static void link_text(GString *s, const char *prefix, const struct net *n, GPtrA
     if (st->relay_id[0])
         snprintf(path, sizeof(path), "member:%.8s", st->relay_id);
     else
-        g_strlcpy(path, st->state == IPOP_LINK_CONNECTED ? ipop_path_type_str(st->local_path) : "-", sizeof(path));
+        snprintf(path, sizeof(path), "%s%s%s", st->state == IPOP_LINK_CONNECTED ? ipop_path_type_str(st->local_path) : "-",
+                 st->state == IPOP_LINK_CONNECTED && mapping_str(st->port_mapping) ? "+" : "",
+                 st->state == IPOP_LINK_CONNECTED && mapping_str(st->port_mapping) ? mapping_str(st->port_mapping) : "");
     snprintf(peer, sizeof(peer), "%.*s", abbrev_len(ids, st->peer_id), st->peer_id);
     g_string_append_printf(s, "%s%-12s %-15s %-10s %-15s %9s %12llu %12llu  %-18s %s\n", prefix, peer,
                            st->address[0] ? st->address : "-",

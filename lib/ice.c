@@ -7,6 +7,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -16,8 +17,18 @@
 #include "message.h"
 #include "network.h"
 #include "options.h"
+#include "portmap.h"
 
 #define SOCKET_BUF (4 * 1024 * 1024)
+/* libnice's type preference of the server-reflexive candidates it makes
+ * from UPnP mappings (NICE_CANDIDATE_TYPE_PREF_NAT_ASSISTED, private in
+ * libnice 0.1.21); we give the same to PCP and NAT-PMP ones.  Above plain
+ * srflx (100) and far above relays (30 and 20). */
+#define PREF_NAT_ASSISTED 105
+/* How long libnice waits for UPnP before it calls gathering done (its
+ * mappings that come later are dropped): SSDP answers come after a random
+ * delay, and a mapping is three HTTP exchanges more. */
+#define UPNP_TIMEOUT_MS 2000
 
 void ipop__ice_init(ipop_link_t *link, const ipop__ice_events *ev)
 {
@@ -43,6 +54,15 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
 {
     ipop_link_t *link = data;
 
+    int mapping = IPOP_PORT_MAPPING_NONE;
+
+    if (local->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE && (local->priority >> 24) == PREF_NAT_ASSISTED)
+        mapping = IPOP_PORT_MAPPING_UPNP;
+    else if (link->ice.pm_proto && nice_address_equal(&local->addr, &link->ice.pm_addr))
+        mapping = link->ice.pm_proto; /* a peer-reflexive local end: the peer saw our mapping */
+    g_atomic_int_set(&link->ice.mapping, mapping);
+    g_atomic_int_set(&link->ice.remote_mapped, remote->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE &&
+                                                  (remote->priority >> 24) == PREF_NAT_ASSISTED);
     link->ice.local_base = local->base_addr;
     g_atomic_int_set(&link->ice.local_path, path_type(local->type));
     g_atomic_int_set(&link->ice.remote_path, path_type(remote->type));
@@ -71,6 +91,7 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer dat
 
     if (!sdp)
         return;
+    ipop__dbg(link->net, "link to %s: local candidate %s", ipop__link_tag(link->peer_id), sdp);
     if (strlen(sdp) <= IPOP__SIGNAL_CAND_MAX)
         g_ptr_array_add(link->ice.local_cands, sdp);
     else
@@ -159,11 +180,94 @@ static unsigned add_host_addresses(NiceAgent *agent, ipop_network_t *net)
     return n;
 }
 
+/* ---- PCP and NAT-PMP: a candidate libnice does not know ---- */
+
+/* The mapper's word: a mapping becomes a server-reflexive candidate that
+ * we signal ourselves.  libnice cannot be given a local candidate, and
+ * needs none: the peer checks the mapped address, the router forwards to
+ * our host candidate's socket, libnice answers there, and our own checks
+ * learn the mapped address as a peer-reflexive local candidate. */
+static void on_mapping(void *data, ipop_port_mapping_t proto, struct in_addr ip, uint16_t port)
+{
+    ipop_link_t *link = data;
+    struct ipop__ice *ice = &link->ice;
+    GSList *cands;
+
+    ice->pm_waiting = false;
+    if (proto == IPOP_PORT_MAPPING_NONE || !ice->agent) {
+        ice->ev->candidates(link);
+        return;
+    }
+    cands = nice_agent_get_local_candidates(ice->agent, ice->stream, 1);
+    for (GSList *l = cands; l; l = l->next) {
+        NiceCandidate *c = l->data;
+        char base[NICE_ADDRESS_STRING_LEN];
+        if (c->type != NICE_CANDIDATE_TYPE_HOST || c->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+            nice_address_get_port(&c->addr) == 0 || !nice_address_ip_version(&c->addr) ||
+            nice_address_ip_version(&c->addr) != 4)
+            continue;
+        {
+            struct sockaddr_in sin;
+            nice_address_copy_to_sockaddr(&c->addr, (struct sockaddr *)&sin);
+            if (sin.sin_addr.s_addr != ice->pm_internal.s_addr || ntohs(sin.sin_port) != ice->pm_port)
+                continue;
+        }
+        nice_address_to_string(&c->addr, base);
+        nice_address_set_ipv4(&ice->pm_addr, ntohl(ip.s_addr));
+        nice_address_set_port(&ice->pm_addr, port);
+        g_atomic_int_set(&ice->pm_proto, proto);
+        g_ptr_array_add(ice->local_cands,
+                        g_strdup_printf("a=candidate:M%u 1 UDP %u %s %u typ srflx raddr %s rport %u", (unsigned)proto,
+                                        (guint32)PREF_NAT_ASSISTED << 24 | (c->priority & 0xffffff), inet_ntoa(ip),
+                                        port, base, ice->pm_port));
+        ipop__info(link->net, "link to %s: %s mapped %s:%u to %s:%u", ipop__link_tag(link->peer_id),
+                   proto == IPOP_PORT_MAPPING_PCP ? "PCP" : "NAT-PMP", base, ice->pm_port, inet_ntoa(ip), port);
+        break;
+    }
+    g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+    ice->ev->candidates(link);
+}
+
+/* Asks the router (PCP, else NAT-PMP) for the host candidate on the
+ * interface towards the default gateway, in the background. */
+static void start_mapping(ipop_link_t *link)
+{
+    struct ipop__ice *ice = &link->ice;
+    ipop_network_t *net = link->net;
+    GSList *cands;
+
+    if (!(net->port_mapping & (IPOP__PM_NATPMP | IPOP__PM_PCP)) || net->relay_only)
+        return;
+    if (ipop__portmap_new(&ice->pm, net, net->ctx, net->port_mapping, on_mapping, link, &ice->pm_internal) < 0)
+        return;
+    cands = nice_agent_get_local_candidates(ice->agent, ice->stream, 1);
+    for (GSList *l = cands; l; l = l->next) {
+        NiceCandidate *c = l->data;
+        struct sockaddr_storage ss;
+        if (c->type != NICE_CANDIDATE_TYPE_HOST || c->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+            nice_address_ip_version(&c->addr) != 4)
+            continue;
+        nice_address_copy_to_sockaddr(&c->addr, (struct sockaddr *)&ss);
+        if (((struct sockaddr_in *)&ss)->sin_addr.s_addr == ice->pm_internal.s_addr) {
+            ice->pm_port = nice_address_get_port(&c->addr);
+            break;
+        }
+    }
+    g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+    if (!ice->pm_port) {
+        g_clear_pointer(&ice->pm, ipop__portmap_free);
+        return;
+    }
+    ice->pm_waiting = true;
+    ipop__portmap_map(ice->pm, ice->pm_port);
+}
+
 int ipop__ice_start(ipop_link_t *link, int stun_idx)
 {
     ipop_network_t *net = link->net;
     struct ipop__ice *ice = &link->ice;
     NiceAgent *agent;
+    gboolean ok;
 
     /* No consent freshness from libnice: on the direct path the library
      * reads the socket itself and libnice would never see the answers to
@@ -174,7 +278,13 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     agent = nice_agent_new_full(net->ctx, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE);
     if (!agent)
         return -ENOMEM;
-    g_object_set(agent, "upnp", FALSE, "controlling-mode", link->controlling, "ice-tcp", net->ice_tcp,
+    /* libnice's UPnP client stays off even when "upnp" is named: it runs in
+     * a thread of its own (gupnp-igd's thread variant) and reports its
+     * candidates from there, while on_new_candidate() and the link are the
+     * loop thread's; and in the lab its mappings never became candidates
+     * (doc/architecture.md, "Port mapping"). */
+    g_object_set(agent, "upnp", FALSE && (net->port_mapping & IPOP__PM_UPNP), "upnp-timeout", UPNP_TIMEOUT_MS,
+                 "controlling-mode", link->controlling, "ice-tcp", net->ice_tcp,
                  "force-relay", net->relay_only, NULL);
     /* libnice takes one STUN server per agent: the first that answers. */
     ice->stun_idx = stun_idx;
@@ -210,15 +320,25 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     ice->pending_cands = g_ptr_array_new_with_free_func(g_free);
     ice->local_done = ice->local_done_sent = ice->pending_done = false;
     ice->ready = false;
+    ice->pm_waiting = false;
+    ice->pm_port = 0;
+    g_atomic_int_set(&ice->pm_proto, IPOP_PORT_MAPPING_NONE);
     g_mutex_lock(&link->tx_lock);
     ice->agent = agent;
     g_mutex_unlock(&link->tx_lock);
-    /* Candidates may be reported from inside this call: they are queued. */
-    if (!nice_agent_gather_candidates(agent, ice->stream)) {
+    /* Candidates may be reported from inside this call: they are queued.
+     * libnice makes its UPnP client here, which reports its mappings on
+     * the thread-default context of this moment: make it ours, or they
+     * never come. */
+    g_main_context_push_thread_default(net->ctx);
+    ok = nice_agent_gather_candidates(agent, ice->stream);
+    g_main_context_pop_thread_default(net->ctx);
+    if (!ok) {
         ipop__warn(net, "link to %s: gathering candidates failed", ipop__link_tag(link->peer_id));
         return -EIO;
     }
     tune_sockets(link);
+    start_mapping(link);
     return 0;
 }
 
@@ -242,6 +362,10 @@ void ipop__ice_stop(ipop_link_t *link)
 
     g_clear_pointer(&link->ice.ufrag, g_free);
     g_clear_pointer(&link->ice.pwd, g_free);
+    g_clear_pointer(&link->ice.pm, ipop__portmap_free); /* deletes the mapping */
+    link->ice.pm_waiting = false;
+    g_atomic_int_set(&link->ice.mapping, IPOP_PORT_MAPPING_NONE);
+    g_atomic_int_set(&link->ice.remote_mapped, 0);
     g_mutex_lock(&link->tx_lock);
     agent = link->ice.agent;
     link->ice.agent = NULL;
@@ -344,7 +468,8 @@ bool ipop__ice_set_remote_credentials(ipop_link_t *link, const char *ufrag, cons
 
 bool ipop__ice_unsent(const ipop_link_t *link)
 {
-    return link->ice.local_cands->len > 0 || (link->ice.local_done && !link->ice.local_done_sent);
+    return link->ice.local_cands->len > 0 ||
+           (link->ice.local_done && !link->ice.pm_waiting && !link->ice.local_done_sent);
 }
 
 unsigned ipop__ice_take_cands(ipop_link_t *link, char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned max, bool *done)
@@ -356,7 +481,7 @@ unsigned ipop__ice_take_cands(ipop_link_t *link, char (*cands)[IPOP__SIGNAL_CAND
         g_strlcpy(cands[n++], local->pdata[0], IPOP__SIGNAL_CAND_MAX + 1);
         g_ptr_array_add(link->ice.sent_cands, g_ptr_array_steal_index(local, 0));
     }
-    *done = link->ice.local_done && local->len == 0;
+    *done = link->ice.local_done && !link->ice.pm_waiting && local->len == 0;
     if (*done)
         link->ice.local_done_sent = true;
     return n;

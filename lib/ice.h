@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "ipop/ipop.h"
@@ -44,6 +45,13 @@ struct ipop__ice {
     int stun_idx;               /* the STUN server this session gathers with, or -1 */
     char *ufrag, *pwd;          /* the agent's local credentials, for checks on the direct path */
     gint local_path, remote_path; /* ipop_path_type_t of the selected pair, read from any thread */
+    struct ipop__portmap *pm;   /* PCP or NAT-PMP mapping of this session's port, or NULL */
+    struct in_addr pm_internal; /* the address and port mapped */
+    uint16_t pm_port;
+    bool pm_waiting;            /* the end of candidates waits for the mapper's first word */
+    gint pm_proto;              /* ipop_port_mapping_t of the mapping made, with its address: */
+    NiceAddress pm_addr;
+    gint mapping, remote_mapped; /* the selected pair through mappings (stats), read from any thread */
 };
 
 /* With the link: no agent yet. */

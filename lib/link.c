@@ -840,6 +840,8 @@ IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
         s.relayed_packets = __atomic_load_n(&link->relayed_packets, __ATOMIC_RELAXED);
         s.relay_drops = __atomic_load_n(&link->relay_drops, __ATOMIC_RELAXED);
     }
+    s.port_mapping = g_atomic_int_get(&link->ice.mapping);
+    s.remote_port_mapping = g_atomic_int_get(&link->ice.remote_mapped);
     memcpy(stats, &s, n);
     return 0;
 }

@@ -32,6 +32,7 @@ struct ipop_network {
     GPtrArray *stun;            /* stun_server* */
     GPtrArray *turn;            /* relay_server* */
     bool relay_only, ice_tcp;
+    unsigned port_mapping;      /* IPOP__PM_* protocols asked for ("ice.port-mapping") */
     GPtrArray *local_addrs;     /* char*: host candidates only on these */
     char *identity_file;
     net_loop loop_mode;

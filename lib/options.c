@@ -16,6 +16,7 @@
 #include "log.h"
 #include "network.h"
 #include "options.h"
+#include "portmap.h"
 #include "authority.h"
 #include "proof.h"
 
@@ -395,6 +396,33 @@ static const char *set_scope(ipop_network_t *net, const option *o, const char *v
     return set_string(net, o, v);
 }
 
+/* "true", "false", or a comma-separated list of upnp, natpmp, pcp. */
+static const char *set_port_mapping(ipop_network_t *net, const option *o, const char *v)
+{
+    g_auto(GStrv) items = NULL;
+    unsigned mask = 0;
+
+    if (!strcmp(v, "true") || !strcmp(v, "false")) {
+        /* UPnP only when named: see "ice.port-mapping" in ipop.h */
+        net->port_mapping = v[0] == 't' ? IPOP__PM_NATPMP | IPOP__PM_PCP : 0;
+        return NULL;
+    }
+    items = g_strsplit(v, ",", 4);
+    for (size_t i = 0; items[i]; i++) {
+        const char *w = g_strstrip(items[i]);
+        if (!strcmp(w, "upnp"))
+            mask |= IPOP__PM_UPNP;
+        else if (!strcmp(w, "natpmp"))
+            mask |= IPOP__PM_NATPMP;
+        else if (!strcmp(w, "pcp"))
+            mask |= IPOP__PM_PCP;
+        else
+            return o->expected;
+    }
+    net->port_mapping = mask;
+    return NULL;
+}
+
 static const option options[] = {
     { "mode", set_mode, 0, 0, 0, "expected none, tun or tap", false },
     { "device", set_device, FIELD(device_opt), 0, 0, "not a device name", false },
@@ -434,6 +462,7 @@ static const option options[] = {
       "expected an IPv4 subnet from /8 to /30, or an IPv6 one from /8 to /120", false },
     { "social.subnet", set_social_subnet, 0, 0, 0, "expected an IPv4 subnet from /8 to /30", false },
     { "social.state-file", set_path, FIELD(social_state_file), 0, 0, "empty path", false },
+    { "ice.port-mapping", set_port_mapping, 0, 0, 0, "expected true, false, or a list of upnp, natpmp, pcp", false },
 };
 
 static void log_refusal(ipop_network_t *net, const char *key, const char *value, const char *why)

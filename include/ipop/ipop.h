@@ -135,6 +135,15 @@ typedef enum ipop_path_type {
                                ipop_link_stats_t.relay_id, while the direct link is down */
 } ipop_path_type_t;
 
+/** The protocol that made a port mapping on a home router (option
+ * "ice.port-mapping"). */
+typedef enum ipop_port_mapping {
+    IPOP_PORT_MAPPING_NONE = 0,   /**< no mapping on the path */
+    IPOP_PORT_MAPPING_UPNP = 1,   /**< UPnP IGD (asked by libnice) */
+    IPOP_PORT_MAPPING_NATPMP = 2, /**< NAT-PMP (RFC 6886) */
+    IPOP_PORT_MAPPING_PCP = 3,    /**< PCP MAP (RFC 6887) */
+} ipop_port_mapping_t;
+
 /** Event types passed to the event callback. */
 typedef enum ipop_event_type {
     IPOP_EVENT_LINK_STATE = 1,   /**< a link changed state; `state` and `reason` say how */
@@ -219,6 +228,11 @@ typedef struct ipop_link_stats {
     uint64_t relayed_packets;        /**< packets from this peer that this node relayed to another member */
     uint64_t relay_drops;            /**< packets from this peer to relay that this node could not
                                           (no connected link to the destination) */
+    ipop_port_mapping_t port_mapping; /**< the selected pair's local end is a port mapping that this
+                                           node's router made, and by which protocol (IPOP_PORT_MAPPING_NONE:
+                                           it is not) */
+    int32_t remote_port_mapping;     /**< 1 when the selected pair's remote end is a port mapping of the
+                                          peer's router (its candidate says so), else 0 */
 } ipop_link_stats_t;
 
 /** Statistics of a network.  Set `size` to sizeof(ipop_network_stats_t)
@@ -307,6 +321,20 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *  - "ice.local-address": an IP address (no prefix) to gather host
  *    candidates on; several allowed; default: every interface but loopback
  *  - "ice.relay-only": "true" or "false": use only relayed candidates
+ *  - "ice.port-mapping": "true", "false" (the default), or a comma-separated
+ *    list of "upnp", "natpmp" and "pcp" ("true" is "natpmp,pcp"): ask the
+ *    home router for a port mapping of each link's UDP port, so that a
+ *    peer reaches this node directly even behind a symmetric NAT.  PCP,
+ *    falling back to NAT-PMP, on the default gateway's port 5351: a mapped
+ *    address becomes a candidate of higher priority than a relay; a router
+ *    that does not answer costs no setup time (asked in parallel with
+ *    gathering, given up after 500 ms).  Mappings last an hour, are renewed
+ *    at half time and deleted when the link's session ends.  "upnp" is
+ *    accepted but asks nothing yet: libnice's UPnP IGD client reports from
+ *    a thread of its own and, in the lab, made mappings but no candidates
+ *    (doc/architecture.md, "Port mapping").  Off by
+ *    default in the library: a host program opening ports on the user's
+ *    router is a choice its author makes (ipopd turns it on)
  *  - "ice.tcp": "true" or "false" (default false): ICE-TCP candidates
  *  - "identity.file": path of the node key and certificate, created (mode
  *    0600) when missing; without it the identity lives in memory only.  An

@@ -30,6 +30,11 @@
 #   dead-stun        the first of two STUN servers never answers (packets
 #                    to it dropped, and counted: it was tried): the link
 #                    still comes up direct (srflx, not relayed) within 5 s
+#   router-restart   (a behind a symmetric NAT with miniupnpd, b behind a
+#                    plain symmetric one: direct through a's PCP mapping,
+#                    checked) the router restarts and forgets its mappings
+#                    and connection tracking: back within 15 s, through a
+#                    new mapping within 20 s
 # Prints one line per fault with what was measured; --doc FILE also writes
 # them as markdown (doc/faults.md).
 # Usage: faults.sh [--doc FILE] [--only 'F ...'] PATH-TO-IPOPD.  Root only
@@ -253,7 +258,7 @@ main() {
     lab_init
     lab_internet
     lab_prosody da:pw-da db:pw-db sa:pw-sa sb:pw-sb ea:pw-ea eb:pw-eb ha:pw-ha hb:pw-hb na:pw-na nb:pw-nb \
-        la:pw-la lb:pw-lb ra:pw-ra rb:pw-rb ta:pw-ta tb:pw-tb
+        la:pw-la lb:pw-lb ra:pw-ra rb:pw-rb ta:pw-ta tb:pw-tb ma:pw-ma mb:pw-mb
     lab_coturn
 
     if want peer-restart; then
@@ -380,6 +385,35 @@ EOF
         fi
         lab_coturn
         back_within turn-restart 30 "$(lab_now_ms)" r-a 10.40.0.2
+    fi
+    if want router-restart && command -v miniupnpd >/dev/null; then
+        # a behind a symmetric NAT whose router maps ports (miniupnpd, PCP),
+        # b behind a plain symmetric NAT: direct only through a's mapping
+        lab_nat nat17 17 symmetric "$LAB_WAN_PUBLIC"
+        lab_nat nat18 18 symmetric
+        lab_miniupnpd nat17 natpmp
+        lab_host m-a nat17 17 1
+        lab_host m-b nat18 18 1
+        write_config ma 1 ma m
+        write_config mb 2 mb m
+        echo "ice.port-mapping = pcp" >>"$LAB_WORK/ma.conf"
+        start_node m-a ma
+        start_node m-b mb
+        lab_wait 20 has_overlay m-a || lab_fail "router-restart: no overlay device"
+        ping_within 30 m-a 10.40.0.2 >/dev/null || lab_fail "router-restart: no link"
+        sleep 2
+        [ "$(mapping_of ma)" = pcp ] || lab_fail "router-restart: a's path is not through its PCP mapping before the fault ($(link_paths ma))"
+        # the router restarts: its mappings and its connection tracking are gone
+        lab_miniupnpd_stop nat17
+        t0=$(lab_now_ms)
+        lab_miniupnpd nat17 natpmp
+        back_within router-restart 15 "$t0" m-a 10.40.0.2
+        if lab_wait 20 bash -c "[ \"\$(\"$IPOPCTL\" --control \"$LAB_WORK/ma.sock\" status --json | grep -o '\"port_mapping\": *\"pcp\"')\" ]"; then
+            note "router-restart: a's path runs through a new PCP mapping again $(($(lab_now_ms) - t0)) ms after the restart"
+        else
+            # noted, not failed: what the issue asks is that the link recovers
+            note "router-restart: a's path not through a PCP mapping 20 s after the restart ($(link_paths ma), mapping $(mapping_of ma))"
+        fi
     fi
     if want dead-stun; then
         # 10.200.0.2:3999: the server's address, a port where nothing

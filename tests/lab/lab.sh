@@ -272,7 +272,7 @@ lab_natcheck() {
 #   udp-blocked       a firewall (with NAT): no UDP at all; only TCP to the
 #                     server (XMPP 5222 and TURN 3478) goes out
 lab_nat_ruleset() {
-    local type=$1 masq="masquerade" fwd_out="iifname \"br0\" oifname \"wan\" accept" extra_fwd=""
+    local type=$1 masq="masquerade" fwd_out="iifname \"br0\" oifname \"wan\" accept" extra_fwd="ct status dnat accept"
     local sets="" pre="" track=""
     case $type in
     full-cone | addr-restricted)
@@ -341,21 +341,21 @@ $track
 EOF
 }
 
-# lab_nat NAME K TYPE: the NAT namespace NAME, public address 10.201.K.2
-# (the internet's side 10.201.K.1), LAN 10.202.K.0/24 on bridge br0
-# (10.202.K.1), with a ruleset of TYPE.
+# lab_nat NAME K TYPE [WAN]: the NAT namespace NAME, public address
+# WAN.K.2 (the internet's side WAN.K.1; WAN is 10.201 unless given), LAN
+# 10.202.K.0/24 on bridge br0 (10.202.K.1), with a ruleset of TYPE.
 lab_nat() {
-    local name=$1 k=$2 type=$3 ns inet
+    local name=$1 k=$2 type=$3 wan=${4:-10.201} ns inet
     lab_ns "$name"
     ns=$(lab_nsname "$name")
     inet=$(lab_nsname inet)
     lab_exec "$name" sysctl -qw net.ipv4.ip_forward=1
     ip -n "$ns" link add wan type veth peer name "n$k" netns "$inet" || lab_fail "veth $name"
-    ip -n "$inet" addr add "10.201.$k.1/24" dev "n$k"
+    ip -n "$inet" addr add "$wan.$k.1/24" dev "n$k"
     ip -n "$inet" link set "n$k" up
-    ip -n "$ns" addr add "10.201.$k.2/24" dev wan
+    ip -n "$ns" addr add "$wan.$k.2/24" dev wan
     ip -n "$ns" link set wan up
-    ip -n "$ns" route add default via "10.201.$k.1"
+    ip -n "$ns" route add default via "$wan.$k.1"
     ip -n "$ns" link add br0 type bridge
     ip -n "$ns" addr add "10.202.$k.1/24" dev br0
     ip -n "$ns" link set br0 up
@@ -363,6 +363,108 @@ lab_nat() {
     lab_exec "$name" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null
     lab_nat_ruleset "$type" >"$LAB_WORK/$name.nft"
     lab_exec "$name" nft -f "$LAB_WORK/$name.nft" || lab_fail "nftables ruleset $type in $name"
+}
+
+# The public side of a NAT that runs miniupnpd: miniupnpd maps nothing on
+# an address it calls private or reserved (10/8, 100.64/10, the
+# documentation ranges...), so these NATs take 100.201.K.2, outside all of
+# them (and, like every lab address, inside the namespaces only).
+LAB_WAN_PUBLIC=100.201
+
+# lab_miniupnpd NAME PROTOS [refuse]: miniupnpd on the NAT namespace NAME
+# (made by lab_nat with $LAB_WAN_PUBLIC), speaking PROTOS ("upnp",
+# "natpmp" for NAT-PMP and PCP, which miniupnpd switches together, or
+# "upnp natpmp"); with "refuse", its permission rules deny every mapping.
+# Its nftables table (inet miniupnpd: the chains it fills, hooked just
+# before the lab's own), config, lease file and log are its own, in
+# $LAB_WORK/NAME-upnp; the pid goes to LAB_PIDS and to NAME-upnp/pid.
+lab_miniupnpd() {
+    local name=$1 protos=$2 refuse=${3:-} dir="$LAB_WORK/$1-upnp" upnp=no natpmp=no rule
+    mkdir -p "$dir"
+    case " $protos " in *" upnp "*) upnp=yes ;; esac
+    case " $protos " in *" natpmp "*) natpmp=yes ;; esac
+    rule="allow 1024-65535 10.202.0.0/16 1024-65535"
+    [ "$refuse" = refuse ] && rule="deny 0-65535 0.0.0.0/0 0-65535"
+    if ! lab_exec "$name" nft list table inet miniupnpd >/dev/null 2>&1; then
+        lab_exec "$name" nft -f - <<'EOF2' || lab_fail "miniupnpd's nftables table in $name"
+table inet miniupnpd {
+    chain forward {
+        type filter hook forward priority filter - 1; policy accept;
+        jump miniupnpd
+    }
+    chain miniupnpd {
+    }
+    chain prerouting {
+        type nat hook prerouting priority dstnat - 1; policy accept;
+        jump prerouting_miniupnpd
+    }
+    chain prerouting_miniupnpd {
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat - 1; policy accept;
+        jump postrouting_miniupnpd
+    }
+    chain postrouting_miniupnpd {
+    }
+}
+EOF2
+    fi
+    cat >"$dir/miniupnpd.conf" <<EOF2
+ext_ifname=wan
+listening_ip=br0
+http_port=0
+enable_upnp=$upnp
+enable_natpmp=$natpmp
+secure_mode=yes
+system_uptime=no
+notify_interval=60
+min_lifetime=120
+max_lifetime=86400
+upnp_table_name=miniupnpd
+upnp_nat_table_name=miniupnpd
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+lease_file=$dir/leases
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d0$(printf '%02x' $((RANDOM % 256)))
+$rule
+deny 0-65535 0.0.0.0/0 0-65535
+EOF2
+    ip netns exec "$(lab_nsname "$name")" miniupnpd -d -f "$dir/miniupnpd.conf" -P "$dir/miniupnpd.pid" \
+        >"$dir/miniupnpd.log" 2>&1 &
+    LAB_PIDS+=("$!")
+    echo "$!" >"$dir/pid"
+    if [ "$natpmp" = yes ]; then
+        lab_wait 5 lab_exec "$name" bash -c "ss -Hlun | grep -q ':5351 '" || lab_fail "miniupnpd in $name: no NAT-PMP/PCP port"
+    else
+        lab_wait 5 lab_exec "$name" bash -c "ss -Hltn | grep -q miniupnpd || ss -Hltnp | grep -q miniupnpd" ||
+            lab_fail "miniupnpd in $name did not start"
+    fi
+}
+
+# lab_miniupnpd_stop NAME: stops NAME's miniupnpd (SIGTERM: it removes its
+# rules, as a router's restart forgets its mappings).
+lab_miniupnpd_stop() {
+    local pid left=() p i
+    pid=$(cat "$LAB_WORK/$1-upnp/pid")
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+        lab_alive "$pid" || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    for p in "${LAB_PIDS[@]}"; do
+        [ "$p" = "$pid" ] || left+=("$p")
+    done
+    LAB_PIDS=("${left[@]}")
+    # what a router that lost power forgets: every mapping (its lease file
+    # too, or miniupnpd puts them back) and its connection tracking
+    rm -f "$LAB_WORK/$1-upnp/leases"
+    lab_exec "$1" nft flush chain inet miniupnpd miniupnpd 2>/dev/null
+    lab_exec "$1" nft flush chain inet miniupnpd prerouting_miniupnpd 2>/dev/null
+    lab_exec "$1" conntrack -F 2>/dev/null
+    true
 }
 
 # lab_host NAME NAT K J: the host namespace NAME on NAT's LAN, address
@@ -423,6 +525,15 @@ conn = [l for l in links if l["state"] == "connected"]
 l = (conn or links or [None])[0]
 print("none - - -" if l is None else "%s %s %s %s" % (l["state"], l["path"], l["remote_path"], l["rtt_us"]))
 ' || lab_fail "ipopctl status --json of $1 is not the JSON expected: $json"
+}
+
+# mapping_of NODE: "upnp", "natpmp", "pcp" or "-": the mapping on NODE's
+# end of its first link's path (ipopctl status --json).
+mapping_of() {
+    "$IPOPCTL" --control "$LAB_WORK/$1.sock" status --json | python3 -c '
+import json, sys
+links = [l for n in json.load(sys.stdin)["networks"] for l in n["links"]]
+print((links[0].get("port_mapping") or "-") if links else "-")'
 }
 
 has_overlay() { lab_exec "$1" ip -4 addr show dev ipop0 2>/dev/null | grep -q 'inet 10.40.0.'; }

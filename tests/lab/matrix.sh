@@ -17,7 +17,9 @@
 #   --doc FILE   write the results as markdown (doc/connectivity.md)
 #   --pairs      run only these pairs (types: full-cone addr-restricted
 #                port-restricted symmetric udp-blocked; "same-nat" for two
-#                hosts behind one port-restricted NAT)
+#                hosts behind one port-restricted NAT; TYPE+PROTO for a
+#                router running miniupnpd, PROTO upnp, natpmp, pcp or
+#                refuse, e.g. symmetric+pcp/symmetric)
 # ipopctl is taken from the directory of ipopd.  Root only (exits 77 otherwise).
 # shellcheck source=lab.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lab.sh"
@@ -28,9 +30,19 @@ PAIRS=()
 RESULTS=() # "pair|expected|path a|path b|verdict|setup ms"
 CMDLINE="$0 $*"
 
+# A side of a pair may name a router that maps ports: TYPE+PROTO, PROTO
+# one of upnp, natpmp, pcp (miniupnpd speaking it, the node asking only
+# it), or refuse (miniupnpd speaking all three and denying every mapping).
+# mapper TYPE+PROTO: PROTO ("" for a plain TYPE).
+mapper() { case $1 in *+*) echo "${1#*+}" ;; *) echo "" ;; esac; }
+
 # expected TYPE_A TYPE_B: "direct" or "relay" (see doc/connectivity.md).
 expected() {
-    local a=$1 b=$2
+    local a=${1%+*} b=${2%+*} ma mb
+    ma=$(mapper "$1") mb=$(mapper "$2")
+    # A mapping works as a full-cone NAT for its port.
+    [ -n "$ma" ] && [ "$ma" != refuse ] && a=full-cone
+    [ -n "$mb" ] && [ "$mb" != refuse ] && b=full-cone
     if [ "$a" = udp-blocked ] || [ "$b" = udp-blocked ]; then
         echo relay
         return
@@ -56,9 +68,28 @@ expected() {
     echo relay # symmetric with port-restricted or symmetric
 }
 
+# start_mapper NAT PROTO: miniupnpd on NAT for PROTO (nothing for "").
+start_mapper() {
+    case $2 in
+    "") ;;
+    upnp) lab_miniupnpd "$1" upnp ;;
+    natpmp | pcp) lab_miniupnpd "$1" natpmp ;;
+    refuse) lab_miniupnpd "$1" "upnp natpmp" refuse ;;
+    esac
+}
+
+# node_mapping NODE PROTO: NODE asks only PROTO (all three for refuse);
+# nodes without a mapper keep ipopd's default (all three, unanswered).
+node_mapping() {
+    case $2 in
+    upnp | natpmp | pcp) echo "ice.port-mapping = $2" >>"$LAB_WORK/$1.conf" ;;
+    esac
+}
+
 # run_pair INDEX PAIR: one cell of the matrix.
 run_pair() {
-    local i=$1 pair=$2 ta tb ka kb na nb ha hb want t0 t_ping pid_a pid_b pa pb ka_kind kb_kind verdict
+    local i=$1 pair=$2 ta tb ka kb na nb ha hb want t0 t_ping pid_a pid_b pa pb ka_kind kb_kind verdict ma="" mb="" pma pmb
+    local verdict_map
     local a="p${i}a" b="p${i}b"
     ka=$((2 * i + 1))
     kb=$((2 * i + 2))
@@ -72,17 +103,23 @@ run_pair() {
     else
         ta=${pair%/*} tb=${pair#*/}
         na="nat$ka" nb="nat$kb"
-        lab_nat "$na" "$ka" "$ta"
-        lab_nat "$nb" "$kb" "$tb"
+        want=$(expected "$ta" "$tb")
+        ma=$(mapper "$ta") mb=$(mapper "$tb")
+        ta=${ta%+*} tb=${tb%+*}
+        lab_nat "$na" "$ka" "$ta" "$([ -n "$ma" ] && echo "$LAB_WAN_PUBLIC")"
+        lab_nat "$nb" "$kb" "$tb" "$([ -n "$mb" ] && echo "$LAB_WAN_PUBLIC")"
         lab_host "h$ka" "$na" "$ka" 1
         lab_host "h$kb" "$nb" "$kb" 1
-        want=$(expected "$ta" "$tb")
+        start_mapper "$na" "$ma"
+        start_mapper "$nb" "$mb"
     fi
     ha="h$ka" hb="h$kb"
     "$IPOPD" --node-id "$LAB_WORK/$a.key" >/dev/null || lab_fail "ipopd --node-id"
     "$IPOPD" --node-id "$LAB_WORK/$b.key" >/dev/null || lab_fail "ipopd --node-id"
     write_config "$a" 1 "$a" "pair$i"
     write_config "$b" 2 "$b" "pair$i"
+    node_mapping "$a" "$ma"
+    node_mapping "$b" "$mb"
 
     t0=$(lab_now_ms)
     start_node "$ha" "$a"
@@ -107,6 +144,17 @@ run_pair() {
     pb=$(link_paths "$b")
     read -r _ pa1 pa2 _ <<<"$pa"
     read -r _ pb1 pb2 _ <<<"$pb"
+    pma=$(mapping_of "$a") pmb=$(mapping_of "$b")
+    # the path must run through a mapping asked for (natpmp and pcp:
+    # miniupnpd speaks both, the node asks only one): a's, or b's, or with
+    # both sides mapped either (the pair that wins uses one of them)
+    local ok_a=false ok_b=false
+    [ -n "$ma" ] && [ "$ma" != refuse ] && [ "$pma" = "$ma" ] && ok_a=true
+    [ -n "$mb" ] && [ "$mb" != refuse ] && [ "$pmb" = "$mb" ] && ok_b=true
+    verdict_map=""
+    if { [ -n "$ma" ] && [ "$ma" != refuse ]; } || { [ -n "$mb" ] && [ "$mb" != refuse ]; }; then
+        $ok_a || $ok_b || verdict_map="FAIL (the path is not through a mapping: a $pma, b $pmb)"
+    fi
     ka_kind=$(kind "$pa1" "$pa2")
     kb_kind=$(kind "$pb1" "$pb2")
     if [ "$ka_kind" != "$kb_kind" ]; then
@@ -118,9 +166,10 @@ run_pair() {
     else
         verdict="FAIL (expected $want)"
     fi
+    [ "$verdict" = ok ] && [ -n "$verdict_map" ] && verdict=$verdict_map
     lab_log "$(printf '%-34s expected %-6s a: %-7s (%s/%s)  b: %-7s (%s/%s)  first ping %5d ms  %s' \
         "$pair" "$want" "$ka_kind" "$pa1" "$pa2" "$kb_kind" "$pb1" "$pb2" "$t_ping" "$verdict")"
-    RESULTS+=("$pair|$ta|$tb|$want|$ka_kind|$pa1/$pa2|$pb1/$pb2|$t_ping|$verdict")
+    RESULTS+=("$pair|$ta|$tb|$want|$ka_kind|$pa1/$pa2 $pma|$pb1/$pb2 $pmb|$t_ping|$verdict")
     if [ "$verdict" != ok ]; then
         for f in "$a" "$b"; do
             echo "===== $f.log (candidates and link lines) =====" >&2
@@ -163,6 +212,12 @@ EOF
             printf '| %s | %s | %s | %s | %s | %d ms | %s |\n' "$pair" "$want" "$got" "$pa" "$pb" "$ms" "$verdict"
         done
         cat <<'EOF'
+
+*a/b: local/remote candidate* ends with the protocol of the port mapping
+on that node's end of the path (`ipopctl status --json` `port_mapping`), `-`
+for none.  Nodes run with ipopd's default `ice.port-mapping = true` (PCP,
+then NAT-PMP): in the rows without a mapping router they ask a gateway that
+never answers, which is what the times of those rows include.
 
 *path*: `relay` when either end of the selected ICE pair is a relayed
 candidate, `host` when both are host candidates, otherwise `direct` (server-
@@ -254,6 +309,22 @@ EOF
 - symmetric with port-restricted or symmetric: **relay** (the symmetric side
   uses a new port for the peer, which the other side's filter has never seen).
 - two hosts behind one NAT: **host** candidates, the LAN.
+- TYPE+PROTO: the NAT's router runs miniupnpd (Debian's miniupnpd-nftables,
+  its own config and nftables table `inet miniupnpd` in the run's temporary
+  folder; its WAN address is 100.201.K.2, because miniupnpd maps nothing on
+  an address it calls private) and the node behind it asks only PROTO
+  (`ice.port-mapping = pcp`, `natpmp`; miniupnpd speaks both on port 5351).
+  The mapping makes that side a full-cone NAT for the link's port, so
+  **direct** even between symmetric NATs, and the row fails unless the
+  node's end of the path is its mapping.  `refuse`: miniupnpd denies every
+  mapping (PCP and NAT-PMP answer NOT_AUTHORIZED), so the pair is the plain
+  symmetric/symmetric one: **relay**, in the usual time.
+- Not in the matrix: UPnP IGD.  With libnice's client switched on
+  (`"upnp"`), it found miniupnpd and made the mapping (miniupnpd logged
+  `AddPortMapping`), but libnice turned it into no candidate within its
+  `upnp-timeout` and the symmetric pair ended on the relay; the client is
+  off for now and `ice.port-mapping = upnp` asks nothing (see
+  doc/architecture.md, "Port mapping").
 
 ## Faults
 
@@ -295,6 +366,14 @@ main() {
             done
         done
         PAIRS+=(same-nat)
+        # routers that map ports (miniupnpd): each protocol alone on one
+        # side, both sides, and a router that refuses
+        if command -v miniupnpd >/dev/null; then
+            PAIRS+=(symmetric+pcp/symmetric symmetric+natpmp/symmetric symmetric+pcp/symmetric+natpmp
+                    symmetric+refuse/symmetric)
+        else
+            lab_log "no miniupnpd (package miniupnpd-nftables): the port mapping rows are left out"
+        fi
     fi
     t0_run=$(lab_now_ms)
     lab_init

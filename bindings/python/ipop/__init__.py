@@ -12,7 +12,7 @@ inside Network.process() (loop="external").  See README.md.
 """
 from ._lib import load_library
 from ._types import (DEFAULT_MTU, MAX_PACKET, NODE_ID_MAX, Event, EventType, Friend, IpopError, LinkState, LinkStats,
-                     LogLevel, NetworkStats, PathType, Reason, SignalState, SignalStatus)
+                     LogLevel, NetworkStats, PathType, PortMapping, Reason, SignalState, SignalStatus)
 from .network import (OPTION_KEYS, Link, Network, UdpEndpoint, has_udp, link_state_str, log_to_logging,
                       path_type_str, reason_str, set_log_handler, signal_state_str, strerror, version)
 
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_MTU", "MAX_PACKET", "NODE_ID_MAX", "OPTION_KEYS",
-    "Event", "EventType", "Friend", "IpopError", "Link", "LinkState", "LinkStats", "LogLevel", "Network", "NetworkStats", "PathType",
+    "Event", "EventType", "Friend", "IpopError", "Link", "LinkState", "LinkStats", "LogLevel", "Network", "NetworkStats", "PathType", "PortMapping",
     "Reason", "SignalState", "SignalStatus", "UdpEndpoint",
     "has_udp", "link_state_str", "load_library", "log_to_logging", "path_type_str", "reason_str",
     "set_log_handler", "signal_state_str", "strerror", "version",

@@ -70,6 +70,8 @@ class LinkStatsStruct(ctypes.Structure):
         ("relay_id", ctypes.c_char * (NODE_ID_MAX + 1)),
         ("relayed_packets", c_uint64),
         ("relay_drops", c_uint64),
+        ("port_mapping", ctypes.c_int),
+        ("remote_port_mapping", ctypes.c_int32),
     ]
 
 

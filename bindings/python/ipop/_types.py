@@ -64,6 +64,14 @@ class PathType(enum.IntEnum):
     MEMBER = 5  # GroupVPN: through another member, LinkStats.relay_id
 
 
+class PortMapping(enum.IntEnum):
+    """ipop_port_mapping_t: the protocol of a port mapping on a path."""
+    NONE = 0
+    UPNP = 1
+    NATPMP = 2
+    PCP = 3
+
+
 class EventType(enum.IntEnum):
     LINK_STATE = 1
     PEER_REFUSED = 2
@@ -155,6 +163,8 @@ class LinkStats:
     relay_id: str = ""  # GroupVPN: the member packets go through while the direct link is down
     relayed_packets: int = 0  # packets from this peer that this node relayed to another member
     relay_drops: int = 0  # packets from this peer that this node could not relay
+    port_mapping: PortMapping = PortMapping.NONE  # the local end is a mapping of this node's router
+    remote_port_mapping: bool = False  # the remote end is a mapping of the peer's router
 
 
 @dataclasses.dataclass(frozen=True)

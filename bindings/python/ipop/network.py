@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 from . import _lib
 from ._lib import EventStruct, FriendStruct, LinkStatsStruct, NetworkStatsStruct, SignalStatusStruct, arg, check, lib, text
-from ._types import (Event, EventType, Friend, IpopError, LinkState, LinkStats, LogLevel, NetworkStats, PathType,
+from ._types import (Event, EventType, Friend, IpopError, LinkState, LinkStats, LogLevel, NetworkStats, PathType, PortMapping,
                      Reason, SignalState, SignalStatus, _enum)
 
 logger = logging.getLogger("ipop")
@@ -29,7 +29,7 @@ DatagramCallback = Callable[[bytes, "tuple[str, int]"], None]
 # keyword arguments, spelled with "_" for "." and "-".
 # tests/test_network.py checks this against the keys ipop.h documents.
 OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "tap.tagged", "ice.stun", "ice.turn",
-               "ice.local-address", "ice.relay-only", "ice.tcp", "identity.file", "loop", "signal.scope", "link.timeout", "link.max",
+               "ice.local-address", "ice.relay-only", "ice.tcp", "ice.port-mapping", "identity.file", "loop", "signal.scope", "link.timeout", "link.max",
                "link.rekey-interval",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
                "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file",
@@ -528,7 +528,8 @@ class Link:
                          local_path=_enum(PathType, st.local_path), remote_path=_enum(PathType, st.remote_path),
                          peer_id=text(st.peer_id), address=text(st.address), name=text(st.name),
                          relay_id=text(st.relay_id), relayed_packets=st.relayed_packets,
-                         relay_drops=st.relay_drops)
+                         relay_drops=st.relay_drops, port_mapping=_enum(PortMapping, st.port_mapping),
+                         remote_port_mapping=bool(st.remote_port_mapping))
 
     def close(self) -> None:
         """Closes the link and says goodbye; IpopError EALREADY when closed."""

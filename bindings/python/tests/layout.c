@@ -54,6 +54,8 @@ int main(void)
     FIELD(ipop_link_stats_t, relay_id);
     FIELD(ipop_link_stats_t, relayed_packets);
     FIELD(ipop_link_stats_t, relay_drops);
+    FIELD(ipop_link_stats_t, port_mapping);
+    FIELD(ipop_link_stats_t, remote_port_mapping);
 
     SIZE(ipop_network_stats_t);
     FIELD(ipop_network_stats_t, size);
@@ -129,6 +131,10 @@ int main(void)
     CONST(IPOP_PATH_PRFLX);
     CONST(IPOP_PATH_RELAY);
     CONST(IPOP_PATH_MEMBER);
+    CONST(IPOP_PORT_MAPPING_NONE);
+    CONST(IPOP_PORT_MAPPING_UPNP);
+    CONST(IPOP_PORT_MAPPING_NATPMP);
+    CONST(IPOP_PORT_MAPPING_PCP);
 
     CONST(IPOP_EVENT_LINK_STATE);
     CONST(IPOP_EVENT_PEER_REFUSED);

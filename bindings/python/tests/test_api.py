@@ -66,6 +66,7 @@ VALUES = {
     "mode": "none", "device": "ipoptest0", "device_offload": False, "address": ["10.1.0.1/24", "fd01::1/64"],
     "mtu": 1300, "ice_stun": "127.0.0.1:3478", "ice_turn": "turn:u:p@127.0.0.1:3478?transport=udp",
     "ice_local_address": "127.0.0.1", "ice_relay_only": False, "ice_tcp": False,
+    "ice_port_mapping": "natpmp,pcp",
     "identity_file": "/nonexistent/ipop-test.key", "loop": "external", "signal_scope": "lobby-1", "link_timeout": 10, "link_max": 64, "link_rekey_interval": 300, "dtls_record": "gnutls", "tap_tagged": True,
     "overlay": "none", "xmpp_jid": "a@example.org", "xmpp_password": "pw",
     "xmpp_password_file": None, "xmpp_server": "127.0.0.1", "xmpp_port": 5222,
