@@ -16,7 +16,8 @@
 #          the foreground via `daemon`, waited for until they listen;
 #          a, b: ipopd --config.  So the setup time includes the XMPP server's
 #          start, both logins over TLS, the MUC join, the group-secret
-#          exchange, ICE (with STUN under --nat) and DTLS.
+#          exchange (a secret from ipopd --gen-secret: no Argon2id), ICE
+#          (with STUN under --nat) and DTLS.
 #   stop   nothing beyond the harness's kill by PID.
 #
 # Signalling is GroupVPN (overlay = group) over the prosody on pb-s; the
@@ -61,7 +62,7 @@ sys_ipopd() {
       bash "$src/tests/servers/prosody.sh" stop "$D/xmpp"
       wait_for 10 eval "! listening s t $PB_IPOPD_XMPP_PORT" || { echo "the prep prosody did not stop"; return 1; }
       [[ -s $D/xmpp/fingerprint ]] || { echo "prosody.sh wrote no fingerprint"; return 1; }
-      head -c 24 /dev/urandom | base64 >"$D/secret"
+      "$PB_IPOPD" --gen-secret >"$D/secret" || { echo "ipopd --gen-secret failed"; return 1; }
       for n in a b; do
         "$PB_IPOPD" --node-id "$D/$n.key" >"$D/$n.id" || { echo "ipopd --node-id failed"; return 1; }
         cat >"$D/$n.conf" <<EOC

@@ -24,10 +24,11 @@
 # (10.0.0.1..N, prosody at 10.0.0.254), all started at once; the time is
 # until every member has logged "link to ... connected" for each of the
 # others (all N(N-1)/2 pairs linked, both ends), from the stamped logs.
-# "secret" (the default): a group secret, so each member derives its
-# Argon2id key (64 MiB, t=3) at start; "authority": each member holds a
-# certificate of a group authority (ipop-authority next to ipopd): no
-# secret, no Argon2id.
+# "secret" (the default): a typed group secret, so each member derives its
+# Argon2id key (64 MiB, t=3) at start; "generated": a secret from
+# `ipopd --gen-secret`, keyed at once (no Argon2id); "authority": each
+# member holds a certificate of a group authority (ipop-authority next to
+# ipopd): no secret, no Argon2id.
 # shellcheck source=../tests/netns/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/netns/lib.sh"
 
@@ -265,7 +266,7 @@ group_run() {
 group_main() {
     local i id users=() authority="" times=() sorted tool=""
     ((MEMBERS >= 3 && MEMBERS <= 60)) || { echo "MEMBERS: 2, or 3-60"; exit 2; }
-    case $KIND in secret | authority) ;; *) echo "secret or authority, not $KIND"; exit 2 ;; esac
+    case $KIND in secret | generated | authority) ;; *) echo "secret, generated or authority, not $KIND"; exit 2 ;; esac
     SERVER=10.0.0.254
     setup_traps
     CLEANUP_HOOKS+=(stop_prosody)
@@ -281,7 +282,11 @@ group_main() {
         cat "$WORK/prosody-start.out" >&2
         fail "prosody did not start"
     }
-    head -c 24 /dev/urandom | base64 >"$WORK/secret" # strong: no warning
+    if [ "$KIND" = generated ]; then
+        "$IPOPD" --gen-secret >"$WORK/secret" || fail "ipopd --gen-secret"
+    else
+        head -c 24 /dev/urandom | base64 >"$WORK/secret" # strong (no warning), but typed: Argon2id
+    fi
     if [ "$KIND" = authority ]; then
         tool=$(dirname "$IPOPD")/ipop-authority
         [ -x "$tool" ] || fail "no ipop-authority next to $IPOPD"

@@ -3,28 +3,22 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "ipopd.h"
 
-/* 32 random bytes from the kernel, base64url without padding (43
- * characters, 256 bits): nothing to guess, and safe in a config file. */
+/* ipop_generate_secret(): 32 random bytes from the kernel with a check,
+ * 56 characters, safe in a config file; nothing to guess, so members key
+ * the group at once (no Argon2id). */
 int print_new_secret(void)
 {
-    unsigned char rnd[32];
-    char *text;
+    char text[IPOP_GENERATED_SECRET_LEN + 1];
+    int r = ipop_generate_secret(text, sizeof(text));
 
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        fprintf(stderr, "ipopd: no random bytes: %s\n", strerror(errno));
+    if (r < 0) {
+        fprintf(stderr, "ipopd: cannot make a secret: %s\n", ipop_strerror(r));
         return 1;
     }
-    text = g_base64_encode(rnd, sizeof(rnd));
-    memset(rnd, 0, sizeof(rnd));
-    g_strdelimit(text, "+", '-');
-    g_strdelimit(text, "/", '_');
-    text[strcspn(text, "=")] = '\0';
     printf("%s\n", text);
-    memset(text, 0, strlen(text));
-    g_free(text);
+    memset(text, 0, sizeof(text));
     return 0;
 }

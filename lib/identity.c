@@ -15,6 +15,7 @@
 
 #include "identity.h"
 #include "log.h"
+#include "proof.h" /* generated secrets */
 
 #define FILE_MAX (64 * 1024) /* a key and a certificate in PEM take about 1 KiB */
 
@@ -440,4 +441,22 @@ out:
     gnutls_free(der.data);
     gnutls_pubkey_deinit(pub);
     return ret;
+}
+
+/* ---- generated group secrets ---- */
+
+IPOP_EXPORT int ipop_generate_secret(char *buf, size_t size)
+{
+    uint8_t raw[IPOP__PROOF_GEN_RAW];
+
+    G_STATIC_ASSERT(IPOP_GENERATED_SECRET_LEN == IPOP__PROOF_GEN_LEN);
+    if (!buf)
+        return -EINVAL;
+    if (size < IPOP_GENERATED_SECRET_LEN + 1)
+        return -ENOSPC;
+    if (gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof(raw)) < 0)
+        return -EIO;
+    ipop__proof_secret_format(raw, buf);
+    gnutls_memset(raw, 0, sizeof(raw));
+    return IPOP_GENERATED_SECRET_LEN;
 }

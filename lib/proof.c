@@ -10,6 +10,8 @@
 
 #include <gnutls/crypto.h>
 
+#include "msgauth.h" /* base64url */
+
 
 #define CHAL_PREFIX "ipop2 gchal "
 #define PROOF_PREFIX "ipop2 gproof "
@@ -34,6 +36,60 @@ int ipop__proof_key(const char *secret, size_t secret_len, const char *room, uin
     if (r == ARGON2_MEMORY_ALLOCATION_ERROR)
         return -ENOMEM;
     return r == ARGON2_OK ? 0 : -EINVAL;
+}
+
+static void secret_check(const uint8_t raw[IPOP__PROOF_GEN_RAW], uint8_t check[4])
+{
+    static const char label[] = "ipop-secret-check-v1";
+    uint8_t in[sizeof(label) - 1 + IPOP__PROOF_GEN_RAW], h[32];
+
+    memcpy(in, label, sizeof(label) - 1);
+    memcpy(in + sizeof(label) - 1, raw, IPOP__PROOF_GEN_RAW);
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, in, sizeof(in), h);
+    memcpy(check, h, 4);
+}
+
+void ipop__proof_secret_format(const uint8_t raw[IPOP__PROOF_GEN_RAW], char out[IPOP__PROOF_GEN_LEN + 1])
+{
+    const size_t p = sizeof(IPOP__PROOF_GEN_PREFIX) - 1;
+    uint8_t check[4];
+
+    memcpy(out, IPOP__PROOF_GEN_PREFIX, p);
+    ipop__b64url_encode(raw, IPOP__PROOF_GEN_RAW, out + p, 44);
+    out[p + 43] = '.';
+    secret_check(raw, check);
+    ipop__b64url_encode(check, sizeof(check), out + p + 44, 7);
+}
+
+bool ipop__proof_secret_parse(const char *secret, uint8_t raw[IPOP__PROOF_GEN_RAW])
+{
+    const size_t p = sizeof(IPOP__PROOF_GEN_PREFIX) - 1;
+    uint8_t check[4], want[4];
+
+    if (strlen(secret) != IPOP__PROOF_GEN_LEN || strncmp(secret, IPOP__PROOF_GEN_PREFIX, p) || secret[p + 43] != '.' ||
+        ipop__b64url_decode(secret + p, 43, raw, IPOP__PROOF_GEN_RAW) != IPOP__PROOF_GEN_RAW ||
+        ipop__b64url_decode(secret + p + 44, 6, check, sizeof(check)) != (int)sizeof(check))
+        return false;
+    secret_check(raw, want);
+    return gnutls_memcmp(check, want, sizeof(check)) == 0;
+}
+
+void ipop__proof_key_generated(const uint8_t raw[IPOP__PROOF_GEN_RAW], const char *room,
+                               uint8_t key[IPOP__PROOF_KEY_LEN])
+{
+    static const char label[] = "ipop-group-key-generated-v2:";
+    size_t l = sizeof(label) - 1, r = strlen(room);
+    uint8_t *in = malloc(l + r + 1 + IPOP__PROOF_GEN_RAW);
+
+    if (!in)
+        abort(); /* a few hundred bytes */
+    memcpy(in, label, l);
+    memcpy(in + l, room, r);
+    in[l + r] = 0;
+    memcpy(in + l + r + 1, raw, IPOP__PROOF_GEN_RAW);
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, in, l + r + 1 + IPOP__PROOF_GEN_RAW, key);
+    gnutls_memset(in, 0, l + r + 1 + IPOP__PROOF_GEN_RAW);
+    free(in);
 }
 
 void ipop__proof_key_public(const char *public, const char *room, uint8_t key[IPOP__PROOF_KEY_LEN])

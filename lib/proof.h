@@ -45,6 +45,29 @@ typedef struct ipop__proof_msg {
  * thread.  Returns 0, or -ENOMEM / -EINVAL. */
 int ipop__proof_key(const char *secret, size_t secret_len, const char *room, uint8_t key[IPOP__PROOF_KEY_LEN]);
 
+/* Generated secrets (ipop_generate_secret(), ipopd --gen-secret):
+ * "ipop1." base64url(32 random bytes) "." base64url(check), check being
+ * the first 4 bytes of SHA-256("ipop-secret-check-v1" || the 32 bytes).
+ * 56 characters.  The check makes the form one that no typed password
+ * takes by chance: only such a secret gets the fast key below. */
+#define IPOP__PROOF_GEN_PREFIX "ipop1."
+#define IPOP__PROOF_GEN_RAW 32
+#define IPOP__PROOF_GEN_LEN (6 + 43 + 1 + 6)
+
+/* Writes the generated secret of raw into out (IPOP__PROOF_GEN_LEN + 1
+ * bytes, NUL-terminated). */
+void ipop__proof_secret_format(const uint8_t raw[IPOP__PROOF_GEN_RAW], char out[IPOP__PROOF_GEN_LEN + 1]);
+
+/* Whether secret is a generated one whose check holds; its 32 bytes into
+ * raw when so. */
+bool ipop__proof_secret_parse(const char *secret, uint8_t raw[IPOP__PROOF_GEN_RAW]);
+
+/* The group key of a generated secret: SHA-256("ipop-group-key-
+ * generated-v2:" room 0x00 raw).  256 random bits leave nothing to guess,
+ * so a slow derivation would only delay every start. */
+void ipop__proof_key_generated(const uint8_t raw[IPOP__PROOF_GEN_RAW], const char *room,
+                               uint8_t key[IPOP__PROOF_KEY_LEN]);
+
 /* The group key when the "secret" is public (a group authority's key,
  * certauth.c, when no group.secret is given): SHA-256("ipop-group-key-
  * public-v2:" room 0x00 public).  The proofs under it prove nothing and

@@ -99,13 +99,21 @@ static int refused(node *n)
     return r;
 }
 
+/* a and b share a generated secret (ipop_generate_secret(): keyed at once,
+ * without Argon2id); c has the same text with one character changed,
+ * which is no generated secret (its check fails), so it is stretched with
+ * Argon2id into another key and c is refused. */
 static void test_group(void)
 {
     node a, b, c, d;
     gint64 t0;
+    char secret[IPOP_GENERATED_SECRET_LEN + 1], near[IPOP_GENERATED_SECRET_LEN + 1];
 
-    member(&a, "a", "pa", "10.40.0.1", "sesame");
-    member(&b, "b", "pb", "10.40.0.2", "sesame");
+    g_assert_cmpint(ipop_generate_secret(secret, sizeof(secret)), ==, IPOP_GENERATED_SECRET_LEN);
+    memcpy(near, secret, sizeof(near));
+    near[10] = near[10] == 'x' ? 'y' : 'x';
+    member(&a, "a", "pa", "10.40.0.1", secret);
+    member(&b, "b", "pb", "10.40.0.2", secret);
     a.peer = &b; /* blast() reads addresses through peer only in name */
     b.peer = &a;
     t0 = g_get_monotonic_time();
@@ -118,7 +126,7 @@ static void test_group(void)
     blast(&b, &a, AF_INET, 500);
 
     /* c is in the room but does not know the secret */
-    member(&c, "c", "pc", "10.40.0.3", "guess");
+    member(&c, "c", "pc", "10.40.0.3", near);
     g_assert_cmpint(ipop_network_start(c.net), ==, 0);
     for (int i = 0; i < 1200 && (refused(&a) == 0 || refused(&b) == 0 || refused(&c) == 0); i++)
         g_usleep(50000);
@@ -148,7 +156,7 @@ static void test_group(void)
     g_assert_cmpint(link_state(&a, &b), ==, IPOP_LINK_CONNECTED);
     test_prosody_restart(&srv);
     /* A member that joins after the restart links with the others. */
-    member(&d, "d", "pd", "10.40.0.4", "sesame");
+    member(&d, "d", "pd", "10.40.0.4", secret);
     g_assert_cmpint(ipop_network_start(d.net), ==, 0);
     g_assert_true(wait_link(&d, &a, IPOP_LINK_CONNECTED, 90));
     g_assert_true(wait_link(&d, &b, IPOP_LINK_CONNECTED, 90));

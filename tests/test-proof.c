@@ -88,6 +88,47 @@ static void test_key_public(void)
     g_assert_cmpint(memcmp(key, other, sizeof(key)), !=, 0);
 }
 
+/* Generated secrets: the form round-trips, the check refuses a changed
+ * character, nothing typed parses, and the key is SHA-256 over the room
+ * and the 32 bytes (no Argon2id). */
+static void test_generated(void)
+{
+    static const char label[] = "ipop-group-key-generated-v2:" ROOM;
+    uint8_t raw[IPOP__PROOF_GEN_RAW], back[IPOP__PROOF_GEN_RAW], key[IPOP__PROOF_KEY_LEN], want[IPOP__PROOF_KEY_LEN];
+    uint8_t in[sizeof(label) + IPOP__PROOF_GEN_RAW], other[IPOP__PROOF_KEY_LEN];
+    char text[IPOP__PROOF_GEN_LEN + 1], bad[IPOP__PROOF_GEN_LEN + 1];
+
+    for (size_t i = 0; i < sizeof(raw); i++)
+        raw[i] = (uint8_t)(i * 37 + 5);
+    ipop__proof_secret_format(raw, text);
+    g_assert_cmpuint(strlen(text), ==, IPOP__PROOF_GEN_LEN);
+    g_assert_true(g_str_has_prefix(text, "ipop1."));
+    g_assert_true(ipop__proof_secret_parse(text, back));
+    g_assert_cmpmem(raw, sizeof(raw), back, sizeof(back));
+    /* every single changed character is caught (the 43rd of the bytes
+     * carries 2 bits that must be zero, the others break the check) */
+    for (size_t i = 0; i < IPOP__PROOF_GEN_LEN; i++) {
+        memcpy(bad, text, sizeof(bad));
+        bad[i] = bad[i] == 'A' ? 'B' : 'A';
+        g_assert_false(ipop__proof_secret_parse(bad, back));
+    }
+    g_assert_false(ipop__proof_secret_parse("", back));
+    g_assert_false(ipop__proof_secret_parse("q3Vb0_Zk9XwLr-2mTQn7cJ5yH8sPdAfGi4uE1oKtWxM", back));
+    g_assert_false(ipop__proof_secret_parse("ipop1.ThisIsMyVeryLongPasswordThatIsEasyToGuess1.aaaaaa", back));
+    memcpy(bad, text, sizeof(bad));
+    bad[IPOP__PROOF_GEN_LEN - 1] = '\0';
+    g_assert_false(ipop__proof_secret_parse(bad, back));
+    g_assert_cmpuint(ipop__proof_secret_bits(text), >=, IPOP__PROOF_STRONG_BITS);
+
+    ipop__proof_key_generated(raw, ROOM, key);
+    memcpy(in, label, sizeof(label)); /* and its NUL */
+    memcpy(in + sizeof(label), raw, sizeof(raw));
+    gnutls_hash_fast(GNUTLS_DIG_SHA256, in, sizeof(in), want);
+    g_assert_cmpmem(key, sizeof(key), want, sizeof(want));
+    ipop__proof_key_generated(raw, "other@rooms.ipop.test", other);
+    g_assert_cmpint(memcmp(key, other, sizeof(key)), !=, 0);
+}
+
 static void test_mac(void)
 {
     uint8_t key[IPOP__PROOF_KEY_LEN] = { 1 }, na[16] = { 2 }, nb[16] = { 3 }, m1[32], m2[32];
@@ -194,6 +235,7 @@ int main(int argc, char **argv)
     g_test_add_func("/proof/codec", test_codec);
     g_test_add_func("/proof/key", test_key);
     g_test_add_func("/proof/key-public", test_key_public);
+    g_test_add_func("/proof/generated", test_generated);
     g_test_add_func("/proof/mac", test_mac);
     g_test_add_func("/proof/secret-bits", test_secret_bits);
     g_test_add_func("/proof/guess-rate", test_guess_rate);

@@ -376,7 +376,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    colons allowed): accept that certificate even though it does not verify
  *  - "group.room": the multi-user room, e.g. "vpn@rooms.example.org"
  *  - "group.secret" or "group.secret-file": the secret every member knows;
- *    the XMPP server never sees it.  Needed unless "group.authority" is set
+ *    the XMPP server never sees it.  Needed unless "group.authority" is set.
+ *    A secret made by ipop_generate_secret() is used as it is (256 random
+ *    bits); any other is stretched with Argon2id (64 MiB, about half a
+ *    second, on a thread of its own, before the first membership proof),
+ *    so that each guess of a weak one costs an attacker as much
  *  - "group.authority": the public key of the group's authority,
  *    "ed25519:" and 43 characters (what `ipop-authority init` prints).
  *    Members then link only with members holding a valid certificate of
@@ -690,6 +694,19 @@ IPOP_EXPORT const char *ipop_signal_state_str(ipop_signal_state_t state);
 
 /** Returns a text for a path type (never NULL): "host", "srflx", "relay". */
 IPOP_EXPORT const char *ipop_path_type_str(ipop_path_type_t type);
+
+/** The length of a secret made by ipop_generate_secret(), without its NUL. */
+#define IPOP_GENERATED_SECRET_LEN 56
+
+/** Writes a new GroupVPN secret into buf (at least
+ * IPOP_GENERATED_SECRET_LEN + 1 bytes): "ipop1.", 32 random bytes in
+ * base64url, "." and a 4-byte check, NUL-terminated, safe in a config
+ * file.  Such a secret has nothing to guess, so members key the group
+ * with it at once, without the slow derivation a typed one gets (see
+ * "group.secret").  Returns IPOP_GENERATED_SECRET_LEN, -EINVAL for a NULL
+ * buf, -ENOSPC when size is too small, -EIO when no random bytes could be
+ * had. */
+IPOP_EXPORT int ipop_generate_secret(char *buf, size_t size);
 
 /** Returns the run-time library version, "MAJOR.MINOR.MICRO". */
 IPOP_EXPORT const char *ipop_version(void);

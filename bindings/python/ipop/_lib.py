@@ -152,6 +152,7 @@ _PROTOTYPES = {
     "ipop_link_state_str": (c_char_p, [c_enum]),
     "ipop_path_type_str": (c_char_p, [c_enum]),
     "ipop_version": (c_char_p, []),
+    "ipop_generate_secret": (c_int, [c_char_p, c_size_t]),
 }
 
 # Symbols of newer releases: declared when the loaded library has them.

@@ -636,6 +636,18 @@ def log_to_logging(level: LogLevel = LogLevel.INFO) -> None:
     set_log_handler(_to_logging, level)
 
 
+GENERATED_SECRET_LEN = 56  # IPOP_GENERATED_SECRET_LEN
+
+
+def generate_secret() -> str:
+    """A new GroupVPN secret (ipop_generate_secret()): "ipop1.", 32 random
+    bytes in base64url, "." and a check; members key the group with it at
+    once, without the slow derivation a typed secret gets."""
+    buf = ctypes.create_string_buffer(GENERATED_SECRET_LEN + 1)
+    check(lib().ipop_generate_secret(buf, len(buf)), "ipop_generate_secret")
+    return buf.value.decode()
+
+
 def version() -> str:
     """The run-time library version, "MAJOR.MINOR.PATCH"."""
     return text(lib().ipop_version())

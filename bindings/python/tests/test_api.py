@@ -125,6 +125,15 @@ class TestCoverage(unittest.TestCase):
 
 
 class TestPackage(unittest.TestCase):
+    def test_generate_secret(self):
+        a, b = ipop.generate_secret(), ipop.generate_secret()
+        self.assertEqual(len(a), ipop.GENERATED_SECRET_LEN)
+        self.assertTrue(a.startswith("ipop1."))
+        self.assertNotEqual(a, b)
+        net = ipop.Network("gen")
+        net.set_option("group.secret", a)
+        net.close()
+
     def test_version(self):
         """The package's version (pyproject.toml reads it) is the library's."""
         expected = os.environ.get("IPOP_EXPECT_VERSION")
