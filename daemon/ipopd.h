@@ -214,11 +214,16 @@ int notify_systemd(const char *state);
 /* stderr is the journal's stream (sd-daemon(3)): lines carry "<N>". */
 bool stderr_is_journal(void);
 
+/* status.c: what ipopctl status and peers print */
+/* What `ipopctl status --json` prints, on one line (also the HTTP page's). */
+void control_status_json(GString *s);
+void status_text(GString *s);
+void peers_json(GString *s);
+void peers_text(GString *s);
+
 /* control.c */
 int control_open(const char *path);
 void control_close(void);
-/* What `ipopctl status --json` prints, on one line. */
-void control_status_json(GString *s);
 /* Appends the fds to poll: the socket, then each client. */
 void control_pollfds(GArray *fds);
 /* p: the entries control_pollfds() appended, after poll(). */

@@ -19,6 +19,7 @@
 #include "message.h"
 #include "xmpp-iq.h"
 #include "xmpp-room.h"
+#include "xmpp-why.h"
 #include "xmpp.h"
 
 #define RUN_SLICE_MS 10       /* how long one select() in libstrophe may wait */
@@ -73,12 +74,7 @@ struct ipop__xmpp {
     gint64 state_since, reminded;
     unsigned failures;
     guint slow_backoff_ms;
-    /* what this attempt learned before it failed */
-    bool auth_failed, tls_refused;
-    int connect_error;         /* errno of a failed TCP connect, which libstrophe only logs */
-    char auth_condition[64];
-    char tls_why[128];
-    char tls_seen[65];         /* the fingerprint of the certificate refused */
+    struct ipop__xmpp_attempt attempt; /* what this attempt learned before it failed */
     gint64 answers_since;      /* iq answers sent since then (answer_iq) */
     unsigned answers;
 
@@ -98,62 +94,22 @@ static void emit(ipop__xmpp *x, ipop__xmpp_event_type type, const char *from, co
     x->cb(x->ud, &ev);
 }
 
-bool ipop__xmpp_sasl_condition(const char *xml, char *out, size_t size)
-{
-    const char *p;
-    size_t n;
-
-    if (!xml || !g_str_has_prefix(xml, "<failure") || !strstr(xml, "urn:ietf:params:xml:ns:xmpp-sasl") || !size)
-        return false;
-    out[0] = '\0';
-    /* the first child element other than <text/> names the condition */
-    for (p = strchr(xml + 1, '<'); p; p = strchr(p + 1, '<')) {
-        const char *name = p + 1;
-        for (n = 0; g_ascii_isalnum(name[n]) || name[n] == '-' || name[n] == '_'; n++)
-            ;
-        if (n == 0 || (n == 4 && !strncmp(name, "text", 4)))
-            continue;
-        if (n == 7 && !strncmp(name, "failure", 7))
-            break;
-        g_strlcpy(out, name, MIN(n + 1, size));
-        break;
-    }
-    return true;
-}
-
-/* libstrophe tells a refused password and a refused connection only in its log: a SASL <failure/>
- * as it arrives (debug), then "Cannot authenticate" when no mechanism is
- * left.  Both are noted for the end of the attempt (on_conn). */
+/* libstrophe tells a refused password and a refused connection only in its
+ * log: noted for the end of the attempt (on_conn), see xmpp-why.c. */
 static void on_log(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
 {
     ipop__xmpp *x = ud;
 
-    if (!strcmp(area, "xmpp") && g_str_has_prefix(msg, "RECV: <failure") &&
-        ipop__xmpp_sasl_condition(msg + 6, x->auth_condition, sizeof(x->auth_condition)))
-        x->auth_failed = true;
-    else if (!strcmp(area, "auth") && strstr(msg, "Cannot authenticate"))
-        x->auth_failed = true;
-    else if (!strcmp(area, "xmpp") && g_str_has_prefix(msg, "connection failed, error "))
-        x->connect_error = atoi(msg + strlen("connection failed, error "));
+    ipop__xmpp_why_note(&x->attempt, area, msg);
     if (level >= XMPP_LEVEL_WARN)
         ipop__dbg(NULL, "xmpp %s: %.200s", area, msg);
-}
-
-static void normalize_fp(const char *in, char out[65])
-{
-    size_t o = 0;
-
-    for (; in && *in && o < 64; in++)
-        if (g_ascii_isxdigit(*in))
-            out[o++] = g_ascii_tolower(*in);
-    out[o] = '\0';
 }
 
 static bool cert_matches(ipop__xmpp *x, const xmpp_tlscert_t *cert)
 {
     char fp[65];
 
-    normalize_fp(xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256), fp);
+    ipop__xmpp_fingerprint_norm(xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256), fp);
     return x->fingerprint && strcmp(fp, x->fingerprint) == 0;
 }
 
@@ -170,9 +126,10 @@ static int on_certfail(const xmpp_tlscert_t *cert, const char *const why)
     ok = x && cert_matches(x, cert);
     if (!ok && x) {
         /* told once per change of state by the overlay, not per attempt */
-        x->tls_refused = true;
-        g_strlcpy(x->tls_why, why ? why : "it does not verify", sizeof(x->tls_why));
-        normalize_fp(xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256), x->tls_seen);
+        x->attempt.tls_refused = true;
+        g_strlcpy(x->attempt.tls_why, why ? why : "it does not verify", sizeof(x->attempt.tls_why));
+        ipop__xmpp_fingerprint_norm(xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256),
+                                    x->attempt.tls_seen);
     }
     return ok ? 1 : 0;
 }
@@ -564,47 +521,18 @@ static void stream_condition(xmpp_stream_error_t *serr, char *out, size_t size)
 }
 
 /* Why an attempt or a session ended, as a state, from what libstrophe and
- * our own handlers saw.  The server's words are quoted as the server's. */
+ * our own handlers saw (xmpp-why.c). */
 static void ended(ipop__xmpp *x, bool was_online, int error, xmpp_stream_error_t *serr)
 {
     char cond[64], text[512];
     const char *host = x->server ? x->server : strchr(x->jid, '@') ? strchr(x->jid, '@') + 1 : x->jid;
+    ipop__xmpp_end end;
 
     stream_condition(serr, cond, sizeof(cond));
-    if (!error && x->connect_error > 0)
-        error = x->connect_error;
-    if (x->tls_refused) {
-        snprintf(text, sizeof(text), "the server's certificate was refused (%s); its SHA-256 fingerprint is %s: "
-                 "if that is your server's, set xmpp.server-fingerprint to it", x->tls_why,
-                 x->tls_seen[0] ? x->tls_seen : "unknown");
-        plan_retry(x, true);
-        set_state(x, IPOP_SIGNAL_TLS_REFUSED, IPOP_REASON_TLS_REFUSED, text, NULL, x->tls_seen);
-    } else if (x->auth_failed) {
-        snprintf(text, sizeof(text), "authentication failed (%s)",
-                 x->auth_condition[0] ? x->auth_condition : "no mechanism the server offers worked");
-        plan_retry(x, true);
-        set_state(x, IPOP_SIGNAL_AUTH_FAILED, IPOP_REASON_AUTH_FAILED, text, x->auth_condition, NULL);
-    } else if (serr) {
-        snprintf(text, sizeof(text), "the server closed the session%s%s%s%s%s%s", cond[0] ? " (" : "", cond,
-                 cond[0] ? ")" : "", serr->text ? ": \"" : "", serr->text ? serr->text : "",
-                 serr->text ? "\"" : "");
-        plan_retry(x, false);
-        set_state(x, IPOP_SIGNAL_SERVER_CLOSED, IPOP_REASON_SERVER_CLOSED, text, cond, NULL);
-    } else if (x->kicked) {
-        plan_retry(x, false);
-        set_state(x, IPOP_SIGNAL_UNREACHABLE, IPOP_REASON_SERVER_SILENT,
-                  "the server did not answer a ping: connecting again", NULL, NULL);
-    } else if (error) {
-        snprintf(text, sizeof(text), "%s %s: %s", was_online ? "connection to" : "cannot connect to", host,
-                 g_strerror(error));
-        plan_retry(x, false);
-        set_state(x, IPOP_SIGNAL_UNREACHABLE, IPOP_REASON_UNREACHABLE, text, NULL, NULL);
-    } else {
-        snprintf(text, sizeof(text), "the server %s closed the connection%s", host,
-                 was_online ? "" : " before the session was up");
-        plan_retry(x, false);
-        set_state(x, IPOP_SIGNAL_SERVER_CLOSED, IPOP_REASON_SERVER_CLOSED, text, NULL, NULL);
-    }
+    ipop__xmpp_why_ended(&x->attempt, was_online, error, serr ? cond : NULL, serr ? serr->text : NULL, x->kicked,
+                         host, text, sizeof(text), &end);
+    plan_retry(x, end.slow);
+    set_state(x, end.state, end.reason, text, end.condition, end.fingerprint);
 }
 
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_stream_error_t *serr, void *ud)
@@ -619,11 +547,11 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error, xmpp_
             bool ok = cert && cert_matches(x, cert);
             if (!ok) {
                 /* a certificate that verifies, but not the pinned one */
-                x->tls_refused = true;
-                g_strlcpy(x->tls_why, "it is not the one pinned with xmpp.server-fingerprint",
-                          sizeof(x->tls_why));
-                normalize_fp(cert ? xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256) : NULL,
-                             x->tls_seen);
+                x->attempt.tls_refused = true;
+                g_strlcpy(x->attempt.tls_why, "it is not the one pinned with xmpp.server-fingerprint",
+                          sizeof(x->attempt.tls_why));
+                ipop__xmpp_fingerprint_norm(
+                    cert ? xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256) : NULL, x->attempt.tls_seen);
             }
             if (cert)
                 xmpp_tlscert_free(cert);
@@ -694,9 +622,7 @@ static void try_connect(ipop__xmpp *x)
 
     if (x->state == IPOP_SIGNAL_NONE)
         set_state(x, IPOP_SIGNAL_CONNECTING, IPOP_REASON_NONE, "connecting", NULL, NULL);
-    x->auth_failed = x->tls_refused = false;
-    x->connect_error = 0;
-    x->auth_condition[0] = x->tls_why[0] = x->tls_seen[0] = '\0';
+    x->attempt = (struct ipop__xmpp_attempt){ 0 };
     xmpp_conn_set_flags(x->conn, flags);
     if (xmpp_connect_client(x->conn, x->server, (unsigned short)x->port, on_conn, x) == XMPP_EOK) {
         x->connecting = true;
@@ -811,7 +737,7 @@ int ipop__xmpp_start(ipop__xmpp **ret, const ipop__xmpp_config *cfg, ipop__xmpp_
         ipop__warn(NULL, "xmpp.require-tls=false: whoever is on the path to the XMPP server can strip STARTTLS "
                    "and read the password and the signalling without a word; set it to true");
     if (cfg->fingerprint) {
-        normalize_fp(cfg->fingerprint, fp);
+        ipop__xmpp_fingerprint_norm(cfg->fingerprint, fp);
         x->fingerprint = g_strdup(fp);
     }
     x->cb = cb;

@@ -88,11 +88,6 @@ void ipop__xmpp_check(ipop__xmpp *x);
  * in the presence.  Remembered: joined again after a reconnect.  When the
  * nickname is taken, joins again as node_id~RANDOM (up to 4 times in a
  * row), and reports IPOP__XMPP_ROOM_ERROR when that or anything else fails. */
-/* Pure: the condition of a SASL <failure/> (RFC 6120 6.5), from the text
- * of the element ("<failure xmlns=...><not-authorized/>...</failure>"),
- * into `out` (cut to fit).  false when the text is no SASL failure. */
-bool ipop__xmpp_sasl_condition(const char *xml, char *out, size_t size);
-
 void ipop__xmpp_join_room(ipop__xmpp *x, const char *room, const char *nick, const char *node_id);
 /* Thread-safe.  Queues a stanza of the caller's making (well-formed,
  * escaped), sent once as it is.  Returns 0, or -ENOTCONN while offline
