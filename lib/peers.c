@@ -106,9 +106,9 @@ static guint links_open(ipop_network_t *net)
     return n;
 }
 
-/* The link of a peer, made on first use unless link.max links are open:
- * then NULL, and the refusal is counted and reported (logged once a
- * minute). */
+/* The link of a peer, made on first use (or a closed one, to be opened
+ * again) unless link.max links are open: then NULL, and the refusal is
+ * counted and reported (logged once a minute). */
 static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
 {
     ipop_link_t *link;
@@ -116,8 +116,11 @@ static ipop_link_t *link_for(ipop_network_t *net, const char *peer_id)
 
     g_mutex_lock(&net->lock);
     link = g_hash_table_lookup(net->links, peer_id);
-    if (!link && links_open(net) >= net->link_max) {
+    /* A closed link that a message or a connect would open again counts
+     * as a new one: otherwise peers that said goodbye come back past the cap. */
+    if ((!link || g_atomic_int_get(&link->state) == IPOP_LINK_CLOSED) && links_open(net) >= net->link_max) {
         full = true;
+        link = NULL;
     } else if (!link) {
         link = ipop__link_new(net, peer_id, net->link_ops);
         g_hash_table_insert(net->links, link->peer_id, link);

@@ -399,6 +399,94 @@ static void test_flood_logging(void)
     node_clear(&b);
 }
 
+/* A signed message of `type` from peer `id` to `net` in scope "host:cap". */
+static char *peer_line(ipop_network_t *net, ipop__identity *id, ipop__msg_type type, const char *session, uint64_t seq)
+{
+    g_autofree ipop__msg *m = g_new0(ipop__msg, 1);
+    g_autofree char *body = g_malloc(IPOP__SIGNAL_MAX + 1);
+    uint8_t pk[IPOP__AUTH_PK_MAX];
+    size_t pk_len = sizeof(pk);
+
+    m->type = type;
+    g_strlcpy(m->node_id, ipop__identity_node_id(id), sizeof(m->node_id));
+    g_strlcpy(m->session, session, sizeof(m->session));
+    if (type == IPOP__MSG_OFFER) {
+        g_strlcpy(m->ufrag, "capufrag", sizeof(m->ufrag));
+        g_strlcpy(m->pwd, "cappasswordcappassword", sizeof(m->pwd));
+        memset(m->fingerprint, 0x5a, sizeof(m->fingerprint));
+        m->has_fingerprint = true;
+        m->seq = seq;
+    } else {
+        m->reason = IPOP_REASON_LOCAL_CLOSED;
+    }
+    g_assert_cmpint(ipop__msg_encode(m, body, IPOP__SIGNAL_MAX + 1), >, 0);
+    g_assert_cmpint(ipop__identity_public_key(id, pk, &pk_len), ==, 0);
+    return envelope(body, ipop__identity_node_id(id), ipop_network_get_node_id(net), "host:cap", id, pk, pk_len);
+}
+
+static bool wait_link_state(ipop_network_t *net, ipop__identity *id, int state)
+{
+    for (int i = 0; i < 300; i++) {
+        ipop_link_t *l = ipop_network_get_link(net, ipop__identity_node_id(id));
+        if (l && ipop_link_get_state(l) == state)
+            return true;
+        g_usleep(10000);
+    }
+    return false;
+}
+
+/* link.max holds against peers that come back: p opens a link, says
+ * goodbye, q takes the only place, and p's new offer must not open p's
+ * closed link again (it did: only a link never made was counted against
+ * the cap; found by fuzz-signal). */
+static void test_link_max_reopen(void)
+{
+    ipop_network_t *net = NULL;
+    ipop__identity *p = NULL, *q = NULL;
+    ipop_network_stats_t st = { .size = sizeof(st) };
+    g_autofree char *offer_p = NULL, *bye_p = NULL, *offer_q = NULL, *again_p = NULL;
+    uint64_t before;
+
+    g_assert_cmpint(ipop_network_new(&net, "cap"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "ice.local-address", "127.0.0.1"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "link.max", "1"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "signal.scope", "cap"), ==, 0);
+    g_assert_cmpint(ipop_network_start(net), ==, 0);
+    g_assert_cmpint(ipop__identity_load(&p, NULL), ==, 0);
+    g_assert_cmpint(ipop__identity_load(&q, NULL), ==, 0);
+    g_assert_cmpint(ipop_network_allow_peer(net, ipop__identity_node_id(p)), ==, 0);
+    g_assert_cmpint(ipop_network_allow_peer(net, ipop__identity_node_id(q)), ==, 0);
+    offer_p = peer_line(net, p, IPOP__MSG_OFFER, "0123456789abcdef", 1);
+    bye_p = peer_line(net, p, IPOP__MSG_BYE, "0123456789abcdef", 0);
+    offer_q = peer_line(net, q, IPOP__MSG_OFFER, "00000000000000aa", 1);
+    again_p = peer_line(net, p, IPOP__MSG_OFFER, "fedcba9876543210", 2);
+
+    g_assert_cmpint(ipop_network_signal_receive(net, ipop__identity_node_id(p), offer_p), ==, 0);
+    g_assert_true(wait_link_state(net, p, IPOP_LINK_CONNECTING));
+    g_assert_cmpint(ipop_network_signal_receive(net, ipop__identity_node_id(p), bye_p), ==, 0);
+    g_assert_true(wait_link_state(net, p, IPOP_LINK_CLOSED));
+    g_assert_cmpint(ipop_network_signal_receive(net, ipop__identity_node_id(q), offer_q), ==, 0);
+    g_assert_true(wait_link_state(net, q, IPOP_LINK_CONNECTING));
+    g_assert_cmpint(ipop_network_get_stats(net, &st), ==, 0);
+    before = st.signal_refused;
+
+    g_assert_cmpint(ipop_network_signal_receive(net, ipop__identity_node_id(p), again_p), ==, 0);
+    for (int i = 0; i < 300 && st.signal_refused == before; i++) {
+        g_usleep(10000);
+        g_assert_cmpint(ipop_network_get_stats(net, &st), ==, 0);
+    }
+    g_assert_cmpuint(st.signal_refused, ==, before + 1); /* refused by link.max */
+    g_assert_cmpint(ipop_link_get_state(ipop_network_get_link(net, ipop__identity_node_id(p))), ==,
+                    IPOP_LINK_CLOSED);
+    g_assert_cmpint(ipop_link_get_state(ipop_network_get_link(net, ipop__identity_node_id(q))), ==,
+                    IPOP_LINK_CONNECTING);
+    /* ipop_network_connect() is held to the same cap. */
+    g_assert_cmpint(ipop_network_connect(net, ipop__identity_node_id(p), NULL), ==, -ENOSPC);
+    net = ipop_network_free(net);
+    ipop__identity_free(p);
+    ipop__identity_free(q);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -408,5 +496,6 @@ int main(int argc, char **argv)
     g_test_add_func("/sign/other-scope", test_other_scope);
     g_test_add_func("/sign/flood-logging", test_flood_logging);
     g_test_add_func("/sign/pending-candidates", test_pending_candidates);
+    g_test_add_func("/sign/link-max-reopen", test_link_max_reopen);
     return g_test_run();
 }

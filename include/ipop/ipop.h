@@ -345,8 +345,9 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    (the host drives it with ipop_network_process())
  *  - "link.timeout": seconds for a link to come up before it fails (default 30)
  *  - "link.max": links (not closed) this network keeps at most, 1 to 65535
- *    (default 256); a link beyond it is refused (counted in signal_refused,
- *    reported as IPOP_EVENT_PEER_REFUSED with error -ENOSPC)
+ *    (default 256); a link beyond it, or a closed one that a message would
+ *    open again, is refused (counted in signal_refused, reported as
+ *    IPOP_EVENT_PEER_REFUSED with error -ENOSPC)
  *  - "link.rekey-interval": seconds from 1 to 600 (default 600) after which
  *    a link's record keys are renewed, without a packet lost; they are also
  *    renewed before a key seals 2^24 records.  A peer that does not complete
@@ -486,7 +487,8 @@ IPOP_EXPORT int ipop_network_allow_peer(ipop_network_t *net, const char *peer_id
  * existing one.  The link comes up asynchronously: watch
  * IPOP_EVENT_LINK_STATE.  A link that failed or closed is started again.
  * `ret` may be NULL.  Returns -ENOTCONN when the network is not started,
- * -ENOSPC when a new link would exceed the option "link.max". */
+ * -ENOSPC when a new link, or a closed one started again, would exceed the
+ * option "link.max". */
 IPOP_EXPORT int ipop_network_connect(ipop_network_t *net, const char *peer_id, ipop_link_t **ret);
 
 /** SocialVPN: accepts that friend `friend_jid` (a bare JID) now runs a
