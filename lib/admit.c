@@ -98,15 +98,27 @@ static bool is_peer4(const ipop__tap_peer *p, const uint8_t *a)
     return p->a4.family == AF_INET && !memcmp(p->a4.bytes, a, 4);
 }
 
-/* The peer's signalled IPv6 address, or its link-local one. */
-static bool is_peer6(const ipop__tap_peer *p, const uint8_t *smac, const uint8_t *a)
+/* The peer's signalled IPv6 address, or its link-local one: derived from
+ * the frame's source MAC, or with claims, any other that is not of
+ * modified EUI-64 form (then listed in claims). */
+static bool is_peer6(const ipop__tap_peer *p, const uint8_t *smac, const uint8_t *a, ipop__tap_ll *claims)
 {
     uint8_t ll[16];
 
     if (p->a6.family == AF_INET6 && !memcmp(p->a6.bytes, a, 16))
         return true;
     ipop__ll6_from_mac(smac, ll);
-    return !memcmp(ll, a, 16);
+    if (!memcmp(ll, a, 16))
+        return true;
+    if (!claims || a[0] != 0xfe || (a[1] & 0xc0) != 0x80 || (a[11] == 0xff && a[12] == 0xfe))
+        return false;
+    for (unsigned i = 0; i < claims->n; i++)
+        if (!memcmp(claims->addr[i], a, 16))
+            return true;
+    if (claims->n >= 2)
+        return false; /* not reached: a source and one target */
+    memcpy(claims->addr[claims->n++], a, 16);
+    return true;
 }
 
 static bool zero(const uint8_t *a, size_t n)
@@ -180,7 +192,7 @@ static ipop__tap_verdict check_nd_opts(const uint8_t *opts, size_t len, const ui
 /* ICMPv6 from the peer: neighbour solicitations and advertisements about
  * its own addresses only. */
 static ipop__tap_verdict check_icmp6(const uint8_t *m, size_t len, const uint8_t *smac, bool unspecified,
-                                     const ipop__tap_peer *p)
+                                     const ipop__tap_peer *p, ipop__tap_ll *claims)
 {
     if (len < 4)
         return IPOP__TAP_MALFORMED;
@@ -188,13 +200,13 @@ static ipop__tap_verdict check_icmp6(const uint8_t *m, size_t len, const uint8_t
     case ND_NS:
         if (len < 24)
             return IPOP__TAP_MALFORMED;
-        if (unspecified && !is_peer6(p, smac, m + 8))
+        if (unspecified && !is_peer6(p, smac, m + 8, claims))
             return IPOP__TAP_SPOOF; /* duplicate address detection of another's address */
         return check_nd_opts(m + 24, len - 24, smac, unspecified);
     case ND_NA:
         if (len < 24)
             return IPOP__TAP_MALFORMED;
-        if (unspecified || !is_peer6(p, smac, m + 8))
+        if (unspecified || !is_peer6(p, smac, m + 8, claims))
             return IPOP__TAP_SPOOF;
         return check_nd_opts(m + 24, len - 24, smac, false);
     case MLD2_REPORT:
@@ -204,7 +216,8 @@ static ipop__tap_verdict check_icmp6(const uint8_t *m, size_t len, const uint8_t
     }
 }
 
-static ipop__tap_verdict check_ipv6(const uint8_t *ip, size_t len, const uint8_t *smac, const ipop__tap_peer *p)
+static ipop__tap_verdict check_ipv6(const uint8_t *ip, size_t len, const uint8_t *smac, const ipop__tap_peer *p,
+                                    ipop__tap_ll *claims)
 {
     size_t plen, off = IPV6_HLEN;
     uint8_t next;
@@ -217,7 +230,7 @@ static ipop__tap_verdict check_ipv6(const uint8_t *ip, size_t len, const uint8_t
         return IPOP__TAP_MALFORMED;
     len = plen + IPV6_HLEN; /* without the Ethernet padding */
     unspecified = zero(ip + 8, 16);
-    if (!unspecified && !is_peer6(p, smac, ip + 8))
+    if (!unspecified && !is_peer6(p, smac, ip + 8, claims))
         return IPOP__TAP_SPOOF;
     /* The upper layer, behind hop-by-hop, routing and destination options:
      * a neighbour advertisement hides there as well as anywhere.  A
@@ -237,7 +250,7 @@ static ipop__tap_verdict check_ipv6(const uint8_t *ip, size_t len, const uint8_t
         case 44: /* fragment */
             return unspecified ? IPOP__TAP_SPOOF : IPOP__TAP_OK;
         case ICMP6:
-            return check_icmp6(ip + off, len - off, smac, unspecified, p);
+            return check_icmp6(ip + off, len - off, smac, unspecified, p, claims);
         default:
             return unspecified ? IPOP__TAP_SPOOF : IPOP__TAP_OK;
         }
@@ -247,11 +260,19 @@ static ipop__tap_verdict check_ipv6(const uint8_t *ip, size_t len, const uint8_t
 
 ipop__tap_verdict ipop__tap_check(const uint8_t *frame, size_t len, const ipop__tap_peer *p)
 {
+    return ipop__tap_check_ll(frame, len, p, NULL);
+}
+
+ipop__tap_verdict ipop__tap_check_ll(const uint8_t *frame, size_t len, const ipop__tap_peer *p,
+                                     ipop__tap_ll *claims)
+{
     static const uint8_t nul[6];
     const uint8_t *smac;
     size_t off = 12;
     uint16_t type;
 
+    if (claims)
+        claims->n = 0;
     if (!frame || !p || len < IPOP__ETH_HLEN)
         return IPOP__TAP_MALFORMED;
     smac = frame + 6;
@@ -273,7 +294,7 @@ ipop__tap_verdict ipop__tap_check(const uint8_t *frame, size_t len, const ipop__
     case ETH_IPV4:
         return check_ipv4(frame + off, len - off, p);
     case ETH_IPV6:
-        return check_ipv6(frame + off, len - off, smac, p);
+        return check_ipv6(frame + off, len - off, smac, p, claims);
     default:
         return IPOP__TAP_TYPE;
     }

@@ -65,6 +65,24 @@ typedef struct ipop__tap_peer {
  * learning table).  Returns an ipop__tap_verdict. */
 ipop__tap_verdict ipop__tap_check(const uint8_t *frame, size_t len, const ipop__tap_peer *p);
 
+/* The IPv6 link-local addresses a frame uses as the peer's own (its source,
+ * a neighbour advertisement's target, a duplicate address detection's
+ * target) that are not derived from the frame's source MAC: each must be
+ * the link's in the first-come table of link-local addresses (forward.h,
+ * ipop__fwd_claim_ll), which is the caller's check. */
+typedef struct ipop__tap_ll {
+    uint8_t addr[2][16];
+    unsigned n; /* distinct addresses in addr */
+} ipop__tap_ll;
+
+/* ipop__tap_check, but IPv6 link-local addresses (fe80::/10) of any form are
+ * the peer's too, listed in *claims for the caller to check against the
+ * table; one of modified EUI-64 form (ff:fe in its middle) is still only
+ * the one derived from the frame's source MAC (so that no link claims the
+ * address of another link's MAC).  With claims NULL: ipop__tap_check. */
+ipop__tap_verdict ipop__tap_check_ll(const uint8_t *frame, size_t len, const ipop__tap_peer *p,
+                                     ipop__tap_ll *claims);
+
 /* The IPv6 link-local address derived from a MAC (fe80::/64, modified
  * EUI-64, RFC 4291 appendix A). */
 void ipop__ll6_from_mac(const uint8_t mac[6], uint8_t out[16]);

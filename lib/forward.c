@@ -35,6 +35,7 @@ struct ipop__fwd {
     GRWLock lock;
     GHashTable *ip; /* ip_entry * -> itself */
     uint64_t ip_gen; /* changed under the lock, after each change of ip */
+    GHashTable *ll; /* TAP link-local addresses: ip_entry * -> itself (family AF_INET6) */
 
     uint32_t mac_seed;
     size_t mac_count;
@@ -196,6 +197,7 @@ ipop__fwd *ipop__fwd_new(void)
         return NULL;
     g_rw_lock_init(&f->lock);
     f->ip = g_hash_table_new_full(ip_hash, ip_equal, g_free, NULL);
+    f->ll = g_hash_table_new_full(ip_hash, ip_equal, g_free, NULL);
     f->mac_owners = g_hash_table_new(NULL, NULL);
     f->mac_seed = g_random_int();
     f->oldest = f->youngest = MAC_NONE;
@@ -211,6 +213,7 @@ void ipop__fwd_free(ipop__fwd *f)
     if (!f)
         return;
     g_hash_table_destroy(f->ip);
+    g_hash_table_destroy(f->ll);
     g_hash_table_destroy(f->mac_owners);
     g_rw_lock_clear(&f->lock);
     g_free(f);
@@ -253,6 +256,7 @@ void ipop__fwd_remove_owner(ipop__fwd *f, void *owner)
     g_rw_lock_writer_lock(&f->lock);
     if (g_hash_table_foreach_remove(f->ip, owned_by, owner))
         __atomic_store_n(&f->ip_gen, f->ip_gen + 1, __ATOMIC_RELEASE);
+    g_hash_table_foreach_remove(f->ll, owned_by, owner);
     for (n = f->oldest; n != MAC_NONE; n = next) {
         next = f->entry[n].next;
         if (f->entry[n].owner == owner)
@@ -443,4 +447,84 @@ int ipop__fwd_claim_ip(ipop__fwd *f, const ipop__addr *a, void *owner)
     }
     g_rw_lock_writer_unlock(&f->lock);
     return 0;
+}
+
+/* ---- TAP link-local addresses, first come ---- */
+
+static unsigned ll_held(ipop__fwd *f, void *owner)
+{
+    GHashTableIter it;
+    gpointer k;
+    unsigned n = 0;
+
+    g_hash_table_iter_init(&it, f->ll);
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        n += ((ip_entry *)k)->owner == owner;
+    return n;
+}
+
+int ipop__fwd_claim_ll(ipop__fwd *f, const uint8_t a[16], void *owner)
+{
+    ip_entry key = { .family = AF_INET6 }, *e;
+    int r = 0;
+
+    if (!f || !a || !owner)
+        return -EINVAL;
+    memcpy(key.bytes, a, 16);
+    g_rw_lock_reader_lock(&f->lock);
+    e = g_hash_table_lookup(f->ll, &key);
+    if (e)
+        r = e->owner == owner ? 0 : -EEXIST;
+    g_rw_lock_reader_unlock(&f->lock);
+    if (e)
+        return r;
+    /* New: bounded per owner, so the table is at most links * 8 (the count
+     * walks the table, which happens at most 8 times a link). */
+    g_rw_lock_writer_lock(&f->lock);
+    e = g_hash_table_lookup(f->ll, &key);
+    if (e)
+        r = e->owner == owner ? 0 : -EEXIST;
+    else if (ll_held(f, owner) >= IPOP__FWD_LL_OWNER_MAX)
+        r = -ENOSPC;
+    else if (!(e = g_try_new(ip_entry, 1)))
+        r = -ENOMEM;
+    else {
+        *e = key;
+        e->owner = owner;
+        g_hash_table_add(f->ll, e);
+        r = 1;
+    }
+    g_rw_lock_writer_unlock(&f->lock);
+    return r;
+}
+
+int ipop__fwd_hold_ll(ipop__fwd *f, const uint8_t a[16], void *owner)
+{
+    ip_entry key = { .family = AF_INET6 }, *e;
+
+    if (!f || !a || !owner)
+        return -EINVAL;
+    memcpy(key.bytes, a, 16);
+    g_rw_lock_writer_lock(&f->lock);
+    e = g_hash_table_lookup(f->ll, &key);
+    if (!e && (e = g_try_new(ip_entry, 1))) {
+        *e = key;
+        g_hash_table_add(f->ll, e);
+    }
+    if (e)
+        e->owner = owner;
+    g_rw_lock_writer_unlock(&f->lock);
+    return e ? 0 : -ENOMEM;
+}
+
+size_t ipop__fwd_ll_count(ipop__fwd *f)
+{
+    size_t n;
+
+    if (!f)
+        return 0;
+    g_rw_lock_reader_lock(&f->lock);
+    n = g_hash_table_size(f->ll);
+    g_rw_lock_reader_unlock(&f->lock);
+    return n;
 }

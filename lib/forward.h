@@ -20,7 +20,7 @@ void ipop__fwd_free(ipop__fwd *f);
  * -ENOMEM (-EINVAL for a NULL argument or a family other than AF_INET or
  * AF_INET6). */
 int ipop__fwd_add_ip(ipop__fwd *f, const ipop__addr *a, void *owner);
-/* Removes every IP and MAC entry of `owner`. */
+/* Removes every IP, link-local and MAC entry of `owner`. */
 void ipop__fwd_remove_owner(ipop__fwd *f, void *owner);
 /* Returns the owner of dst, or NULL. */
 void *ipop__fwd_lookup_ip(ipop__fwd *f, const ipop__addr *dst);
@@ -50,6 +50,23 @@ size_t ipop__fwd_count(ipop__fwd *f);
 #define IPOP__FWD_MAC_OWNER_MAX 256
 /* Number of learned MACs, for tests and status. */
 size_t ipop__fwd_mac_count(ipop__fwd *f);
+
+/* TAP: IPv6 link-local addresses, first come: `owner` may use address a
+ * (16 bytes) when it holds it, or when nobody does and it holds fewer than
+ * IPOP__FWD_LL_OWNER_MAX (then a is learnt as its own, until the owner is
+ * removed).  1 when a is learnt now, 0 when owner held it already;
+ * -EEXIST when another owner holds it; -ENOSPC when owner has its maximum;
+ * -EINVAL, -ENOMEM. */
+int ipop__fwd_claim_ll(ipop__fwd *f, const uint8_t a[16], void *owner);
+/* Gives link-local address a to owner, whoever held it (this node's own
+ * addresses, held by the network so that no link claims them).  Not
+ * bounded: the caller's addresses only.  0, -EINVAL or -ENOMEM. */
+int ipop__fwd_hold_ll(ipop__fwd *f, const uint8_t a[16], void *owner);
+/* Link-local addresses one owner may hold: a host's kernel makes one, a
+ * few more for a container or a changed address. */
+#define IPOP__FWD_LL_OWNER_MAX 8
+/* Number of learnt link-local addresses, for tests. */
+size_t ipop__fwd_ll_count(ipop__fwd *f);
 
 /* Routes host address a to `owner` unless another owner holds it: then
  * -EADDRINUSE and the table is unchanged (a claim never evicts the

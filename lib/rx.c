@@ -8,6 +8,8 @@
  * endpoint of the application, the application's packet callback, or the
  * device: with offloads, consecutive TCP segments are merged first (GRO). */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -43,16 +45,55 @@ static bool from_peer(const ipop_link_t *link, const ipop__addr *src)
            (link->raddr6.family && ipop__addr_equal_host(&link->raddr6, src));
 }
 
+/* Whether a is one of the TAP device's own IPv6 addresses.  Asked only
+ * when a link learns a link-local address (at most
+ * IPOP__FWD_LL_OWNER_MAX times a link). */
+static bool dev_has_addr6(const ipop_network_t *net, const uint8_t a[16])
+{
+    struct ifaddrs *ifs, *i;
+    bool found = false;
+
+    if (getifaddrs(&ifs) < 0)
+        return false;
+    for (i = ifs; i && !found; i = i->ifa_next)
+        found = i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 && i->ifa_name &&
+                !strcmp(i->ifa_name, net->dev_name) &&
+                !memcmp(((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr.s6_addr, a, 16);
+    freeifaddrs(ifs);
+    return found;
+}
+
+/* The link-local addresses a frame uses that are not derived from its MAC
+ * (admit.c): first come, at most IPOP__FWD_LL_OWNER_MAX a link, never
+ * another link's or this node's (those are then held by the network). */
+static bool claim_ll(ipop_network_t *net, ipop_link_t *link, const ipop__tap_ll *c)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        int r = ipop__fwd_claim_ll(net->fwd, c->addr[i], link);
+        if (r == 1 && dev_has_addr6(net, c->addr[i])) {
+            ipop__fwd_hold_ll(net->fwd, c->addr[i], net);
+            r = -EEXIST;
+        }
+        if (r < 0)
+            return false;
+    }
+    return true;
+}
+
 /* TAP: only ARP, IPv4 and IPv6 (tagged with tap.tagged), whose IP, ARP and
- * neighbour discovery senders are the peer (admit.c), from a MAC that is
- * neither this node's nor another link's (then learned as the peer's). */
+ * neighbour discovery senders are the peer (admit.c) with link-local
+ * addresses the link's (claim_ll), from a MAC that is neither this node's
+ * nor another link's (then learned as the peer's). */
 static bool check_frame(ipop_network_t *net, ipop_link_t *link, const uint8_t *pkt, size_t len)
 {
     ipop__tap_peer p = { .a4 = link->raddr4, .a6 = link->raddr6, .tagged = net->tap_tagged };
-    ipop__tap_verdict v = ipop__tap_check(pkt, len, &p);
+    ipop__tap_ll claims;
+    ipop__tap_verdict v = ipop__tap_check_ll(pkt, len, &p, &claims);
 
     if (v == IPOP__TAP_OK && (!memcmp(pkt + 6, net->dev_mac, 6) || ipop__fwd_learn_mac(net->fwd, pkt + 6, link) < 0))
         v = IPOP__TAP_MAC;
+    if (v == IPOP__TAP_OK && !claim_ll(net, link, &claims))
+        v = IPOP__TAP_SPOOF;
     if (v == IPOP__TAP_OK)
         return true;
     __atomic_fetch_add(&net->tap_refused[v], 1, __ATOMIC_RELAXED); /* counted, not logged: peers choose how often */

@@ -147,10 +147,57 @@ static void test_tap(void)
     g_assert_cmpstr(ipop__tap_verdict_str(IPOP__TAP_TYPE), ==, "ethertype not carried");
 }
 
+/* Link-local addresses not derived from the MAC (stable-privacy, random):
+ * refused by ipop__tap_check, listed as claims by ipop__tap_check_ll for
+ * the table of the link; an address of EUI-64 form stays the MAC's. */
+static void test_tap_ll(void)
+{
+    ipop__tap_peer p = peer();
+    ipop__tap_ll c;
+    uint8_t f[200], ll[16], rnd[16], rnd2[16], eui[16], any[16] = { 0 }, other[16];
+    static const uint8_t mac2[6] = { 0x02, 0x00, 0x00, 0x00, 0x11, 0x03 };
+
+    ipop__ll6_from_mac(mac, ll);
+    ipop__ll6_from_mac(mac2, eui); /* another link's MAC */
+    inet_pton(AF_INET6, "fe80::1c3a:9b2f:77d4:e501", rnd);
+    inet_pton(AF_INET6, "fe80::5:6", rnd2);
+    inet_pton(AF_INET6, "fd11::3", other);
+
+    /* before: only the EUI-64 address; the old check stays so */
+    g_assert_cmpint(ipop__tap_check(f, icmp6(f, rnd, 128, rnd), &p), ==, IPOP__TAP_SPOOF);
+    /* a source: one claim */
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, rnd, 128, rnd), &p, &c), ==, IPOP__TAP_OK);
+    g_assert_cmpuint(c.n, ==, 1);
+    g_assert_cmpmem(c.addr[0], 16, rnd, 16);
+    /* the MAC's own: no claim */
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, ll, 128, ll), &p, &c), ==, IPOP__TAP_OK);
+    g_assert_cmpuint(c.n, ==, 0);
+    /* an advertisement: source and target, the same one counted once */
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, rnd, 136, rnd), &p, &c), ==, IPOP__TAP_OK);
+    g_assert_cmpuint(c.n, ==, 1);
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, rnd, 136, rnd2), &p, &c), ==, IPOP__TAP_OK);
+    g_assert_cmpuint(c.n, ==, 2);
+    g_assert_cmpmem(c.addr[1], 16, rnd2, 16);
+    /* duplicate address detection of a random address: a claim */
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, any, 135, rnd2), &p, &c), ==, IPOP__TAP_OK);
+    g_assert_cmpuint(c.n, ==, 1);
+    /* the EUI-64 address of another MAC: as source, target or DAD target */
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, eui, 128, eui), &p, &c), ==, IPOP__TAP_SPOOF);
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, rnd, 136, eui), &p, &c), ==, IPOP__TAP_SPOOF);
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, any, 135, eui), &p, &c), ==, IPOP__TAP_SPOOF);
+    /* not link-local: as before */
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, other, 128, other), &p, &c), ==, IPOP__TAP_SPOOF);
+    g_assert_cmpint(ipop__tap_check_ll(f, icmp6(f, rnd, 136, other), &p, &c), ==, IPOP__TAP_SPOOF);
+    /* a frame refused says nothing; a NULL frame neither */
+    g_assert_cmpint(ipop__tap_check_ll(NULL, 0, &p, &c), ==, IPOP__TAP_MALFORMED);
+    g_assert_cmpuint(c.n, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/admit/relay-pick", test_pick);
     g_test_add_func("/admit/tap", test_tap);
+    g_test_add_func("/admit/tap-ll", test_tap_ll);
     return g_test_run();
 }

@@ -431,6 +431,40 @@ static void test_concurrent(void)
     ipop__fwd_free(r.f);
 }
 
+/* TAP link-local addresses: first come, at most IPOP__FWD_LL_OWNER_MAX a
+ * link (no eviction), given up when the link goes; this node's are held. */
+static void test_ll(void)
+{
+    ipop__fwd *f = ipop__fwd_new();
+    int a, b, self;
+    uint8_t x[16] = { 0xfe, 0x80 }, y[16] = { 0xfe, 0x80 };
+
+    x[15] = 1;
+    g_assert_cmpint(ipop__fwd_claim_ll(f, x, &a), ==, 1);
+    g_assert_cmpint(ipop__fwd_claim_ll(f, x, &a), ==, 0);
+    g_assert_cmpint(ipop__fwd_claim_ll(f, x, &b), ==, -EEXIST);
+    for (int i = 2; i <= IPOP__FWD_LL_OWNER_MAX; i++) {
+        x[15] = (uint8_t)i;
+        g_assert_cmpint(ipop__fwd_claim_ll(f, x, &a), ==, 1);
+    }
+    x[15] = 100;
+    g_assert_cmpint(ipop__fwd_claim_ll(f, x, &a), ==, -ENOSPC);
+    g_assert_cmpint(ipop__fwd_claim_ll(f, x, &b), ==, 1); /* b is not bounded by a */
+    g_assert_cmpuint(ipop__fwd_ll_count(f), ==, IPOP__FWD_LL_OWNER_MAX + 1);
+    /* this node's: taken from whoever had it, then nobody claims it */
+    g_assert_cmpint(ipop__fwd_hold_ll(f, x, &self), ==, 0);
+    g_assert_cmpint(ipop__fwd_claim_ll(f, x, &b), ==, -EEXIST);
+    /* a link that goes gives its addresses up */
+    ipop__fwd_remove_owner(f, &a);
+    g_assert_cmpuint(ipop__fwd_ll_count(f), ==, 1);
+    y[15] = 1;
+    g_assert_cmpint(ipop__fwd_claim_ll(f, y, &b), ==, 1);
+    g_assert_cmpint(ipop__fwd_claim_ll(NULL, y, &b), ==, -EINVAL);
+    g_assert_cmpint(ipop__fwd_claim_ll(f, NULL, &b), ==, -EINVAL);
+    g_assert_cmpint(ipop__fwd_claim_ll(f, y, NULL), ==, -EINVAL);
+    ipop__fwd_free(f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -441,6 +475,7 @@ int main(int argc, char **argv)
     g_test_add_func("/forward/many", test_many);
     g_test_add_func("/forward/mac-learn", test_mac_learn);
     g_test_add_func("/forward/mac-evict", test_mac_evict);
+    g_test_add_func("/forward/ll", test_ll);
     g_test_add_func("/forward/concurrent", test_concurrent);
     return g_test_run();
 }

@@ -8,7 +8,12 @@
  * own.  Each is dropped at a and counted by reason; b's own traffic, its
  * ARP probe, its link-local neighbour advertisement and c's traffic still
  * arrive.  Then with "tap.tagged", a tagged frame of b's is carried, and a
- * tagged one hiding a spoofed source is not. */
+ * tagged one hiding a spoofed source is not.  Link-local addresses not
+ * derived from the MAC (stable-privacy, random: issue 18) pass, first come
+ * per link: b's is not c's to use or advertise, nor is a's own. */
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <glib.h>
@@ -17,6 +22,7 @@
 
 #include "admit.h"
 #include "bytes.h"
+#include "forward.h"
 #include "network.h" /* dev_mac */
 #include "pair.h"
 #include "testutil.h"
@@ -267,6 +273,102 @@ static void test_hostile_peer(void)
         node_clear(&nodes[i]);
 }
 
+/* One of the TAP device's own IPv6 link-local addresses, or false. */
+static bool dev_ll(const char *dev, uint8_t out[16])
+{
+    struct ifaddrs *ifs, *i;
+    bool found = false;
+
+    g_assert_cmpint(getifaddrs(&ifs), ==, 0);
+    for (i = ifs; i && !found; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 && !strcmp(i->ifa_name, dev)) {
+            const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr.s6_addr;
+            if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) {
+                memcpy(out, a, 16);
+                found = true;
+            }
+        }
+    freeifaddrs(ifs);
+    return found;
+}
+
+/* Link-local addresses of stable-privacy or random form (issue 18): b's
+ * passes as source and in its advertisements, and is then b's: c may
+ * neither send from it nor advertise it; nobody may use a's own; a link
+ * learns at most 8; b's are free again when b's link is gone. */
+static void test_random_ll(void)
+{
+    node *a = &nodes[0], *b = &nodes[1], *c = &nodes[2];
+    uint8_t f[200], rnd_b[16], ll_c[16], own[16], extra[16];
+    ipop_network_stats_t ns0, ns;
+    guint64 rx0, drops0, rxc0, dropsc0;
+
+    tap_node(a, "a", "10.79.2.1", "fd79:2::1", false);
+    tap_node(b, "b", "10.79.2.2", "fd79:2::2", false);
+    tap_node(c, "c", "10.79.2.3", "fd79:2::3", false);
+    for (int i = 0; i < N; i++)
+        g_assert_cmpint(ipop_network_start(nodes[i].net), ==, 0);
+    link_up(a, b);
+    link_up(a, c);
+    inet_pton(AF_INET6, "fe80::1c3a:9b2f:77d4:e501", rnd_b);
+    ipop__ll6_from_mac(mac_c, ll_c);
+    /* a's own: one of random form, as a stable-privacy kernel makes */
+    {
+        char cmd[128];
+        inet_pton(AF_INET6, "fe80::a:7a9:31c2:5e01", own);
+        g_snprintf(cmd, sizeof cmd, "ip -6 addr add fe80::a:7a9:31c2:5e01/64 dev %s nodad", a->net->dev_name);
+        g_assert_cmpint(system(cmd), ==, 0);
+        g_assert_true(dev_ll(a->net->dev_name, extra));
+    }
+
+    /* b: an advertisement of its random link-local address, from it
+     * (refused before issue 18's table: not derived from b's MAC). */
+    ns0 = net_stats(a);
+    rx0 = link_stats(a, b).rx_packets;
+    drops0 = link_stats(a, b).rx_drops;
+    send_frame(b, f, na(f, mac_b, rnd_b, rnd_b));
+    wait_count(rx_of_b, a, b, rx0 + 1);
+    g_assert_cmpuint(link_stats(a, b).rx_drops, ==, drops0);
+
+    /* c: from b's address, and advertising it from its own; a's own
+     * link-local address, as source and as target. */
+    dropsc0 = link_stats(a, c).rx_drops;
+    rxc0 = link_stats(a, c).rx_packets;
+    send_frame(c, f, na(f, mac_c, rnd_b, rnd_b));
+    send_frame(c, f, na(f, mac_c, ll_c, rnd_b));
+    send_frame(c, f, na(f, mac_c, own, own));
+    send_frame(c, f, na(f, mac_c, ll_c, own));
+    wait_count(drops_of_b, a, c, dropsc0 + 4);
+    ns = net_stats(a);
+    g_assert_cmpuint(ns.tap_refused_source - ns0.tap_refused_source, ==, 4);
+    /* c's own EUI-64 address still passes */
+    send_frame(c, f, na(f, mac_c, ll_c, ll_c));
+    wait_count(rx_of_b, a, c, rxc0 + 1);
+
+    /* b: 7 more addresses pass (8 a link), the 9th is refused */
+    memcpy(extra, rnd_b, 16);
+    rx0 = link_stats(a, b).rx_packets;
+    for (int i = 0; i < 8; i++) {
+        extra[15] = (uint8_t)(0x10 + i);
+        send_frame(b, f, na(f, mac_b, extra, extra));
+    }
+    wait_count(rx_of_b, a, b, rx0 + 7);
+    wait_count(drops_of_b, a, b, drops0 + 1);
+    g_assert_cmpuint(net_stats(a).tap_refused_source - ns0.tap_refused_source, ==, 5);
+
+    /* b's link goes: its addresses are free for c */
+    node_clear(b);
+    for (int i = 0; i < 400 && ipop__fwd_ll_count(a->net->fwd) > 1; i++) /* a's own stays, held */
+        g_usleep(50000);
+    g_assert_cmpuint(ipop__fwd_ll_count(a->net->fwd), ==, 1);
+    rxc0 = link_stats(a, c).rx_packets;
+    send_frame(c, f, na(f, mac_c, rnd_b, rnd_b));
+    wait_count(rx_of_b, a, c, rxc0 + 1);
+
+    node_clear(c);
+    node_clear(a);
+}
+
 /* With "tap.tagged": tagged frames are carried, and checked inside. */
 static void test_tagged(void)
 {
@@ -305,5 +407,6 @@ int main(int argc, char **argv)
     test_log_to_stderr(IPOP_LOG_INFO);
     g_test_add_func("/tap/hostile-peer", test_hostile_peer);
     g_test_add_func("/tap/tagged", test_tagged);
+    g_test_add_func("/tap/random-ll", test_random_ll);
     return g_test_run();
 }

@@ -4,7 +4,10 @@
  * the frame, the check ends, reads nothing outside it, and gives one of
  * its verdicts; a frame it admits carries ARP, IPv4 or IPv6 (behind tags
  * only when they are allowed) from a unicast MAC, and the same frame with
- * tags allowed is admitted too. */
+ * tags allowed is admitted too.  With link-local claims
+ * (ipop__tap_check_ll): everything the plain check admits is admitted,
+ * the claims are at most two distinct fe80::/10 addresses, none of
+ * EUI-64 form nor derived from the frame's source MAC. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +53,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (!p.tagged && type != 0x0800 && type != 0x0806 && type != 0x86dd)
             abort();
+    }
+    {
+        ipop__tap_ll c;
+        ipop__tap_verdict l = ipop__tap_check_ll(frame, len, &p, &c);
+        uint8_t own[16];
+
+        if (l > IPOP__TAP_MAC || c.n > 2 || (v == IPOP__TAP_OK && l != IPOP__TAP_OK))
+            abort();
+        if (l == IPOP__TAP_OK && c.n == 0 && v != IPOP__TAP_OK)
+            abort(); /* without a claim, the plain check's answer */
+        if (c.n == 2 && !memcmp(c.addr[0], c.addr[1], 16))
+            abort();
+        for (unsigned i = 0; i < c.n; i++) {
+            ipop__ll6_from_mac(frame + 6, own);
+            if (c.addr[i][0] != 0xfe || (c.addr[i][1] & 0xc0) != 0x80 ||
+                (c.addr[i][11] == 0xff && c.addr[i][12] == 0xfe) || !memcmp(c.addr[i], own, 16))
+                abort();
+        }
     }
     if (!p.tagged) {
         ipop__tap_verdict t;
