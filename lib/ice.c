@@ -536,9 +536,10 @@ static void add_cands(ipop_link_t *link, const char *lines, size_t stride, unsig
     for (unsigned i = 0; i < n; i++) {
         const char *line = lines + i * stride;
         NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(link->ice.agent, link->ice.stream, line);
-        if (c)
+        if (c) {
+            ipop__dbg(link->net, "link to %s: remote candidate %s", ipop__link_tag(link->peer_id), line);
             list = g_slist_prepend(list, c);
-        else
+        } else
             ipop__dbg(link->net, "link to %s: ignored candidate '%s'", ipop__link_tag(link->peer_id), line);
     }
     if (list) {

@@ -2,8 +2,8 @@
 /* One port mapping on the home router, asked for with PCP (RFC 6887) or
  * NAT-PMP (RFC 6886) over a UDP socket of its own to the default gateway:
  * asked in the background (retransmitted from 250 ms, doubling), renewed
- * at half its lifetime, deleted when freed.  UPnP IGD is upnp.c's.  A layer-1 service: it calls nothing but log.c,
- * and tells its owner through the function it was made with.  The loop
+ * at half its lifetime, deleted when freed.  UPnP IGD is upnp.c's.  A
+ * layer-1 service: it calls nothing but log.c, and tells its owner through the function it was made with.  The loop
  * thread only. */
 #pragma once
 
