@@ -18,17 +18,14 @@
 #include "network.h"
 #include "options.h"
 #include "portmap.h"
+#include "upnp.h"
 
 #define SOCKET_BUF (4 * 1024 * 1024)
-/* libnice's type preference of the server-reflexive candidates it makes
- * from UPnP mappings (NICE_CANDIDATE_TYPE_PREF_NAT_ASSISTED, private in
- * libnice 0.1.21); we give the same to PCP and NAT-PMP ones.  Above plain
- * srflx (100) and far above relays (30 and 20). */
+/* The type preference of the server-reflexive candidates we make from
+ * port mappings (UPnP IGD, PCP, NAT-PMP): libnice's own for its UPnP ones
+ * (NICE_CANDIDATE_TYPE_PREF_NAT_ASSISTED, private in libnice 0.1.21).
+ * Above plain srflx (100) and far above relays (30 and 20). */
 #define PREF_NAT_ASSISTED 105
-/* How long libnice waits for UPnP before it calls gathering done (its
- * mappings that come later are dropped): SSDP answers come after a random
- * delay, and a mapping is three HTTP exchanges more. */
-#define UPNP_TIMEOUT_MS 2000
 
 void ipop__ice_init(ipop_link_t *link, const ipop__ice_events *ev)
 {
@@ -56,10 +53,12 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
 
     int mapping = IPOP_PORT_MAPPING_NONE;
 
-    if (local->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE && (local->priority >> 24) == PREF_NAT_ASSISTED)
+    /* a peer-reflexive local end at a mapping's address: the peer reached
+     * us through it (libnice never knew the mapping as a candidate) */
+    if (link->ice.pm_proto && nice_address_equal(&local->addr, &link->ice.pm_addr))
+        mapping = link->ice.pm_proto;
+    else if (link->ice.up_mapped && nice_address_equal(&local->addr, &link->ice.up_addr))
         mapping = IPOP_PORT_MAPPING_UPNP;
-    else if (link->ice.pm_proto && nice_address_equal(&local->addr, &link->ice.pm_addr))
-        mapping = link->ice.pm_proto; /* a peer-reflexive local end: the peer saw our mapping */
     g_atomic_int_set(&link->ice.mapping, mapping);
     g_atomic_int_set(&link->ice.remote_mapped, remote->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE &&
                                                   (remote->priority >> 24) == PREF_NAT_ASSISTED);
@@ -180,20 +179,18 @@ static unsigned add_host_addresses(NiceAgent *agent, ipop_network_t *net)
     return n;
 }
 
-/* ---- PCP and NAT-PMP: a candidate libnice does not know ---- */
+/* ---- UPnP IGD, PCP and NAT-PMP: a candidate libnice does not know ---- */
 
 /* The mapper's word: a mapping becomes a server-reflexive candidate that
  * we signal ourselves.  libnice cannot be given a local candidate, and
  * needs none: the peer checks the mapped address, the router forwards to
  * our host candidate's socket, libnice answers there, and our own checks
  * learn the mapped address as a peer-reflexive local candidate. */
-static void on_mapping(void *data, ipop_port_mapping_t proto, struct in_addr ip, uint16_t port)
+static void add_mapping(ipop_link_t *link, ipop_port_mapping_t proto, struct in_addr ip, uint16_t port)
 {
-    ipop_link_t *link = data;
     struct ipop__ice *ice = &link->ice;
     GSList *cands;
 
-    ice->pm_waiting = false;
     if (proto == IPOP_PORT_MAPPING_NONE || !ice->agent) {
         ice->ev->candidates(link);
         return;
@@ -213,33 +210,65 @@ static void on_mapping(void *data, ipop_port_mapping_t proto, struct in_addr ip,
                 continue;
         }
         nice_address_to_string(&c->addr, base);
-        nice_address_set_ipv4(&ice->pm_addr, ntohl(ip.s_addr));
-        nice_address_set_port(&ice->pm_addr, port);
-        g_atomic_int_set(&ice->pm_proto, proto);
+        if (proto == IPOP_PORT_MAPPING_UPNP) {
+            nice_address_set_ipv4(&ice->up_addr, ntohl(ip.s_addr));
+            nice_address_set_port(&ice->up_addr, port);
+            ice->up_mapped = true;
+        } else {
+            nice_address_set_ipv4(&ice->pm_addr, ntohl(ip.s_addr));
+            nice_address_set_port(&ice->pm_addr, port);
+            g_atomic_int_set(&ice->pm_proto, proto);
+        }
         g_ptr_array_add(ice->local_cands,
                         g_strdup_printf("a=candidate:M%u 1 UDP %u %s %u typ srflx raddr %s rport %u", (unsigned)proto,
                                         (guint32)PREF_NAT_ASSISTED << 24 | (c->priority & 0xffffff), inet_ntoa(ip),
                                         port, base, ice->pm_port));
         ipop__info(link->net, "link to %s: %s mapped %s:%u to %s:%u", ipop__link_tag(link->peer_id),
-                   proto == IPOP_PORT_MAPPING_PCP ? "PCP" : "NAT-PMP", base, ice->pm_port, inet_ntoa(ip), port);
+                   proto == IPOP_PORT_MAPPING_UPNP  ? "UPnP"
+                   : proto == IPOP_PORT_MAPPING_PCP ? "PCP"
+                                                    : "NAT-PMP",
+                   base, ice->pm_port, inet_ntoa(ip), port);
         break;
     }
     g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
     ice->ev->candidates(link);
 }
 
-/* Asks the router (PCP, else NAT-PMP) for the host candidate on the
- * interface towards the default gateway, in the background. */
+/* Each mapper's word: the first one (a mapping, or none within its probe
+ * time) lets the end of candidates go. */
+static void on_portmap(void *data, ipop_port_mapping_t proto, struct in_addr ip, uint16_t port)
+{
+    ipop_link_t *link = data;
+
+    link->ice.pm_waiting = false;
+    add_mapping(link, proto, ip, port);
+}
+
+static void on_upnp(void *data, ipop_port_mapping_t proto, struct in_addr ip, uint16_t port)
+{
+    ipop_link_t *link = data;
+
+    link->ice.up_waiting = false;
+    add_mapping(link, proto, ip, port);
+}
+
+/* Asks the router (UPnP IGD through the network's client; PCP, else
+ * NAT-PMP) for the host candidate on the interface towards the default
+ * gateway, in the background. */
 static void start_mapping(ipop_link_t *link)
 {
     struct ipop__ice *ice = &link->ice;
     ipop_network_t *net = link->net;
     GSList *cands;
 
-    if (!(net->port_mapping & (IPOP__PM_NATPMP | IPOP__PM_PCP)) || net->relay_only)
+    if (!(net->port_mapping & IPOP__PM_ALL) || net->relay_only)
         return;
-    if (ipop__portmap_new(&ice->pm, net, net->ctx, net->port_mapping, on_mapping, link, &ice->pm_internal) < 0)
+    if (net->port_mapping & (IPOP__PM_NATPMP | IPOP__PM_PCP)) {
+        if (ipop__portmap_new(&ice->pm, net, net->ctx, net->port_mapping, on_portmap, link, &ice->pm_internal) < 0)
+            return;
+    } else if (!net->upnp || ipop__portmap_internal(&ice->pm_internal) < 0) {
         return;
+    }
     cands = nice_agent_get_local_candidates(ice->agent, ice->stream, 1);
     for (GSList *l = cands; l; l = l->next) {
         NiceCandidate *c = l->data;
@@ -258,8 +287,14 @@ static void start_mapping(ipop_link_t *link)
         g_clear_pointer(&ice->pm, ipop__portmap_free);
         return;
     }
-    ice->pm_waiting = true;
-    ipop__portmap_map(ice->pm, ice->pm_port);
+    if (ice->pm) {
+        ice->pm_waiting = true;
+        ipop__portmap_map(ice->pm, ice->pm_port);
+    }
+    if (net->upnp && (net->port_mapping & IPOP__PM_UPNP)) {
+        ice->up_waiting = true;
+        ice->up = ipop__upnp_map_new(net->upnp, ice->pm_internal, ice->pm_port, on_upnp, link);
+    }
 }
 
 int ipop__ice_start(ipop_link_t *link, int stun_idx)
@@ -278,12 +313,11 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     agent = nice_agent_new_full(net->ctx, NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE);
     if (!agent)
         return -ENOMEM;
-    /* libnice's UPnP client stays off even when "upnp" is named: it runs in
-     * a thread of its own (gupnp-igd's thread variant) and reports its
-     * candidates from there, while on_new_candidate() and the link are the
-     * loop thread's; and in the lab its mappings never became candidates
+    /* libnice's own UPnP client stays off: it runs in a thread of its own
+     * (gupnp-igd's thread variant) and reports from there, while the link
+     * is the loop thread's.  The network's client (upnp.c) asks instead
      * (doc/architecture.md, "Port mapping"). */
-    g_object_set(agent, "upnp", FALSE && (net->port_mapping & IPOP__PM_UPNP), "upnp-timeout", UPNP_TIMEOUT_MS,
+    g_object_set(agent, "upnp", FALSE,
                  "controlling-mode", link->controlling, "ice-tcp", net->ice_tcp,
                  "force-relay", net->relay_only, NULL);
     /* libnice takes one STUN server per agent: the first that answers. */
@@ -320,16 +354,15 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     ice->pending_cands = g_ptr_array_new_with_free_func(g_free);
     ice->local_done = ice->local_done_sent = ice->pending_done = false;
     ice->ready = false;
-    ice->pm_waiting = false;
+    ice->pm_waiting = ice->up_waiting = ice->up_mapped = false;
     ice->pm_port = 0;
     g_atomic_int_set(&ice->pm_proto, IPOP_PORT_MAPPING_NONE);
     g_mutex_lock(&link->tx_lock);
     ice->agent = agent;
     g_mutex_unlock(&link->tx_lock);
     /* Candidates may be reported from inside this call: they are queued.
-     * libnice makes its UPnP client here, which reports its mappings on
-     * the thread-default context of this moment: make it ours, or they
-     * never come. */
+     * Whatever libnice starts here runs on the thread-default context of
+     * this moment: make it ours. */
     g_main_context_push_thread_default(net->ctx);
     ok = nice_agent_gather_candidates(agent, ice->stream);
     g_main_context_pop_thread_default(net->ctx);
@@ -363,7 +396,8 @@ void ipop__ice_stop(ipop_link_t *link)
     g_clear_pointer(&link->ice.ufrag, g_free);
     g_clear_pointer(&link->ice.pwd, g_free);
     g_clear_pointer(&link->ice.pm, ipop__portmap_free); /* deletes the mapping */
-    link->ice.pm_waiting = false;
+    g_clear_pointer(&link->ice.up, ipop__upnp_map_free); /* and the UPnP one */
+    link->ice.pm_waiting = link->ice.up_waiting = link->ice.up_mapped = false;
     g_atomic_int_set(&link->ice.mapping, IPOP_PORT_MAPPING_NONE);
     g_atomic_int_set(&link->ice.remote_mapped, 0);
     g_mutex_lock(&link->tx_lock);
@@ -469,7 +503,7 @@ bool ipop__ice_set_remote_credentials(ipop_link_t *link, const char *ufrag, cons
 bool ipop__ice_unsent(const ipop_link_t *link)
 {
     return link->ice.local_cands->len > 0 ||
-           (link->ice.local_done && !link->ice.pm_waiting && !link->ice.local_done_sent);
+           (link->ice.local_done && !link->ice.pm_waiting && !link->ice.up_waiting && !link->ice.local_done_sent);
 }
 
 unsigned ipop__ice_take_cands(ipop_link_t *link, char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned max, bool *done)
@@ -481,7 +515,7 @@ unsigned ipop__ice_take_cands(ipop_link_t *link, char (*cands)[IPOP__SIGNAL_CAND
         g_strlcpy(cands[n++], local->pdata[0], IPOP__SIGNAL_CAND_MAX + 1);
         g_ptr_array_add(link->ice.sent_cands, g_ptr_array_steal_index(local, 0));
     }
-    *done = link->ice.local_done && !link->ice.pm_waiting && local->len == 0;
+    *done = link->ice.local_done && !link->ice.pm_waiting && !link->ice.up_waiting && local->len == 0;
     if (*done)
         link->ice.local_done_sent = true;
     return n;
@@ -502,9 +536,10 @@ static void add_cands(ipop_link_t *link, const char *lines, size_t stride, unsig
     for (unsigned i = 0; i < n; i++) {
         const char *line = lines + i * stride;
         NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(link->ice.agent, link->ice.stream, line);
-        if (c)
+        if (c) {
+            ipop__dbg(link->net, "link to %s: remote candidate %s", ipop__link_tag(link->peer_id), line);
             list = g_slist_prepend(list, c);
-        else
+        } else
             ipop__dbg(link->net, "link to %s: ignored candidate '%s'", ipop__link_tag(link->peer_id), line);
     }
     if (list) {

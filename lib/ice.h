@@ -46,11 +46,14 @@ struct ipop__ice {
     char *ufrag, *pwd;          /* the agent's local credentials, for checks on the direct path */
     gint local_path, remote_path; /* ipop_path_type_t of the selected pair, read from any thread */
     struct ipop__portmap *pm;   /* PCP or NAT-PMP mapping of this session's port, or NULL */
+    struct ipop__upnp_map *up;  /* UPnP IGD mapping of the same port (upnp.c), or NULL */
     struct in_addr pm_internal; /* the address and port mapped */
     uint16_t pm_port;
-    bool pm_waiting;            /* the end of candidates waits for the mapper's first word */
-    gint pm_proto;              /* ipop_port_mapping_t of the mapping made, with its address: */
+    bool pm_waiting, up_waiting; /* the end of candidates waits for each mapper's first word */
+    gint pm_proto;              /* ipop_port_mapping_t of the PCP or NAT-PMP mapping made, with its address: */
     NiceAddress pm_addr;
+    bool up_mapped;             /* the UPnP mapping made, with its address: */
+    NiceAddress up_addr;
     gint mapping, remote_mapped; /* the selected pair through mappings (stats), read from any thread */
 };
 

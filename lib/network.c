@@ -35,6 +35,7 @@
 #include "tx.h"
 #include "udp.h"
 #include "underlay.h"
+#include "upnp.h"
 
 void ipop__dtls_set_verify(gnutls_certificate_credentials_t cred);
 
@@ -115,6 +116,11 @@ static void cleanup_runtime(ipop_network_t *net)
     g_clear_pointer(&net->fwd, ipop__fwd_free);
 }
 
+static void start_upnp(ipop_network_t *net, void *data)
+{
+    net->upnp = ipop__upnp_new(net, net->ctx);
+}
+
 static int load_identity(ipop_network_t *net)
 {
     int r;
@@ -169,6 +175,9 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
     if (r < 0)
         goto fail;
     ipop__certauth_start(net);
+    /* the router is looked for now, so that it is known before links ask */
+    if ((net->port_mapping & IPOP__PM_UPNP) && !net->relay_only)
+        ipop__net_call(net, start_upnp, NULL);
     if (net->overlay != OVERLAY_NONE) {
         r = ipop__overlay_start(net);
         if (r < 0) {
@@ -194,6 +203,7 @@ static void close_all(ipop_network_t *net, void *data)
     for (guint i = 0; i < links->len; i++)
         ipop__link_shutdown(links->pdata[i], IPOP_REASON_LOCAL_CLOSED, true);
     g_ptr_array_unref(links);
+    g_clear_pointer(&net->upnp, ipop__upnp_free); /* after the links: their mappings are gone */
     ipop__relay_reset(net); /* here, in the loop thread: no relay survives a stop */
     close_device(net);
 }

@@ -33,6 +33,7 @@ struct ipop_network {
     GPtrArray *turn;            /* relay_server* */
     bool relay_only, ice_tcp;
     unsigned port_mapping;      /* IPOP__PM_* protocols asked for ("ice.port-mapping") */
+    struct ipop__upnp *upnp;    /* upnp.c: the UPnP IGD client while running, when asked for (loop thread) */
     GPtrArray *local_addrs;     /* char*: host candidates only on these */
     char *identity_file;
     net_loop loop_mode;

@@ -403,7 +403,8 @@ static const char *set_port_mapping(ipop_network_t *net, const option *o, const 
     unsigned mask = 0;
 
     if (!strcmp(v, "true") || !strcmp(v, "false")) {
-        /* UPnP only when named: see "ice.port-mapping" in ipop.h */
+        /* UPnP only when named (SSDP multicast at start, and the 500 ms
+         * wait where no router answers): see "ice.port-mapping" in ipop.h */
         net->port_mapping = v[0] == 't' ? IPOP__PM_NATPMP | IPOP__PM_PCP : 0;
         return NULL;
     }

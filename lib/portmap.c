@@ -277,6 +277,26 @@ int ipop__portmap_new(ipop__portmap **ret, ipop_network_t *net, GMainContext *ct
     return 0;
 }
 
+int ipop__portmap_internal(struct in_addr *internal)
+{
+    struct sockaddr_in gw = { .sin_family = AF_INET, .sin_port = htons(IPOP__PCP_PORT) }, me;
+    socklen_t len = sizeof(me);
+    int fd, r;
+
+    r = default_gateway(&gw.sin_addr);
+    if (r < 0)
+        return r;
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    /* connect() on UDP sends nothing: it only picks the route and source */
+    r = connect(fd, (struct sockaddr *)&gw, sizeof(gw)) < 0 || getsockname(fd, (struct sockaddr *)&me, &len) < 0 ? -errno : 0;
+    close(fd);
+    if (r == 0)
+        *internal = me.sin_addr;
+    return r;
+}
+
 void ipop__portmap_map(ipop__portmap *pm, uint16_t internal_port)
 {
     if (!pm || pm->port)

@@ -2,9 +2,8 @@
 /* One port mapping on the home router, asked for with PCP (RFC 6887) or
  * NAT-PMP (RFC 6886) over a UDP socket of its own to the default gateway:
  * asked in the background (retransmitted from 250 ms, doubling), renewed
- * at half its lifetime, deleted when freed.  UPnP IGD is not here: libnice
- * asks it itself (ice.c).  A layer-1 service: it calls nothing but log.c,
- * and tells its owner through the function it was made with.  The loop
+ * at half its lifetime, deleted when freed.  UPnP IGD is upnp.c's.  A
+ * layer-1 service: it calls nothing but log.c, and tells its owner through the function it was made with.  The loop
  * thread only. */
 #pragma once
 
@@ -34,6 +33,9 @@ typedef void (*ipop__portmap_fn)(void *data, ipop_port_mapping_t proto, struct i
  * or -errno. */
 int ipop__portmap_new(ipop__portmap **ret, ipop_network_t *net, GMainContext *ctx, unsigned mask,
                       ipop__portmap_fn fn, void *data, struct in_addr *internal);
+/* The local address the default IPv4 gateway sees (a connected UDP socket's
+ * own): the host candidate a router maps.  0, -ENETUNREACH or -errno. */
+int ipop__portmap_internal(struct in_addr *internal);
 /* Asks for internal_port to be mapped (once). */
 void ipop__portmap_map(ipop__portmap *pm, uint16_t internal_port);
 /* Deletes the mapping if one was made (one request, no wait) and frees. */

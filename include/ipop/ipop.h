@@ -139,7 +139,7 @@ typedef enum ipop_path_type {
  * "ice.port-mapping"). */
 typedef enum ipop_port_mapping {
     IPOP_PORT_MAPPING_NONE = 0,   /**< no mapping on the path */
-    IPOP_PORT_MAPPING_UPNP = 1,   /**< UPnP IGD (asked by libnice) */
+    IPOP_PORT_MAPPING_UPNP = 1,   /**< UPnP IGD */
     IPOP_PORT_MAPPING_NATPMP = 2, /**< NAT-PMP (RFC 6886) */
     IPOP_PORT_MAPPING_PCP = 3,    /**< PCP MAP (RFC 6887) */
 } ipop_port_mapping_t;
@@ -325,14 +325,14 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    list of "upnp", "natpmp" and "pcp" ("true" is "natpmp,pcp"): ask the
  *    home router for a port mapping of each link's UDP port, so that a
  *    peer reaches this node directly even behind a symmetric NAT.  PCP,
- *    falling back to NAT-PMP, on the default gateway's port 5351: a mapped
- *    address becomes a candidate of higher priority than a relay; a router
- *    that does not answer costs no setup time (asked in parallel with
- *    gathering, given up after 500 ms).  Mappings last an hour, are renewed
- *    at half time and deleted when the link's session ends.  "upnp" is
- *    accepted but asks nothing yet: libnice's UPnP IGD client reports from
- *    a thread of its own and, in the lab, made mappings but no candidates
- *    (doc/architecture.md, "Port mapping").  Off by
+ *    falling back to NAT-PMP, on the default gateway's port 5351; UPnP IGD
+ *    only when named (it is looked for with SSDP multicast on every
+ *    interface when the network starts, and where no router answers, each
+ *    session's end of candidates waits the 500 ms), then asked over HTTP.
+ *    A mapped address becomes a candidate of higher priority than a relay;
+ *    a router that does not answer costs no setup time (asked in parallel
+ *    with gathering, given up after 500 ms).  Mappings last an hour, are
+ *    renewed at half time and deleted when the link's session ends.  Off by
  *    default in the library: a host program opening ports on the user's
  *    router is a choice its author makes (ipopd turns it on)
  *  - "ice.tcp": "true" or "false" (default false): ICE-TCP candidates

@@ -313,18 +313,13 @@ EOF
   its own config and nftables table `inet miniupnpd` in the run's temporary
   folder; its WAN address is 100.201.K.2, because miniupnpd maps nothing on
   an address it calls private) and the node behind it asks only PROTO
-  (`ice.port-mapping = pcp`, `natpmp`; miniupnpd speaks both on port 5351).
+  (`ice.port-mapping = pcp`, `natpmp`, `upnp`; miniupnpd speaks PCP and
+  NAT-PMP on port 5351, and UPnP IGD when the row says `upnp`).
   The mapping makes that side a full-cone NAT for the link's port, so
   **direct** even between symmetric NATs, and the row fails unless the
   node's end of the path is its mapping.  `refuse`: miniupnpd denies every
   mapping (PCP and NAT-PMP answer NOT_AUTHORIZED), so the pair is the plain
   symmetric/symmetric one: **relay**, in the usual time.
-- Not in the matrix: UPnP IGD.  With libnice's client switched on
-  (`"upnp"`), it found miniupnpd and made the mapping (miniupnpd logged
-  `AddPortMapping`), but libnice turned it into no candidate within its
-  `upnp-timeout` and the symmetric pair ended on the relay; the client is
-  off for now and `ice.port-mapping = upnp` asks nothing (see
-  doc/architecture.md, "Port mapping").
 
 ## Faults
 
@@ -370,7 +365,7 @@ main() {
         # side, both sides, and a router that refuses
         if command -v miniupnpd >/dev/null; then
             PAIRS+=(symmetric+pcp/symmetric symmetric+natpmp/symmetric symmetric+pcp/symmetric+natpmp
-                    symmetric+refuse/symmetric)
+                    symmetric+upnp/symmetric symmetric+upnp/symmetric+upnp symmetric+refuse/symmetric)
         else
             lab_log "no miniupnpd (package miniupnpd-nftables): the port mapping rows are left out"
         fi
