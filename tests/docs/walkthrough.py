@@ -25,9 +25,9 @@ Debian's own /etc/prosody/prosody.cfg.lua with its paths moved to ROOT.
 
 Order: the prosody, group and social sections in full; then prosody stops
 (the members' ipopd run on), the ejabberd section runs on a fresh xmpp
-machine, and alpha,
-with its config rewritten by the doc's block for the new fingerprint, logs
-in to it (ipopctl status: xmpp up).
+machine, and alpha and beta,
+with their configs rewritten by the doc's block for the new fingerprint, log
+in to it and link (ipopctl status: xmpp up, beta connected; a ping).
 
 Usage: walkthrough.py SRCDIR BUILDDIR  (root; exits 77 otherwise)
 """
@@ -111,6 +111,7 @@ class Walk:
         os.chmod(self.work, 0o711)
         self.ns = {}
         self.captured = {}
+        self.words = set()  # every capture= of the doc
         self.tag = str(os.getpid())
 
     def sh(self, *args, check=True):
@@ -214,6 +215,9 @@ systemctl() {{
         text = re.sub(r"(?<![\w./])/(etc|var|run)/", lambda x: f"{root}/{x.group(1)}/", text)
         for word, value in self.captured.items():
             text = text.replace(word, value)
+        for word in self.words:
+            if word in text:
+                self.fail(f"{word} is used before a step captured it")
         return text
 
     def run(self, m, script, attrs, line):
@@ -292,6 +296,7 @@ def main():
     if not os.path.exists("/etc/prosody/prosody.cfg.lua") or not os.path.exists("/dev/net/tun"):
         skip("needs Debian's prosody config and /dev/net/tun")
     w = Walk(src, build)
+    w.words = {a["capture"][0] for _, a, _, _, _ in steps if "capture" in a}
     try:
         w.topology()
         for m in MACHINES:
@@ -305,13 +310,17 @@ def main():
         for section, attrs, lang, text, line in steps:
             if section == "ejabberd":
                 w.step(attrs, lang, text, line)
-        # alpha logs in to ejabberd: its config from the doc's block, with
-        # the new fingerprint, and the doc's start command.
+        # alpha and beta meet on ejabberd: their configs from the doc's
+        # block, with the new fingerprint, and the doc's start command.
         for section, attrs, lang, text, line in steps:
             if section == "group" and attrs.get("file") == ["/etc/ipop/ipopd.conf"]:
-                w.step({"file": attrs["file"], "machine": ["alpha"]}, lang, text, line)
-        w.run("alpha", "systemctl restart ipopd", {}, 0)
-        w.run("alpha", "ipopctl status", {"retry": ["30"], "expect": ["xmpp: +up"]}, 0)
+                w.step({"file": attrs["file"], "machine": ["alpha"],
+                        "vary": [v for v in attrs["vary"][0].split(";") if v.strip().startswith("beta:")]},
+                       lang, text, line)
+        for m in ["alpha", "beta"]:
+            w.run(m, "systemctl restart ipopd", {}, 0)
+        w.run("alpha", "ipopctl status", {"retry": ["40"], "expect": ["xmpp: +up", r"10\.20\.0\.2 +connected"]}, 0)
+        w.run("alpha", "ping -c 1 10.20.0.2", {}, 0)
         log("PASS")
     finally:
         w.cleanup()
