@@ -12,6 +12,8 @@ The doc's convention (written for this script):
                   is replaced by it (a value the person copies by hand);
     retry=S       rerun until it succeeds (and matches) within S seconds;
     expect=RE     its output must match RE (Python re, multiline; repeatable);
+  A ```text block right after a run block is what it shows: each of its
+  lines must be a line of the output, node ids and numbers aside.
     vary="m2: a=b c=d; m3: ..."  the block also applies to m2 with those
                   replacements (the doc says "on beta the same with ...").
   Every ```sh block must carry a walk comment: none is left unrun.
@@ -56,7 +58,7 @@ def skip(why):
 
 def parse(path):
     """The steps of the doc: (section, attrs, lang, text, line)."""
-    steps, section, pending = [], None, None
+    steps, section, pending, end = [], None, None, -10
     lines = open(path, encoding="utf-8").read().split("\n")
     i = 0
     while i < len(lines):
@@ -73,6 +75,7 @@ def parse(path):
                 pending = (attrs, i + 1)
         elif line.startswith("```") and len(line) > 3:
             lang = line[3:].strip()
+            start = i
             body = []
             i += 1
             while not lines[i].startswith("```"):
@@ -81,11 +84,28 @@ def parse(path):
             text = "\n".join(body) + "\n"
             if pending:
                 steps.append((section, pending[0], lang, text, pending[1]))
+                end = i
+            elif lang == "text" and steps and steps[-1][2] == "sh" and start - end <= 2:
+                # what the command just before shows: every line of it is
+                # in the output, ids and numbers aside
+                steps[-1][1].setdefault("expect", []).extend(shown(b) for b in body if b.strip())
             elif lang == "sh":
                 sys.exit(f"{path}:{i}: a sh block without a walk comment")
             pending = None
         i += 1
     return steps
+
+
+def shown(line):
+    """A regex for a line of sample output: node ids (letters with
+    digits) and numbers stand for any."""
+    words = []
+    for w in line.split():
+        if re.fullmatch(r"[a-z2-7]{8,}", w) and re.search(r"[0-9]", w):
+            words.append(r"[a-z2-7]+")
+        else:
+            words.append("[0-9]+".join(re.escape(x) for x in re.split(r"[0-9]+", w)))
+    return r"^\s*" + r"\s+".join(words) + r"\s*$"
 
 
 def variants(attrs, text):
