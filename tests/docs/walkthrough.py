@@ -254,7 +254,8 @@ systemctl() {{
             if out.strip():
                 print(re.sub(r"(?m)^", f"  {m}| ", out.rstrip()))
         if not ok:
-            self.fail(f"line {line} on {m}: exit {p.returncode}; expected {attrs.get('expect', [])}")
+            missing = [e for e in attrs.get("expect", []) if not re.search(e, p.stdout, re.M)]
+            self.fail(f"line {line} on {m}: exit {p.returncode}; no line of the output matches {missing}")
         return p.stdout
 
     def step(self, attrs, lang, text, line):
