@@ -37,6 +37,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -316,6 +317,8 @@ def main():
             skip(f"needs {tool}")
     if not os.path.exists("/etc/prosody/prosody.cfg.lua") or not os.path.exists("/dev/net/tun"):
         skip("needs Debian's prosody config and /dev/net/tun")
+    # meson's timeout sends SIGTERM: the cleanup below still runs
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     w = Walk(src, build)
     w.words = {a["capture"][0] for _, a, _, _, _ in steps if "capture" in a}
     try:
