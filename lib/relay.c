@@ -289,7 +289,8 @@ static void peers_page(ipop_network_t *net, ipop__relay_peer *p, const ipop__fra
     }
     if (p->pend_next < p->pend_total)
         return;
-    qsort(p->pend, p->pend_n, IPOP__SHORT_ID_LEN, id_cmp);
+    if (p->pend_n)
+        qsort(p->pend, p->pend_n, IPOP__SHORT_ID_LEN, id_cmp); /* (pend is NULL when none is known) */
     g_free(p->reach);
     p->reach = p->pend;
     p->n_reach = p->pend_n;
@@ -413,7 +414,8 @@ static void announce(ipop_network_t *net, GPtrArray *links, gint64 now)
             memcpy(ids + (size_t)n++ * IPOP__SHORT_ID_LEN, l->relay->id, IPOP__SHORT_ID_LEN);
     }
     qsort(ids, n, IPOP__SHORT_ID_LEN, id_cmp);
-    if (r->announced_at && n == r->n_announced && !memcmp(ids, r->announced, (size_t)n * IPOP__SHORT_ID_LEN)) {
+    if (r->announced_at && n == r->n_announced &&
+        (n == 0 || !memcmp(ids, r->announced, (size_t)n * IPOP__SHORT_ID_LEN))) {
         if (r->again && now - r->announced_at >= ANNOUNCE_AGAIN_US) {
             r->again = false;
             send_list(links, ids, n);
