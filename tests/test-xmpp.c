@@ -414,7 +414,7 @@ static void test_signal_auth_failed(void)
     g_assert_cmpint(ipop_network_get_signal_status(a.net, &st), ==, 0);
     g_assert_cmpint(st.state, ==, IPOP_SIGNAL_NONE);
     g_assert_cmpint(ipop_network_start(a.net), ==, 0);
-    st = wait_signal(&a, IPOP_SIGNAL_AUTH_FAILED, 3);
+    st = wait_signal(&a, IPOP_SIGNAL_AUTH_FAILED, 10);
     g_assert_cmpint(st.reason, ==, IPOP_REASON_AUTH_FAILED);
     g_assert_cmpstr(st.condition, ==, "not-authorized");
     g_assert_cmpstr(st.detail, ==, "authentication failed (not-authorized)");
@@ -429,7 +429,7 @@ static void test_signal_auth_failed(void)
     /* the right one: up, and the error gone */
     group_node(&a, "ga", "pa", "10.44.0.1", NULL);
     g_assert_cmpint(ipop_network_start(a.net), ==, 0);
-    st = wait_signal(&a, IPOP_SIGNAL_UP, 5);
+    st = wait_signal(&a, IPOP_SIGNAL_UP, 10);
     g_assert_cmpint(st.reason, ==, IPOP_REASON_NONE);
     g_assert_cmpstr(st.detail, ==, "");
     g_assert_cmpuint(st.failures, ==, 0);
@@ -458,7 +458,7 @@ static void test_signal_tls_refused(void)
     g_assert_cmpint(ipop_network_set_option(a.net, "group.room", ROOM), ==, 0);
     g_assert_cmpint(ipop_network_set_option(a.net, "group.secret", "correct horse battery staple"), ==, 0);
     g_assert_cmpint(ipop_network_start(a.net), ==, 0);
-    st = wait_signal(&a, IPOP_SIGNAL_TLS_REFUSED, 3);
+    st = wait_signal(&a, IPOP_SIGNAL_TLS_REFUSED, 10);
     g_assert_cmpint(st.reason, ==, IPOP_REASON_TLS_REFUSED);
     g_assert_cmpstr(st.fingerprint, ==, fingerprint);
     g_assert_nonnull(strstr(st.detail, "set xmpp.server-fingerprint to it"));

@@ -54,9 +54,12 @@ SECRET = subprocess.run([ipopd, "--gen-secret"], capture_output=True, text=True,
 ARGON_WAIT = 6  # both derive their group key (Argon2id) before joining the room
 
 
+FACTOR = int(os.environ.get("IPOP_TEST_TIME_FACTOR", "1") or "1")  # 3 under the sanitizers
+
+
 def wait_state(d, name, want, timeout):
     """The network's "signalling" member once its state is `want`."""
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * FACTOR
     sig = None
     while time.monotonic() < end:
         rc, out, err = ctl(d, "status", "--json")
