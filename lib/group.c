@@ -158,6 +158,7 @@ ipop__group *ipop__group_new(ipop_network_t *net, const char *node_id, const cha
 {
     ipop__group *g = g_new0(ipop__group, 1);
     uint8_t raw[IPOP__PROOF_GEN_RAW];
+    bool public = secret_public(secret);
 
     g->net = net;
     g_strlcpy(g->node_id, node_id, sizeof(g->node_id));
@@ -165,18 +166,15 @@ ipop__group *ipop__group_new(ipop_network_t *net, const char *node_id, const cha
     g->ops = *ops;
     g->secret = g_strdup(secret);
     g->members = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    if (ipop__proof_secret_parse(secret, raw)) {
-        /* 256 random bits: nothing to guess, no Argon2id (proof.h) */
-        ipop__proof_key_generated(raw, g->room, g->key);
+    /* Nothing to guess (a generated secret's 256 random bits, or an
+     * authority's public key): keyed at once, no Argon2id (proof.h). */
+    if (public || ipop__proof_secret_parse(secret, raw)) {
+        if (public)
+            ipop__proof_key_public(g->secret, g->room, g->key);
+        else
+            ipop__proof_key_generated(raw, g->room, g->key);
         gnutls_memset(raw, 0, sizeof(raw));
-        gnutls_memset(g->secret, 0, strlen(g->secret));
-        g_atomic_int_set(&g->key_state, 1);
-        ipop__net_post(g->net, g->ops.key_ready, NULL, NULL);
-        return g;
-    }
-    if (secret_public(secret)) {
-        /* nothing to guess: no Argon2id (proof.h) */
-        ipop__proof_key_public(g->secret, g->room, g->key);
+        gnutls_memset(g->secret, 0, strlen(g->secret)); /* kept no longer than derive() keeps it */
         g_atomic_int_set(&g->key_state, 1);
         ipop__net_post(g->net, g->ops.key_ready, NULL, NULL);
         return g;

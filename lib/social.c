@@ -497,8 +497,8 @@ void ipop__social_subscription(ipop__social *s, const char *bare, const char *ty
             return; /* a flood of strangers: the server tells us again at the next session */
         f = friend_get(s, bare);
         if (!f->request)
-            ipop__info(s->net, "friend request from %s: accept it with ipop_network_friend_accept() "
-                       "(ipopctl friend accept %s)", bare, bare);
+            ipop__info(s->net, "friend request from %s: accept it with ipopctl friend accept %s (in a host "
+                       "program: ipop_network_friend_accept)", bare, bare);
         f->request = true;
     } else if (f && !strcmp(type, "unsubscribe")) {
         f->request = false; /* withdrawn */

@@ -308,3 +308,19 @@ void release_held(node *n)
     g_ptr_array_set_size(n->held, 0);
 }
 
+gboolean stall_loop(gpointer data)
+{
+    g_usleep(GPOINTER_TO_UINT(data) * (gulong)1000);
+    return G_SOURCE_REMOVE;
+}
+
+bool path_lost_seen(void *data)
+{
+    node *n = data;
+    bool r;
+
+    g_mutex_lock(&n->lock);
+    r = n->state_reasons & (1u << IPOP_REASON_PATH_LOST);
+    g_mutex_unlock(&n->lock);
+    return r;
+}

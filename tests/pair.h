@@ -54,4 +54,11 @@ void connect_pair(node *a, node *b);
 void blast(node *from, node *to, int family, size_t len);
 size_t build_packet(guint8 *buf, int family, const char *src, const char *dst, guint32 seq, size_t len);
 void set_mute(node *n, bool mute);
+/* A GSourceFunc that blocks the loop it runs on for GPOINTER_TO_UINT(data)
+ * milliseconds: the node stays silent, nothing it gets is answered.  For
+ * g_main_context_invoke() on a network's context. */
+gboolean stall_loop(gpointer data);
+/* Whether a link of node n (a node *) was reported path-lost; for
+ * test_wait(). */
+bool path_lost_seen(void *n);
 void release_held(node *n);

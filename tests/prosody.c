@@ -101,3 +101,16 @@ void test_prosody_free(test_prosody *p)
     g_free(p->script);
     g_strfreev(p->users);
 }
+
+void test_prosody_login(const test_prosody *p, ipop_network_t *net, const char *user, const char *pass)
+{
+    char *jid = g_strdup_printf("%s@ipop.test", user), *port_s = g_strdup_printf("%d", p->port);
+
+    g_assert_cmpint(ipop_network_set_option(net, "xmpp.jid", jid), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "xmpp.password", pass), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "xmpp.server", "127.0.0.1"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "xmpp.port", port_s), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(net, "xmpp.server-fingerprint", p->fingerprint), ==, 0);
+    g_free(jid);
+    g_free(port_s);
+}

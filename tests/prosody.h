@@ -7,6 +7,8 @@
  * IPOP_PROSODY_VARIANT=stock: prosody's own room settings (prosody.sh). */
 #pragma once
 
+#include <ipop/ipop.h>
+
 typedef struct test_prosody {
     char *dir;          /* its data, config and certificate */
     char *fingerprint;  /* SHA-256 of its certificate, hex */
@@ -21,5 +23,9 @@ void test_prosody_start(test_prosody *p, const char *const *users);
 void test_prosody_restart(test_prosody *p);
 /* Stops it and waits until it is gone. */
 void test_prosody_stop(test_prosody *p);
+/* Sets net's XMPP login to account USER@ipop.test with pass on this
+ * server (xmpp.jid, .password, .server, .port, .server-fingerprint);
+ * asserts each is taken. */
+void test_prosody_login(const test_prosody *p, ipop_network_t *net, const char *user, const char *pass);
 /* Stops it and removes its directory. */
 void test_prosody_free(test_prosody *p);

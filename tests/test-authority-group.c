@@ -116,16 +116,11 @@ static char *read_line(const char *path)
 static void member(node *n, const char *user, const char *a4, const char *id_path, const char *cert,
                    const char *revocations)
 {
-    char *jid = g_strdup_printf("%s@ipop.test", user), *pass = g_strdup_printf("p%s", user),
-         *port_s = g_strdup_printf("%d", srv.port);
+    char *pass = g_strdup_printf("p%s", user);
 
     node_init(n, user, a4, NULL, "overlay", "group");
     g_assert_cmpint(ipop_network_set_option(n->net, "identity.file", id_path), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.jid", jid), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.password", pass), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server", "127.0.0.1"), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.port", port_s), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server-fingerprint", srv.fingerprint), ==, 0);
+    test_prosody_login(&srv, n->net, user, pass);
     g_assert_cmpint(ipop_network_set_option(n->net, "group.room", ROOM), ==, 0);
     if (cert) {
         g_assert_cmpint(ipop_network_set_option(n->net, "group.authority", ca_pub), ==, 0);
@@ -137,9 +132,7 @@ static void member(node *n, const char *user, const char *a4, const char *id_pat
     }
     if (revocations)
         g_assert_cmpint(ipop_network_set_option(n->net, "group.revocations", revocations), ==, 0);
-    g_free(jid);
     g_free(pass);
-    g_free(port_s);
 }
 
 static int link_state(node *from, node *to)

@@ -36,41 +36,25 @@
  * member is the requirement itself. */
 
 static test_prosody srv;
-static const char *dir, *fingerprint;
+static const char *dir;
 static int port;
 
 static void member(node *n, const char *user, const char *pass, const char *a4, const char *secret)
 {
-    char *jid = g_strdup_printf("%s@ipop.test", user), *port_s = g_strdup_printf("%d", port);
-
     node_init(n, user, a4, NULL, "overlay", "group");
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.jid", jid), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.password", pass), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server", "127.0.0.1"), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.port", port_s), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server-fingerprint", fingerprint), ==, 0);
+    test_prosody_login(&srv, n->net, user, pass);
     g_assert_cmpint(ipop_network_set_option(n->net, "group.room", "vpn@rooms.ipop.test"), ==, 0);
     g_assert_cmpint(ipop_network_set_option(n->net, "group.secret", secret), ==, 0);
-    g_free(jid);
-    g_free(port_s);
 }
 
 /* A member whose ICE candidates are only on `ice_addr` (127.0.0.1 or ::1). */
 static void member_on(node *n, const char *user, const char *pass, const char *a4, const char *ice_addr)
 {
-    char *jid = g_strdup_printf("%s@ipop.test", user), *port_s = g_strdup_printf("%d", port);
-
     node_init(n, user, a4, NULL, "ice.local-address", ice_addr);
     g_assert_cmpint(ipop_network_set_option(n->net, "overlay", "group"), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.jid", jid), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.password", pass), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server", "127.0.0.1"), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.port", port_s), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server-fingerprint", fingerprint), ==, 0);
+    test_prosody_login(&srv, n->net, user, pass);
     g_assert_cmpint(ipop_network_set_option(n->net, "group.room", "vpn@rooms.ipop.test"), ==, 0);
     g_assert_cmpint(ipop_network_set_option(n->net, "group.secret", "sesame"), ==, 0);
-    g_free(jid);
-    g_free(port_s);
 }
 
 static int link_state(node *from, node *to)
@@ -623,12 +607,6 @@ static void test_auto_address(void)
  * makes a link that is used fail (an idle link notices nothing: nothing to
  * tell, doc/scale.md); when it is back, the link comes back by itself, with
  * no call from the host. */
-static gboolean stall(gpointer data)
-{
-    g_usleep(15 * G_USEC_PER_SEC);
-    return G_SOURCE_REMOVE;
-}
-
 static void test_silent_peer(void)
 {
     node a, b;
@@ -642,7 +620,7 @@ static void test_silent_peer(void)
     g_assert_cmpint(ipop_network_start(a.net), ==, 0);
     g_assert_cmpint(ipop_network_start(b.net), ==, 0);
     g_assert_true(wait_link(&a, &b, IPOP_LINK_CONNECTED, 60));
-    g_main_context_invoke(b.net->ctx, stall, NULL);
+    g_main_context_invoke(b.net->ctx, stall_loop, GUINT_TO_POINTER(15000));
     {
         guint8 pkt[100];
         size_t len = build_packet(pkt, AF_INET, "10.43.0.1", "10.43.0.2", 1, sizeof(pkt));
@@ -991,7 +969,6 @@ int main(int argc, char **argv)
     test_log_to_stderr(IPOP_LOG_INFO);
     test_prosody_start(&srv, users);
     dir = srv.dir;
-    fingerprint = srv.fingerprint;
     port = srv.port;
     g_test_add_func("/group/members", test_group);
     g_test_add_func("/group/hostile", test_hostile);

@@ -101,23 +101,6 @@ static void test_idle_datagrams(void)
     node_clear(&b);
 }
 
-static gboolean stall(gpointer data)
-{
-    g_usleep(GPOINTER_TO_UINT(data) * 1000);
-    return G_SOURCE_REMOVE;
-}
-
-static bool path_lost_seen(void *data)
-{
-    node *n = data;
-    bool r;
-
-    g_mutex_lock(&n->lock);
-    r = n->state_reasons & (1u << IPOP_REASON_PATH_LOST);
-    g_mutex_unlock(&n->lock);
-    return r;
-}
-
 /* The peer goes silent (its loop hangs: nothing it reads is answered).
  * While a has nothing to send it does not care (an idle link costs
  * nothing); the first packet it sends starts probing, and the path counts
@@ -138,7 +121,7 @@ static void test_silent_peer(void)
     wait_direct(&b, &a);
     blast(&a, &b, AF_INET, 300);
     g_usleep(3 * G_USEC_PER_SEC); /* the link is idle */
-    g_main_context_invoke(b.net->ctx, stall, GUINT_TO_POINTER(9000));
+    g_main_context_invoke(b.net->ctx, stall_loop, GUINT_TO_POINTER(9000));
     g_usleep(3 * G_USEC_PER_SEC);
     g_assert_false(path_lost_seen(&a)); /* idle: nothing to notice */
     len = build_packet(pkt, AF_INET, a.addr4, b.addr4, 1, sizeof(pkt));

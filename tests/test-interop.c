@@ -20,23 +20,11 @@
 static test_prosody srv;
 static int port;
 
-static void xmpp_options(node *n, const char *user, const char *pass)
-{
-    char *jid = g_strdup_printf("%s@ipop.test", user), *port_s = g_strdup_printf("%d", port);
-
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.jid", jid), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.password", pass), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server", "127.0.0.1"), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.port", port_s), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server-fingerprint", srv.fingerprint), ==, 0);
-    g_free(jid);
-    g_free(port_s);
-}
 
 static void group_node(node *n, const char *user, const char *a4, const char *room)
 {
     node_init(n, user, a4, NULL, "overlay", "group");
-    xmpp_options(n, user, "pw");
+    test_prosody_login(&srv, n->net, user, "pw");
     g_assert_cmpint(ipop_network_set_option(n->net, "group.room", room), ==, 0);
     g_assert_cmpint(ipop_network_set_option(n->net, "group.secret", "correct horse battery staple"), ==, 0);
 }

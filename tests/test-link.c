@@ -847,23 +847,6 @@ static void test_replayed_records(void)
     node_clear(&b);
 }
 
-static gboolean stall(gpointer data)
-{
-    g_usleep(GPOINTER_TO_UINT(data) * 1000);
-    return G_SOURCE_REMOVE;
-}
-
-static bool path_lost_seen(void *data)
-{
-    node *n = data;
-    bool r;
-
-    g_mutex_lock(&n->lock);
-    r = n->state_reasons & (1u << IPOP_REASON_PATH_LOST);
-    g_mutex_unlock(&n->lock);
-    return r;
-}
-
 static void test_path_lost(void)
 {
     node a, b;
@@ -880,7 +863,7 @@ static void test_path_lost(void)
      * stretched: the restarted session must still be able to come up
      * within its 9 s once b is back */
     t0 = g_get_monotonic_time();
-    g_main_context_invoke(b.net->ctx, stall, GUINT_TO_POINTER(5000));
+    g_main_context_invoke(b.net->ctx, stall_loop, GUINT_TO_POINTER(5000));
     {
         guint8 pkt[100];
         size_t len = build_packet(pkt, AF_INET, a.addr4, b.addr4, 1, sizeof(pkt));

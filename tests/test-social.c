@@ -17,7 +17,7 @@
 #include "testutil.h"
 
 static test_prosody srv;
-static const char *dir, *fingerprint;
+static const char *dir;
 static int port;
 
 /* ---- making friends with a plain XMPP client, as a user would ---- */
@@ -97,20 +97,12 @@ static void befriend(const char *u1, const char *p1, const char *u2, const char 
 
 static void friend_node(node *n, const char *user, const char *pass, const char *state_file)
 {
-    char *jid = g_strdup_printf("%s@ipop.test", user), *port_s = g_strdup_printf("%d", port);
-
     /* Every node calls itself 10.60.0.1: friends appear at addresses each
      * node picks in its own social.subnet. */
     node_init(n, user, "10.60.0.1", NULL, "overlay", "social");
     g_assert_cmpint(ipop_network_set_option(n->net, "social.subnet", "10.61.0.0/24"), ==, 0);
     g_assert_cmpint(ipop_network_set_option(n->net, "social.state-file", state_file), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.jid", jid), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.password", pass), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server", "127.0.0.1"), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.port", port_s), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server-fingerprint", fingerprint), ==, 0);
-    g_free(jid);
-    g_free(port_s);
+    test_prosody_login(&srv, n->net, user, pass);
 }
 
 static bool linked(node *from, node *to, ipop_link_stats_t *st)
@@ -441,7 +433,6 @@ int main(int argc, char **argv)
     test_log_to_stderr(IPOP_LOG_INFO);
     test_prosody_start(&srv, users);
     dir = srv.dir;
-    fingerprint = srv.fingerprint;
     port = srv.port;
     xmpp_initialize();
     g_test_add_func("/social/friends", test_social);

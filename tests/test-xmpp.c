@@ -99,31 +99,19 @@ static void befriend(const char *u1, const char *p1, const char *u2, const char 
 
 /* ---- nodes ---- */
 
-static void xmpp_options(node *n, const char *user, const char *pass)
-{
-    char *jid = g_strdup_printf("%s@ipop.test", user), *port_s = g_strdup_printf("%d", port);
-
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.jid", jid), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.password", pass), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server", "127.0.0.1"), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.port", port_s), ==, 0);
-    g_assert_cmpint(ipop_network_set_option(n->net, "xmpp.server-fingerprint", fingerprint), ==, 0);
-    g_free(jid);
-    g_free(port_s);
-}
 
 static void social_node(node *n, const char *user, const char *pass, const char *state_file)
 {
     node_init(n, user, "10.60.0.1", NULL, "overlay", "social");
     g_assert_cmpint(ipop_network_set_option(n->net, "social.subnet", "10.61.0.0/24"), ==, 0);
     g_assert_cmpint(ipop_network_set_option(n->net, "social.state-file", state_file), ==, 0);
-    xmpp_options(n, user, pass);
+    test_prosody_login(&srv, n->net, user, pass);
 }
 
 static void group_node(node *n, const char *user, const char *pass, const char *a4, const char *identity_file)
 {
     node_init(n, user, a4, NULL, "overlay", "group");
-    xmpp_options(n, user, pass);
+    test_prosody_login(&srv, n->net, user, pass);
     g_assert_cmpint(ipop_network_set_option(n->net, "group.room", ROOM), ==, 0);
     g_assert_cmpint(ipop_network_set_option(n->net, "group.secret", "correct horse battery staple"), ==, 0);
     if (identity_file)

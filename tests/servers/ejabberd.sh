@@ -11,6 +11,8 @@
 # The XMPP domain is "ipop.test", the chat rooms "rooms.ipop.test".  The
 # pid goes to DIR/prosody.pid, the file tests/prosody.c reads.
 set -euo pipefail
+# shellcheck source=tests/servers/stop.sh
+. "$(dirname "${BASH_SOURCE[0]}")/stop.sh"
 
 cmd=$1 dir=$2
 
@@ -117,13 +119,7 @@ CFG
     ;;
 stop)
     pids="$(cat "$dir/prosody.pid" 2>/dev/null || true) $(pgrep -f -- "-mnesia dir \"$dir/spool\"" 2>/dev/null || true)"
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for _ in $(seq 100); do
-        left=""
-        for p in $pids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
-        [ -z "$left" ] && exit 0
-        sleep 0.1
-    done
-    for p in $left; do kill -KILL "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086 # one word per pid
+    stop_pids $pids
     ;;
 esac

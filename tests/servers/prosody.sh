@@ -9,6 +9,8 @@
 # what a real server runs for people's clients: message carbons, offline
 # storage, the message archive.
 set -euo pipefail
+# shellcheck source=tests/servers/stop.sh
+. "$(dirname "${BASH_SOURCE[0]}")/stop.sh"
 
 cmd=$1 dir=$2
 
@@ -92,13 +94,7 @@ stop)
     # machine): the command line names the config too.  TERM, then KILL
     # after 10 s, so that the port is free when this returns.
     pids="$(cat "$dir/prosody.pid" 2>/dev/null || true) $(pgrep -f -- "--config $dir/prosody.cfg.lua" 2>/dev/null || true)"
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for _ in $(seq 100); do
-        left=""
-        for p in $pids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
-        [ -z "$left" ] && exit 0
-        sleep 0.1
-    done
-    for p in $left; do kill -KILL "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086 # one word per pid
+    stop_pids $pids
     ;;
 esac
