@@ -66,6 +66,9 @@ static void reference(const char *line, struct control_request *want)
     } else if (strcmp(cmd, "network-changed") == 0) {
         if (!(count > 2 || (count == 2 && !words[1][0])))
             want->cmd = CONTROL_CHANGED;
+    } else if (strcmp(cmd, "metrics") == 0) {
+        if (count == 1)
+            want->cmd = CONTROL_METRICS;
     } else if (!(count > 2 || (count == 2 && !json))) {
         if (strcmp(cmd, "status") == 0)
             want->cmd = CONTROL_STATUS;

@@ -96,7 +96,8 @@ CFG
     owner=$PPID
     ( while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
       if kill -0 "$pid" 2>/dev/null; then
-          pkill -f -- "-mnesia dir \"$dir/spool\"" 2>/dev/null; kill "$pid" 2>/dev/null
+          # shellcheck disable=SC2046 # one word per pid
+          stop_pids $(pgrep -f -- "-mnesia dir \"$dir/spool\"" 2>/dev/null) "$pid"
       fi ) >/dev/null 2>&1 </dev/null &
     up=
     for _ in $(seq 300); do

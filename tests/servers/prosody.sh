@@ -77,8 +77,7 @@ CFG
     owner=$PPID
     ( while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
       if kill -0 "$pid" 2>/dev/null; then
-          [ -f "$dir/prosody.pid" ] && kill "$(cat "$dir/prosody.pid")" 2>/dev/null
-          kill "$pid" 2>/dev/null
+          stop_pids "$(cat "$dir/prosody.pid" 2>/dev/null || true)" "$pid"
       fi ) >/dev/null 2>&1 </dev/null &
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then echo "$pid"; exit 0; fi
