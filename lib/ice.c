@@ -236,11 +236,26 @@ static void add_mapping(ipop_link_t *link, ipop_port_mapping_t proto, struct in_
 
 /* Each mapper's word: the first one (a mapping, or none within its probe
  * time) lets the end of candidates go. */
+/* A gateway that stays silent for the whole probe time (a cloud VM's, a
+ * router without any of the protocols that drops port 5351) is not waited
+ * for again by the network's later links: they still ask, and signal a
+ * mapping made later as a candidate of its own.  An answer clears it. */
+static void note_mapper(ipop_link_t *link, ipop_port_mapping_t proto)
+{
+    struct ipop__ice *ice = &link->ice;
+
+    if (proto != IPOP_PORT_MAPPING_NONE)
+        link->net->mapping_silent = false;
+    else if (g_get_monotonic_time() - ice->pm_asked >= (gint64)IPOP__PORTMAP_PROBE_MS * 1000 * 9 / 10)
+        link->net->mapping_silent = true;
+}
+
 static void on_portmap(void *data, ipop_port_mapping_t proto, struct in_addr ip, uint16_t port)
 {
     ipop_link_t *link = data;
 
     link->ice.pm_waiting = false;
+    note_mapper(link, proto);
     add_mapping(link, proto, ip, port);
 }
 
@@ -249,7 +264,13 @@ static void on_upnp(void *data, ipop_port_mapping_t proto, struct in_addr ip, ui
     ipop_link_t *link = data;
 
     link->ice.up_waiting = false;
+    note_mapper(link, proto);
     add_mapping(link, proto, ip, port);
+}
+
+bool ipop__ice_mapping_pending(const ipop_link_t *link)
+{
+    return link->ice.pm_hold && (link->ice.pm_waiting || link->ice.up_waiting);
 }
 
 /* Asks the router (UPnP IGD through the network's client; PCP, else
@@ -287,6 +308,8 @@ static void start_mapping(ipop_link_t *link)
         g_clear_pointer(&ice->pm, ipop__portmap_free);
         return;
     }
+    ice->pm_asked = g_get_monotonic_time();
+    ice->pm_hold = !net->mapping_silent;
     if (ice->pm) {
         ice->pm_waiting = true;
         ipop__portmap_map(ice->pm, ice->pm_port);
@@ -354,7 +377,7 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     ice->pending_cands = g_ptr_array_new_with_free_func(g_free);
     ice->local_done = ice->local_done_sent = ice->pending_done = false;
     ice->ready = false;
-    ice->pm_waiting = ice->up_waiting = ice->up_mapped = false;
+    ice->pm_waiting = ice->up_waiting = ice->up_mapped = ice->pm_hold = false;
     ice->pm_port = 0;
     g_atomic_int_set(&ice->pm_proto, IPOP_PORT_MAPPING_NONE);
     g_mutex_lock(&link->tx_lock);
@@ -572,6 +595,16 @@ void ipop__ice_hold_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_C
         g_ptr_array_add(held, g_strdup("")); /* an end-of-candidates mark, beyond the bound */
         link->ice.pending_done = true;
     }
+}
+
+void ipop__ice_take_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned n, bool done)
+{
+    if (n == 0 && !done)
+        return;
+    if (link->remote_known)
+        ipop__ice_add_remote(link, cands, n, done);
+    else
+        ipop__ice_hold_remote(link, cands, n, done);
 }
 
 void ipop__ice_add_held(ipop_link_t *link)

@@ -50,6 +50,8 @@ struct ipop__ice {
     struct in_addr pm_internal; /* the address and port mapped */
     uint16_t pm_port;
     bool pm_waiting, up_waiting; /* the end of candidates waits for each mapper's first word */
+    bool pm_hold;               /* and the offer or answer too (ipop__ice_mapping_pending) */
+    gint64 pm_asked;            /* when the mappers were asked (monotonic us) */
     gint pm_proto;              /* ipop_port_mapping_t of the PCP or NAT-PMP mapping made, with its address: */
     NiceAddress pm_addr;
     bool up_mapped;             /* the UPnP mapping made, with its address: */
@@ -87,6 +89,12 @@ bool ipop__ice_set_remote_credentials(ipop_link_t *link, const char *ufrag, cons
 
 /* Whether local candidates, or the end of gathering, are yet to be signalled. */
 bool ipop__ice_unsent(const ipop_link_t *link);
+
+/* True while the offer or answer waits for the port mappers' first word
+ * (at most their probe time, 500 ms): a mapped address signalled after
+ * the peer began its checks comes too late, as the peer drops the pairs
+ * it has not checked yet once a first pair (a relay) is nominated. */
+bool ipop__ice_mapping_pending(const ipop_link_t *link);
 /* Moves up to max local candidates to the signalled ones, copying them
  * into cands; returns how many.  *done: gathering is over and every
  * candidate is signalled with these (marked so). */
@@ -98,5 +106,10 @@ void ipop__ice_unsend(ipop_link_t *link);
 void ipop__ice_add_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned n, bool done);
 /* The same before the peer's credentials are known: kept for later. */
 void ipop__ice_hold_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned n, bool done);
+/* Candidates from a message of our session (candidates, or a repeated
+ * offer or answer, which carries every candidate signalled so far): to
+ * the agent once the peer's description is applied, held before.  libnice
+ * takes a candidate it knows again as an update: only new ones add pairs. */
+void ipop__ice_take_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_CAND_MAX + 1], unsigned n, bool done);
 /* Hands what ipop__ice_hold_remote() kept to the agent. */
 void ipop__ice_add_held(ipop_link_t *link);

@@ -232,8 +232,13 @@ static gboolean flush_cands(gpointer data)
     ipop_link_t *link = data;
 
     ipop__source_clear(&link->flush_src);
-    if (!link->offer_held)
+    if (link->desc_held && !ipop__ice_mapping_pending(link)) {
+        ipop__msg_type type = (ipop__msg_type)link->desc_held;
+        link->desc_held = 0;
+        send_desc(link, type); /* the mappers spoke: with the mapped address */
+    } else if (!link->offer_held && !link->desc_held) {
         send_desc(link, IPOP__MSG_CAND);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -420,6 +425,7 @@ static void teardown(ipop_link_t *link)
     ipop__ice_stop(link);
     ipop__source_clear(&link->resend_src);
     link->offer_held = false;
+    link->desc_held = 0;
     link->remote_known = false;
 }
 
@@ -456,6 +462,12 @@ static void send_desc(ipop_link_t *link, ipop__msg_type type)
 
     if (!link->ice.agent || !link->ice.local_cands)
         return;
+    if (type != IPOP__MSG_CAND && ipop__ice_mapping_pending(link)) {
+        link->desc_held = (int)type; /* flush_cands sends it */
+        return;
+    }
+    if (type == IPOP__MSG_CAND && link->desc_held)
+        return; /* they leave with the offer or answer */
     m = g_new(ipop__msg, 1);
     while (first || ipop__ice_unsent(link)) {
         msg_header(link, m, first ? type : IPOP__MSG_CAND);
@@ -694,7 +706,11 @@ static void on_offer(ipop_link_t *link, const ipop__msg *m)
     bool active = state == IPOP_LINK_CONNECTING || state == IPOP_LINK_CONNECTED, moved_on;
 
     if (active && strcmp(link->session, m->session) == 0) {
-        /* A repeat of the session we are in: our answer may have been lost. */
+        /* A repeat of the session we are in: our answer may have been lost.
+         * It carries every candidate the peer has signalled so far, some
+         * perhaps never sent before (a port mapping that came while the
+         * peer settled crossed offers): take them. */
+        ipop__ice_take_remote(link, m->cands, m->n_cands, m->cands_done);
         if (!link->offerer && state == IPOP_LINK_CONNECTING)
             resend_desc(link, IPOP__MSG_ANSWER);
         return;
@@ -735,6 +751,8 @@ void ipop__link_handle(ipop_link_t *link, const ipop__msg *m)
         on_offer(link, m);
         break;
     case IPOP__MSG_ANSWER:
+        if (ours && link->offerer && link->remote_known)
+            ipop__ice_take_remote(link, m->cands, m->n_cands, m->cands_done); /* repeated: some may be new */
         if (!ours || !link->offerer || link->remote_known)
             return; /* stale or repeated */
         link->peer_seq = MAX(link->peer_seq, m->seq);
@@ -742,12 +760,8 @@ void ipop__link_handle(ipop_link_t *link, const ipop__msg *m)
             link_fail(link, IPOP_REASON_BAD_MESSAGE);
         break;
     case IPOP__MSG_CAND:
-        if (!ours)
-            return;
-        if (link->remote_known)
-            ipop__ice_add_remote(link, m->cands, m->n_cands, m->cands_done);
-        else
-            ipop__ice_hold_remote(link, m->cands, m->n_cands, m->cands_done);
+        if (ours)
+            ipop__ice_take_remote(link, m->cands, m->n_cands, m->cands_done);
         break;
     case IPOP__MSG_BYE:
         if (ours)

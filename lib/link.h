@@ -62,6 +62,7 @@ struct ipop_link {
     GSource *resend_src;        /* repeats an unanswered offer */
     guint resend_ms;            /* the wait before the next repeat (backs off) */
     bool offer_held;            /* our offer waits for its turn (the pace of new offers) */
+    int desc_held;              /* ipop__msg_type of our offer or answer waiting for the port mappers, or 0 */
     GSource *flush_src;         /* signals the candidates gathered so far */
 
     ipop__addr raddr4, raddr6;

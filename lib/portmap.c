@@ -19,7 +19,6 @@
 
 #define FIRST_RTO_MS 250 /* RFC 6886 3.1, RFC 6887 8.1.1 */
 #define TRIES 5          /* 250 + 500 + 1000 + 2000 + 4000 ms, then silence */
-#define PROBE_MS 500     /* after this the owner hears NONE and goes on */
 #define LIFETIME_S 3600  /* asked for; renewed at half of what is granted */
 
 struct ipop__portmap {
@@ -303,7 +302,7 @@ void ipop__portmap_map(ipop__portmap *pm, uint16_t internal_port)
         return;
     pm->port = internal_port;
     ask(pm);
-    arm(pm, &pm->probe, PROBE_MS, on_probe);
+    arm(pm, &pm->probe, IPOP__PORTMAP_PROBE_MS, on_probe);
 }
 
 void ipop__portmap_free(ipop__portmap *pm)

@@ -19,6 +19,10 @@
 #define IPOP__PM_PCP (1u << 2)
 #define IPOP__PM_ALL (IPOP__PM_UPNP | IPOP__PM_NATPMP | IPOP__PM_PCP)
 
+/* A mapper that has not answered within this time tells its owner "none"
+ * (and goes on asking): PCP and NAT-PMP here, UPnP IGD in upnp.c. */
+#define IPOP__PORTMAP_PROBE_MS 500
+
 typedef struct ipop__portmap ipop__portmap;
 
 /* What the mapper tells its owner: proto is IPOP_PORT_MAPPING_PCP or

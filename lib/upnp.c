@@ -14,7 +14,6 @@
 #include "log.h"
 #include "upnp.h"
 
-#define PROBE_MS 500     /* after this the owner hears NONE and goes on */
 #define LEASE_S 3600     /* asked for; gupnp-igd renews at half of it */
 
 struct ipop__upnp {
@@ -143,7 +142,7 @@ ipop__upnp_map *ipop__upnp_map_new(ipop__upnp *u, struct in_addr internal, uint1
     m->fn = fn;
     m->data = data;
     u->maps = g_list_prepend(u->maps, m);
-    m->probe = g_timeout_source_new(PROBE_MS);
+    m->probe = g_timeout_source_new(IPOP__PORTMAP_PROBE_MS);
     g_source_set_callback(m->probe, on_probe, m, NULL);
     g_source_attach(m->probe, u->ctx);
     /* external port 0: gupnp-igd asks for the internal one, then others */
