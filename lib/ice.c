@@ -236,18 +236,15 @@ static void add_mapping(ipop_link_t *link, ipop_port_mapping_t proto, struct in_
 
 /* Each mapper's word: the first one (a mapping, or none within its probe
  * time) lets the end of candidates go. */
-/* A gateway that stays silent for the whole probe time (a cloud VM's, a
- * router without any of the protocols that drops port 5351) is not waited
+/* A gateway that gave this network no mapping (silent for the whole probe
+ * time, as a cloud VM's; its port 5351 closed; or refusing) is not waited
  * for again by the network's later links: they still ask, and signal a
- * mapping made later as a candidate of its own.  An answer clears it. */
+ * mapping made later as a candidate of its own.  A mapping clears it.
+ * (A closed port's ICMP answer is rate-limited by the gateway: a later
+ * link's question may go unanswered for the whole probe time.) */
 static void note_mapper(ipop_link_t *link, ipop_port_mapping_t proto)
 {
-    struct ipop__ice *ice = &link->ice;
-
-    if (proto != IPOP_PORT_MAPPING_NONE)
-        link->net->mapping_silent = false;
-    else if (g_get_monotonic_time() - ice->pm_asked >= (gint64)IPOP__PORTMAP_PROBE_MS * 1000 * 9 / 10)
-        link->net->mapping_silent = true;
+    link->net->mapping_silent = proto == IPOP_PORT_MAPPING_NONE;
 }
 
 static void on_portmap(void *data, ipop_port_mapping_t proto, struct in_addr ip, uint16_t port)
@@ -308,7 +305,6 @@ static void start_mapping(ipop_link_t *link)
         g_clear_pointer(&ice->pm, ipop__portmap_free);
         return;
     }
-    ice->pm_asked = g_get_monotonic_time();
     ice->pm_hold = !net->mapping_silent;
     if (ice->pm) {
         ice->pm_waiting = true;

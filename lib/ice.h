@@ -51,7 +51,6 @@ struct ipop__ice {
     uint16_t pm_port;
     bool pm_waiting, up_waiting; /* the end of candidates waits for each mapper's first word */
     bool pm_hold;               /* and the offer or answer too (ipop__ice_mapping_pending) */
-    gint64 pm_asked;            /* when the mappers were asked (monotonic us) */
     gint pm_proto;              /* ipop_port_mapping_t of the PCP or NAT-PMP mapping made, with its address: */
     NiceAddress pm_addr;
     bool up_mapped;             /* the UPnP mapping made, with its address: */

@@ -34,8 +34,8 @@ struct ipop_network {
     bool relay_only, ice_tcp;
     unsigned port_mapping;      /* IPOP__PM_* protocols asked for ("ice.port-mapping") */
     struct ipop__upnp *upnp;    /* upnp.c: the UPnP IGD client while running, when asked for (loop thread) */
-    bool mapping_silent;        /* the mappers' last word was none after their whole probe time: links
-                                 * no longer hold their offers for it (ice.c, loop thread) */
+    bool mapping_silent;        /* the mappers' last word was none: later links do not hold their
+                                 * offers for them (ice.c, loop thread) */
     GPtrArray *local_addrs;     /* char*: host candidates only on these */
     char *identity_file;
     net_loop loop_mode;
