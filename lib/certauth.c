@@ -38,7 +38,8 @@ typedef struct peer {
     int err;                     /* REFUSED: why */
     gint64 hello_at;             /* when we last asked for its certificate with ours (monotonic) */
     gint64 reply_at;             /* when we last answered its request */
-    gint64 told_at;              /* when we last reported it without a certificate */
+    gint64 told_at;              /* when we last reported a refusal of its messages (tell()) */
+    int told_err;                /* and which */
 } peer;
 
 struct ipop__certauth {
@@ -480,23 +481,28 @@ static void on_cert(ipop__certauth *ca, const ipop__msg *m, peer *p)
     ipop__peers_connect(ca->net, m->node_id, NULL);
 }
 
-/* Refusals repeated by a member's resent messages: reported once a minute. */
+/* Whether a refusal of a member's message is news: another than the last
+ * reported, or that one over a minute ago. */
+static bool news(peer *p, int err)
+{
+    return !p->told_at || g_get_monotonic_time() - p->told_at >= TELL_EVERY_US || p->told_err != err;
+}
+
+/* Refusals repeated by a member's resent messages: reported once a minute
+ * (a refusal for another reason at once). */
 static void tell(ipop__certauth *ca, const char *node, peer *p, int err)
 {
-    gint64 now = g_get_monotonic_time();
-
-    if (p->told_at && now - p->told_at < TELL_EVERY_US)
+    if (!news(p, err))
         return;
-    p->told_at = now;
+    p->told_at = g_get_monotonic_time();
+    p->told_err = err;
     report(ca, node, err, p->state == PEER_CERTIFIED ? p->cert.name : NULL);
 }
 
 /* As tell(), and counted (signal_refused) even when not reported. */
 static void tell_counted(ipop__certauth *ca, const char *node, peer *p, int err)
 {
-    gint64 now = g_get_monotonic_time();
-
-    if (p->told_at && now - p->told_at < TELL_EVERY_US)
+    if (!news(p, err))
         __atomic_fetch_add(&ca->net->bad_messages, 1, __ATOMIC_RELAXED);
     else
         tell(ca, node, p, err);

@@ -127,8 +127,8 @@ static void note_loser(GArray *out, ipop_link_t *link, const char *owner, bool o
 
     ipop__name_tagged(link->peer_name, link->peer_id, tagged);
     snprintf(r.detail, sizeof(r.detail), "peer %.16s claims the name %s, which %s%.16s holds (smaller node id): "
-             "it is shown as %s", link->peer_id, link->peer_name, owner_self ? "this node, " : "peer ", owner,
-             tagged);
+             "it is shown as %s", link->peer_id, link->peer_name, owner_self ? "this node" : "peer ",
+             owner_self ? "" : owner, tagged);
     link->name_told = true;
     g_array_append_val(out, r);
 }
