@@ -80,7 +80,9 @@ static void json_link(JsonBuilder *b, const struct net *n, const char *network, 
         add_str(b, "network", network);
     add_str(b, "peer_id", st->peer_id);
     add_opt_str(b, "address", st->address);
-    add_opt_str(b, "name", st->name);
+    /* the member's name (its option "name"), and a SocialVPN friend's JID */
+    add_opt_str(b, "name", st->peer_name);
+    add_opt_str(b, "jid", st->name);
     add_str(b, "state", ipop_link_state_str(st->state));
     add_str(b, "reason", ipop_reason_str(st->reason));
     /* not connected: why (the reason, else the peer's last refusal) */
@@ -418,7 +420,7 @@ static void link_header(GString *s, const char *prefix)
 static void link_text(GString *s, const char *prefix, const struct net *n, GPtrArray *ids,
                       const ipop_link_stats_t *st)
 {
-    char rtt[32], path[32], peer[IPOP_NODE_ID_MAX + 1];
+    char rtt[32], path[32], peer[IPOP_NODE_ID_MAX + 1], name[sizeof(st->peer_name) + sizeof(st->name) + 4];
     const char *why = link_why(n, st, NULL);
 
     rtt_text(rtt, sizeof(rtt), st->rtt_us);
@@ -431,11 +433,14 @@ static void link_text(GString *s, const char *prefix, const struct net *n, GPtrA
                  st->state == IPOP_LINK_CONNECTED && mapping_str(st->port_mapping) ? "+" : "",
                  st->state == IPOP_LINK_CONNECTED && mapping_str(st->port_mapping) ? mapping_str(st->port_mapping) : "");
     snprintf(peer, sizeof(peer), "%.*s", abbrev_len(ids, st->peer_id), st->peer_id);
+    /* the member's name, then a SocialVPN friend's JID */
+    snprintf(name, sizeof(name), "%s%s%s%s", st->peer_name[0] ? st->peer_name : st->name[0] ? "" : "-",
+             st->peer_name[0] && st->name[0] ? " (" : "", st->name, st->peer_name[0] && st->name[0] ? ")" : "");
     g_string_append_printf(s, "%s%-12s %-15s %-10s %-15s %9s %12llu %12llu  %-18s %s\n", prefix, peer,
                            st->address[0] ? st->address : "-",
                            st->relay_id[0] ? "relayed" : ipop_link_state_str(st->state), path, rtt,
                            (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes,
-                           why ? why : "-", st->name[0] ? st->name : "-");
+                           why ? why : "-", name);
 }
 
 static void duration_text(char *buf, size_t size, uint64_t s)

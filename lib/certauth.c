@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "network.h"
+#include "names.h"
 #include "peers.h"
 #include "sigauth.h"
 
@@ -37,7 +38,8 @@ typedef struct peer {
     int err;                     /* REFUSED: why */
     gint64 hello_at;             /* when we last asked for its certificate with ours (monotonic) */
     gint64 reply_at;             /* when we last answered its request */
-    gint64 told_at;              /* when we last reported it without a certificate */
+    gint64 told_at;              /* when we last reported a refusal of its messages (tell()) */
+    int told_err;                /* and which */
 } peer;
 
 struct ipop__certauth {
@@ -72,6 +74,7 @@ static const char *why(int err)
     case -EAGAIN: return "certificate not yet valid";
     case -EKEYREVOKED: return "certificate revoked";
     case -EADDRNOTAVAIL: return "address outside its certificate";
+    case -EPERM: return "name other than its certificate's";
     default: return "certificate refused";
     }
 }
@@ -140,6 +143,23 @@ static int own_addresses(ipop_network_t *net, ipop__certauth *ca)
 
 static int load_crl_file(ipop__certauth *ca, bool at_start);
 
+/* The certificate's name (when it is a valid name) is this node's: the
+ * option "name" may only repeat it. */
+static int own_name(ipop_network_t *net, ipop__certauth *ca)
+{
+    char name[IPOP__NAME_MAX + 1];
+
+    if (!ca->cert.name[0] || ipop__name_normalize(ca->cert.name, name) < 0)
+        return 0;
+    if (net->name_opt[0] && strcmp(net->name_opt, name)) {
+        ipop__err(net, "option name %s: this node's certificate (group.certificate) names it %s", net->name_opt,
+                  name);
+        return -EINVAL;
+    }
+    g_strlcpy(net->own_name, name, sizeof(net->own_name));
+    return 0;
+}
+
 static int load_own(ipop_network_t *net, ipop__certauth *ca)
 {
     struct stat st;
@@ -161,6 +181,8 @@ static int load_own(ipop_network_t *net, ipop__certauth *ca)
         r = -EKEYEXPIRED;
     if (r == -EACCES)
         r = -EINVAL; /* -EACCES means a device right to ipop_network_start()'s callers */
+    if (r == 0)
+        r = own_name(net, ca);
     return r < 0 ? r : own_addresses(net, ca);
 }
 
@@ -459,15 +481,31 @@ static void on_cert(ipop__certauth *ca, const ipop__msg *m, peer *p)
     ipop__peers_connect(ca->net, m->node_id, NULL);
 }
 
-/* Refusals repeated by a member's resent messages: reported once a minute. */
+/* Whether a refusal of a member's message is news: another than the last
+ * reported, or that one over a minute ago. */
+static bool news(peer *p, int err)
+{
+    return !p->told_at || g_get_monotonic_time() - p->told_at >= TELL_EVERY_US || p->told_err != err;
+}
+
+/* Refusals repeated by a member's resent messages: reported once a minute
+ * (a refusal for another reason at once). */
 static void tell(ipop__certauth *ca, const char *node, peer *p, int err)
 {
-    gint64 now = g_get_monotonic_time();
-
-    if (p->told_at && now - p->told_at < TELL_EVERY_US)
+    if (!news(p, err))
         return;
-    p->told_at = now;
+    p->told_at = g_get_monotonic_time();
+    p->told_err = err;
     report(ca, node, err, p->state == PEER_CERTIFIED ? p->cert.name : NULL);
+}
+
+/* As tell(), and counted (signal_refused) even when not reported. */
+static void tell_counted(ipop__certauth *ca, const char *node, peer *p, int err)
+{
+    if (!news(p, err))
+        __atomic_fetch_add(&ca->net->bad_messages, 1, __ATOMIC_RELAXED);
+    else
+        tell(ca, node, p, err);
 }
 
 /* An offer or answer: its addresses must be the certificate's. */
@@ -481,7 +519,27 @@ static bool addresses_ok(ipop__certauth *ca, const ipop__msg *m, peer *p)
     return true;
 }
 
-bool ipop__certauth_filter(ipop_network_t *net, const ipop__msg *m)
+/* An offer or answer: a certificate that names its member (a valid name,
+ * lowercased) gives the only name it may signal, and the name of one that
+ * signals none. */
+static bool name_ok(ipop__certauth *ca, ipop__msg *m, peer *p)
+{
+    char name[IPOP__NAME_MAX + 1];
+
+    if (!p->cert.name[0] || ipop__name_normalize(p->cert.name, name) < 0)
+        return true; /* nothing to match: its own name stands */
+    if (!m->name[0]) {
+        g_strlcpy(m->name, name, sizeof(m->name));
+        return true;
+    }
+    if (strcmp(m->name, name)) {
+        tell_counted(ca, m->node_id, p, -EPERM);
+        return false;
+    }
+    return true;
+}
+
+bool ipop__certauth_filter(ipop_network_t *net, ipop__msg *m)
 {
     ipop__certauth *ca = net->certauth;
     bool authority_msg = m->type == IPOP__MSG_CERT || m->type == IPOP__MSG_CRL;
@@ -510,7 +568,7 @@ bool ipop__certauth_filter(ipop_network_t *net, const ipop__msg *m)
         return true;
     }
     if (m->type == IPOP__MSG_OFFER || m->type == IPOP__MSG_ANSWER)
-        return !addresses_ok(ca, m, p);
+        return !addresses_ok(ca, m, p) || !name_ok(ca, m, p);
     return false;
 }
 

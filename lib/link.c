@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "message.h"
+#include "names.h"
 #include "network.h"
 #include "rewrite.h"
 
@@ -478,6 +479,7 @@ static void send_desc(ipop_link_t *link, ipop__msg_type type)
             m->addr4 = link->net->addr4;
             m->addr6 = link->net->addr6;
             m->seq = link->my_seq;
+            g_strlcpy(m->name, link->net->own_name, sizeof(m->name));
         }
         m->n_cands = ipop__ice_take_cands(link, m->cands, CANDS_PER_MSG, &m->cands_done);
         if (m->type != IPOP__MSG_CAND || m->n_cands > 0 || m->cands_done)
@@ -556,6 +558,7 @@ static int apply_remote(ipop_link_t *link, const ipop__msg *m)
     link->raddr6 = m->addr6;
     take_addr(link, &link->raddr4);
     take_addr(link, &link->raddr6);
+    ipop__names_claim(link, m->name);
     if (!ipop__ice_set_remote_credentials(link, m->ufrag, m->pwd))
         return -EINVAL;
     r = ipop__dtls_setup(link, m->fingerprint);
@@ -845,6 +848,7 @@ IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
             s.address[strcspn(s.address, "/")] = '\0'; /* an address to ping, not a route */
         g_strlcpy(s.name, link->name, sizeof(s.name));
     }
+    ipop__names_shown(link, s.peer_name);
     {
         ipop_link_t *via = link->ops->relay_via(link);
         if (via) {

@@ -68,6 +68,8 @@ struct ipop_link {
     ipop__addr raddr4, raddr6;
     ipop__addr alias4;          /* SocialVPN: the peer's address here, or family 0 */
     char name[128];             /* SocialVPN: the friend's JID */
+    char peer_name[64];         /* the name its offers and answers signal, "" none (names.c, under net->lock) */
+    bool name_told;             /* its claim of peer_name lost a conflict: reported (names.c) */
 
     GSource *timeout_src, *ping_src;
     gint64 last_rx;             /* monotonic time of the last authenticated record */

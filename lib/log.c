@@ -100,6 +100,7 @@ IPOP_EXPORT const char *ipop_reason_str(ipop_reason_t reason)
     case IPOP_REASON_TLS_REFUSED: return "tls-refused";
     case IPOP_REASON_SERVER_CLOSED: return "server-closed";
     case IPOP_REASON_SERVER_SILENT: return "server-silent";
+    case IPOP_REASON_NAME_IN_USE: return "name-in-use";
     }
     return "unknown";
 }

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "bytes.h"
+#include "names.h"
 
 #define MAGIC "ipop"
 #define MAGIC_LEN 4
@@ -31,6 +32,7 @@ enum key {
     K_CAND,
     K_CERT,
     K_CRL,
+    K_NAME,
     /* short values, parsed into numbers or flags */
     K_FP,
     K_ADDR4,
@@ -70,6 +72,7 @@ static const struct {
     [K_CRLSERIAL] = { "crlserial", T(IPOP__MSG_CERT) },
     [K_ACK] = { "ack", T(IPOP__MSG_CERT) },
     [K_CRL] = { "crl", T(IPOP__MSG_CRL) },
+    [K_NAME] = { "name", T_DESC },
 };
 
 static const char *const type_names[] = {
@@ -293,6 +296,8 @@ static int set_string_field(ipop__msg *m, enum key k, const char *v, size_t n)
         return set_string(m->cert, sizeof(m->cert), v, n, cert_text_valid);
     case K_CRL:
         return set_string(m->crl, sizeof(m->crl), v, n, crl_text_valid);
+    case K_NAME:
+        return set_string(m->name, sizeof(m->name), v, n, ipop__name_valid);
     default:
         return -EINVAL;
     }
@@ -429,7 +434,7 @@ static int parse_pair(ipop__msg *m, const char *tok, size_t n, unsigned *seen)
             return -EINVAL;
         *seen |= 1u << k;
     }
-    return k <= K_CRL ? set_string_field(m, k, eq + 1, vn) : set_short_field(m, k, eq + 1, vn);
+    return k <= K_NAME ? set_string_field(m, k, eq + 1, vn) : set_short_field(m, k, eq + 1, vn);
 }
 
 static int check_required(const ipop__msg *m, unsigned seen)
@@ -509,9 +514,10 @@ static bool desc_valid(const ipop__msg *m)
 {
     if (!(T(m->type) & T_DESC))
         return !m->ufrag[0] && !m->pwd[0] && !m->has_fingerprint && !m->addr4.family && !m->addr6.family &&
-               !m->seq;
+               !m->seq && !m->name[0];
     return text_valid(m->ufrag, IPOP__SIGNAL_CRED_MAX) && text_valid(m->pwd, IPOP__SIGNAL_CRED_MAX) &&
-           m->has_fingerprint && addr_valid(&m->addr4, AF_INET) && addr_valid(&m->addr6, AF_INET6);
+           m->has_fingerprint && addr_valid(&m->addr4, AF_INET) && addr_valid(&m->addr6, AF_INET6) &&
+           (!m->name[0] || ipop__name_valid(m->name));
 }
 
 static bool cands_valid(const ipop__msg *m)
@@ -544,7 +550,7 @@ static bool msg_valid(const ipop__msg *m)
         return false;
     if (m->type == IPOP__MSG_CERT || m->type == IPOP__MSG_CRL)
         return !m->ufrag[0] && !m->pwd[0] && !m->has_fingerprint && !m->addr4.family && !m->addr6.family &&
-               !m->seq && !m->n_cands && !m->cands_done && !m->reason;
+               !m->seq && !m->name[0] && !m->n_cands && !m->cands_done && !m->reason;
     if (!session_valid(m->session))
         return false;
     if (m->type == IPOP__MSG_BYE ? m->reason < 0 || m->reason > 255 : m->reason != 0)
@@ -572,6 +578,8 @@ static void put_desc(ipop__text *w, const ipop__msg *m)
         snprintf(text, sizeof(text), "%" PRIu64, m->seq);
         put_pair(w, "seq", text);
     }
+    if (m->name[0])
+        put_pair(w, "name", m->name);
 }
 
 int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size)
@@ -634,7 +642,8 @@ bool ipop__msg_equal(const ipop__msg *a, const ipop__msg *b)
         return false;
     if (strncmp(a->node_id, b->node_id, sizeof(a->node_id)) != 0 ||
         strncmp(a->session, b->session, sizeof(a->session)) != 0 ||
-        strncmp(a->ufrag, b->ufrag, sizeof(a->ufrag)) != 0 || strncmp(a->pwd, b->pwd, sizeof(a->pwd)) != 0)
+        strncmp(a->ufrag, b->ufrag, sizeof(a->ufrag)) != 0 || strncmp(a->pwd, b->pwd, sizeof(a->pwd)) != 0 ||
+        strncmp(a->name, b->name, sizeof(a->name)) != 0)
         return false;
     if (a->has_fingerprint && memcmp(a->fingerprint, b->fingerprint, sizeof(a->fingerprint)) != 0)
         return false;

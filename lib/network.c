@@ -25,6 +25,7 @@
 #include "link.h"
 #include "log.h"
 #include "loop.h"
+#include "names.h"
 #include "network.h"
 #include "options.h"
 #include "overlay.h"
@@ -154,9 +155,12 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
     r = load_identity(net);
     if (r < 0)
         return r;
+    net->own_name[0] = '\0';
+    net->own_name_told = false;
     r = ipop__certauth_load(net); /* before addresses are derived: the certificate's come first */
     if (r < 0)
         return r;
+    ipop__names_start(net);
     ipop__autoaddr_start(net);
     r = ipop__underlay_resolve(net);
     if (r < 0)
@@ -237,6 +241,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     ipop__certauth_free(net->certauth);
     ipop__udp_set_free(net->udp);
     ipop__relay_free(net->relay);
+    ipop__names_free(net);
     ipop__options_free(net);
     ipop__loop_clear(net);
     g_mutex_clear(&net->lock);

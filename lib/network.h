@@ -124,6 +124,13 @@ struct ipop_network {
 
     struct ipop__udp_set *udp;  /* udp.c: UDP endpoints; made by the first ipop_udp_open() */
     struct ipop__relay *relay;  /* relay.c: GroupVPN member relay; made with the network */
+
+    /* names.c: option "name" (canonical, "" unset), the name in effect
+     * (set at start: the option, the certificate's, or the default), and
+     * the claims of the peers' names, under lock */
+    char name_opt[64], own_name[64];
+    bool own_name_told;         /* a peer with a smaller node id claims own_name: reported */
+    GHashTable *names;          /* name -> GPtrArray of ipop_link_t* that signalled it */
 };
 
 /* The largest packet (TAP: frame) the host may send or receive. */

@@ -18,6 +18,7 @@
 #include "options.h"
 #include "portmap.h"
 #include "authority.h"
+#include "names.h"
 #include "proof.h"
 
 /* ---- value parsers ---- */
@@ -424,6 +425,16 @@ static const char *set_port_mapping(ipop_network_t *net, const option *o, const 
     return NULL;
 }
 
+static const char *set_name(ipop_network_t *net, const option *o, const char *v)
+{
+    char name[IPOP__NAME_MAX + 1];
+
+    if (ipop__name_normalize(v, name) < 0)
+        return o->expected;
+    g_strlcpy(net->name_opt, name, sizeof(net->name_opt));
+    return NULL;
+}
+
 static const option options[] = {
     { "mode", set_mode, 0, 0, 0, "expected none, tun or tap", false },
     { "device", set_device, FIELD(device_opt), 0, 0, "not a device name", false },
@@ -463,6 +474,8 @@ static const option options[] = {
       "expected an IPv4 subnet from /8 to /30, or an IPv6 one from /8 to /120", false },
     { "social.subnet", set_social_subnet, 0, 0, 0, "expected an IPv4 subnet from /8 to /30", false },
     { "social.state-file", set_path, FIELD(social_state_file), 0, 0, "empty path", false },
+    { "name", set_name, 0, 0, 0,
+      "expected a DNS label: 1 to 63 letters, digits or '-', not starting or ending with '-'", false },
     { "ice.port-mapping", set_port_mapping, 0, 0, 0, "expected true, false, or a list of upnp, natpmp, pcp", false },
 };
 

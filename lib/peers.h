@@ -24,8 +24,10 @@ typedef struct ipop__peers_gate {
      * authority: not before its certificate checked out). */
     bool (*may_link)(ipop_network_t *net, const char *peer_id);
     /* A verified message from an allowed peer, before its link sees it:
-     * true when the policy took it (or refused it) and the link must not. */
-    bool (*filter)(ipop_network_t *net, const ipop__msg *m);
+     * true when the policy took it (or refused it) and the link must not.
+     * It may complete the message for the link (a group authority: the
+     * name of the member's certificate, when the member signals none). */
+    bool (*filter)(ipop_network_t *net, ipop__msg *m);
 } ipop__peers_gate;
 
 /* gate: the policy above that admits links and messages, fixed by the

@@ -231,6 +231,17 @@ static void test_own_certificate(void)
         node_clear(&n);
         g_free(cert);
     }
+    /* The certificate names the node: option name may only repeat it. */
+    {
+        char *cert = cert_file(&ca, self, "Own", "10.60.0.7/24", now, now + 86400, NULL);
+        member(&n, "e", NULL, id_path, cert, NULL);
+        g_assert_cmpint(ipop_network_set_option(n.net, "name", "other"), ==, 0);
+        g_assert_cmpint(ipop_network_start(n.net), ==, -EINVAL);
+        g_assert_cmpint(ipop_network_set_option(n.net, "name", "own"), ==, 0);
+        g_assert_cmpint(ipop_network_start(n.net), ==, 0);
+        node_clear(&n);
+        g_free(cert);
+    }
     /* The whole-config rules. */
     node_init(&n, "e", NULL, NULL, "overlay", "group");
     g_assert_cmpint(ipop_network_set_option(n.net, "group.authority", "ed25519:short"), ==, -EINVAL);
@@ -286,6 +297,17 @@ static void test_members(void)
     g_assert_true(wait_link(&c, &b, IPOP_LINK_CONNECTED, 30));
     g_test_message("three certified members linked in %.0f ms", (g_get_monotonic_time() - t0) / 1000.0);
     g_assert_true(logged(&a, "is \"bob\"", NULL));
+    /* Their certificates name them: that is the name each signals. */
+    {
+        char text[64];
+        ipop_link_stats_t st = { .size = sizeof(st) };
+        g_assert_cmpint(ipop_network_resolve(a.net, "bob", AF_INET, text, sizeof(text)), ==, 0);
+        g_assert_cmpstr(text, ==, "10.61.0.2");
+        g_assert_cmpint(ipop_network_resolve(b.net, "carol", AF_INET, text, sizeof(text)), ==, 0);
+        g_assert_cmpstr(text, ==, "10.61.0.3");
+        g_assert_cmpint(ipop_link_get_stats(ipop_network_get_link(c.net, ida), &st), ==, 0);
+        g_assert_cmpstr(st.peer_name, ==, "alice");
+    }
     a.peer = &b;
     blast(&a, &b, AF_INET, 200);
 
@@ -325,6 +347,23 @@ static void test_members(void)
     g_usleep(2 * G_USEC_PER_SEC);
     g_assert_cmpint(link_state(&a, &m), !=, IPOP_LINK_CONNECTED);
     g_assert_cmpint(link_state(&b, &m), !=, IPOP_LINK_CONNECTED);
+    node_clear(&m);
+
+    /* m, certified as "mallory", signals b's name: refused and counted,
+     * and "bob" stays b's. */
+    member(&m, "m", "10.61.0.5", pm, ca_m, NULL);
+    g_assert_cmpint(ipop_network_start(m.net), ==, 0);
+    g_strlcpy(m.net->own_name, "bob", sizeof(m.net->own_name)); /* as a modified program would (before its first offer) */
+    {
+        ipop_network_stats_t st = { .size = sizeof(st) };
+        char text[64];
+        g_assert_true(wait_logged(&a, m16, "name other than its certificate's", 30));
+        g_assert_cmpint(ipop_network_get_stats(a.net, &st), ==, 0);
+        g_assert_cmpuint(st.signal_refused, >, 0);
+        g_assert_cmpint(link_state(&a, &m), !=, IPOP_LINK_CONNECTED);
+        g_assert_cmpint(ipop_network_resolve(a.net, "bob", AF_INET, text, sizeof(text)), ==, 0);
+        g_assert_cmpstr(text, ==, "10.61.0.2");
+    }
     node_clear(&m);
 
     /* c is revoked: the list is given to a only, as a file.  Every link of

@@ -532,6 +532,92 @@ static void test_address_claim(void)
     node_clear(&a);
 }
 
+static void want_resolve(node *at, const char *name, const char *addr)
+{
+    char buf[64];
+
+    g_assert_cmpint(ipop_network_resolve(at->net, name, AF_UNSPEC, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpstr(buf, ==, addr);
+}
+
+static void peer_name(node *at, node *of, char out[64])
+{
+    ipop_link_stats_t st = { .size = sizeof(st) };
+
+    g_assert_cmpint(ipop_link_get_stats(ipop_network_get_link(at->net, ipop_network_get_node_id(of->net)), &st), ==, 0);
+    g_strlcpy(out, st.peer_name, 64);
+}
+
+/* Names: every member resolves the others by the name they signal; when
+ * two claim one name, the smaller node id keeps it, the other is known as
+ * NAME-<6 chars of its node id> everywhere, and each member reports it. */
+static void test_names(void)
+{
+    node a, b, c, *won, *lost;
+    node *all[] = { &a, &b, &c };
+    char buf[64], tagged[64], shown[64];
+
+    member(&a, "a", "pa", "10.49.0.1", "sesame");
+    member(&b, "b", "pb", "10.49.0.2", "sesame");
+    member(&c, "c", "pc", "10.49.0.3", "sesame");
+    g_assert_cmpint(ipop_network_set_option(a.net, "name", "Web"), ==, 0); /* any case: lowercased */
+    g_assert_cmpint(ipop_network_set_option(b.net, "name", "db"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(c.net, "name", "web"), ==, 0);
+    g_assert_cmpint(ipop_network_set_option(c.net, "name", "-web"), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_set_option(c.net, "name", "web.example"), ==, -EINVAL);
+    for (int i = 0; i < 3; i++)
+        g_assert_cmpint(ipop_network_start(all[i]->net), ==, 0);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j)
+                g_assert_true(wait_link(all[i], all[j], IPOP_LINK_CONNECTED, 60));
+    won = strcmp(ipop_network_get_node_id(a.net), ipop_network_get_node_id(c.net)) < 0 ? &a : &c;
+    lost = won == &a ? &c : &a;
+    snprintf(tagged, sizeof(tagged), "web-%.6s", ipop_network_get_node_id(lost->net));
+
+    for (int i = 0; i < 3; i++) {
+        node *n = all[i];
+        want_resolve(n, "db", "10.49.0.2");
+        want_resolve(n, "WEB", won->addr4);
+        want_resolve(n, tagged, lost->addr4);
+        g_assert_cmpint(ipop_network_resolve(n->net, "mail", AF_UNSPEC, buf, sizeof(buf)), ==, -ENOENT);
+        g_assert_cmpint(ipop_network_resolve(n->net, "db", AF_INET6, buf, sizeof(buf)), ==, -ENOENT);
+    }
+    /* what a peer's status shows */
+    peer_name(&b, lost, shown);
+    g_assert_cmpstr(shown, ==, tagged);
+    peer_name(&b, won, shown);
+    g_assert_cmpstr(shown, ==, "web");
+    peer_name(won, lost, shown);
+    g_assert_cmpstr(shown, ==, tagged);
+    peer_name(lost, &b, shown);
+    g_assert_cmpstr(shown, ==, "db");
+    /* reported: by the observer, the winner and the loser alike */
+    for (int i = 0; i < 3; i++)
+        for (int t = 0; t < 100 && !(all[i]->refused_reasons & (1u << IPOP_REASON_NAME_IN_USE)); t++)
+            g_usleep(50000);
+    g_assert_true(b.refused_reasons & (1u << IPOP_REASON_NAME_IN_USE));
+    g_assert_true(won->refused_reasons & (1u << IPOP_REASON_NAME_IN_USE));
+    g_assert_true(lost->refused_reasons & (1u << IPOP_REASON_NAME_IN_USE));
+    /* the API's refusals */
+    g_assert_cmpint(ipop_network_resolve(b.net, "db", AF_INET, buf, 9), ==, -ENOSPC); /* "10.49.0.2" needs 10 */
+    g_assert_cmpint(ipop_network_resolve(b.net, "db", AF_INET, buf, 10), ==, 0);
+    g_assert_cmpint(ipop_network_resolve(b.net, "-db", AF_INET, buf, sizeof(buf)), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_resolve(b.net, "db", 12345, buf, sizeof(buf)), ==, -EINVAL);
+    g_assert_cmpint(ipop_network_resolve(NULL, "db", AF_INET, buf, sizeof(buf)), ==, -EINVAL);
+
+    /* the winner leaves: the name goes to the one left */
+    node_clear(won);
+    for (int t = 0; t < 600 * test_time_factor(); t++) {
+        if (ipop_network_resolve(b.net, "web", AF_INET, buf, sizeof(buf)) == 0 && !strcmp(buf, lost->addr4))
+            break;
+        g_usleep(50000);
+    }
+    want_resolve(&b, "web", lost->addr4);
+    node_clear(lost);
+    node_clear(&b);
+}
+
 /* Automatic addresses: derived from the node id; on a conflict the larger
  * node id moves, and the link comes back with the new address. */
 static void test_auto_address(void)
@@ -974,6 +1060,7 @@ int main(int argc, char **argv)
     g_test_add_func("/group/hostile", test_hostile);
     g_test_add_func("/group/occupant-flood", test_occupant_flood);
     g_test_add_func("/group/address-claim", test_address_claim);
+    g_test_add_func("/group/names", test_names);
     g_test_add_func("/group/auto-address", test_auto_address);
     g_test_add_func("/group/silent-peer", test_silent_peer);
     g_test_add_func("/group/member-relay", test_member_relay);

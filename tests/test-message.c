@@ -939,6 +939,50 @@ static void test_seq(void)
     g_free(m);
 }
 
+/* The member name: offers and answers carry it (older peers skip the
+ * unknown key), in its canonical form only, once, bounded. */
+static void test_name(void)
+{
+    static const char *bad[] = { "Alice", "-alice", "alice-", "al.ice", "al%2Eice", "al_ice", "",
+                                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 64 */ };
+    ipop__msg *m = g_new0(ipop__msg, 1), *d = g_new0(ipop__msg, 1);
+    char buf[IPOP__SIGNAL_MAX + 1], *t;
+
+    t = g_strdup_printf("ipop2 answer from=%s session=%s ufrag=u pwd=p fp=%s name=web-1", NODE, SESSION, FP);
+    g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, 0);
+    g_assert_cmpstr(m->name, ==, "web-1");
+    g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), ==, (int)strlen(t));
+    g_assert_cmpstr(buf, ==, t);
+    g_free(t);
+    /* 63 characters: the longest */
+    t = g_strdup_printf("ipop2 offer from=%s session=%s ufrag=u pwd=p fp=%s name=%063d", NODE, SESSION, FP, 7);
+    g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, 0);
+    g_assert_cmpuint(strlen(m->name), ==, 63);
+    g_assert_cmpint(ipop__msg_decode(d, buf, (size_t)ipop__msg_encode(m, buf, sizeof(buf))), ==, 0);
+    g_assert_true(ipop__msg_equal(m, d));
+    g_free(t);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        t = g_strdup_printf("ipop2 offer from=%s session=%s ufrag=u pwd=p fp=%s name=%s", NODE, SESSION, FP, bad[i]);
+        g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, -EINVAL);
+        g_free(t);
+    }
+    t = g_strdup_printf("ipop2 offer from=%s session=%s ufrag=u pwd=p fp=%s name=a name=a", NODE, SESSION, FP);
+    g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, -EINVAL);
+    g_free(t);
+    t = g_strdup_printf("ipop2 bye from=%s session=%s reason=6 name=a", NODE, SESSION);
+    g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, -EINVAL); /* only offers and answers */
+    g_free(t);
+    /* the encoder refuses what the decoder would */
+    t = g_strdup_printf("ipop2 offer from=%s session=%s ufrag=u pwd=p fp=%s", NODE, SESSION, FP);
+    g_assert_cmpint(ipop__msg_decode(m, t, strlen(t)), ==, 0);
+    g_assert_cmpstr(m->name, ==, "");
+    g_strlcpy(m->name, "Bad", sizeof(m->name));
+    g_assert_cmpint(ipop__msg_encode(m, buf, sizeof(buf)), ==, -EINVAL);
+    g_free(t);
+    g_free(m);
+    g_free(d);
+}
+
 /* The group authority's messages: certificate and revocation list, exact
  * lines, no session, and the fields of other types refused in them. */
 static void test_authority_messages(void)
@@ -1029,5 +1073,6 @@ int main(int argc, char **argv)
     g_test_add_func("/signal/node-id", test_node_id_valid);
     g_test_add_func("/signal/type-str", test_type_str);
     g_test_add_func("/signal/seq", test_seq);
+    g_test_add_func("/signal/name", test_name);
     return g_test_run();
 }

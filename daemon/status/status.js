@@ -56,7 +56,7 @@ function pathText(l, byId) {
   return p + " (" + l.path + "/" + l.remote_path + ")";
 }
 
-function label(l) { return l.name || l.address || short(l.peer_id, 12); }
+function label(l) { return l.name || l.jid || l.address || short(l.peer_id, 12); }
 
 function value(v) {
   if (v === null || v === undefined) return "-";
@@ -153,7 +153,7 @@ function table(n) {
     const state = l.state + (l.state !== "connected" && l.reason && l.reason !== "none" ? " (" + l.reason + ")" : "");
     body.append(el("tr", { class: "member", "data-peer-id": l.peer_id },
       el("td", { class: "id", title: l.peer_id }, short(l.peer_id, 12)),
-      el("td", {}, l.name || "-"),
+      el("td", {}, l.name && l.jid ? l.name + " (" + l.jid + ")" : l.name || l.jid || "-"),
       el("td", { class: "id" }, l.address || "-"),
       el("td", { class: l.state }, state),
       el("td", {}, pathText(l, byId)),

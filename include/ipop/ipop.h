@@ -122,6 +122,12 @@ typedef enum ipop_reason {
                                                "system-shutdown" or "conflict", or without one) */
     IPOP_REASON_SERVER_SILENT = 24,       /**< the XMPP server stopped answering pings: the connection is cut
                                                and made again */
+    IPOP_REASON_NAME_IN_USE = 25,         /**< a peer signalled a name (option "name") that a member with a
+                                               smaller node id (this node, or another peer) claims too: the
+                                               peer is shown and resolved as NAME-<the first 6 characters of
+                                               its node id> (IPOP_EVENT_PEER_REFUSED, error -EEXIST, once per
+                                               claim; its link is not touched).  Also reported when the
+                                               smaller node id is a peer's and the name this node's */
 } ipop_reason_t;
 
 /** Candidate types of a selected ICE pair. */
@@ -205,7 +211,8 @@ typedef struct ipop_signal_status {
 } ipop_signal_status_t;
 
 /** Link statistics.  Set `size` to sizeof(ipop_link_stats_t) before calling
- * ipop_link_get_stats(); the library fills at most that many bytes. */
+ * ipop_link_get_stats(); the library fills at most that many bytes.  Fields
+ * may be added at the end. */
 typedef struct ipop_link_stats {
     size_t size;                     /**< set by the caller: sizeof(ipop_link_stats_t) */
     ipop_link_state_t state;         /**< the link's state now */
@@ -233,6 +240,10 @@ typedef struct ipop_link_stats {
                                            it is not) */
     int32_t remote_port_mapping;     /**< 1 when the selected pair's remote end is a port mapping of the
                                           peer's router (its candidate says so), else 0 */
+    char peer_name[64];              /**< the peer's name (its option "name", signalled with its offers and
+                                          answers), as ipop_network_resolve() knows it: NAME-<6 characters
+                                          of its node id> when a member with a smaller node id claims the
+                                          same name; "" when the peer signals none (an older version) */
 } ipop_link_stats_t;
 
 /** Statistics of a network.  Set `size` to sizeof(ipop_network_stats_t)
@@ -358,6 +369,19 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    record layer (AES-GCM, batched, faster) or GnuTLS's (the fallback,
  *    should the own one ever be in doubt).  Both put standard DTLS 1.2
  *    records on the wire, so the two ends need not agree
+ *  - "name": this node's name in the network, a DNS label: 1 to 63
+ *    letters, digits and '-', not starting or ending with '-' (letters are
+ *    lowercased; anything else is refused with -EINVAL).  It travels in
+ *    the node's signed offers and answers, and the peers resolve it to
+ *    this node's address (ipop_network_resolve()).  Default: the host
+ *    name's first label made into one (the local part of "xmpp.jid" for
+ *    overlay "social"); under a "group.authority" whose certificate for
+ *    this node names it, that name (then "name" may only repeat it, or
+ *    ipop_network_start() fails with -EINVAL), and a peer whose
+ *    certificate names it may signal only that name.  When two members
+ *    claim one name, the smaller node id keeps it and each other is known
+ *    as NAME-<the first 6 characters of its node id>
+ *    (IPOP_REASON_NAME_IN_USE)
  *  - "signal.scope": with overlay "none", the name every signalling message
  *    of this network is signed for and checked against (default empty; at
  *    most 256 characters): the same on every node of the network, and
@@ -568,6 +592,20 @@ IPOP_EXPORT int ipop_network_changed(ipop_network_t *net);
  * "group.certificate".  May be called from any thread.  Returns 0, -ENOENT when
  * there is none, -ENOSPC when `buf` is too small, -EINVAL. */
 IPOP_EXPORT int ipop_network_get_address(ipop_network_t *net, int family, char *buf, size_t size);
+
+/** Writes the overlay address of the member named `name` (a name as
+ * option "name" takes it, any case; or NAME-XXXXXX for a member that lost
+ * NAME in a conflict, as ipop_link_stats_t.peer_name shows it) into `buf`
+ * as text without prefix, e.g. "10.10.0.2": this node's own for its own
+ * name, else the address of the peer that signalled it, as this node
+ * reaches it (a SocialVPN friend: its IPv4 address here, in
+ * "social.subnet").  `family`: AF_INET, AF_INET6, or AF_UNSPEC (IPv4 when
+ * there is one, else IPv6).  Peers whose link is closed are not known.
+ * May be called from any thread.  Returns 0, -ENOENT when no member has
+ * that name (or no address of that family), -ENOSPC when `buf` (`size`
+ * bytes) is too small, -EINVAL for NULL, a name that is not a DNS label
+ * or another family. */
+IPOP_EXPORT int ipop_network_resolve(ipop_network_t *net, const char *name, int family, char *buf, size_t size);
 
 /** Copies the network's statistics into `stats`, whose `size` field the
  * caller sets.  May be called from any thread.  Returns -EINVAL for NULL

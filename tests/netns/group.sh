@@ -4,7 +4,8 @@
 # GroupVPN with real ipopd processes: a private prosody on the "public" side
 # of a router, four members in four host namespaces (each in its own subnet
 # behind the router), TUN mode, one room, one secret.
-#   - every member pings every other over the overlay;
+#   - every member pings every other over the overlay, and shows the others'
+#     names (option name) in ipopctl status --json;
 #   - a fifth node with the wrong secret gets no link, and its log shows that
 #     it refuses the members (and they refuse it);
 #   - SIGHUP with an unchanged config keeps the links up;
@@ -84,6 +85,7 @@ xmpp.server = $SERVER
 xmpp.port = $XMPP_PORT
 xmpp.server-fingerprint = $(cat "$WORK/xmpp/fingerprint")
 group.room = $ROOM
+name = node$n
 $secret_line
 EOF
 }
@@ -178,6 +180,11 @@ main() {
     t_all=$((($(date +%s%N) - t0) / 1000000))
     log "first overlay ping after ${t_first} ms; all 12 links connected after ${t_all} ms"
     ctl 1 status >&2 || fail "ipopctl status failed"
+    names=$(ctl 1 status --json | python3 -c '
+import json, sys
+print(" ".join(sorted(l["name"] or "-" for n in json.load(sys.stdin)["networks"] for l in n["links"])))') ||
+        fail "ipopctl status --json of node 1 failed"
+    [ "$names" = "node2 node3 node4" ] || fail "node 1 shows its peers named '$names', not node2 node3 node4"
     ctl 1 peers >/dev/null || fail "ipopctl peers failed"
 
     for i in 1 2 3 4; do

@@ -130,7 +130,7 @@ import json, sys
 jid, field = sys.argv[1], sys.argv[2]
 for net in json.load(sys.stdin)["networks"]:
     for link in net["links"]:
-        if link["name"] == jid and link["state"] == "connected":
+        if link.get("jid") == jid and link["state"] == "connected":
             print(link[field])
 ' "$2" "$3" || fail "ipopctl status --json of node $1 is not the JSON expected: $json"
 }
@@ -159,7 +159,7 @@ any_link() {
     json=$(ctl "$1" status --json) || fail "ipopctl status --json of node $1 failed"
     printf '%s' "$json" | python3 -c '
 import json, sys
-sys.exit(0 if any(l["name"] == sys.argv[1] for n in json.load(sys.stdin)["networks"] for l in n["links"]) else 3)' "$2" ||
+sys.exit(0 if any(l.get("jid") == sys.argv[1] for n in json.load(sys.stdin)["networks"] for l in n["links"]) else 3)' "$2" ||
         rc=$?
     # 3: no such link; anything else but 0: not the JSON expected
     [ "$rc" = 0 ] || [ "$rc" = 3 ] || fail "ipopctl status --json of node $1 is not the JSON expected: $json"

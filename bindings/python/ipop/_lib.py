@@ -72,6 +72,7 @@ class LinkStatsStruct(ctypes.Structure):
         ("relay_drops", c_uint64),
         ("port_mapping", ctypes.c_int),
         ("remote_port_mapping", ctypes.c_int32),
+        ("peer_name", ctypes.c_char * 64),
     ]
 
 
@@ -162,6 +163,7 @@ _OPTIONAL = {
     "ipop_udp_close": (c_void_p, [c_void_p]),
     "ipop_network_changed": (c_int, [c_void_p]),
     "ipop_network_reload_revocations": (c_int, [c_void_p]),
+    "ipop_network_resolve": (c_int, [c_void_p, c_char_p, c_int, c_char_p, c_size_t]),
     "ipop_network_get_signal_status": (c_int, [c_void_p, ctypes.POINTER(SignalStatusStruct)]),
     "ipop_signal_state_str": (c_char_p, [c_enum]),
     "ipop_network_friend_add": (c_int, [c_void_p, c_char_p]),

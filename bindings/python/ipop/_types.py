@@ -53,6 +53,7 @@ class Reason(enum.IntEnum):
     TLS_REFUSED = 22
     SERVER_CLOSED = 23
     SERVER_SILENT = 24
+    NAME_IN_USE = 25
 
 
 class PathType(enum.IntEnum):
@@ -165,6 +166,7 @@ class LinkStats:
     relay_drops: int = 0  # packets from this peer that this node could not relay
     port_mapping: PortMapping = PortMapping.NONE  # the local end is a mapping of this node's router
     remote_port_mapping: bool = False  # the remote end is a mapping of the peer's router
+    peer_name: str = ""  # the peer's name (its option "name"), NAME-XXXXXX when it lost a conflict
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,7 +34,7 @@ OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "tap.tagged
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
                "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file",
                "group.subnet", "group.authority", "group.certificate", "group.revocations",
-               "social.subnet", "social.state-file", "dtls.record")
+               "social.subnet", "social.state-file", "dtls.record", "name")
 _KWARGS = {k.replace(".", "_").replace("-", "_"): k for k in OPTION_KEYS}
 
 # Every network not yet freed, by its C address: the log callback names its
@@ -141,7 +141,7 @@ class Network(_Handle):
 
     _kind = "Network"
 
-    def __init__(self, name: str | None = None, *, on_signal: SignalCallback | None = None,
+    def __init__(self, name: str | None = None, /, *, on_signal: SignalCallback | None = None,
                  on_packet: PacketCallback | None = None, on_event: EventCallback | None = None,
                  options: dict | Iterable[tuple[str, object]] | None = None, **kwargs):
         unknown = [k for k in kwargs if k not in _KWARGS]
@@ -419,6 +419,22 @@ class Network(_Handle):
         check(r, "ipop_network_get_address")
         return buf.value.decode()
 
+    def resolve(self, name: str, family: int = 0) -> str | None:
+        """The overlay address of the member called `name` (ipop_network_resolve),
+        "10.1.0.2", as this node reaches it: this node's own for its own name.
+        family: socket.AF_INET, AF_INET6, or 0 (AF_UNSPEC: IPv4 when there is
+        one, else IPv6).  None when no member has that name (or no address of
+        that family); IpopError EINVAL for a name that is not a DNS label.
+        Any thread."""
+        if not _lib.has("ipop_network_resolve"):
+            raise IpopError(errno.ENOSYS, "the loaded libipop has no ipop_network_resolve", "ipop_network_resolve")
+        buf = ctypes.create_string_buffer(64)
+        r = self._call("ipop_network_resolve", arg(name), family, buf, len(buf))
+        if r == -errno.ENOENT:
+            return None
+        check(r, "ipop_network_resolve")
+        return buf.value.decode()
+
     def stats(self) -> NetworkStats:
         """The network's counters (ipop_network_get_stats).  Any thread."""
         st = NetworkStatsStruct(size=ctypes.sizeof(NetworkStatsStruct))
@@ -529,7 +545,7 @@ class Link:
                          peer_id=text(st.peer_id), address=text(st.address), name=text(st.name),
                          relay_id=text(st.relay_id), relayed_packets=st.relayed_packets,
                          relay_drops=st.relay_drops, port_mapping=_enum(PortMapping, st.port_mapping),
-                         remote_port_mapping=bool(st.remote_port_mapping))
+                         remote_port_mapping=bool(st.remote_port_mapping), peer_name=text(st.peer_name))
 
     def close(self) -> None:
         """Closes the link and says goodbye; IpopError EALREADY when closed."""

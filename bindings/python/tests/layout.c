@@ -56,6 +56,7 @@ int main(void)
     FIELD(ipop_link_stats_t, relay_drops);
     FIELD(ipop_link_stats_t, port_mapping);
     FIELD(ipop_link_stats_t, remote_port_mapping);
+    FIELD(ipop_link_stats_t, peer_name);
 
     SIZE(ipop_network_stats_t);
     FIELD(ipop_network_stats_t, size);
@@ -124,6 +125,7 @@ int main(void)
     CONST(IPOP_REASON_TLS_REFUSED);
     CONST(IPOP_REASON_SERVER_CLOSED);
     CONST(IPOP_REASON_SERVER_SILENT);
+    CONST(IPOP_REASON_NAME_IN_USE);
 
     CONST(IPOP_PATH_UNKNOWN);
     CONST(IPOP_PATH_HOST);

@@ -57,7 +57,7 @@ def pattern(seq: int, size: int) -> bytes:
 class Node:
     """A network plus what its callbacks saw, behind one condition."""
 
-    def __init__(self, name: str, addr4: str | None, addr6: str | None = None, **options):
+    def __init__(self, name: str, addr4: str | None, addr6: str | None = None, /, **options):
         self.addr4, self.addr6 = addr4, addr6
         self.cond = threading.Condition()
         self.peer: Node | None = None

@@ -74,7 +74,7 @@ VALUES = {
     "group_secret": "s3cret", "group_secret_file": None, "group_subnet": "10.2.0.0/16",
     "social_subnet": "10.3.0.0/16", "social_state_file": "/nonexistent/friends",
     "group_authority": "ed25519:" + "A" * 43, "group_certificate": "/nonexistent/node.cert",
-    "group_revocations": "/nonexistent/group.crl",
+    "group_revocations": "/nonexistent/group.crl", "name": "web-1",
 }
 
 

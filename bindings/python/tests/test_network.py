@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import re
+import socket
 import struct
 import threading
 import time
@@ -180,6 +181,21 @@ class TestPair(unittest.TestCase):
         n = Node(*args, **kwargs)
         self.nodes.append(n)
         return n
+
+    def test_names(self):
+        a = self.node("a", "10.32.0.1", "fd32::1", name="Alpha")
+        b = self.node("b", "10.32.0.2", "fd32::2", name="bravo")
+        pair(a, b)
+        link = connect(a, b)
+        self.assertEqual(a.net.resolve("bravo"), "10.32.0.2")
+        self.assertEqual(a.net.resolve("BRAVO", socket.AF_INET6), "fd32::2")
+        self.assertEqual(b.net.resolve("alpha"), "10.32.0.1")
+        self.assertEqual(a.net.resolve("alpha"), "10.32.0.1")  # its own
+        self.assertIsNone(a.net.resolve("charlie"))
+        self.assertEqual(link.stats().peer_name, "bravo")
+        with self.assertRaises(ipop.IpopError) as cm:
+            a.net.resolve("-bravo")
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
 
     def test_packets(self):
         a = self.node("a", "10.31.0.1", "fd31::1")
