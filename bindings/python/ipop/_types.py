@@ -186,7 +186,7 @@ class NetworkStats:
     """A copy of ipop_network_stats_t."""
 
     signal_refused: int  # signalling messages refused: malformed, unauthenticated, replayed, not allowed
-    no_route: int  # packets from the device with no link to their destination
+    no_route: int  # packets from the host (device or send_packet) with no link to their destination
     links: int  # links known, in any state
     links_connected: int  # links connected now
     relayed_packets: int  # GroupVPN: packets this node relayed between two other members
