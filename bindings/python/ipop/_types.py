@@ -196,6 +196,8 @@ class NetworkStats:
     tap_refused_source: int = 0  # TAP: frames whose IP, ARP or NDP source or target is not the peer's
     tap_refused_mac: int = 0  # TAP: frames whose source MAC belongs to another link or this node
     candidates_dropped: int = 0  # remote ICE candidates dropped before the offer or answer
+    broadcast_packets: int = 0  # tun, none: broadcast and multicast packets sent to every member
+    broadcast_dropped: int = 0  # tun, none: broadcast and multicast packets over broadcast.rate, dropped
 
 
 @dataclasses.dataclass(frozen=True)
