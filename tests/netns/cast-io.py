@@ -12,7 +12,6 @@
       255.255.255.255:9999 (SO_BROADCAST), and an mDNS query for
       _services._dns-sd._udp.local to 224.0.0.251:5353 and [ff02::fb]:5353.
 """
-import os
 import select
 import socket
 import struct
