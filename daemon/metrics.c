@@ -219,7 +219,8 @@ static void drop_families(GString *s, const struct net_snap *snaps, size_t count
     family(s, "ipop_dropped_packets_total", "counter",
            "Packets the network dropped, by reason: no-route (no link to the destination), relay-no-link "
            "(a member's packet to relay, no link onwards), relay-forged (a relayed packet not from the member "
-           "relaying for its origin), tap-type, tap-source, tap-mac (TAP frames refused).");
+           "relaying for its origin), tap-type, tap-source, tap-mac (TAP frames refused), broadcast-rate (broadcast "
+           "and multicast packets over broadcast.rate).");
     for (size_t i = 0; i < count; i++) {
         const ipop_network_stats_t *ns = &snaps[i].ns;
         const struct {
@@ -229,6 +230,7 @@ static void drop_families(GString *s, const struct net_snap *snaps, size_t count
             {"no-route", ns->no_route},         {"relay-no-link", ns->relay_drops},
             {"relay-forged", ns->relay_refused}, {"tap-type", ns->tap_refused_type},
             {"tap-source", ns->tap_refused_source}, {"tap-mac", ns->tap_refused_mac},
+            {"broadcast-rate", ns->broadcast_dropped},
         };
         for (size_t j = 0; j < G_N_ELEMENTS(drops); j++) {
             const char *extra[] = {"reason", drops[j].reason, NULL};
@@ -238,6 +240,10 @@ static void drop_families(GString *s, const struct net_snap *snaps, size_t count
     family(s, "ipop_relayed_packets_total", "counter", "GroupVPN: packets this node relayed between two other members.");
     for (size_t i = 0; i < count; i++)
         sample_u64(s, "ipop_relayed_packets_total", snaps[i].n, NULL, NULL, snaps[i].ns.relayed_packets);
+    family(s, "ipop_broadcast_packets_total", "counter",
+           "Broadcast and multicast packets from the host sent to every member (modes tun and none).");
+    for (size_t i = 0; i < count; i++)
+        sample_u64(s, "ipop_broadcast_packets_total", snaps[i].n, NULL, NULL, snaps[i].ns.broadcast_packets);
     family(s, "ipop_candidates_dropped_total", "counter",
            "Remote ICE candidates dropped: more came before the offer or answer than a session holds.");
     for (size_t i = 0; i < count; i++)

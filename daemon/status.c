@@ -302,6 +302,8 @@ static void network_json(JsonBuilder *b, struct net *n)
     refused_json(b, n);
     add_uint(b, "signal_refused", ns.signal_refused);
     add_uint(b, "no_route", ns.no_route);
+    add_uint(b, "broadcast_packets", ns.broadcast_packets);
+    add_uint(b, "broadcast_dropped", ns.broadcast_dropped);
     add_uint(b, "relayed_packets", ns.relayed_packets);
     add_uint(b, "relay_drops", ns.relay_drops);
     json_builder_set_member_name(b, "links");

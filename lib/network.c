@@ -289,6 +289,8 @@ IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t
                            __atomic_load_n(&net->tap_refused[IPOP__TAP_MALFORMED], __ATOMIC_RELAXED);
     s.tap_refused_mac = __atomic_load_n(&net->tap_refused[IPOP__TAP_MAC], __ATOMIC_RELAXED);
     s.candidates_dropped = __atomic_load_n(&net->cands_dropped, __ATOMIC_RELAXED);
+    s.broadcast_packets = __atomic_load_n(&net->bcast_sent, __ATOMIC_RELAXED);
+    s.broadcast_dropped = __atomic_load_n(&net->bcast_limited, __ATOMIC_RELAXED);
     memcpy(stats, &s, n);
     return 0;
 }

@@ -47,6 +47,8 @@ struct ipop_network {
     bool offload;               /* device.offload: TUN offloads (IFF_VNET_HDR) */
     bool gnutls_records;        /* dtls.record=gnutls: GnuTLS seals and opens the data, not record.c */
     bool tap_tagged;            /* tap.tagged: 802.1Q/802.1ad tagged frames from peers (checked inside) */
+    bool broadcast;             /* broadcast: tun and none modes carry broadcast and multicast to every member */
+    unsigned broadcast_rate;    /* broadcast.rate: of those, packets a second at most (as many in a burst) */
 
     ipop_signal_cb signal_cb;
     void *signal_ud;
@@ -93,6 +95,7 @@ struct ipop_network {
     guint64 tap_refused[5];     /* rx.c: TAP frames refused, by ipop__tap_verdict (atomics) */
     guint64 relay_refused;      /* relay.c: RELAYED frames not from this node's relay for the origin */
     guint64 cands_dropped;      /* ice.c: remote candidates beyond what is held before the offer */
+    guint64 bcast_sent, bcast_limited; /* tx.c: broadcast and multicast packets sent to every member, or over broadcast.rate */
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
     gint64 offer_pace;          /* link.c: the pace of new offers (GCRA theoretical arrival time, us) */
 

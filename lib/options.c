@@ -440,6 +440,9 @@ static const option options[] = {
     { "device", set_device, FIELD(device_opt), 0, 0, "not a device name", false },
     { "device.offload", set_bool, FIELD(offload), 0, 0, "expected true or false", false },
     { "tap.tagged", set_bool, FIELD(tap_tagged), 0, 0, "expected true or false", false },
+    { "broadcast", set_bool, FIELD(broadcast), 0, 0, "expected true or false", false },
+    { "broadcast.rate", set_uint, FIELD(broadcast_rate), 1, 1000000, "expected packets a second from 1 to 1000000",
+      false },
     { "address", set_address, 0, 0, 0, "expected an IPv4 or IPv6 address with prefix", false },
     { "mtu", set_mtu, 0, 576, IPOP_MAX_PACKET, "expected a number from 576 to 1410", false },
     { "ice.stun", add_stun, 0, 0, 0, "expected host:port", false },
@@ -663,6 +666,8 @@ void ipop__options_init(ipop_network_t *net)
     net->link_max = 256;
     net->rekey_interval_s = 600;
     net->offload = true;
+    net->broadcast = true;
+    net->broadcast_rate = IPOP_BROADCAST_RATE;
     net->xmpp_require_tls = true;
 }
 

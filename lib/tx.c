@@ -3,7 +3,8 @@
  * the device reads packets (or TCP super-segments, split here), each is
  * routed to a link (one lookup per super-segment, with the loop thread's
  * route cache), and way_of() decides, in one place, how it leaves: flooded
- * to every link (TAP broadcast, multicast, unknown unicast), sent through
+ * to every link (TAP broadcast, multicast, unknown unicast; tun and none:
+ * broadcast and multicast, rate-limited), sent through
  * the member that relays for its peer, or queued in a batch for its link,
  * which leaves in one send when the link changes, the batch fills or the
  * wakeup ends.  Packets from the application take the same route and the
@@ -82,7 +83,9 @@ static int route(ipop_network_t *net, const uint8_t *pkt, size_t len, ipop_link_
     *ret = lookup_ip(net, &dst, loop);
     if (!*ret)
         *ret = ipop__relay_lookup(net, &dst); /* a member reached through another */
-    return *ret ? 0 : -EHOSTUNREACH;
+    /* NULL with "broadcast": flood_ip() tells a broadcast or multicast
+     * packet, with the addresses it reads under the lock */
+    return *ret || net->broadcast ? 0 : -EHOSTUNREACH;
 }
 
 /* ---- flood, relay or link: decided here only ---- */
@@ -160,12 +163,36 @@ void ipop__net_link_up(ipop_network_t *net, ipop_link_t *link)
         ipop__dbg(net, "link to %.8s: %u recent broadcast frames sent that it missed", link->peer_id, sent);
 }
 
-/* Sends to every connected link (TAP broadcast, multicast, unknown unicast). */
+/* Modes tun and none, under net->lock: whether a packet that no link
+ * serves goes to every member (a broadcast or multicast one from this
+ * node's own address, within broadcast.rate).  A refusal is counted. */
+static int flood_ip(ipop_network_t *net, const uint8_t *pkt, size_t len)
+{
+    if (ipop__cast_packet(pkt, len, &net->addr4, &net->addr6) == IPOP__CAST_UNICAST) {
+        __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
+        return -EHOSTUNREACH;
+    }
+    if (!ipop__bucket_take(&net->tx.bcast, net->broadcast_rate, net->broadcast_rate, g_get_monotonic_time())) {
+        __atomic_fetch_add(&net->bcast_limited, 1, __ATOMIC_RELAXED);
+        return -ENOBUFS;
+    }
+    __atomic_fetch_add(&net->bcast_sent, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Sends to every connected link (TAP broadcast, multicast, unknown
+ * unicast; tun and none: broadcast and multicast, flood_ip()).  What comes
+ * from a link is only ever delivered (rx.c), so a flooded packet is never
+ * sent on by a member, nor back here. */
 static int flood(ipop_network_t *net, const uint8_t *pkt, size_t len)
 {
-    int sent = 0;
+    int sent = 0, r;
 
     g_mutex_lock(&net->lock);
+    if (net->mode != MODE_TAP && (r = flood_ip(net, pkt, len)) < 0) {
+        g_mutex_unlock(&net->lock);
+        return r;
+    }
     hold_flood(net, pkt, len);
     for (guint i = 0; i < net->link_list->len; i++) {
         ipop_link_t *link = net->link_list->pdata[i];
@@ -197,6 +224,8 @@ int ipop__tx_packet(ipop_network_t *net, const uint8_t *pkt, size_t len)
     ipop_link_t *link;
     int r = route(net, pkt, len, &link, false);
 
+    if (r == -EHOSTUNREACH)
+        __atomic_fetch_add(&net->no_route, 1, __ATOMIC_RELAXED);
     if (r < 0)
         return r;
     return send_one(net, way_of(link), link, pkt, len);

@@ -11,6 +11,7 @@
 
 #include "ipop/ipop.h"
 #include "addr.h"
+#include "cast.h"
 #include "dtls.h" /* TX_BATCH_MAX */
 #include "frame.h"
 
@@ -35,6 +36,7 @@ struct ipop__tx {
         uint8_t *frame;
     } held[4];
     unsigned held_next;         /* the slot the next one takes */
+    ipop__bucket bcast;         /* tun, none: broadcast.rate (under net->lock) */
 };
 
 /* At start, once the device is open: its buffers and its source.  At stop

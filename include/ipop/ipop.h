@@ -68,6 +68,9 @@ typedef struct ipop_link ipop_link_t;
 #define IPOP_MAX_PACKET 1410
 /** Device MTU used when the option "mtu" is not set. */
 #define IPOP_DEFAULT_MTU 1400
+/** Broadcast and multicast packets a second (and in a burst) that a
+ * network sends to every member when the option "broadcast.rate" is not set. */
+#define IPOP_BROADCAST_RATE 100
 /** Longest node id, without the terminating NUL. */
 #define IPOP_NODE_ID_MAX 64
 
@@ -251,7 +254,8 @@ typedef struct ipop_link_stats {
 typedef struct ipop_network_stats {
     size_t size;               /**< set by the caller: sizeof(ipop_network_stats_t) */
     uint64_t signal_refused;   /**< signalling messages refused: malformed, unauthenticated, replayed, not allowed */
-    uint64_t no_route;         /**< packets from the device with no link to their destination */
+    uint64_t no_route;         /**< packets from the host (the device, ipop_network_send_packet()) with
+                                    no link to their destination */
     uint32_t links;            /**< links known, in any state */
     uint32_t links_connected;  /**< links connected now */
     uint64_t relayed_packets;  /**< GroupVPN: packets this node relayed between two other members */
@@ -266,6 +270,10 @@ typedef struct ipop_network_stats {
                                     this node, is multicast or zero, or would exceed the peer's MACs */
     uint64_t candidates_dropped; /**< remote ICE candidates dropped: more came before the offer or answer
                                       than a session holds (IPOP_PENDING_CANDIDATES_MAX) */
+    uint64_t broadcast_packets; /**< modes tun and none: broadcast and multicast packets from the host sent
+                                     to every member (options "broadcast", "broadcast.rate") */
+    uint64_t broadcast_dropped; /**< modes tun and none: broadcast and multicast packets from the host
+                                     dropped, over "broadcast.rate" */
 } ipop_network_stats_t;
 
 /** Remote candidates a link holds for a session whose offer or answer has
@@ -319,6 +327,20 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    frame inside is checked as an untagged one); otherwise such frames
  *    are dropped and counted (ipop_network_stats_t.tap_refused_type), as
  *    are every Ethernet type but ARP, IPv4 and IPv6
+ *  - "broadcast": "true" (default) or "false": in modes tun and none, a
+ *    packet from the host to the IPv4 limited broadcast (255.255.255.255),
+ *    to the broadcast address of this node's IPv4 subnet (its "address"
+ *    prefix, up to /30), or to an IPv4 or IPv6 multicast group (IPv6: of
+ *    link-local scope or wider) goes to every connected member (SocialVPN:
+ *    every connected friend), so that discovery by broadcast, mDNS or SSDP
+ *    works without mode tap.  Only a packet whose source is this node's own
+ *    address of its family goes (receivers accept nothing else), and no
+ *    IGMP.  A member delivers it to its host and never sends it on, nor
+ *    back.  With "false" such packets are dropped and counted in no_route
+ *  - "broadcast.rate": packets a second, 1 to 1000000 (default
+ *    IPOP_BROADCAST_RATE, and as many in a burst), that "broadcast" sends
+ *    at most, each to every member; more are dropped and counted
+ *    (ipop_network_stats_t.broadcast_dropped)
  *  - "address": an IPv4 or IPv6 address with prefix, e.g. "10.10.0.1/24";
  *    may be set once per family
  *  - "mtu": device MTU, 576..1410 (default 1400)
@@ -634,7 +656,9 @@ IPOP_EXPORT int ipop_network_set_packet_cb(ipop_network_t *net, ipop_packet_cb c
  * link is not connected (in a GroupVPN: and no other member relays to its
  * peer; see ipop_link_stats_t.relay_id), -ENOBUFS when the socket is full
  * or the link's key has sealed all it may until its renewal completes (both
- * pass: try again). */
+ * pass: try again).  A broadcast or multicast packet (option "broadcast")
+ * goes to every connected member: 0 when at least one took it,
+ * -EHOSTUNREACH when none did, -ENOBUFS over "broadcast.rate". */
 IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet, size_t len);
 
 /** Sets the event callback.  -EBUSY once started. */

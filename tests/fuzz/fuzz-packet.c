@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzzes the packet and address readers: IP headers, Ethernet headers, the
- * sender of a TAP frame, and address text (formatted and parsed again). */
+ * sender of a TAP frame, address text (formatted and parsed again), and
+ * which packets go to every member (cast.c). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "cast.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -69,8 +71,40 @@ static void fuzz_text(const uint8_t *data, size_t size)
     free(text);
 }
 
+/* A packet goes to every member only when it parses, its source is the
+ * own address of its family, and its destination alone says broadcast or
+ * multicast; the own IPv4 subnet is taken from the input's first bytes. */
+static void fuzz_cast(const uint8_t *data, size_t size)
+{
+    ipop__addr own4 = { .family = AF_INET }, own6 = { .family = AF_INET6 }, src, dst;
+    ipop__cast c;
+
+    if (size < 1)
+        return;
+    own4.prefix = data[0] % 33;
+    own6.prefix = 64;
+    /* the packet's own source as this node's address, or not, by a bit */
+    if (ipop__ip_src_dst(data + 1, size - 1, &src, &dst) == 0 && (data[0] & 0x80)) {
+        if (src.family == AF_INET)
+            memcpy(own4.bytes, src.bytes, 4);
+        else
+            memcpy(own6.bytes, src.bytes, 16);
+    }
+    c = ipop__cast_packet(data + 1, size - 1, &own4, &own6);
+    if (c == IPOP__CAST_UNICAST)
+        return;
+    if (ipop__ip_src_dst(data + 1, size - 1, &src, &dst) < 0 ||
+        !ipop__addr_equal_host(src.family == AF_INET ? &own4 : &own6, &src) || ipop__cast_of(&dst, &own4) != c)
+        abort();
+    if (c == IPOP__CAST_SUBNET && (dst.family != AF_INET || own4.prefix > 30 || !ipop__addr_in_subnet(&own4, &dst)))
+        abort();
+    if (c == IPOP__CAST_MULTICAST && !(dst.family == AF_INET ? (dst.bytes[0] >> 4) == 14 : dst.bytes[0] == 0xff))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fuzz_cast(data, size);
     fuzz_ip(data, size);
     fuzz_eth(data, size);
     fuzz_text(data, size);

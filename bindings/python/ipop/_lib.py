@@ -107,6 +107,8 @@ class NetworkStatsStruct(ctypes.Structure):
         ("tap_refused_source", c_uint64),
         ("tap_refused_mac", c_uint64),
         ("candidates_dropped", c_uint64),
+        ("broadcast_packets", c_uint64),
+        ("broadcast_dropped", c_uint64),
     ]
 
 

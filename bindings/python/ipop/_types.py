@@ -188,7 +188,7 @@ class NetworkStats:
     """A copy of ipop_network_stats_t."""
 
     signal_refused: int  # signalling messages refused: malformed, unauthenticated, replayed, not allowed
-    no_route: int  # packets from the device with no link to their destination
+    no_route: int  # packets from the host (device or send_packet) with no link to their destination
     links: int  # links known, in any state
     links_connected: int  # links connected now
     relayed_packets: int  # GroupVPN: packets this node relayed between two other members
@@ -198,6 +198,8 @@ class NetworkStats:
     tap_refused_source: int = 0  # TAP: frames whose IP, ARP or NDP source or target is not the peer's
     tap_refused_mac: int = 0  # TAP: frames whose source MAC belongs to another link or this node
     candidates_dropped: int = 0  # remote ICE candidates dropped before the offer or answer
+    broadcast_packets: int = 0  # tun, none: broadcast and multicast packets sent to every member
+    broadcast_dropped: int = 0  # tun, none: broadcast and multicast packets over broadcast.rate, dropped
 
 
 @dataclasses.dataclass(frozen=True)

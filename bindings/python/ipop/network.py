@@ -28,7 +28,7 @@ DatagramCallback = Callable[[bytes, "tuple[str, int]"], None]
 # The option keys of ipop_network_set_option() that Network() takes as
 # keyword arguments, spelled with "_" for "." and "-".
 # tests/test_network.py checks this against the keys ipop.h documents.
-OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "tap.tagged", "ice.stun", "ice.turn",
+OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "tap.tagged", "broadcast", "broadcast.rate", "ice.stun", "ice.turn",
                "ice.local-address", "ice.relay-only", "ice.tcp", "ice.port-mapping", "identity.file", "loop", "signal.scope", "link.timeout", "link.max",
                "link.rekey-interval",
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
@@ -441,7 +441,8 @@ class Network(_Handle):
         check(self._call("ipop_network_get_stats", ctypes.byref(st)), "ipop_network_get_stats")
         return NetworkStats(st.signal_refused, st.no_route, st.links, st.links_connected,
                             st.relayed_packets, st.relay_drops, st.relay_refused, st.tap_refused_type,
-                            st.tap_refused_source, st.tap_refused_mac, st.candidates_dropped)
+                            st.tap_refused_source, st.tap_refused_mac, st.candidates_dropped,
+                            st.broadcast_packets, st.broadcast_dropped)
 
     def signal_status(self) -> SignalStatus:
         """The built-in (XMPP) signalling's state (ipop_network_get_signal_status):

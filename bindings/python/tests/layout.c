@@ -71,6 +71,8 @@ int main(void)
     FIELD(ipop_network_stats_t, tap_refused_source);
     FIELD(ipop_network_stats_t, tap_refused_mac);
     FIELD(ipop_network_stats_t, candidates_dropped);
+    FIELD(ipop_network_stats_t, broadcast_packets);
+    FIELD(ipop_network_stats_t, broadcast_dropped);
 
     SIZE(ipop_friend_t);
     FIELD(ipop_friend_t, size);

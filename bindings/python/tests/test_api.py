@@ -68,6 +68,7 @@ VALUES = {
     "ice_local_address": "127.0.0.1", "ice_relay_only": False, "ice_tcp": False,
     "ice_port_mapping": "natpmp,pcp",
     "identity_file": "/nonexistent/ipop-test.key", "loop": "external", "signal_scope": "lobby-1", "link_timeout": 10, "link_max": 64, "link_rekey_interval": 300, "dtls_record": "gnutls", "tap_tagged": True,
+    "broadcast": False, "broadcast_rate": 50,
     "overlay": "none", "xmpp_jid": "a@example.org", "xmpp_password": "pw",
     "xmpp_password_file": None, "xmpp_server": "127.0.0.1", "xmpp_port": 5222,
     "xmpp_require_tls": True, "xmpp_server_fingerprint": "00" * 32, "group_room": "vpn@rooms.example.org",
