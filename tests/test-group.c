@@ -501,7 +501,8 @@ static void test_address_claim(void)
     member(&c, "c", "pc", "10.46.0.1", "sesame");
     g_assert_cmpint(ipop_network_start(c.net), ==, 0);
     g_assert_true(wait_link(&b, &c, IPOP_LINK_CONNECTED, 60));
-    for (int i = 0; i < 100 && !(b.refused_reasons & (1u << IPOP_REASON_ADDRESS_IN_USE)); i++)
+    /* each refuses on its own time: wait for both */
+    for (int i = 0; i < 200 && !(b.refused_reasons & a.refused_reasons & (1u << IPOP_REASON_ADDRESS_IN_USE)); i++)
         g_usleep(50000);
     g_assert_true(b.refused_reasons & (1u << IPOP_REASON_ADDRESS_IN_USE));
     g_assert_true(a.refused_reasons & (1u << IPOP_REASON_ADDRESS_IN_USE)); /* its own address */
