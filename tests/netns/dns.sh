@@ -11,7 +11,8 @@
 #   - nobody.net0: NXDOMAIN; example.com: REFUSED;
 #   - a garbage datagram gets no answer and is counted as malformed
 #     (ipopctl status --json, dns.malformed);
-# and node 2 asks node 1's server across the overlay.
+# node 2 asks node 1's server across the overlay; node 3, whose port 53 is
+# taken, logs it and runs on.
 #
 #   idr (router, 10.0.N.1) -- id1..id3 (10.0.N.2), overlay ipop0 10.30.0.N/24 fd30::N/64
 #
@@ -95,7 +96,7 @@ print(json.load(sys.stdin)["networks"][0]["dns"][sys.argv[1]])' "$1"
 }
 
 main() {
-    local i
+    local i squatter
     require_root
     command -v dig >/dev/null || { log "SKIP: no dig (bind9-dnsutils)"; exit 77; }
     check_ipopd "${1:-}"
@@ -106,12 +107,24 @@ main() {
     for i in 1 2 3; do
         ID[$i]=$(node_id "$IPOPD" "$WORK/n$i.key") || exit 1
     done
+    # Port 53 of node 3's overlay address taken before ipopd binds it.
+    ip netns exec "$(host_ns 3)" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND: the address comes with ipopd
+s.bind(("10.30.0.3", 53))
+open(sys.argv[1], "w").close()
+time.sleep(120)' "$WORK/squatting" &
+    squatter=$!
+    wait_for 5 "port 53 of 10.30.0.3 taken" test -e "$WORK/squatting"
     for i in 1 2 3; do
         write_dns_config "$i"
         start_daemon "$(host_ns "$i")" "n$i" "$IPOPD" "$WORK/n$i.conf"
     done
     wait_for 10 "node 1 answering on 10.30.0.1 port 53" \
         grep -q "dns: answering NAME.net0 on 10.30.0.1 port 53" "$WORK/n1.log"
+    wait_for 10 "node 3 logging that port 53 is taken" \
+        grep -q "warning: dns: cannot answer on 10.30.0.3 port 53: Address already in use" "$WORK/n3.log"
     # Names are known once the links are up (they come with the offers).
     wait_for 30 "node2.net0 resolving at node 1" resolves node2.net0 10.30.0.2
     wait_for 30 "node3.net0 resolving at node 1" resolves node3.net0 10.30.0.3
@@ -143,6 +156,7 @@ except socket.timeout:
     [ "$(dns_counter malformed)" -ge 1 ] || fail "ipopctl status --json does not count the garbage as malformed"
     [ "$(dns_counter nxdomain)" -ge 1 ] || fail "ipopctl status --json counts no NXDOMAIN"
     "$IPOPCTL" --control "$WORK/n1.sock" status | grep "dns:" >&2
+    kill "$squatter"
     log "PASS"
 }
 
