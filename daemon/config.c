@@ -373,8 +373,9 @@ static int check_overlay(const struct config *c, struct net *n)
     return social ? social_defaults(c, n) : 0;
 }
 
-/* dns (default: true in modes tun and tap) and dns.suffix (default: the
- * section's name, when it is a domain name).  The server answers on the
+/* dns (default: true in modes tun and tap), dns.suffix (default: the
+ * section's name, when it is a domain name) and dns.resolved (default
+ * true: register with systemd-resolved when it runs).  The server answers on the
  * overlay addresses of the device: mode none has none. */
 static int dns_options(const struct config *c, struct net *n)
 {
@@ -384,6 +385,14 @@ static int dns_options(const struct config *c, struct net *n)
     g_autofree char *suffix = g_key_file_get_string(c->kf, n->name, "dns.suffix", NULL);
 
     n->dns = device;
+    n->dns_resolved = true;
+    if (has_key(c, n, "dns.resolved")) {
+        n->dns_resolved = g_key_file_get_boolean(c->kf, n->name, "dns.resolved", &error);
+        if (error) {
+            config_error(c, 0, n->name, "dns.resolved", "expected true or false");
+            return -EINVAL;
+        }
+    }
     if (explicit) {
         n->dns = g_key_file_get_boolean(c->kf, n->name, "dns", &error);
         if (error) {
@@ -438,7 +447,7 @@ static int load_group(const struct config *c, struct net *n)
             r = parse_peers(c, n, key);
         else if (strcmp(key, "signal.scope") == 0)
             r = set_library_option(c, n, key); /* what the library signs for */
-        else if (strcmp(key, "dns") == 0 || strcmp(key, "dns.suffix") == 0)
+        else if (strcmp(key, "dns") == 0 || strcmp(key, "dns.suffix") == 0 || strcmp(key, "dns.resolved") == 0)
             r = 0; /* ipopd's own: dns_options() reads them */
         else if (g_str_has_prefix(key, "signal.") || g_str_has_prefix(key, "dns.")) {
             config_error(c, 0, n->name, key, "unknown key");

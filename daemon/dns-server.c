@@ -98,6 +98,8 @@ void dns_start(struct net *n)
     }
     if (!bound)
         log_net(n, "warning: dns: no overlay address to answer on: names under %s are not served", n->dns_suffix);
+    else if (n->dns_resolved)
+        resolved_register(n);
 }
 
 void dns_stop(struct net *n)

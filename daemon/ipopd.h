@@ -114,6 +114,7 @@ struct net {
     char *dns_suffix;             /* option dns.suffix, else the section's name, lowercased */
     uint8_t *dns_suffix_wire;     /* its canonical wire form (dns_suffix_new()) */
     size_t dns_suffix_len;
+    bool dns_resolved;            /* option dns.resolved: register with systemd-resolved */
     int dns_sock[2];              /* IPv4 and IPv6 sockets on the overlay addresses, -1: none */
     struct dns_counters {
         uint64_t queries, answered, nxdomain, refused, errors, malformed, send_failed;
@@ -203,6 +204,9 @@ void dns_stop(struct net *n);
 /* Reads a bounded number of queries from socket i (0: IPv4, 1: IPv6) and
  * answers them. */
 void dns_receive(struct net *n, int i);
+/* resolved.c: tells systemd-resolved, when it runs, about the server and
+ * the suffix for the network's device (option dns.resolved). */
+void resolved_register(struct net *n);
 
 /* metrics.c */
 /* Library thread: counts refusals by reason. */

@@ -12,17 +12,23 @@
 #   - a garbage datagram gets no answer and is counted as malformed
 #     (ipopctl status --json, dns.malformed);
 # node 2 asks node 1's server across the overlay; node 3, whose port 53 is
-# taken, logs it and runs on.
+# taken, logs it and runs on.  With FAKE-RESOLVED (tests/netns/fake-resolved.c)
+# on a private bus as node 1's system bus, node 1 registers its server and
+# "~net0" for ipop0 with it, as with systemd-resolved; the others, without a
+# bus, only note it in their debug log.
 #
 #   idr (router, 10.0.N.1) -- id1..id3 (10.0.N.2), overlay ipop0 10.30.0.N/24 fd30::N/64
 #
-# Usage: dns.sh PATH-TO-IPOPD   (root; exits 77 otherwise).
+# Usage: dns.sh PATH-TO-IPOPD [FAKE-RESOLVED]   (root; exits 77 otherwise).
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NS_R="idr-$$"
 IPOPD=""
 IPOPCTL=""
+FAKE_RESOLVED=""
+BUS_PID=""
+RESOLVED_PID=""
 declare -A ID
 
 host_ns() { printf 'id%s-%s' "$1" "$$"; }
@@ -89,6 +95,39 @@ resolves() {
     [ "$(dig_in "$(host_ns 1)" +short @10.30.0.1 "$1" A 2>/dev/null)" = "$2" ]
 }
 
+# The stand-in resolved on a bus of its own: $WORK/bus, its calls in
+# $WORK/resolved.out.
+start_fake_resolved() {
+    dbus-daemon --session --nofork --nopidfile --address="unix:path=$WORK/bus" 2>"$WORK/dbus.log" &
+    BUS_PID=$!
+    CLEANUP_HOOKS+=(stop_fake_resolved)
+    wait_for 5 "dbus-daemon listening" test -S "$WORK/bus"
+    "$1" "unix:path=$WORK/bus" >"$WORK/resolved.out" 2>"$WORK/resolved.err" &
+    RESOLVED_PID=$!
+    wait_for 5 "the fake resolved owning its name" grep -qx ready "$WORK/resolved.out"
+}
+
+stop_fake_resolved() {
+    [ -n "${RESOLVED_PID:-}" ] && kill "$RESOLVED_PID" 2>/dev/null
+    [ -n "${BUS_PID:-}" ] && kill "$BUS_PID" 2>/dev/null
+    return 0
+}
+
+check_resolved_calls() {
+    local idx
+    idx=$(ip -n "$(host_ns 1)" -o link show ipop0 | cut -d: -f1)
+    for want in "SetLinkDNS $idx 2:10.30.0.1 10:fd30::1" "SetLinkDomains $idx net0:true" \
+        "SetLinkDefaultRoute $idx false"; do
+        grep -qx "$want" "$WORK/resolved.out" || {
+            cat "$WORK/resolved.out" >&2
+            fail "node 1 did not call resolved's $want"
+        }
+    done
+    grep -q "dns: registered with systemd-resolved" "$WORK/n1.log" || fail "node 1 did not log its registration"
+    ! grep -q "warning: dns: systemd-resolved" "$WORK/n2.log" || fail "node 2, without a bus, warned about resolved"
+    log "resolved (stand-in) got: $(grep -v ready "$WORK/resolved.out" | tr '\n' ';')"
+}
+
 dns_counter() {
     "$IPOPCTL" --control "$WORK/n1.sock" status --json | python3 -c '
 import json, sys
@@ -101,6 +140,7 @@ main() {
     command -v dig >/dev/null || { log "SKIP: no dig (bind9-dnsutils)"; exit 77; }
     check_ipopd "${1:-}"
     IPOPD=$(realpath "$1")
+    FAKE_RESOLVED=${2:-}
     IPOPCTL=$(dirname "$IPOPD")/ipopctl
     setup_traps
     topology
@@ -117,9 +157,16 @@ open(sys.argv[1], "w").close()
 time.sleep(120)' "$WORK/squatting" &
     squatter=$!
     wait_for 5 "port 53 of 10.30.0.3 taken" test -e "$WORK/squatting"
+    [ -z "$FAKE_RESOLVED" ] || start_fake_resolved "$FAKE_RESOLVED"
     for i in 1 2 3; do
         write_dns_config "$i"
-        start_daemon "$(host_ns "$i")" "n$i" "$IPOPD" "$WORK/n$i.conf"
+        # node 1 alone has a system bus (the stand-in's)
+        if [ "$i" = 1 ] && [ -n "$FAKE_RESOLVED" ]; then
+            DBUS_SYSTEM_BUS_ADDRESS="unix:path=$WORK/bus" start_daemon "$(host_ns "$i")" "n$i" "$IPOPD" "$WORK/n$i.conf"
+        else
+            DBUS_SYSTEM_BUS_ADDRESS="unix:path=$WORK/no-bus" start_daemon "$(host_ns "$i")" "n$i" "$IPOPD" \
+                "$WORK/n$i.conf"
+        fi
     done
     wait_for 10 "node 1 answering on 10.30.0.1 port 53" \
         grep -q "dns: answering NAME.net0 on 10.30.0.1 port 53" "$WORK/n1.log"
@@ -139,7 +186,10 @@ time.sleep(120)' "$WORK/squatting" &
     expect_short "$(host_ns 1)" fd30::1 node2.net0 AAAA fd30::2
     expect_status "$(host_ns 1)" 10.30.0.1 nobody.net0 NXDOMAIN
     expect_status "$(host_ns 1)" 10.30.0.1 example.com REFUSED
-    # across the overlay: node 2 asks node 1's server
+    # across the overlay: node 2 asks node 1's server (names are known from
+    # the offers, before the links carry packets: wait for the link)
+    wait_for 20 "an overlay ping from node 2 to node 1" \
+        ip netns exec "$(host_ns 2)" ping -c 1 -W 1 10.30.0.1
     expect_short "$(host_ns 2)" 10.30.0.1 node3.net0 A 10.30.0.3
 
     # garbage: no answer, counted
@@ -157,6 +207,7 @@ except socket.timeout:
     [ "$(dns_counter nxdomain)" -ge 1 ] || fail "ipopctl status --json counts no NXDOMAIN"
     "$IPOPCTL" --control "$WORK/n1.sock" status | grep "dns:" >&2
     kill "$squatter"
+    [ -z "$FAKE_RESOLVED" ] || check_resolved_calls
     log "PASS"
 }
 
