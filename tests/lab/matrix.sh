@@ -414,8 +414,24 @@ main() {
     done
 
     FAILURES=0
+    local watch
     for ((i = 0; i < ${#PAIRS[@]}; i++)); do
+        # A row takes 5-15 s and each of its steps is bounded: one still
+        # running after 90 s says which processes it waits on (a CI run
+        # once stopped for 400 s in a row, with no trace of where).
+        (
+            trap - EXIT
+            trap 'kill "$s" 2>/dev/null; exit 0' TERM
+            sleep 90 &
+            s=$!
+            wait "$s"
+            echo "matrix.sh: ${PAIRS[$i]} still running after 90 s; the processes:"
+            ps -eo pid,ppid,stat,etimes,wchan:20,args --forest | cut -c1-200
+        ) >&2 &
+        watch=$!
         run_pair "$i" "${PAIRS[$i]}"
+        kill "$watch" 2>/dev/null
+        wait "$watch" 2>/dev/null
     done
     SUMMARY="$((${#PAIRS[@]} - FAILURES)) as expected, $FAILURES not; the whole run took $((($(lab_now_ms) - t0_run) / 1000)) s"
     lab_log "$SUMMARY"
