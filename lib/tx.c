@@ -364,12 +364,18 @@ static int on_device_vnet(ipop_network_t *net, size_t n)
     }
     way = way_of(link);
     if (net->mode == MODE_TUN) {
-        /* gsobuf is ours: a lone SYN is clamped where it lies; a
-         * super-segment's segments must fit the way (its SYN had its MSS
-         * clamped), or they are dropped below */
+        /* gsobuf is ours: a lone SYN is clamped where it lies.  A
+         * super-segment's segments fit the way when its SYN had its MSS
+         * clamped; when not (a connection older than the device's MTU),
+         * all are too big, and the answer makes the kernel cut smaller. */
         if (!g.gso && !fits(net, way, (uint8_t *)g.pkt, g.len))
             return 0;
         max = MIN(max, way_mtu(way));
+        if (g.gso && g.hlen + g.mss > max) {
+            too_big(net, g.pkt, g.hlen + g.mss, (unsigned)max);
+            __atomic_fetch_add(&net->too_big, (guint64)(count - 1), __ATOMIC_RELAXED);
+            return 0;
+        }
     }
     if (way != WAY_LINK) {
         tx_flush(net); /* in order */

@@ -200,6 +200,8 @@ class NetworkStats:
     candidates_dropped: int = 0  # remote ICE candidates dropped before the offer or answer
     broadcast_packets: int = 0  # tun, none: broadcast and multicast packets sent to every member
     broadcast_dropped: int = 0  # tun, none: broadcast and multicast packets over broadcast.rate, dropped
+    too_big: int = 0  # tun: device packets larger than their link carries, dropped
+    too_big_answered: int = 0  # of too_big: answered with ICMP fragmentation needed / packet too big
 
 
 @dataclasses.dataclass(frozen=True)

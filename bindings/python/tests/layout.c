@@ -73,6 +73,8 @@ int main(void)
     FIELD(ipop_network_stats_t, candidates_dropped);
     FIELD(ipop_network_stats_t, broadcast_packets);
     FIELD(ipop_network_stats_t, broadcast_dropped);
+    FIELD(ipop_network_stats_t, too_big);
+    FIELD(ipop_network_stats_t, too_big_answered);
 
     SIZE(ipop_friend_t);
     FIELD(ipop_friend_t, size);
