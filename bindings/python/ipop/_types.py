@@ -14,7 +14,8 @@ if typing.TYPE_CHECKING:
     from .network import Link
 
 MAX_PACKET = 1410
-DEFAULT_MTU = 1400
+DEFAULT_MTU = 1342  # outer packets within 1440 bytes over IPv6, 1460 over IPv4
+MAX_MTU = 1500  # the largest "mtu" (tun, none); above MAX_PACKET answered with ICMP too big
 NODE_ID_MAX = 64
 
 
