@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "ipopd.h"
 
 static const char *state_dir = DEFAULT_STATE_DIR;
@@ -372,6 +373,55 @@ static int check_overlay(const struct config *c, struct net *n)
     return social ? social_defaults(c, n) : 0;
 }
 
+/* dns (default: true in modes tun and tap), dns.suffix (default: the
+ * section's name, when it is a domain name) and dns.resolved (default
+ * true: register with systemd-resolved when it runs).  The server answers on the
+ * overlay addresses of the device: mode none has none. */
+static int dns_options(const struct config *c, struct net *n)
+{
+    g_autoptr(GError) error = NULL;
+    bool device = n->mode && strcmp(n->mode, "none") != 0;
+    bool explicit = has_key(c, n, "dns");
+    g_autofree char *suffix = g_key_file_get_string(c->kf, n->name, "dns.suffix", NULL);
+
+    n->dns = device;
+    n->dns_resolved = true;
+    if (has_key(c, n, "dns.resolved")) {
+        n->dns_resolved = g_key_file_get_boolean(c->kf, n->name, "dns.resolved", &error);
+        if (error) {
+            config_error(c, 0, n->name, "dns.resolved", "expected true or false");
+            return -EINVAL;
+        }
+    }
+    if (explicit) {
+        n->dns = g_key_file_get_boolean(c->kf, n->name, "dns", &error);
+        if (error) {
+            config_error(c, 0, n->name, "dns", "expected true or false");
+            return -EINVAL;
+        }
+    }
+    if (n->dns && !device) {
+        config_error(c, 0, n->name, "dns", "needs mode tun or tap (the server answers on the device's addresses)");
+        return -EINVAL;
+    }
+    g_free(n->dns_suffix);
+    n->dns_suffix = g_ascii_strdown(suffix ? g_strstrip(suffix) : n->name, -1);
+    free(n->dns_suffix_wire);
+    n->dns_suffix_wire = dns_suffix_new(n->dns_suffix, &n->dns_suffix_len);
+    if (n->dns_suffix_wire || !n->dns)
+        return 0;
+    if (suffix) {
+        config_error(c, 0, n->name, "dns.suffix", "\"%s\" is not a domain name", suffix);
+        return -EINVAL;
+    }
+    if (explicit) {
+        config_error(c, 0, n->name, "dns", "the network's name is no domain name: set dns.suffix");
+        return -EINVAL;
+    }
+    n->dns = false; /* by default only: the section's name cannot be a suffix */
+    return 0;
+}
+
 static int load_group(const struct config *c, struct net *n)
 {
     g_auto(GStrv) keys = g_key_file_get_keys(c->kf, n->name, NULL, NULL);
@@ -397,7 +447,9 @@ static int load_group(const struct config *c, struct net *n)
             r = parse_peers(c, n, key);
         else if (strcmp(key, "signal.scope") == 0)
             r = set_library_option(c, n, key); /* what the library signs for */
-        else if (g_str_has_prefix(key, "signal.")) {
+        else if (strcmp(key, "dns") == 0 || strcmp(key, "dns.suffix") == 0 || strcmp(key, "dns.resolved") == 0)
+            r = 0; /* ipopd's own: dns_options() reads them */
+        else if (g_str_has_prefix(key, "signal.") || g_str_has_prefix(key, "dns.")) {
             config_error(c, 0, n->name, key, "unknown key");
             r = -EINVAL;
         } else
@@ -406,6 +458,9 @@ static int load_group(const struct config *c, struct net *n)
             goto out;
     }
     r = check_library(c, n);
+    if (r < 0)
+        goto out;
+    r = dns_options(c, n);
     if (r < 0)
         goto out;
     r = check_usable(c, n);

@@ -109,6 +109,16 @@ struct net {
     char own_id[IPOP_NODE_ID_MAX + 1];
     uint64_t refused[REFUSED_REASONS]; /* by ipop_reason_t; atomic: the library's threads count */
     GHashTable *refusals;         /* peer id -> struct refusal *; main thread only */
+    /* The DNS server of the members' names (dns-server.c, main thread). */
+    bool dns;                     /* option dns: answer on the overlay addresses */
+    char *dns_suffix;             /* option dns.suffix, else the section's name, lowercased */
+    uint8_t *dns_suffix_wire;     /* its canonical wire form (dns_suffix_new()) */
+    size_t dns_suffix_len;
+    bool dns_resolved;            /* option dns.resolved: register with systemd-resolved */
+    int dns_sock[2];              /* IPv4 and IPv6 sockets on the overlay addresses, -1: none */
+    struct dns_counters {
+        uint64_t queries, answered, nxdomain, refused, errors, malformed, send_failed;
+    } dns_count;
 };
 
 /* ipopd's own settings: the [ipopd] section of the config file (config.c). */
@@ -185,6 +195,18 @@ void drain_events(void);
 void remember_link(struct net *n, ipop_link_t *link);
 void pending_forget(struct net *n, const char *peer_id, const char *jid);
 void log_status(void);
+
+/* dns-server.c: ipopd's DNS server of the members' names (option dns) */
+/* Binds the sockets on the network's overlay addresses, after start.
+ * A failure is logged, not fatal. */
+void dns_start(struct net *n);
+void dns_stop(struct net *n);
+/* Reads a bounded number of queries from socket i (0: IPv4, 1: IPv6) and
+ * answers them. */
+void dns_receive(struct net *n, int i);
+/* resolved.c: tells systemd-resolved, when it runs, about the server and
+ * the suffix for the network's device (option dns.resolved). */
+void resolved_register(struct net *n);
 
 /* metrics.c */
 /* Library thread: counts refusals by reason. */

@@ -137,6 +137,7 @@ struct net *net_new(const char *name)
     n->id = next_net_id++;
     n->name = g_strdup(name);
     n->sock = -1;
+    n->dns_sock[0] = n->dns_sock[1] = -1;
     n->addresses = g_ptr_array_new_with_free_func(g_free);
     n->links = g_ptr_array_new();
     n->pending = g_ptr_array_new_with_free_func(pending_free);
@@ -153,6 +154,9 @@ void net_free(struct net *n)
     ipop_network_free(n->net);
     if (n->sock >= 0)
         close(n->sock);
+    dns_stop(n);
+    g_free(n->dns_suffix);
+    free(n->dns_suffix_wire);
     for (size_t j = 0; j < n->n_peers; j++)
         g_free(n->peers[j].id);
     g_free(n->peers);
@@ -251,6 +255,8 @@ static int start_net(struct net *n)
             n->overlay == OVERLAY_SOCIAL ? ", SocialVPN over XMPP" : "");
     if (n->state_file)
         log_net(n, "friends' node ids pinned in %s", n->state_file);
+    if (n->dns)
+        dns_start(n);
     for (size_t i = 0; i < n->n_peers; i++)
         connect_peer(n, &n->peers[i]);
     return 0;
@@ -372,7 +378,7 @@ static int main_loop(int sigfd, const char *config)
 
     for (;;) {
         /* Rebuilt at each turn: reloads and clients change the set. */
-        size_t first_net, first_control, first_http;
+        size_t first_net, first_dns, first_control, first_http;
         struct pollfd *p;
         int64_t now = now_ms();
         int timeout = next_timeout(now, status_at);
@@ -383,6 +389,10 @@ static int main_loop(int sigfd, const char *config)
         first_net = fds->len;
         for (size_t i = 0; i < nets->len; i++)
             g_array_append_val(fds, ((struct pollfd){.fd = net_at(i)->sock, .events = POLLIN}));
+        first_dns = fds->len;
+        for (size_t i = 0; i < nets->len; i++)
+            for (int j = 0; j < 2; j++)
+                g_array_append_val(fds, ((struct pollfd){.fd = net_at(i)->dns_sock[j], .events = POLLIN}));
         first_control = fds->len;
         control_pollfds(fds);
         first_http = fds->len;
@@ -411,6 +421,10 @@ static int main_loop(int sigfd, const char *config)
         for (size_t i = 0; i < nets->len; i++)
             if (p[first_net + i].revents & POLLIN)
                 receive_signal(net_at(i));
+        for (size_t i = 0; i < nets->len; i++)
+            for (int j = 0; j < 2; j++)
+                if (p[first_dns + 2 * i + (size_t)j].revents & POLLIN)
+                    dns_receive(net_at(i), j);
         control_dispatch(p + first_control);
         http_dispatch(p + first_http);
         now = now_ms();

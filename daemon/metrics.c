@@ -250,6 +250,31 @@ static void drop_families(GString *s, const struct net_snap *snaps, size_t count
         sample_u64(s, "ipop_candidates_dropped_total", snaps[i].n, NULL, NULL, snaps[i].ns.candidates_dropped);
 }
 
+/* The DNS server of the members' names (option dns, dns-server.c): its
+ * counters change in the main thread, which also runs this. */
+static void dns_families(GString *s, const struct net_snap *snaps, size_t count)
+{
+    family(s, "ipop_dns_queries_total", "counter",
+           "Datagrams to the DNS server of the members' names (option dns), by result: answered (an address or "
+           "no data), nxdomain, refused (outside dns.suffix), error, malformed (dropped, not answered).");
+    for (size_t i = 0; i < count; i++) {
+        const struct dns_counters *c = &snaps[i].n->dns_count;
+        const struct {
+            const char *result;
+            uint64_t v;
+        } results[] = {
+            {"answered", c->answered}, {"nxdomain", c->nxdomain}, {"refused", c->refused},
+            {"error", c->errors},      {"malformed", c->malformed},
+        };
+        if (!snaps[i].n->dns)
+            continue;
+        for (size_t j = 0; j < G_N_ELEMENTS(results); j++) {
+            const char *extra[] = {"result", results[j].result, NULL};
+            sample_u64(s, "ipop_dns_queries_total", snaps[i].n, NULL, extra, results[j].v);
+        }
+    }
+}
+
 static void link_info(GString *s, const struct net_snap *snaps, size_t count)
 {
     family(s, "ipop_link_info", "gauge",
@@ -348,6 +373,7 @@ void metrics_text(GString *s)
     network_families(s, snaps, count);
     refusal_families(s, snaps, count);
     drop_families(s, snaps, count);
+    dns_families(s, snaps, count);
     link_families(s, snaps, count);
     for (size_t i = 0; i < count; i++)
         g_array_free(snaps[i].links, TRUE);

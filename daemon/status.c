@@ -264,6 +264,30 @@ static void refused_text(GString *s, const struct net *n, GPtrArray *ids)
         g_string_append_printf(s, "  refused:   and %u more peers (ipopctl status --json lists them)\n", more);
 }
 
+/* The DNS server of the members' names (option dns): null when off. */
+static void dns_json(JsonBuilder *b, const struct net *n)
+{
+    const struct dns_counters *c = &n->dns_count;
+
+    json_builder_set_member_name(b, "dns");
+    if (!n->dns) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_object(b);
+    add_str(b, "suffix", n->dns_suffix);
+    json_builder_set_member_name(b, "listening");
+    json_builder_add_boolean_value(b, n->dns_sock[0] >= 0 || n->dns_sock[1] >= 0);
+    add_uint(b, "queries", c->queries);
+    add_uint(b, "answered", c->answered);
+    add_uint(b, "nxdomain", c->nxdomain);
+    add_uint(b, "refused", c->refused);
+    add_uint(b, "errors", c->errors);
+    add_uint(b, "malformed", c->malformed);
+    add_uint(b, "send_failed", c->send_failed);
+    json_builder_end_object(b);
+}
+
 static void network_json(JsonBuilder *b, struct net *n)
 {
     ipop_network_stats_t ns = {.size = sizeof(ns)};
@@ -308,6 +332,7 @@ static void network_json(JsonBuilder *b, struct net *n)
     add_uint(b, "too_big_answered", ns.too_big_answered);
     add_uint(b, "relayed_packets", ns.relayed_packets);
     add_uint(b, "relay_drops", ns.relay_drops);
+    dns_json(b, n);
     json_builder_set_member_name(b, "links");
     json_builder_begin_array(b);
     for (size_t j = 0; j < n->links->len; j++) {
@@ -513,6 +538,12 @@ void status_text(GString *s)
         if (ns.relayed_packets || ns.relay_drops)
             g_string_append_printf(s, "  relayed:   %llu packets between other members (%llu dropped)\n",
                                    (unsigned long long)ns.relayed_packets, (unsigned long long)ns.relay_drops);
+        if (n->dns)
+            g_string_append_printf(s, "  dns:       NAME.%s%s; %llu queries, %llu malformed\n", n->dns_suffix,
+                                   n->dns_sock[0] >= 0 || n->dns_sock[1] >= 0 ? " on the overlay addresses, port 53"
+                                                                              : " not served (see the log)",
+                                   (unsigned long long)n->dns_count.queries,
+                                   (unsigned long long)n->dns_count.malformed);
         refused_text(s, n, ids);
         for (size_t j = 0; j < n->pending->len; j++) {
             const struct pending *pd = g_ptr_array_index(n->pending, j);

@@ -69,6 +69,15 @@ try:
     check("contradict", "[n]\n%sxmpp.password = p\nsignal.listen = 127.0.0.1:4999\n" % GROUP,
           "signal.listen: not used with overlay = group")
 
+    # The DNS server of the names (dns, dns.suffix): needs a device, and a
+    # suffix that is a domain name; other dns.* keys are not ipopd's.
+    check("dns-mode-none", "[n]\nmode = none\nsignal.listen = 127.0.0.1:4998\ndns = true\n",
+          "[n] dns: needs mode tun or tap")
+    check("dns-suffix", "[n]\nmode = tun\naddress = 10.9.0.1/24\nsignal.listen = 127.0.0.1:4998\n"
+          "dns.suffix = bad..name\n", "[n] dns.suffix: \"bad..name\" is not a domain name")
+    check("dns-unknown", "[n]\nmode = tun\naddress = 10.9.0.1/24\nsignal.listen = 127.0.0.1:4998\n"
+          "dns.port = 5353\n", "[n] dns.port: unknown key")
+
     # ipopctl: its version, and a hint when the socket is not the user's.
     r = subprocess.run([ipopctl, "--version"], capture_output=True, text=True, timeout=10)
     if r.returncode != 0 or not r.stdout.startswith("ipopctl ") or len(r.stdout.split()) != 2:
