@@ -286,7 +286,10 @@ static bool fits(ipop_network_t *net, tx_way way, uint8_t *pkt, size_t len)
     unsigned mtu = way_mtu(way);
 
     if (len > mtu) {
-        too_big(net, pkt, len, mtu);
+        if (way == WAY_FLOOD) /* a broadcast has no one destination to answer for */
+            __atomic_fetch_add(&net->too_big, 1, __ATOMIC_RELAXED);
+        else
+            too_big(net, pkt, len, mtu);
         return false;
     }
     if (len <= IPOP__SYN_MAX)
