@@ -230,7 +230,7 @@ static void drop_families(GString *s, const struct net_snap *snaps, size_t count
             {"no-route", ns->no_route},         {"relay-no-link", ns->relay_drops},
             {"relay-forged", ns->relay_refused}, {"tap-type", ns->tap_refused_type},
             {"tap-source", ns->tap_refused_source}, {"tap-mac", ns->tap_refused_mac},
-            {"broadcast-rate", ns->broadcast_dropped},
+            {"broadcast-rate", ns->broadcast_dropped}, {"too-big", ns->too_big},
         };
         for (size_t j = 0; j < G_N_ELEMENTS(drops); j++) {
             const char *extra[] = {"reason", drops[j].reason, NULL};

@@ -328,6 +328,8 @@ static void network_json(JsonBuilder *b, struct net *n)
     add_uint(b, "no_route", ns.no_route);
     add_uint(b, "broadcast_packets", ns.broadcast_packets);
     add_uint(b, "broadcast_dropped", ns.broadcast_dropped);
+    add_uint(b, "too_big", ns.too_big);
+    add_uint(b, "too_big_answered", ns.too_big_answered);
     add_uint(b, "relayed_packets", ns.relayed_packets);
     add_uint(b, "relay_drops", ns.relay_drops);
     dns_json(b, n);

@@ -291,6 +291,8 @@ IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t
     s.candidates_dropped = __atomic_load_n(&net->cands_dropped, __ATOMIC_RELAXED);
     s.broadcast_packets = __atomic_load_n(&net->bcast_sent, __ATOMIC_RELAXED);
     s.broadcast_dropped = __atomic_load_n(&net->bcast_limited, __ATOMIC_RELAXED);
+    s.too_big = __atomic_load_n(&net->too_big, __ATOMIC_RELAXED);
+    s.too_big_answered = __atomic_load_n(&net->too_big_answered, __ATOMIC_RELAXED);
     memcpy(stats, &s, n);
     return 0;
 }

@@ -96,6 +96,7 @@ struct ipop_network {
     guint64 relay_refused;      /* relay.c: RELAYED frames not from this node's relay for the origin */
     guint64 cands_dropped;      /* ice.c: remote candidates beyond what is held before the offer */
     guint64 bcast_sent, bcast_limited; /* tx.c: broadcast and multicast packets sent to every member, or over broadcast.rate */
+    guint64 too_big, too_big_answered; /* tx.c: device packets above their link's MTU, dropped; of them answered with ICMP */
     uint64_t seq_last;          /* the last seq given to an offer or answer (loop thread) */
     gint64 offer_pace;          /* link.c: the pace of new offers (GCRA theoretical arrival time, us) */
 

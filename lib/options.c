@@ -444,7 +444,7 @@ static const option options[] = {
     { "broadcast.rate", set_uint, FIELD(broadcast_rate), 1, 1000000, "expected packets a second from 1 to 1000000",
       false },
     { "address", set_address, 0, 0, 0, "expected an IPv4 or IPv6 address with prefix", false },
-    { "mtu", set_mtu, 0, 576, IPOP_MAX_PACKET, "expected a number from 576 to 1410", false },
+    { "mtu", set_mtu, 0, 576, IPOP_MAX_MTU, "expected a number from 576 to 1500", false },
     { "ice.stun", add_stun, 0, 0, 0, "expected host:port", false },
     { "ice.turn", add_turn, 0, 0, 0, "expected turn:user:pass@host:port?transport=udp|tcp", false },
     { "ice.local-address", add_local_address, 0, 0, 0, "expected an IPv4 or IPv6 address without prefix", false },

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "network.h"
 #include "offload.h"
+#include "ptb.h"
 #include "relay.h"
 #include "rewrite.h"
 #include "rx.h"
@@ -169,6 +170,10 @@ void ipop__net_deliver(ipop_network_t *net, ipop_link_t *link, const uint8_t *pk
 {
     if (!(net->mode == MODE_TAP ? check_frame(net, link, pkt, len) : check_packet(link, pkt, len)))
         goto drop;
+    /* a TCP SYN from a peer: the answers this host sends back must fit the
+     * link too (one length compare for any other packet) */
+    if (net->mode == MODE_TUN && len <= IPOP__SYN_MAX)
+        ipop__mss_clamp((uint8_t *)pkt, len, ipop__link_mtu(ipop__relay_via(link) != NULL));
     if (net->mode == MODE_NONE) {
         net->glib_due = true; /* the application's callbacks may call in */
         if (ipop__udp_deliver(net, link, pkt, len))

@@ -11,6 +11,7 @@
  * same choice, one at a time. */
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -25,6 +26,7 @@
 #include "loop.h"
 #include "network.h"
 #include "offload.h"
+#include "ptb.h"
 #include "relay.h"
 #include "tx.h"
 
@@ -32,6 +34,10 @@
 #define DEV_BURST_PACKETS 256 /* and packets sent, when a read gives many (TUN offloads) */
 /* TAP: broadcast and multicast frames are kept this long for links coming up. */
 #define HELD_US (5 * G_USEC_PER_SEC)
+/* ICMP "too big" answers into the device a second, and in a burst (as
+ * Linux limits its own ICMP errors, net.ipv4.icmp_msgs_per_sec). */
+#define PTB_RATE 100
+#define PTB_BURST 20
 
 /* ---- route ---- */
 
@@ -242,6 +248,55 @@ IPOP_EXPORT int ipop_network_send_packet(ipop_network_t *net, const void *packet
     return ipop__tx_packet(net, packet, len);
 }
 
+/* ---- the MTU: packets too big for their link, TCP MSS ---- */
+
+/* The largest packet a way carries (modes tun and none). */
+static unsigned way_mtu(tx_way way)
+{
+    return ipop__link_mtu(way == WAY_RELAY);
+}
+
+/* A device packet larger than its link carries (mode tun, an "mtu" above
+ * it): dropped, counted and, within PTB_RATE, answered into the device
+ * with ICMP "too big" so that the sender's path MTU discovery learns the
+ * size that fits, instead of the packet vanishing. */
+static void too_big(ipop_network_t *net, const uint8_t *pkt, size_t len, unsigned mtu)
+{
+    static const uint8_t vnet_none[IPOP__VNET_HLEN];
+    uint8_t answer[IPOP__PTB_MAX];
+    struct iovec iov[2] = { { (void *)vnet_none, sizeof(vnet_none) }, { answer, 0 } };
+    int n;
+
+    __atomic_fetch_add(&net->too_big, 1, __ATOMIC_RELAXED);
+    if (net->mode != MODE_TUN || (n = ipop__ptb_make(pkt, len, mtu, answer, sizeof(answer))) <= 0 ||
+        !ipop__bucket_take(&net->tx.ptb, PTB_RATE, PTB_BURST, g_get_monotonic_time()))
+        return;
+    iov[1].iov_len = (size_t)n;
+    if (net->vnet ? writev(net->dev_fd, iov, 2) != (ssize_t)(n + sizeof(vnet_none))
+                  : write(net->dev_fd, answer, (size_t)n) != n)
+        return;
+    __atomic_fetch_add(&net->too_big_answered, 1, __ATOMIC_RELAXED);
+}
+
+/* Mode tun, a device packet going out on a way: false when it is too
+ * big for it (and handled); a TCP SYN gets its MSS clamped to the way.
+ * One length compare for a packet that is neither. */
+static bool fits(ipop_network_t *net, tx_way way, uint8_t *pkt, size_t len)
+{
+    unsigned mtu = way_mtu(way);
+
+    if (len > mtu) {
+        if (way == WAY_FLOOD) /* a broadcast has no one destination to answer for */
+            __atomic_fetch_add(&net->too_big, 1, __ATOMIC_RELAXED);
+        else
+            too_big(net, pkt, len, mtu);
+        return false;
+    }
+    if (len <= IPOP__SYN_MAX)
+        ipop__mss_clamp(pkt, len, mtu);
+    return true;
+}
+
 /* ---- batches to one link ---- */
 
 /* Sends the records queued for one link: one UDP GSO send or one libnice call. */
@@ -311,6 +366,20 @@ static int on_device_vnet(ipop_network_t *net, size_t n)
         return 0;
     }
     way = way_of(link);
+    if (net->mode == MODE_TUN) {
+        /* gsobuf is ours: a lone SYN is clamped where it lies.  A
+         * super-segment's segments fit the way when its SYN had its MSS
+         * clamped; when not (a connection older than the device's MTU),
+         * all are too big, and the answer makes the kernel cut smaller. */
+        if (!g.gso && !fits(net, way, (uint8_t *)g.pkt, g.len))
+            return 0;
+        max = MIN(max, way_mtu(way));
+        if (g.gso && g.hlen + g.mss > max) {
+            too_big(net, g.pkt, g.hlen + g.mss, (unsigned)max);
+            __atomic_fetch_add(&net->too_big, (guint64)(count - 1), __ATOMIC_RELAXED);
+            return 0;
+        }
+    }
     if (way != WAY_LINK) {
         tx_flush(net); /* in order */
         while ((len = ipop__gso_next(&g, tx->devbuf, max)) > 0) {
@@ -334,7 +403,7 @@ static int on_device_vnet(ipop_network_t *net, size_t n)
 
 /* One packet read from the device (no offloads).  Returns 1 when it was
  * queued in a batch, 0 otherwise. */
-static int on_device_packet(ipop_network_t *net, const uint8_t *pkt, size_t n)
+static int on_device_packet(ipop_network_t *net, uint8_t *pkt, size_t n)
 {
     ipop_link_t *link;
     tx_way way;
@@ -344,6 +413,8 @@ static int on_device_packet(ipop_network_t *net, const uint8_t *pkt, size_t n)
         return 0;
     }
     way = way_of(link);
+    if (net->mode == MODE_TUN && !fits(net, way, pkt, n))
+        return 0;
     if (way != WAY_LINK) {
         tx_flush(net); /* in order */
         send_one(net, way, link, pkt, n);

@@ -37,6 +37,7 @@ struct ipop__tx {
     } held[4];
     unsigned held_next;         /* the slot the next one takes */
     ipop__bucket bcast;         /* tun, none: broadcast.rate (under net->lock) */
+    ipop__bucket ptb;           /* tun: ICMP "too big" answers into the device (the loop thread only) */
 };
 
 /* At start, once the device is open: its buffers and its source.  At stop

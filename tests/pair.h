@@ -49,7 +49,7 @@ void pair_start(node *a, node *b);
  * times test_time_factor(); false after that. */
 bool wait_state(node *n, int state, int seconds);
 void connect_pair(node *a, node *b);
-/* Sends N_PACKETS (len 0: sizes 64..1400) and asserts all arrive intact,
+/* Sends N_PACKETS (len 0: sizes 64..IPOP_DEFAULT_MTU) and asserts all arrive intact,
  * each once, under the IP header they were sent with. */
 void blast(node *from, node *to, int family, size_t len);
 size_t build_packet(guint8 *buf, int family, const char *src, const char *dst, guint32 seq, size_t len);

@@ -59,6 +59,7 @@ static void test_options(void)
         { "address", "hello" },
         { "address", "" },
         { "mtu", "99999" },
+        { "mtu", "1501" },
         { "mtu", "100" },
         { "mtu", "1400x" },
         { "mtu", "-1400" },

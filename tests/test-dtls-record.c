@@ -40,7 +40,7 @@ static void run_pair(const char *a_layer, const char *b_layer, const char *a4, c
     assert_layers(&a, &b, g_str_equal(a_layer, "own"), g_str_equal(b_layer, "own"));
     blast(&a, &b, AF_INET, 0);
     blast(&b, &a, AF_INET, 0);
-    blast(&a, &b, AF_INET6, 1400);
+    blast(&a, &b, AF_INET6, IPOP_DEFAULT_MTU);
     blast(&b, &a, AF_INET6, 0);
     node_clear(&a);
     node_clear(&b);

@@ -63,7 +63,7 @@ typedef struct sender {
     guint32 sent;
 } sender;
 
-/* Sends numbered packets (sizes 64..1400) until told to stop, at most 64
+/* Sends numbered packets (sizes 64..IPOP_DEFAULT_MTU) until told to stop, at most 64
  * in flight: a lost packet stalls it (and the test fails). */
 static gpointer send_stream(gpointer data)
 {
@@ -71,7 +71,7 @@ static gpointer send_stream(gpointer data)
     guint8 buf[IPOP_MAX_PACKET];
 
     while (!g_atomic_int_get(&s->stop)) {
-        size_t len = 64 + s->sent * 37 % (1400 - 64);
+        size_t len = 64 + s->sent * 37 % (IPOP_DEFAULT_MTU - 64);
         gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
         int r;
 

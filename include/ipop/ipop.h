@@ -66,8 +66,20 @@ typedef struct ipop_link ipop_link_t;
  * in tap mode) a link carries.  ipop_network_send_packet() refuses larger
  * ones with -EMSGSIZE. */
 #define IPOP_MAX_PACKET 1410
-/** Device MTU used when the option "mtu" is not set. */
-#define IPOP_DEFAULT_MTU 1400
+/** Device MTU used when the option "mtu" is not set (tap mode: 14 less,
+ * the Ethernet header).  The largest packet whose outer packet keeps within
+ * 1440 bytes over IPv6 and 1460 over IPv4 (common cloud underlays), however
+ * it travels: 1440 - 98 bytes of overhead in the worst case (IPv6 40, UDP
+ * 8, TURN ChannelData 4, DTLS record header 13, AES-GCM explicit nonce 8
+ * and tag 16, member relay frame header 9); direct over IPv4 a packet
+ * takes 66 more bytes (doc/architecture.md, "MTU"). */
+#define IPOP_DEFAULT_MTU 1342
+/** Largest device MTU (option "mtu", modes tun and none).  Packets above
+ * what their link carries (IPOP_MAX_PACKET; 8 bytes less through a member
+ * relay) are answered into the device with ICMP "fragmentation needed"
+ * (IPv4 with DF set; others are dropped) or ICMPv6 "packet too big", and
+ * counted (ipop_network_stats_t.too_big). */
+#define IPOP_MAX_MTU 1500
 /** Broadcast and multicast packets a second (and in a burst) that a
  * network sends to every member when the option "broadcast.rate" is not set. */
 #define IPOP_BROADCAST_RATE 100
@@ -274,6 +286,10 @@ typedef struct ipop_network_stats {
                                      to every member (options "broadcast", "broadcast.rate") */
     uint64_t broadcast_dropped; /**< modes tun and none: broadcast and multicast packets from the host
                                      dropped, over "broadcast.rate" */
+    uint64_t too_big;          /**< mode tun: packets from the device larger than their link carries
+                                    (an "mtu" above IPOP_MAX_PACKET, or a member relay's 8 bytes), dropped */
+    uint64_t too_big_answered; /**< of too_big: those answered into the device with ICMP "fragmentation
+                                    needed" or ICMPv6 "packet too big" (rate-limited; IPv4 only with DF) */
 } ipop_network_stats_t;
 
 /** Remote candidates a link holds for a session whose offer or answer has
@@ -343,7 +359,12 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    (ipop_network_stats_t.broadcast_dropped)
  *  - "address": an IPv4 or IPv6 address with prefix, e.g. "10.10.0.1/24";
  *    may be set once per family
- *  - "mtu": device MTU, 576..1410 (default 1400)
+ *  - "mtu": device MTU, 576..IPOP_MAX_MTU (1500; tap mode: up to
+ *    IPOP_MAX_PACKET - 14) (default IPOP_DEFAULT_MTU, 1342: outer packets
+ *    of at most 1440 bytes over IPv6, 1460 over IPv4).  TCP SYNs through
+ *    the device get their MSS lowered to what a link carries (mtu - 40,
+ *    IPv4; mtu - 60, IPv6); larger packets than a link carries are
+ *    answered with ICMP "too big" (IPOP_MAX_MTU)
  *  - "ice.stun": "host:port"; may be given several times: the network
  *    probes them (a STUN Binding request each, again every 30 s and when
  *    the network changes) and each new link gathers with the first, in

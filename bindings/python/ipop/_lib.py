@@ -109,6 +109,8 @@ class NetworkStatsStruct(ctypes.Structure):
         ("candidates_dropped", c_uint64),
         ("broadcast_packets", c_uint64),
         ("broadcast_dropped", c_uint64),
+        ("too_big", c_uint64),
+        ("too_big_answered", c_uint64),
     ]
 
 

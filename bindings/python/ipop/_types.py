@@ -14,7 +14,8 @@ if typing.TYPE_CHECKING:
     from .network import Link
 
 MAX_PACKET = 1410
-DEFAULT_MTU = 1400
+DEFAULT_MTU = 1342  # outer packets within 1440 bytes over IPv6, 1460 over IPv4
+MAX_MTU = 1500  # the largest "mtu" (tun, none); above MAX_PACKET answered with ICMP too big
 NODE_ID_MAX = 64
 
 
@@ -200,6 +201,8 @@ class NetworkStats:
     candidates_dropped: int = 0  # remote ICE candidates dropped before the offer or answer
     broadcast_packets: int = 0  # tun, none: broadcast and multicast packets sent to every member
     broadcast_dropped: int = 0  # tun, none: broadcast and multicast packets over broadcast.rate, dropped
+    too_big: int = 0  # tun: device packets larger than their link carries, dropped
+    too_big_answered: int = 0  # of too_big: answered with ICMP fragmentation needed / packet too big
 
 
 @dataclasses.dataclass(frozen=True)

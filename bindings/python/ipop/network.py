@@ -442,7 +442,7 @@ class Network(_Handle):
         return NetworkStats(st.signal_refused, st.no_route, st.links, st.links_connected,
                             st.relayed_packets, st.relay_drops, st.relay_refused, st.tap_refused_type,
                             st.tap_refused_source, st.tap_refused_mac, st.candidates_dropped,
-                            st.broadcast_packets, st.broadcast_dropped)
+                            st.broadcast_packets, st.broadcast_dropped, st.too_big, st.too_big_answered)
 
     def signal_status(self) -> SignalStatus:
         """The built-in (XMPP) signalling's state (ipop_network_get_signal_status):

@@ -73,6 +73,8 @@ int main(void)
     FIELD(ipop_network_stats_t, candidates_dropped);
     FIELD(ipop_network_stats_t, broadcast_packets);
     FIELD(ipop_network_stats_t, broadcast_dropped);
+    FIELD(ipop_network_stats_t, too_big);
+    FIELD(ipop_network_stats_t, too_big_answered);
 
     SIZE(ipop_friend_t);
     FIELD(ipop_friend_t, size);
@@ -94,6 +96,7 @@ int main(void)
 
     CONST(IPOP_MAX_PACKET);
     CONST(IPOP_DEFAULT_MTU);
+    CONST(IPOP_MAX_MTU);
     CONST(IPOP_NODE_ID_MAX);
 
     CONST(IPOP_LINK_NEW);

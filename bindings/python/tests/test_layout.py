@@ -23,7 +23,7 @@ STRUCTS = {"ipop_event_t": EventStruct, "ipop_link_stats_t": LinkStatsStruct,
            "ipop_friend_t": FriendStruct}
 ENUMS = {"IPOP_LINK_": ipop.LinkState, "IPOP_REASON_": ipop.Reason, "IPOP_PATH_": ipop.PathType, "IPOP_PORT_MAPPING_": ipop.PortMapping,
          "IPOP_EVENT_": ipop.EventType, "IPOP_LOG_": ipop.LogLevel, "IPOP_SIGNAL_": ipop.SignalState}
-CONSTANTS = {"IPOP_MAX_PACKET": ipop.MAX_PACKET, "IPOP_DEFAULT_MTU": ipop.DEFAULT_MTU,
+CONSTANTS = {"IPOP_MAX_PACKET": ipop.MAX_PACKET, "IPOP_DEFAULT_MTU": ipop.DEFAULT_MTU, "IPOP_MAX_MTU": ipop.MAX_MTU,
              "IPOP_NODE_ID_MAX": ipop.NODE_ID_MAX}
 
 
