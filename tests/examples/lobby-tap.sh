@@ -16,17 +16,23 @@ require_root
 setup_traps
 topology_create
 
-# wait_exit PID SECONDS NAME: the player must end with status 0 in time.
+# log_reason FILE: the lines of a player's log that say why it failed.
+log_reason() {
+    { grep -m 3 -E 'Sanitizer|runtime error|^lobby:|gave up|cannot' "$1" || tail -n 3 "$1"; } | tr '\n' '|' | cut -c1-300
+}
+
+# wait_exit PID SECONDS NAME: the player must end with status 0 in time
+# (a failure quotes the last lines of its log: CI shows only the reason).
 wait_exit() {
     local i status
     for ((i = 0; i < $2 * 10; i++)); do
         alive "$1" || break
         sleep 0.1
     done
-    alive "$1" && fail "$3 still running after $2 s"
+    alive "$1" && fail "$3 still running after $2 s; its log ends: $(tail -n 2 "$WORK/$3.log" | tr '\n' '|')"
     wait "$1"
     status=$?
-    [ "$status" = 0 ] || fail "$3 exited with status $status"
+    [ "$status" = 0 ] || fail "$3 exited with status $status: $(log_reason "$WORK/$3.log")"
 }
 
 "$lobby" server "$WORK/lobby.sock" >"$WORK/server.log" 2>&1 &

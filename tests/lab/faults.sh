@@ -350,7 +350,7 @@ EOF
             # The fault is in effect: 50 ms each way puts every round trip
             # at 100 ms or more, and at 5 % loss each way, 100 pings all
             # answered would happen once in ~30000 runs.
-            out=$(lab_exec l-a ping -q -c 100 -i 0.05 -W 2 10.40.0.2)
+            out=$(lab_exec l-a ping -q -c 100 -i 0.05 -W 2 -w 30 10.40.0.2)
             loss=$(printf '%s\n' "$out" | grep -o '[0-9.]*% packet loss' | cut -d% -f1)
             min=$(printf '%s\n' "$out" | sed -n 's|^rtt min/avg/max/mdev = \([0-9.]*\)/.*|\1|p')
             note "loss-delay: 100 overlay pings: ${loss:-?} % lost, rtt min ${min:-?} ms"

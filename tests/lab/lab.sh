@@ -135,7 +135,7 @@ lab_cleanup() {
             sleep 0.1
         done
         kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        lab_reap "$pid" || echo "lab: $pid stuck: alive 10 s after SIGKILL" >&2
     done
     for ns in "${LAB_NAMESPACES[@]}"; do
         for pid in $(ip netns pids "$ns" 2>/dev/null); do
@@ -430,8 +430,16 @@ uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d0$(printf '%02x' $((RANDOM % 256)))
 $rule
 deny 0-65535 0.0.0.0/0 0-65535
 EOF2
-    ip netns exec "$(lab_nsname "$name")" miniupnpd -d -f "$dir/miniupnpd.conf" -P "$dir/miniupnpd.pid" \
-        >"$dir/miniupnpd.log" 2>&1 &
+    # In a mount namespace of its own with /dev/null on /dev/console: with
+    # no syslog daemon, its syslog() falls back to the console (LOG_CONS),
+    # and a refused PCP MAP makes it try every port with a log line each,
+    # some 65,000 lines a request, that once flooded the machine's
+    # console.  Its log keeps the first few of those lines and a count.
+    ip netns exec "$(lab_nsname "$name")" unshare -m --propagation private \
+        sh -c 'mount --bind /dev/null /dev/console && exec "$@"' sh \
+        miniupnpd -d -f "$dir/miniupnpd.conf" -P "$dir/miniupnpd.pid" \
+        > >(awk '/permission rule .* matched/ { if (++n > 3) next } { print; fflush() }
+                 END { if (n > 3) print "(" n " permission-rule lines in all)" }' >"$dir/miniupnpd.log") 2>&1 &
     LAB_PIDS+=("$!")
     echo "$!" >"$dir/pid"
     if [ "$natpmp" = yes ]; then
@@ -453,7 +461,7 @@ lab_miniupnpd_stop() {
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    lab_reap "$pid" || lab_fail "miniupnpd $pid stuck: alive 10 s after SIGKILL"
     for p in "${LAB_PIDS[@]}"; do
         [ "$p" = "$pid" ] || left+=("$p")
     done
@@ -479,7 +487,7 @@ lab_host() {
     ip -n "$ns" addr add "10.202.$k.$((j + 1))/24" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route add default via "10.202.$k.1"
-    lab_wait 5 lab_exec "$name" ping -c 1 -W 1 "10.202.$k.1" || lab_fail "$name does not reach its NAT"
+    lab_wait 5 lab_exec "$name" ping -c 1 -W 1 -w 2 "10.202.$k.1" || lab_fail "$name does not reach its NAT"
 }
 
 # lab_expect_nat HOST TYPE: runs the classifier from HOST and fails unless
@@ -587,8 +595,59 @@ start_node() {
     LAB_PIDS+=("$!")
 }
 
+# lab_reap PID: waits for PID, a child that was sent SIGKILL or has ended,
+# and sets LAB_REAPED to its status; returns 1 without waiting when it is
+# still alive 10 s later (stuck in the kernel): a bare wait would hang.
+lab_reap() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        lab_alive "$1" || break
+        sleep 0.1
+    done
+    lab_alive "$1" && return 1
+    LAB_REAPED=0
+    wait "$1" 2>/dev/null || LAB_REAPED=$?
+    return 0
+}
+
+# lab_stacks PID: where each thread of PID waits, to stderr: kernel state
+# and stack, and the user-space frames (gdb, when installed).  A thread
+# blocked on a lock, a join or a condition, and the main thread, are also
+# summed up in one "stuck:" line each (what CI's summary shows).
+lab_stacks() {
+    local pid=$1 t
+    for t in /proc/"$pid"/task/*; do
+        [ -d "$t" ] || continue
+        echo "thread ${t##*/} $(awk '/^State:/ {print $2}' "$t/status" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)" \
+            "kernel: $(head -n 4 "$t/stack" 2>/dev/null | awk '{print $2}' | tr '\n' ' ')"
+    done >&2
+    command -v gdb >/dev/null || { echo "(no gdb: no user-space frames)" >&2; return 0; }
+    timeout -s KILL 30 gdb -p "$pid" -batch -nx -ex 'thread apply all bt 20' 2>/dev/null |
+        python3 -c '
+import re, sys
+threads, cur = [], None
+for line in sys.stdin:
+    sys.stderr.write(line)
+    m = re.match(r"Thread (\d+) .*?\(LWP (\d+)\)(?: \"([^\"]*)\")?", line)
+    if m:
+        cur = [m.group(1), m.group(3) or "", []]
+        threads.append(cur)
+        continue
+    m = re.match(r"#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(", line)
+    if m and cur:
+        cur[2].append(m.group(1))
+for num, name, frames in threads:
+    chain = "<".join(f for f in frames if not f.startswith("??"))[:170]
+    if num == "1" or re.search(r"join|cond_wait|lock|futex|sem_wait", chain):
+        sys.stderr.write("stuck: thread %s %s: %s\n" % (num, name, chain))
+'
+}
+
 # stop_node PID: SIGTERM; ipopd must exit by itself with status 0 within
-# 5 s (times IPOP_TEST_TIME_FACTOR), a clean stop, or the test fails.
+# 5 s (times IPOP_TEST_TIME_FACTOR), a clean stop, or the test fails.  One
+# that does not is shown where it waits (lab_stacks), then killed; one that
+# outlives SIGKILL (stuck in the kernel) fails the test without being
+# waited for, so the test ends in its own time either way.
 stop_node() {
     local pid=$1 i left=() p status killed=false
     kill -TERM "$pid" 2>/dev/null || lab_fail "ipopd $pid is not running"
@@ -597,11 +656,13 @@ stop_node() {
         sleep 0.1
     done
     if lab_alive "$pid"; then
+        echo "ipopd $pid still running $((5 * ${IPOP_TEST_TIME_FACTOR:-1})) s after SIGTERM; where it waits:" >&2
+        lab_stacks "$pid"
         kill -KILL "$pid" 2>/dev/null
         killed=true
     fi
-    wait "$pid" 2>/dev/null
-    status=$?
+    lab_reap "$pid" || lab_fail "ipopd $pid stuck: alive 10 s after SIGKILL, in $(cat "/proc/$pid/wchan" 2>/dev/null)"
+    status=$LAB_REAPED
     for p in "${LAB_PIDS[@]}"; do
         [ "$p" = "$pid" ] || left+=("$p")
     done

@@ -86,13 +86,17 @@ node_mapping() {
     esac
 }
 
+# row_step TEXT: what the row does now (the row watchdog says it).
+row_step() { echo "$*" >"$LAB_WORK/step"; }
+
 # run_pair INDEX PAIR: one cell of the matrix.
 run_pair() {
-    local i=$1 pair=$2 ta tb ka kb na nb ha hb want t0 t_ping pid_a pid_b pa pb ka_kind kb_kind verdict ma="" mb="" pma pmb
+    local i=$1 pair=$2 out ta tb ka kb na nb ha hb want t0 t_ping pid_a pid_b pa pb ka_kind kb_kind verdict ma="" mb="" pma pmb
     local verdict_map
     local a="p${i}a" b="p${i}b"
     ka=$((2 * i + 1))
     kb=$((2 * i + 2))
+    row_step "make the NATs, the hosts and the port mappers"
     if [ "$pair" = same-nat ]; then
         ta=port-restricted tb=port-restricted
         na="nat$ka" nb="nat$ka"
@@ -122,11 +126,13 @@ run_pair() {
     node_mapping "$b" "$mb"
 
     t0=$(lab_now_ms)
+    row_step "start the nodes"
     start_node "$ha" "$a"
     pid_a=$!
     start_node "$hb" "$b"
     pid_b=$!
     # The overlay device first, then one ping every 0.1 s until one answer.
+    row_step "wait for the overlay and a's first ping"
     if ! lab_wait 30 has_overlay "$ha" ||
         ! lab_exec "$ha" ping -q -c 1 -i 0.1 -w 40 10.40.0.2 >/dev/null 2>&1; then
         lab_log "$pair: no overlay ping within 40 s"
@@ -135,11 +141,20 @@ run_pair() {
         lab_fail "$pair: the nodes did not link"
     fi
     t_ping=$(($(lab_now_ms) - t0))
+    row_step "ipopctl: connected on both ends, b pings a"
     lab_wait 10 connected "$a" || lab_fail "$pair: a pings b but ipopctl shows no connected link on a"
     lab_wait 10 connected "$b" || lab_fail "$pair: a pings b but ipopctl shows no connected link on b"
     # ICE may still switch to a better pair for a moment: let it settle.
     sleep 2
-    lab_exec "$hb" ping -c 3 -i 0.2 -W 2 10.40.0.1 >/dev/null || lab_fail "$pair: b does not ping a"
+    if ! out=$(lab_exec "$hb" ping -c 3 -i 0.2 -W 2 -w 10 10.40.0.1 2>&1); then
+        {
+            echo "$out"
+            lab_exec "$hb" ip -s -d link show dev ipop0
+            lab_exec "$hb" tc -s qdisc show dev ipop0
+            "$IPOPCTL" --control "$LAB_WORK/$b.sock" status
+        } >&2
+        lab_fail "$pair: b does not ping a ($(echo "$out" | grep -E 'transmitted|rror' | head -n 2 | tr '\n' ' '))"
+    fi
     pa=$(link_paths "$a")
     pb=$(link_paths "$b")
     read -r _ pa1 pa2 _ <<<"$pa"
@@ -177,8 +192,11 @@ run_pair() {
         done
         FAILURES=$((FAILURES + 1))
     fi
+    row_step "stop a (SIGTERM)"
     stop_node "$pid_a"
+    row_step "stop b (SIGTERM)"
     stop_node "$pid_b"
+    row_step "delete the row's namespaces"
     lab_ns_del "$ha"
     lab_ns_del "$hb"
     lab_ns_del "$na"
@@ -428,8 +446,14 @@ main() {
             sleep 90 &
             s=$!
             wait "$s"
-            echo "matrix.sh: ${PAIRS[$i]} still running after 90 s; the processes:"
-            ps -eo pid,ppid,stat,etimes,wchan:20,args --forest | cut -c1-200
+            echo "matrix.sh: ${PAIRS[$i]} still running after 90 s, at step: $(cat "$LAB_WORK/step" 2>/dev/null)"
+            timeout -s KILL 10 ps -eo pid,ppid,stat,etimes,wchan:20,args --forest | cut -c1-200
+            for ns in "h$((2 * i + 1))" "h$((2 * i + 2))"; do
+                for pid in $(ip netns pids "$(lab_nsname "$ns")" 2>/dev/null); do
+                    echo "in $ns: $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-100)"
+                    lab_stacks "$pid"
+                done
+            done
         ) >&2 &
         watch=$!
         LAB_PIDS+=("$watch") # a failing row's cleanup stops it too
