@@ -438,8 +438,18 @@ EOF2
     ip netns exec "$(lab_nsname "$name")" unshare -m --propagation private \
         sh -c 'mount --bind /dev/null /dev/console && exec "$@"' sh \
         miniupnpd -d -f "$dir/miniupnpd.conf" -P "$dir/miniupnpd.pid" \
-        > >(awk '/permission rule .* matched/ { if (++n > 3) next } { print; fflush() }
-                 END { if (n > 3) print "(" n " permission-rule lines in all)" }' >"$dir/miniupnpd.log") 2>&1 &
+        > >(python3 -u -c '
+import re, sys
+n = 0
+for line in sys.stdin:
+    if re.search(r"permission rule .* matched", line):
+        n += 1
+        if n > 3:
+            continue
+    sys.stdout.write(line)
+if n > 3:
+    print("(%d permission-rule lines in all)" % n)
+' >"$dir/miniupnpd.log") 2>&1 &
     LAB_PIDS+=("$!")
     echo "$!" >"$dir/pid"
     if [ "$natpmp" = yes ]; then
@@ -471,6 +481,7 @@ lab_miniupnpd_stop() {
     rm -f "$LAB_WORK/$1-upnp/leases"
     lab_exec "$1" nft flush chain inet miniupnpd miniupnpd 2>/dev/null
     lab_exec "$1" nft flush chain inet miniupnpd prerouting_miniupnpd 2>/dev/null
+    lab_exec "$1" nft flush chain inet miniupnpd postrouting_miniupnpd 2>/dev/null
     lab_exec "$1" conntrack -F 2>/dev/null
     true
 }
