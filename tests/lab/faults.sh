@@ -218,6 +218,7 @@ every 0.2 s) from the moment the fault ends or is applied.
 | loss-delay | 5 % loss and 50 ms delay each way on both NATs' uplinks (tests/lab/delayline.py) | link up within 60 s; 100 pings: rtt >= 100 ms, some lost; 256 KiB over TCP arrive intact |
 | turn-restart | coturn stopped and started again under a relayed link | link down within 30 s; back within 30 s of coturn's start |
 | dead-stun | the first of two STUN servers never answers (its packets dropped) | linked direct (srflx) within 5 s |
+| router-restart | a's router (miniupnpd, PCP) restarts and forgets its mappings and connection tracking | back within 15 s; through a new mapping, asked of the restarted router, within 20 s |
 
 EOF
         printf 'Run of %s by `tests/lab/faults.sh --doc %s %s`:\n\n' "$started" "$file" "$IPOPD_ARG"
@@ -226,8 +227,9 @@ EOF
         done
         cat <<'EOF'
 
-How the library gets there: a link that hears nothing for 2.5 s (it pings
-when idle) starts ICE again with a fresh agent and a new offer, without
+How the library gets there: a link that sends and hears nothing back for
+2.5 s (it probes with pings from 1 s on; an idle link sends nothing and
+notices at its next send) starts ICE again with a fresh agent and a new offer, without
 going through FAILED; at the same moment the XMPP connection is checked
 with a ping to the server and made again when no answer comes within
 1.5 s (a connection through a renumbered NAT looks alive but carries
