@@ -23,50 +23,11 @@
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-NS_R="isr-$$"
-NS_S="iss-$$"
-SERVER=10.99.0.2
-XMPP_PORT=5222
 OWN=10.70.0.1
 SUBNET=10.71.0.0/24
-IPOPD=""
-IPOPCTL=""
 BEFRIEND=""
 declare -A PID
 USERS=(x sa sb sc) # node N is user ${USERS[N]}, password pN
-
-host_ns() { printf 'is%s-%s' "$1" "$$"; }
-
-topology() {
-    local i
-    add_ns "$NS_R"
-    add_ns "$NS_S"
-    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
-    link_to_router "$NS_S" eth0 rs 10.99.0.1 "$SERVER"
-    for i in 1 2 3; do
-        add_ns "$(host_ns "$i")"
-        link_to_router "$(host_ns "$i")" eth0 "r$i" "10.0.$i.1" "10.0.$i.2"
-    done
-    for i in 1 2 3; do
-        wait_for 5 "the underlay (host $i to the server)" ip netns exec "$(host_ns "$i")" ping -c 1 -W 1 "$SERVER"
-    done
-}
-
-start_prosody() {
-    chmod 711 "$WORK" # prosody runs as its own user
-    mkdir "$WORK/xmpp"
-    ip netns exec "$NS_S" bash "$SRCDIR/tests/servers/prosody.sh" start "$WORK/xmpp" "$SERVER" "$XMPP_PORT" \
-        sa:p1 sb:p2 sc:p3 >"$WORK/prosody-start.log" 2>&1 || {
-        cat "$WORK/prosody-start.log" >&2
-        fail "prosody did not start"
-    }
-    [ -s "$WORK/xmpp/fingerprint" ] || fail "prosody.sh wrote no fingerprint"
-}
-
-stop_prosody() {
-    [ -d "$WORK/xmpp" ] && bash "$SRCDIR/tests/servers/prosody.sh" stop "$WORK/xmpp"
-}
 
 # befriend N M: users of nodes N and M subscribe to each other's presence.
 befriend() {
@@ -110,12 +71,6 @@ start_node() {
         --control "$WORK/n$n.sock" 2>>"$WORK/n$n.log" &
     PID[$n]=$!
     DAEMON_PIDS+=("$!")
-}
-
-ctl() {
-    local n=$1
-    shift
-    "$IPOPCTL" --control "$WORK/n$n.sock" "$@"
 }
 
 # link_field N JID FIELD: FIELD (address, peer_id, state) of node N's
@@ -183,16 +138,12 @@ main() {
     local i t0 ab ba bc cb bc2 reached id_c id_c2 rx_before rx_after no_route_before no_route_after out
     require_root
     require_tools
-    check_ipopd "${1:-}"
-    IPOPD=$(realpath "$1")
-    IPOPCTL=$(dirname "$IPOPD")/ipopctl
+    use_ipopd "${1:-}"
     BEFRIEND=${2:-}
-    [ -x "$IPOPCTL" ] || fail "no ipopctl next to $IPOPD"
     [ -x "$BEFRIEND" ] || fail "usage: ${0##*/} PATH-TO-IPOPD PATH-TO-BEFRIEND"
     setup_traps
-    CLEANUP_HOOKS+=(stop_prosody)
-    topology
-    start_prosody
+    hosts_topology is 3 server
+    start_prosody sa:p1 sb:p2 sc:p3
 
     if ip netns exec "$(host_ns 1)" ping -c 1 -W 1 10.71.0.1 >/dev/null 2>&1; then
         fail "10.71.0.1 answers before ipopd runs"
