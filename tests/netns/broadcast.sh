@@ -20,121 +20,12 @@
 #
 # Usage: broadcast.sh PATH-TO-IPOPD   (root; exits 77 otherwise).  ipopctl
 # is taken from the same directory.
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=group-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/group-lib.sh"
 
-SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CAST_IO="$SRCDIR/tests/netns/cast-io.py"
-NS_R="igr-$$"
-NS_S="igs-$$"
-SERVER=10.99.0.2
-XMPP_PORT=5222
 ROOM=cast@rooms.ipop.test
-IPOPD=""
-IPOPCTL=""
-declare -A ID
-
-host_ns() { printf 'ig%s-%s' "$1" "$$"; }
-
-topology() {
-    local i
-    add_ns "$NS_R"
-    add_ns "$NS_S"
-    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
-    link_to_router "$NS_S" eth0 rs 10.99.0.1 "$SERVER"
-    for i in 1 2 3; do
-        add_ns "$(host_ns "$i")"
-        link_to_router "$(host_ns "$i")" eth0 "r$i" "10.0.$i.1" "10.0.$i.2"
-    done
-    for i in 1 2 3; do
-        wait_for 5 "the underlay (host $i to the server)" ip netns exec "$(host_ns "$i")" ping -c 1 -W 1 "$SERVER"
-    done
-    ip netns exec "$NS_R" nft -f - <<EOF || fail "nft refused the rules"
-table inet casttest {
-    chain forward {
-        type filter hook forward priority 0; policy accept;
-        ip saddr 10.0.1.0/24 ip daddr 10.0.3.0/24 drop
-        ip saddr 10.0.3.0/24 ip daddr 10.0.1.0/24 drop
-    }
-}
-EOF
-}
-
-start_prosody() {
-    chmod 711 "$WORK"
-    mkdir "$WORK/xmpp"
-    ip netns exec "$NS_S" bash "$SRCDIR/tests/servers/prosody.sh" start "$WORK/xmpp" "$SERVER" "$XMPP_PORT" \
-        u1:p1 u2:p2 u3:p3 >"$WORK/prosody-start.log" 2>&1 || {
-        cat "$WORK/prosody-start.log" >&2
-        fail "prosody did not start"
-    }
-    [ -s "$WORK/xmpp/fingerprint" ] || fail "prosody.sh wrote no fingerprint"
-}
-
-stop_prosody() {
-    [ -d "$WORK/xmpp" ] && bash "$SRCDIR/tests/servers/prosody.sh" stop "$WORK/xmpp"
-}
-
-write_cast_config() {
-    local n=$1
-    printf 'p%s\n' "$n" >"$WORK/n$n.pass"
-    chmod 600 "$WORK/n$n.pass"
-    cat >"$WORK/n$n.conf" <<EOF
-# written by ${0##*/}
-[vpn]
-mode = tun
-device = ipop0
-address = 10.23.0.$n/24;fd23::$n/64
-identity.file = $WORK/n$n.key
-link.timeout = 5
-overlay = group
-xmpp.jid = u$n@ipop.test
-xmpp.password-file = $WORK/n$n.pass
-xmpp.server = $SERVER
-xmpp.port = $XMPP_PORT
-xmpp.server-fingerprint = $(cat "$WORK/xmpp/fingerprint")
-group.room = $ROOM
-group.secret-file = $WORK/secret
-EOF
-}
-
-ctl() {
-    local n=$1
-    shift
-    "$IPOPCTL" --control "$WORK/n$n.sock" "$@"
-}
-
-# link_field N PEER FIELD: FIELD of node N's link to PEER ("none": no link).
-link_field() {
-    local json
-    json=$(ctl "$1" status --json) || return 1 # not listening yet
-    printf '%s' "$json" | python3 -c '
-import json, sys
-peer, field = sys.argv[1], sys.argv[2]
-for net in json.load(sys.stdin)["networks"]:
-    for link in net["links"]:
-        if link["peer_id"] == peer:
-            v = link[field]
-            print("null" if v is None else v)
-            sys.exit(0)
-print("none")
-' "$2" "$3" || fail "ipopctl status --json of node $1 is not the JSON expected: $json"
-}
-
-# net_field N FIELD: FIELD of node N's network; "rx_drops" sums its links'.
-net_field() {
-    local json
-    json=$(ctl "$1" status --json) || fail "ipopctl status --json of node $1 failed"
-    printf '%s' "$json" | python3 -c '
-import json, sys
-f = sys.argv[1]
-nets = json.load(sys.stdin)["networks"]
-print(sum(sum(l[f] for l in n["links"]) if f == "rx_drops" else n[f] for n in nets))' "$2" ||
-        fail "ipopctl status --json of node $1 has no $2: $json"
-}
-
-relayed_via() { [ "$(link_field "$1" "$2" relay)" = "$3" ] && [ "$(link_field "$1" "$2" path)" = member ]; }
-direct() { [ "$(link_field "$1" "$2" state)" = connected ] && [ "$(link_field "$1" "$2" relay)" = null ]; }
+GROUP_ADDRESS() { printf '10.23.0.%s/24;fd23::%s/64' "$1" "$1"; }
 
 # count N LINE: how many times receiver N wrote LINE.
 count() { grep -cxF "$2" "$WORK/r$1.txt"; }
@@ -147,31 +38,14 @@ got_all() {
 
 main() {
     local i t0 line sent relayed0 relayed
-    require_root
-    require_tools
-    command -v nft >/dev/null || { echo "SKIP: needs nft (nftables)"; exit 77; }
-    check_ipopd "${1:-}"
-    IPOPD=$(realpath "$1")
-    IPOPCTL=$(dirname "$IPOPD")/ipopctl
-    [ -x "$IPOPCTL" ] || fail "no ipopctl next to $IPOPD"
-    setup_traps
-    CLEANUP_HOOKS+=(stop_prosody)
-    topology
-    start_prosody
-
-    printf 'sesame\n' >"$WORK/secret"
-    chmod 600 "$WORK/secret"
+    group_setup "${1:-}" 3 nft
+    block_hosts 1 3
     for i in 1 2 3; do
-        ID[$i]=$(node_id "$IPOPD" "$WORK/n$i.key") || exit 1
-        write_cast_config "$i"
+        write_group_config "$i"
     done
     t0=$(date +%s%N)
-    for i in 1 2 3; do
-        start_daemon "$(host_ns "$i")" "n$i" "$IPOPD" "$WORK/n$i.conf"
-    done
-    wait_for 60 "node 1 linked with node 2" direct 1 "${ID[2]}"
-    wait_for 30 "node 3 linked with node 2" direct 3 "${ID[2]}"
-    wait_for 30 "node 1 reaching node 3 through node 2" relayed_via 1 "${ID[3]}" "${ID[2]}"
+    group_start 1 2 3
+    wait_relayed_1_3
     log "links up, node 3 through node 2, after $((($(date +%s%N) - t0) / 1000000)) ms"
 
     for i in 1 2 3; do

@@ -10,7 +10,8 @@
   cast-io.py send DEV ADDR4 ADDR6 SUBNET-BROADCAST   sends from ADDR4 and
       ADDR6 on DEV: "subnet" to SUBNET-BROADCAST:9999 and "limited" to
       255.255.255.255:9999 (SO_BROADCAST), and an mDNS query for
-      _services._dns-sd._udp.local to 224.0.0.251:5353 and [ff02::fb]:5353.
+      _services._dns-sd._udp.local to 224.0.0.251:5353 and [ff02::fb]:5353
+      (ADDR6 "-": no IPv6, for SocialVPN, whose friends are IPv4 only).
 """
 import select
 import socket
@@ -70,6 +71,8 @@ def send(dev, addr4, addr6, subnet_bcast):
     m4.bind((addr4, 0))
     m4.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(addr4))
     m4.sendto(mdns_query(), (MDNS4, PORT_MDNS))
+    if addr6 == "-":
+        return
     m6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     m6.bind((addr6, 0))
     m6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)

@@ -23,28 +23,10 @@
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-NS_R="idr-$$"
-IPOPD=""
-IPOPCTL=""
 FAKE_RESOLVED=""
 BUS_PID=""
 RESOLVED_PID=""
 declare -A ID
-
-host_ns() { printf 'id%s-%s' "$1" "$$"; }
-
-topology() {
-    local i
-    add_ns "$NS_R"
-    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
-    for i in 1 2 3; do
-        add_ns "$(host_ns "$i")"
-        link_to_router "$(host_ns "$i")" eth0 "r$i" "10.0.$i.1" "10.0.$i.2"
-    done
-    for i in 2 3; do
-        wait_for 5 "the underlay (host 1 to host $i)" ip netns exec "$(host_ns 1)" ping -c 1 -W 1 "10.0.$i.2"
-    done
-}
 
 write_dns_config() {
     local n=$1 peers="" j
@@ -129,7 +111,7 @@ check_resolved_calls() {
 }
 
 dns_counter() {
-    "$IPOPCTL" --control "$WORK/n1.sock" status --json | python3 -c '
+    ctl 1 status --json | python3 -c '
 import json, sys
 print(json.load(sys.stdin)["networks"][0]["dns"][sys.argv[1]])' "$1"
 }
@@ -138,12 +120,10 @@ main() {
     local i squatter
     require_root
     command -v dig >/dev/null || { log "SKIP: no dig (bind9-dnsutils)"; exit 77; }
-    check_ipopd "${1:-}"
-    IPOPD=$(realpath "$1")
+    use_ipopd "${1:-}"
     FAKE_RESOLVED=${2:-}
-    IPOPCTL=$(dirname "$IPOPD")/ipopctl
     setup_traps
-    topology
+    hosts_topology id 3
     for i in 1 2 3; do
         ID[$i]=$(node_id "$IPOPD" "$WORK/n$i.key") || exit 1
     done
@@ -205,7 +185,7 @@ except socket.timeout:
     pass' || fail "node 1 answered a garbage datagram"
     [ "$(dns_counter malformed)" -ge 1 ] || fail "ipopctl status --json does not count the garbage as malformed"
     [ "$(dns_counter nxdomain)" -ge 1 ] || fail "ipopctl status --json counts no NXDOMAIN"
-    "$IPOPCTL" --control "$WORK/n1.sock" status | grep "dns:" >&2
+    ctl 1 status | grep "dns:" >&2
     kill "$squatter"
     [ -z "$FAKE_RESOLVED" ] || check_resolved_calls
     log "PASS"

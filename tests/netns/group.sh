@@ -17,84 +17,12 @@
 #
 # Usage: group.sh PATH-TO-IPOPD   (root; exits 77 otherwise).  ipopctl is
 # taken from the same directory.
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=group-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/group-lib.sh"
 
-SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-NS_R="igr-$$"
-NS_S="igs-$$"
-SERVER=10.99.0.2
-XMPP_PORT=5222
 ROOM=vpn@rooms.ipop.test
-IPOPD=""
-IPOPCTL=""
-declare -A ID PID
-
-host_ns() { printf 'ig%s-%s' "$1" "$$"; }
-
-topology() {
-    local i
-    add_ns "$NS_R"
-    add_ns "$NS_S"
-    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
-    link_to_router "$NS_S" eth0 rs 10.99.0.1 "$SERVER"
-    for i in 1 2 3 4 5; do
-        add_ns "$(host_ns "$i")"
-        link_to_router "$(host_ns "$i")" eth0 "r$i" "10.0.$i.1" "10.0.$i.2"
-    done
-    for i in 1 2 3 4 5; do
-        wait_for 5 "the underlay (host $i to the server)" ip netns exec "$(host_ns "$i")" ping -c 1 -W 1 "$SERVER"
-    done
-}
-
-# The prosody of the test, in its own namespace; stopped by the cleanup
-# (and killed with everything else left in our namespaces).
-start_prosody() {
-    # prosody runs as its own user and must reach its directory.
-    chmod 711 "$WORK"
-    mkdir "$WORK/xmpp"
-    ip netns exec "$NS_S" bash "$SRCDIR/tests/servers/prosody.sh" start "$WORK/xmpp" "$SERVER" "$XMPP_PORT" \
-        u1:p1 u2:p2 u3:p3 u4:p4 u5:p5 >"$WORK/prosody-start.log" 2>&1 || {
-        cat "$WORK/prosody-start.log" >&2
-        fail "prosody did not start"
-    }
-    [ -s "$WORK/xmpp/fingerprint" ] || fail "prosody.sh wrote no fingerprint"
-}
-
-stop_prosody() {
-    [ -d "$WORK/xmpp" ] && bash "$SRCDIR/tests/servers/prosody.sh" stop "$WORK/xmpp"
-}
-
-# config N SECRET_LINE: node N's config; the password comes from a file.
-write_group_config() {
-    local n=$1 secret_line=$2
-    printf 'p%s\n' "$n" >"$WORK/n$n.pass"
-    chmod 600 "$WORK/n$n.pass"
-    cat >"$WORK/n$n.conf" <<EOF
-# written by ${0##*/}
-[vpn]
-mode = tun
-device = ipop0
-address = 10.20.0.$n/24
-identity.file = $WORK/n$n.key
-link.timeout = 10
-overlay = group
-xmpp.jid = u$n@ipop.test
-xmpp.password-file = $WORK/n$n.pass
-xmpp.server = $SERVER
-xmpp.port = $XMPP_PORT
-xmpp.server-fingerprint = $(cat "$WORK/xmpp/fingerprint")
-group.room = $ROOM
-name = node$n
-$secret_line
-EOF
-}
-
-ctl() {
-    local n=$1
-    shift
-    "$IPOPCTL" --control "$WORK/n$n.sock" "$@"
-}
+GROUP_LINK_TIMEOUT=10
+GROUP_ADDRESS() { printf '10.20.0.%s/24' "$1"; }
 
 # connected_peers N: the peer ids node N's ipopd shows with a connected link,
 # one a line.  Fails the test when the answer is not valid JSON.
@@ -142,37 +70,18 @@ refused_some() { [ "$(refused "$1")" -gt 0 ]; }
 
 main() {
     local i j t0 t_first t_all t_stop
-    require_root
-    require_tools
-    check_ipopd "${1:-}"
-    IPOPD=$(realpath "$1")
-    IPOPCTL=$(dirname "$IPOPD")/ipopctl
-    [ -x "$IPOPCTL" ] || fail "no ipopctl next to $IPOPD"
-    setup_traps
-    CLEANUP_HOOKS+=(stop_prosody)
-    topology
-    start_prosody
-
+    group_setup "${1:-}" 5
     if ip netns exec "$(host_ns 1)" ping -c 1 -W 1 10.20.0.2 >/dev/null 2>&1; then
         fail "10.20.0.2 answers before ipopd runs"
     fi
-    printf 'sesame\n' >"$WORK/secret"
-    chmod 600 "$WORK/secret"
-    for i in 1 2 3 4 5; do
-        ID[$i]=$(node_id "$IPOPD" "$WORK/n$i.key") || exit 1
-        log "node $i: ${ID[$i]}"
-    done
     for i in 1 2 3 4; do
-        write_group_config "$i" "group.secret-file = $WORK/secret"
+        write_group_config "$i" "name = node$i" "group.secret-file = $WORK/secret"
         "$IPOPD" --check --config "$WORK/n$i.conf" >/dev/null || fail "ipopd --check refused n$i.conf"
     done
-    write_group_config 5 "group.secret = open sesame"
+    write_group_config 5 "name = node5" "group.secret = open sesame"
 
     t0=$(date +%s%N)
-    for i in 1 2 3 4; do
-        start_daemon "$(host_ns "$i")" "n$i" "$IPOPD" "$WORK/n$i.conf"
-        PID[$i]=$!
-    done
+    group_start 1 2 3 4
     wait_for 30 "a first overlay ping from node 1 to node 2" \
         ip netns exec "$(host_ns 1)" ping -c 1 -W 1 10.20.0.2
     t_first=$((($(date +%s%N) - t0) / 1000000))
@@ -196,8 +105,7 @@ print(" ".join(sorted(l["name"] or "-" for n in json.load(sys.stdin)["networks"]
     grep -q "GroupVPN over XMPP" "$WORK/n1.log" || fail "node 1 did not log that it signals over XMPP"
 
     # The node with the wrong secret: every side refuses the other.
-    start_daemon "$(host_ns 5)" n5 "$IPOPD" "$WORK/n5.conf"
-    PID[5]=$!
+    group_start 5
     wait_for 30 "node 5 logging a refusal" grep -q "refused" "$WORK/n5.log"
     for i in 1 2 3 4; do
         wait_for 30 "node $i refusing node 5's messages" refused_some "$i"

@@ -2,7 +2,9 @@
 # shellcheck shell=bash
 # Helpers for the namespace tests: a topology of two hosts behind a router,
 # ipopd instances inside it, bounded waits, and a cleanup that runs on any
-# exit.  Sourced by tun-ping.sh and tap-ping.sh.
+# exit.  Sourced by every script here.  Tests with more hosts and an XMPP
+# server: hosts_topology, start_prosody, use_ipopd and ctl at the end (and
+# group-lib.sh for GroupVPN members).
 #
 #   ipa-$$ (host a)                ipr-$$ (router)               ipb-$$ (host b)
 #   eth0 10.0.1.2/24 ---- veth ---- ra 10.0.1.1  rb 10.0.2.1 ---- veth ---- eth0 10.0.2.2/24
@@ -336,4 +338,98 @@ link_to_router() {
     ip -n "$1" addr add "$5/24" dev "$2"
     ip -n "$1" link set "$2" up
     ip -n "$1" route add default via "$4"
+}
+
+# ---- N hosts behind a router, with a private prosody (GroupVPN, SocialVPN) ----
+#
+#   Ps-$$ (prosody 10.99.0.2) -- Pr-$$ (router 10.99.0.1, 10.0.N.1) -- P1-$$..PN-$$ (10.0.N.2)
+#
+# P is the test's prefix of two letters (ig, is, id), N counted from 1.
+
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SERVER=10.99.0.2
+XMPP_PORT=5222
+HOST_PREFIX=""
+IPOPD=""
+IPOPCTL=""
+
+host_ns() { printf '%s%s-%s' "$HOST_PREFIX" "$1" "$$"; }
+
+# hosts_topology PREFIX N [server]: a router, N hosts each in its own
+# subnet behind it and, with "server", the server's namespace on the
+# router's public side.  Waits until every host reaches the server (without
+# one: until host 1 reaches every other host).
+hosts_topology() {
+    local i n=$2
+    HOST_PREFIX=$1
+    NS_R="${1}r-$$"
+    NS_S="${1}s-$$"
+    add_ns "$NS_R"
+    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
+    if [ "${3:-}" = server ]; then
+        add_ns "$NS_S"
+        link_to_router "$NS_S" eth0 rs 10.99.0.1 "$SERVER"
+    fi
+    for ((i = 1; i <= n; i++)); do
+        add_ns "$(host_ns "$i")"
+        link_to_router "$(host_ns "$i")" eth0 "r$i" "10.0.$i.1" "10.0.$i.2"
+    done
+    for ((i = 1; i <= n; i++)); do
+        if [ "${3:-}" = server ]; then
+            wait_for 5 "the underlay (host $i to the server)" ip netns exec "$(host_ns "$i")" ping -c 1 -W 1 "$SERVER"
+        elif [ "$i" != 1 ]; then
+            wait_for 5 "the underlay (host 1 to host $i)" ip netns exec "$(host_ns 1)" ping -c 1 -W 1 "10.0.$i.2"
+        fi
+    done
+}
+
+# block_hosts I J: the router forwards nothing between hosts I and J, either
+# way, until unblock_hosts.
+block_hosts() {
+    ip netns exec "$NS_R" nft -f - <<EOF || fail "nft refused the rules"
+table inet ipopblock {
+    chain forward {
+        type filter hook forward priority 0; policy accept;
+        ip saddr 10.0.$1.0/24 ip daddr 10.0.$2.0/24 drop
+        ip saddr 10.0.$2.0/24 ip daddr 10.0.$1.0/24 drop
+    }
+}
+EOF
+}
+
+unblock_hosts() { ip netns exec "$NS_R" nft delete table inet ipopblock || fail "cannot remove the nft table"; }
+
+# start_prosody USER:PASS...: the test's prosody (tests/servers/prosody.sh)
+# in the server's namespace, with these accounts at ipop.test; its
+# certificate's fingerprint in $WORK/xmpp/fingerprint.  The cleanup stops it
+# (and kills anything left in our namespaces).
+start_prosody() {
+    CLEANUP_HOOKS+=(stop_prosody)
+    chmod 711 "$WORK" # prosody runs as its own user and must reach its directory
+    mkdir "$WORK/xmpp"
+    ip netns exec "$NS_S" bash "$SRCDIR/tests/servers/prosody.sh" start "$WORK/xmpp" "$SERVER" "$XMPP_PORT" \
+        "$@" >"$WORK/prosody-start.log" 2>&1 || {
+        cat "$WORK/prosody-start.log" >&2
+        fail "prosody did not start"
+    }
+    [ -s "$WORK/xmpp/fingerprint" ] || fail "prosody.sh wrote no fingerprint"
+}
+
+stop_prosody() {
+    [ -d "$WORK/xmpp" ] && bash "$SRCDIR/tests/servers/prosody.sh" stop "$WORK/xmpp"
+}
+
+# use_ipopd PATH: IPOPD, and IPOPCTL from the same directory.
+use_ipopd() {
+    check_ipopd "${1:-}"
+    IPOPD=$(realpath "$1")
+    IPOPCTL=$(dirname "$IPOPD")/ipopctl
+    [ -x "$IPOPCTL" ] || fail "no ipopctl next to $IPOPD"
+}
+
+# ctl N ARGS...: ipopctl on node N's control socket ($WORK/nN.sock).
+ctl() {
+    local n=$1
+    shift
+    "$IPOPCTL" --control "$WORK/n$n.sock" "$@"
 }

@@ -20,179 +20,24 @@
 #
 # Usage: social.sh PATH-TO-IPOPD PATH-TO-BEFRIEND   (root; exits 77
 # otherwise).  ipopctl is taken from ipopd's directory.
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-NS_R="isr-$$"
-NS_S="iss-$$"
-SERVER=10.99.0.2
-XMPP_PORT=5222
-OWN=10.70.0.1
-SUBNET=10.71.0.0/24
-IPOPD=""
-IPOPCTL=""
-BEFRIEND=""
-declare -A PID
-USERS=(x sa sb sc) # node N is user ${USERS[N]}, password pN
-
-host_ns() { printf 'is%s-%s' "$1" "$$"; }
-
-topology() {
-    local i
-    add_ns "$NS_R"
-    add_ns "$NS_S"
-    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
-    link_to_router "$NS_S" eth0 rs 10.99.0.1 "$SERVER"
-    for i in 1 2 3; do
-        add_ns "$(host_ns "$i")"
-        link_to_router "$(host_ns "$i")" eth0 "r$i" "10.0.$i.1" "10.0.$i.2"
-    done
-    for i in 1 2 3; do
-        wait_for 5 "the underlay (host $i to the server)" ip netns exec "$(host_ns "$i")" ping -c 1 -W 1 "$SERVER"
-    done
-}
-
-start_prosody() {
-    chmod 711 "$WORK" # prosody runs as its own user
-    mkdir "$WORK/xmpp"
-    ip netns exec "$NS_S" bash "$SRCDIR/tests/servers/prosody.sh" start "$WORK/xmpp" "$SERVER" "$XMPP_PORT" \
-        sa:p1 sb:p2 sc:p3 >"$WORK/prosody-start.log" 2>&1 || {
-        cat "$WORK/prosody-start.log" >&2
-        fail "prosody did not start"
-    }
-    [ -s "$WORK/xmpp/fingerprint" ] || fail "prosody.sh wrote no fingerprint"
-}
-
-stop_prosody() {
-    [ -d "$WORK/xmpp" ] && bash "$SRCDIR/tests/servers/prosody.sh" stop "$WORK/xmpp"
-}
-
-# befriend N M: users of nodes N and M subscribe to each other's presence.
-befriend() {
-    ip netns exec "$(host_ns "$1")" "$BEFRIEND" "$SERVER" "$XMPP_PORT" "${USERS[$1]}:p$1" "${USERS[$2]}:p$2" ||
-        fail "befriend ${USERS[$1]} ${USERS[$2]} failed"
-    log "${USERS[$1]} and ${USERS[$2]} are friends"
-}
-
-# write_social_config N [IDENTITY_LINE]: node N's config.  Without an
-# identity line, the identity and the friends' pins take ipopd's defaults
-# under --state-dir.
-write_social_config() {
-    local n=$1 identity_line=${2:-}
-    printf 'p%s\n' "$n" >"$WORK/n$n.pass"
-    chmod 600 "$WORK/n$n.pass"
-    cat >"$WORK/n$n.conf" <<EOF
-# written by ${0##*/}
-[social]
-mode = tun
-device = ipop0
-address = $OWN/24
-link.timeout = 10
-overlay = social
-social.subnet = $SUBNET
-xmpp.jid = ${USERS[$n]}@ipop.test
-xmpp.password-file = $WORK/n$n.pass
-xmpp.server = $SERVER
-xmpp.port = $XMPP_PORT
-xmpp.server-fingerprint = $(cat "$WORK/xmpp/fingerprint")
-$identity_line
-EOF
-}
-
-# start_node N: ipopd of node N, state in $WORK/state-N, log appended to
-# $WORK/nN.log (a restart keeps the earlier lines).
-start_node() {
-    local n=$1
-    "$IPOPD" --check --config "$WORK/n$n.conf" --state-dir "$WORK/state-$n" >/dev/null ||
-        fail "ipopd --check refused n$n.conf"
-    ip netns exec "$(host_ns "$n")" "$IPOPD" -v --config "$WORK/n$n.conf" --state-dir "$WORK/state-$n" \
-        --control "$WORK/n$n.sock" 2>>"$WORK/n$n.log" &
-    PID[$n]=$!
-    DAEMON_PIDS+=("$!")
-}
-
-ctl() {
-    local n=$1
-    shift
-    "$IPOPCTL" --control "$WORK/n$n.sock" "$@"
-}
-
-# link_field N JID FIELD: FIELD (address, peer_id, state) of node N's
-# connected link to friend JID, as ipopctl status --json shows it; nothing
-# when there is none.  Fails the test when the answer is not the JSON
-# expected.
-link_field() {
-    local json
-    json=$(ctl "$1" status --json) || return 1 # not listening yet
-    printf '%s' "$json" | python3 -c '
-import json, sys
-jid, field = sys.argv[1], sys.argv[2]
-for net in json.load(sys.stdin)["networks"]:
-    for link in net["links"]:
-        if link.get("jid") == jid and link["state"] == "connected":
-            print(link[field])
-' "$2" "$3" || fail "ipopctl status --json of node $1 is not the JSON expected: $json"
-}
+# shellcheck source=social-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/social-lib.sh"
 
 friend_add() { ctl "$1" friend add "$2" >/dev/null 2>&1; }
 
 # friend_listed N JID TEXT: ipopctl friend list on node N shows JID with TEXT.
 friend_listed() { ctl "$1" friend list 2>/dev/null | grep "^$2 " | grep -q "$3"; }
 
-# net_field N FIELD: a member of node N's network in ipopctl status --json.
-net_field() {
-    local json
-    json=$(ctl "$1" status --json) || fail "ipopctl status --json of node $1 failed"
-    printf '%s' "$json" | python3 -c '
-import json, sys
-print(json.dumps(json.load(sys.stdin)["networks"][0][sys.argv[1]]))' "$2" ||
-        fail "ipopctl status --json of node $1 has no $2: $json"
-}
-
-linked() { [ -n "$(link_field "$1" "$2" address)" ]; }
-# linked_to N JID ID: node N's connected link to JID goes to node id ID.
-linked_to() { [ "$(link_field "$1" "$2" peer_id)" = "$3" ]; }
-# any_link N JID: node N knows a link to JID, in any state.
-any_link() {
-    local json rc=0
-    json=$(ctl "$1" status --json) || fail "ipopctl status --json of node $1 failed"
-    printf '%s' "$json" | python3 -c '
-import json, sys
-sys.exit(0 if any(l.get("jid") == sys.argv[1] for n in json.load(sys.stdin)["networks"] for l in n["links"]) else 3)' "$2" ||
-        rc=$?
-    # 3: no such link; anything else but 0: not the JSON expected
-    [ "$rc" = 0 ] || [ "$rc" = 3 ] || fail "ipopctl status --json of node $1 is not the JSON expected: $json"
-    [ "$rc" = 0 ]
-}
+# pending_for N JID: node N waits for an accept of JID's new node id.
 pending_for() {
     local ids
     ids=$(net_field "$1" pending_identities) || return 1
     grep -q "\"$2\"" <<<"$ids"
 }
 
-rx_packets() {
-    local json
-    json=$(ip -n "$(host_ns "$1")" -s -j link show dev ipop0) || fail "no ipop0 on node $1"
-    printf '%s' "$json" | python3 -c '
-import json, sys
-print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])' || fail "ip -s -j link show of node $1: $json"
-}
-
 main() {
     local i t0 ab ba bc cb bc2 reached id_c id_c2 rx_before rx_after no_route_before no_route_after out
-    require_root
-    require_tools
-    check_ipopd "${1:-}"
-    IPOPD=$(realpath "$1")
-    IPOPCTL=$(dirname "$IPOPD")/ipopctl
-    BEFRIEND=${2:-}
-    [ -x "$IPOPCTL" ] || fail "no ipopctl next to $IPOPD"
-    [ -x "$BEFRIEND" ] || fail "usage: ${0##*/} PATH-TO-IPOPD PATH-TO-BEFRIEND"
-    setup_traps
-    CLEANUP_HOOKS+=(stop_prosody)
-    topology
-    start_prosody
+    social_setup is "${1:-}" "${2:-}"
 
     if ip netns exec "$(host_ns 1)" ping -c 1 -W 1 10.71.0.1 >/dev/null 2>&1; then
         fail "10.71.0.1 answers before ipopd runs"
