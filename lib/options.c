@@ -436,6 +436,8 @@ static const char *set_name(ipop_network_t *net, const option *o, const char *v)
     return NULL;
 }
 
+/* Each value adds its prefixes to the list (as ipopd's ';' lists and the
+ * Python binding's lists give them, one a call); "" clears it. */
 static const char *set_routes(ipop_network_t *net, const option *o, const char *v)
 {
     ipop__addr r[IPOP__ROUTES_MAX];
@@ -443,8 +445,18 @@ static const char *set_routes(ipop_network_t *net, const option *o, const char *
 
     if (ipop__routes_parse(v, strlen(v), r, IPOP__ROUTES_MAX, &n) < 0)
         return o->expected;
-    memcpy(net->routes_opt, r, sizeof(r[0]) * n);
-    net->n_routes_opt = n;
+    if (n == 0) {
+        net->n_routes_opt = 0;
+        return NULL;
+    }
+    if (net->n_routes_opt + n > IPOP__ROUTES_MAX)
+        return o->expected;
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned k = 0; k < net->n_routes_opt; k++)
+            if (ipop__prefix_same(&r[i], &net->routes_opt[k]))
+                return o->expected;
+    memcpy(net->routes_opt + net->n_routes_opt, r, sizeof(r[0]) * n);
+    net->n_routes_opt += n;
     return NULL;
 }
 

@@ -443,8 +443,8 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    to its peers, e.g. "192.168.77.0/24, fd77::/64": at most
  *    IPOP_ROUTES_MAX IPv4 or IPv6 prefixes, separated by ',' and/or
  *    spaces, each with its host bits zero and a length from 1 (no default
- *    route), none twice (anything else is refused with -EINVAL; "" clears
- *    the list).  They travel in the node's signed offers and answers.  The
+ *    route), none twice (anything else is refused with -EINVAL).  Each
+ *    call adds to the list; "" clears it.  They travel in the node's signed offers and answers.  The
  *    host forwards between the device and those networks itself
  *    (net.ipv4.ip_forward), and the hosts there need a route back to the
  *    network's addresses through this node.  Under a "group.authority",
