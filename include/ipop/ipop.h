@@ -301,9 +301,10 @@ typedef struct ipop_network_stats {
     uint32_t routes;           /**< mode tun: subnet routes taken from peers now (option "accept-routes") */
 } ipop_network_stats_t;
 
-/** Subnet routes one member may announce (option "routes"), and routes a
- * network takes from its peers in all (option "accept-routes"). */
+/** Subnet routes one member may announce (option "routes"). */
 #define IPOP_ROUTES_MAX 64
+/** Subnet routes a network takes from its peers in all (option
+ * "accept-routes"); more are counted in ipop_network_stats_t.routes_refused. */
 #define IPOP_ROUTES_TOTAL_MAX 1024
 
 /** Remote candidates a link holds for a session whose offer or answer has
