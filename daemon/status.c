@@ -70,6 +70,16 @@ static const char *link_why(const struct net *n, const ipop_link_stats_t *st, co
     return r ? ipop_reason_str(r->reason) : NULL;
 }
 
+/* "P,P,..." as strings, without the ",..." that says the list was cut. */
+static void routes_json(JsonBuilder *b, const char *list)
+{
+    g_auto(GStrv) parts = g_strsplit(list, ",", -1);
+
+    for (size_t i = 0; parts[i]; i++)
+        if (parts[i][0] && strcmp(parts[i], "..."))
+            add_str_value(b, parts[i]);
+}
+
 static void json_link(JsonBuilder *b, const struct net *n, const char *network, const ipop_link_stats_t *st)
 {
     const struct refusal *r;
@@ -114,6 +124,12 @@ static void json_link(JsonBuilder *b, const struct net *n, const char *network, 
     add_uint(b, "tx_drops", st->tx_drops);
     add_uint(b, "relayed_packets", st->relayed_packets);
     add_uint(b, "relay_drops", st->relay_drops);
+    /* subnet routes taken from the peer (accept-routes), as far as the text holds them */
+    add_uint(b, "routes", st->routes);
+    json_builder_set_member_name(b, "route_list");
+    json_builder_begin_array(b);
+    routes_json(b, st->route_list);
+    json_builder_end_array(b);
     json_builder_end_object(b);
 }
 
@@ -330,6 +346,8 @@ static void network_json(JsonBuilder *b, struct net *n)
     add_uint(b, "broadcast_dropped", ns.broadcast_dropped);
     add_uint(b, "too_big", ns.too_big);
     add_uint(b, "too_big_answered", ns.too_big_answered);
+    add_uint(b, "routes", ns.routes);
+    add_uint(b, "routes_refused", ns.routes_refused);
     add_uint(b, "relayed_packets", ns.relayed_packets);
     add_uint(b, "relay_drops", ns.relay_drops);
     dns_json(b, n);
@@ -470,6 +488,8 @@ static void link_text(GString *s, const char *prefix, const struct net *n, GPtrA
                            st->relay_id[0] ? "relayed" : ipop_link_state_str(st->state), path, rtt,
                            (unsigned long long)st->rx_bytes, (unsigned long long)st->tx_bytes,
                            why ? why : "-", name);
+    if (st->routes)
+        g_string_append_printf(s, "%s  routes: %s\n", prefix, st->route_list);
 }
 
 static void duration_text(char *buf, size_t size, uint64_t s)

@@ -687,6 +687,17 @@ bool ipop__cert_allows_addr(const ipop__cert *c, const ipop__addr *a)
     return false;
 }
 
+bool ipop__cert_allows_route(const ipop__cert *c, const ipop__addr *prefix)
+{
+    if (!c || !prefix || !prefix->family)
+        return false;
+    for (unsigned i = 0; i < c->n_routes; i++)
+        if (c->routes[i].family == prefix->family && c->routes[i].prefix <= prefix->prefix &&
+            ipop__addr_in_subnet(&c->routes[i], prefix))
+            return true;
+    return false;
+}
+
 bool ipop__crl_revokes(const ipop__crl *l, const ipop__cert *c)
 {
     if (!l || !c)

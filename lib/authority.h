@@ -53,7 +53,7 @@ typedef struct ipop__cert {
     char name[IPOP__CERT_NAME_MAX + 1];
     unsigned n_addrs, n_routes;
     ipop__addr addrs[IPOP__CERT_ADDRS_MAX];     /* host addresses, each with its subnet's prefix */
-    ipop__addr routes[IPOP__CERT_ROUTES_MAX];   /* subnets it may announce (not used yet) */
+    ipop__addr routes[IPOP__CERT_ROUTES_MAX];   /* subnets it may announce (option "routes"), or inside them */
     int64_t issued, expires;               /* Unix time, seconds */
     char authority[IPOP__AUTHORITY_ID_LEN + 1];
     uint8_t sig[IPOP__AUTHORITY_SIG_LEN];
@@ -119,6 +119,9 @@ int ipop__cert_check(const ipop__cert *c, const char *node_id, int64_t now);
 /* Whether the certificate lets its holder use address a (same family and
  * host address as one of its addresses; prefixes ignored). */
 bool ipop__cert_allows_addr(const ipop__cert *c, const ipop__addr *a);
+/* Whether the certificate lets its holder announce `prefix` (a subnet
+ * route): it is one of the certificate's routes or lies inside one. */
+bool ipop__cert_allows_route(const ipop__cert *c, const ipop__addr *prefix);
 
 /* ---- revocation lists ---- */
 

@@ -75,6 +75,7 @@ static const char *why(int err)
     case -EKEYREVOKED: return "certificate revoked";
     case -EADDRNOTAVAIL: return "address outside its certificate";
     case -EPERM: return "name other than its certificate's";
+    case -ENETUNREACH: return "route outside its certificate";
     default: return "certificate refused";
     }
 }
@@ -160,6 +161,21 @@ static int own_name(ipop_network_t *net, ipop__certauth *ca)
     return 0;
 }
 
+/* The option "routes" may announce only what the certificate allows. */
+static int own_routes(ipop_network_t *net, ipop__certauth *ca)
+{
+    char text[64] = "";
+
+    for (unsigned i = 0; i < net->n_routes_opt; i++)
+        if (!ipop__cert_allows_route(&ca->cert, &net->routes_opt[i])) {
+            ipop__addr_format(&net->routes_opt[i], text, sizeof(text));
+            ipop__err(net, "option routes: %s is not inside a route of this node's certificate (group.certificate)",
+                      text);
+            return -EINVAL;
+        }
+    return 0;
+}
+
 static int load_own(ipop_network_t *net, ipop__certauth *ca)
 {
     struct stat st;
@@ -183,6 +199,8 @@ static int load_own(ipop_network_t *net, ipop__certauth *ca)
         r = -EINVAL; /* -EACCES means a device right to ipop_network_start()'s callers */
     if (r == 0)
         r = own_name(net, ca);
+    if (r == 0)
+        r = own_routes(net, ca);
     return r < 0 ? r : own_addresses(net, ca);
 }
 
@@ -519,6 +537,19 @@ static bool addresses_ok(ipop__certauth *ca, const ipop__msg *m, peer *p)
     return true;
 }
 
+/* An offer or answer: each route it announces lies inside one of the
+ * certificate's. */
+static bool routes_ok(ipop__certauth *ca, const ipop__msg *m, peer *p)
+{
+    for (unsigned i = 0; i < m->n_routes; i++)
+        if (!ipop__cert_allows_route(&p->cert, &m->routes[i])) {
+            __atomic_fetch_add(&ca->net->routes_refused, 1, __ATOMIC_RELAXED);
+            tell_counted(ca, m->node_id, p, -ENETUNREACH);
+            return false;
+        }
+    return true;
+}
+
 /* An offer or answer: a certificate that names its member (a valid name,
  * lowercased) gives the only name it may signal, and the name of one that
  * signals none. */
@@ -568,7 +599,7 @@ bool ipop__certauth_filter(ipop_network_t *net, ipop__msg *m)
         return true;
     }
     if (m->type == IPOP__MSG_OFFER || m->type == IPOP__MSG_ANSWER)
-        return !addresses_ok(ca, m, p) || !name_ok(ca, m, p);
+        return !addresses_ok(ca, m, p) || !name_ok(ca, m, p) || !routes_ok(ca, m, p);
     return false;
 }
 

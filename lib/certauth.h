@@ -45,8 +45,8 @@ bool ipop__certauth_may_link(ipop_network_t *net, const char *peer);
 /* Hook of the peers API, for each signalling message that passed signed
  * signalling, before it reaches a link: true when it was taken (cert, crl)
  * or refused (from a member without a valid certificate, or an offer or
- * answer with an address outside it or another name than the one it
- * gives: counted and reported), false when the link may handle it.  An
+ * answer with an address outside it, another name than the one it
+ * gives, or a route outside its routes: counted and reported), false when the link may handle it.  An
  * offer or answer without a name gets its certificate's (when that is a
  * valid name, lowercased). */
 bool ipop__certauth_filter(ipop_network_t *net, ipop__msg *m);

@@ -30,6 +30,7 @@
 #include "names.h"
 #include "network.h"
 #include "rewrite.h"
+#include "routes.h"
 
 /* Liveness, send-triggered as WireGuard's timers are (doc/scale.md, "Idle
  * links").  An idle link sends nothing of its own: libnice's keepalive (a
@@ -128,6 +129,19 @@ static void claim_addr(ipop_link_t *link, ipop__addr *a)
         ipop__err(link->net, "link to %s: cannot add its address to the forwarding table", ipop__link_tag(link->peer_id));
 }
 
+/* The routes an offer or answer announces: taken at link up (routes.c),
+ * or now when the link is up and the list changed. */
+static void take_routes(ipop_link_t *link, const ipop__msg *m)
+{
+    if (link->n_routes == m->n_routes && !memcmp(link->routes, m->routes, sizeof(m->routes[0]) * m->n_routes))
+        return;
+    link->n_routes = m->n_routes;
+    memcpy(link->routes, m->routes, sizeof(m->routes[0]) * m->n_routes);
+    link->routes_told = false;
+    if (link->in_fwd)
+        ipop__routes_link_up(link);
+}
+
 static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t reason)
 {
     ipop_network_t *net = link->net;
@@ -154,8 +168,10 @@ static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t 
         }
         link->in_fwd = true;
         link->ever_connected = true;
+        ipop__routes_link_up(link);
     } else if (state != IPOP_LINK_CONNECTED && link->in_fwd) {
         ipop__fwd_remove_owner(net->fwd, link);
+        ipop__routes_link_down(link);
         link->in_fwd = false;
     }
     if (state == IPOP_LINK_CONNECTED)
@@ -419,6 +435,7 @@ static void teardown(ipop_link_t *link)
     ipop__source_clear(&link->flush_src);
     if (link->in_fwd) {
         ipop__fwd_remove_owner(link->net->fwd, link);
+        ipop__routes_link_down(link);
         link->in_fwd = false;
     }
     ipop__direct_clear(link); /* before the agent's socket closes */
@@ -480,6 +497,8 @@ static void send_desc(ipop_link_t *link, ipop__msg_type type)
             m->addr6 = link->net->addr6;
             m->seq = link->my_seq;
             g_strlcpy(m->name, link->net->own_name, sizeof(m->name));
+            m->n_routes = link->net->n_routes_opt;
+            memcpy(m->routes, link->net->routes_opt, sizeof(m->routes[0]) * m->n_routes);
         }
         m->n_cands = ipop__ice_take_cands(link, m->cands, CANDS_PER_MSG, &m->cands_done);
         if (m->type != IPOP__MSG_CAND || m->n_cands > 0 || m->cands_done)
@@ -559,6 +578,7 @@ static int apply_remote(ipop_link_t *link, const ipop__msg *m)
     take_addr(link, &link->raddr4);
     take_addr(link, &link->raddr6);
     ipop__names_claim(link, m->name);
+    take_routes(link, m);
     if (!ipop__ice_set_remote_credentials(link, m->ufrag, m->pwd))
         return -EINVAL;
     r = ipop__dtls_setup(link, m->fingerprint);
@@ -849,6 +869,7 @@ IPOP_EXPORT int ipop_link_get_stats(ipop_link_t *link, ipop_link_stats_t *stats)
         g_strlcpy(s.name, link->name, sizeof(s.name));
     }
     ipop__names_shown(link, s.peer_name);
+    s.routes = ipop__routes_shown(link, s.route_list, sizeof(s.route_list));
     {
         ipop_link_t *via = link->ops->relay_via(link);
         if (via) {

@@ -70,6 +70,9 @@ struct ipop_link {
     char name[128];             /* SocialVPN: the friend's JID */
     char peer_name[64];         /* the name its offers and answers signal, "" none (names.c, under net->lock) */
     bool name_told;             /* its claim of peer_name lost a conflict: reported (names.c) */
+    unsigned n_routes;          /* the prefixes its offers and answers announce (routes.c, loop thread) */
+    ipop__addr routes[IPOP__SIGNAL_ROUTES_MAX];
+    bool routes_told;           /* what was taken or refused of them was reported (routes.c) */
 
     GSource *timeout_src, *ping_src;
     gint64 last_rx;             /* monotonic time of the last authenticated record */

@@ -17,6 +17,7 @@
 
 #include "bytes.h"
 #include "names.h"
+#include "routes.h"
 
 #define MAGIC "ipop"
 #define MAGIC_LEN 4
@@ -33,6 +34,7 @@ enum key {
     K_CERT,
     K_CRL,
     K_NAME,
+    K_ROUTES,
     /* short values, parsed into numbers or flags */
     K_FP,
     K_ADDR4,
@@ -73,6 +75,7 @@ static const struct {
     [K_ACK] = { "ack", T(IPOP__MSG_CERT) },
     [K_CRL] = { "crl", T(IPOP__MSG_CRL) },
     [K_NAME] = { "name", T_DESC },
+    [K_ROUTES] = { "routes", T_DESC },
 };
 
 static const char *const type_names[] = {
@@ -272,6 +275,18 @@ static int set_string(char *out, size_t size, const char *v, size_t n, bool (*va
     return unescape(v, n, out, size) < 0 || !valid(out) ? -EINVAL : 0;
 }
 
+/* A non-empty list of prefixes (routes.h), at most IPOP__SIGNAL_ROUTES_MAX. */
+static int set_routes(ipop__msg *m, const char *v, size_t n)
+{
+    char text[IPOP__ROUTES_TEXT_MAX + 1];
+
+    if (unescape(v, n, text, sizeof(text)) < 0 ||
+        ipop__routes_parse(text, strlen(text), m->routes, IPOP__SIGNAL_ROUTES_MAX, &m->n_routes) < 0 ||
+        m->n_routes == 0)
+        return -EINVAL;
+    return 0;
+}
+
 static int set_string_field(ipop__msg *m, enum key k, const char *v, size_t n)
 {
     int r;
@@ -298,6 +313,8 @@ static int set_string_field(ipop__msg *m, enum key k, const char *v, size_t n)
         return set_string(m->crl, sizeof(m->crl), v, n, crl_text_valid);
     case K_NAME:
         return set_string(m->name, sizeof(m->name), v, n, ipop__name_valid);
+    case K_ROUTES:
+        return set_routes(m, v, n);
     default:
         return -EINVAL;
     }
@@ -434,7 +451,7 @@ static int parse_pair(ipop__msg *m, const char *tok, size_t n, unsigned *seen)
             return -EINVAL;
         *seen |= 1u << k;
     }
-    return k <= K_NAME ? set_string_field(m, k, eq + 1, vn) : set_short_field(m, k, eq + 1, vn);
+    return k <= K_ROUTES ? set_string_field(m, k, eq + 1, vn) : set_short_field(m, k, eq + 1, vn);
 }
 
 static int check_required(const ipop__msg *m, unsigned seen)
@@ -509,15 +526,32 @@ static bool addr_valid(const ipop__addr *a, int family)
     return a->family == 0 || (a->family == family && ipop__addr_format(a, text, sizeof(text)) > 0);
 }
 
+/* The announced routes: what the decoder takes back, the same number. */
+static bool routes_valid(const ipop__msg *m)
+{
+    char text[IPOP__ROUTES_TEXT_MAX + 1];
+    ipop__addr back[IPOP__SIGNAL_ROUTES_MAX];
+    unsigned n;
+    int len;
+
+    if (m->n_routes == 0)
+        return true;
+    if (m->n_routes > IPOP__SIGNAL_ROUTES_MAX)
+        return false;
+    len = ipop__routes_format(m->routes, m->n_routes, text, sizeof(text));
+    return len > 0 && ipop__routes_parse(text, (size_t)len, back, IPOP__SIGNAL_ROUTES_MAX, &n) == 0 &&
+           n == m->n_routes;
+}
+
 /* The fields of offer and answer: present there, empty elsewhere. */
 static bool desc_valid(const ipop__msg *m)
 {
     if (!(T(m->type) & T_DESC))
         return !m->ufrag[0] && !m->pwd[0] && !m->has_fingerprint && !m->addr4.family && !m->addr6.family &&
-               !m->seq && !m->name[0];
+               !m->seq && !m->name[0] && !m->n_routes;
     return text_valid(m->ufrag, IPOP__SIGNAL_CRED_MAX) && text_valid(m->pwd, IPOP__SIGNAL_CRED_MAX) &&
            m->has_fingerprint && addr_valid(&m->addr4, AF_INET) && addr_valid(&m->addr6, AF_INET6) &&
-           (!m->name[0] || ipop__name_valid(m->name));
+           (!m->name[0] || ipop__name_valid(m->name)) && routes_valid(m);
 }
 
 static bool cands_valid(const ipop__msg *m)
@@ -550,7 +584,7 @@ static bool msg_valid(const ipop__msg *m)
         return false;
     if (m->type == IPOP__MSG_CERT || m->type == IPOP__MSG_CRL)
         return !m->ufrag[0] && !m->pwd[0] && !m->has_fingerprint && !m->addr4.family && !m->addr6.family &&
-               !m->seq && !m->name[0] && !m->n_cands && !m->cands_done && !m->reason;
+               !m->seq && !m->name[0] && !m->n_routes && !m->n_cands && !m->cands_done && !m->reason;
     if (!session_valid(m->session))
         return false;
     if (m->type == IPOP__MSG_BYE ? m->reason < 0 || m->reason > 255 : m->reason != 0)
@@ -580,6 +614,11 @@ static void put_desc(ipop__text *w, const ipop__msg *m)
     }
     if (m->name[0])
         put_pair(w, "name", m->name);
+    if (m->n_routes) {
+        char routes[IPOP__ROUTES_TEXT_MAX + 1];
+        if (ipop__routes_format(m->routes, m->n_routes, routes, sizeof(routes)) > 0)
+            put_pair(w, "routes", routes);
+    }
 }
 
 int ipop__msg_encode(const ipop__msg *m, char *buf, size_t size)
@@ -651,6 +690,11 @@ bool ipop__msg_equal(const ipop__msg *a, const ipop__msg *b)
         return false;
     for (unsigned i = 0; i < a->n_cands && i < IPOP__SIGNAL_MAX_CANDS; i++)
         if (strncmp(a->cands[i], b->cands[i], sizeof(a->cands[i])) != 0)
+            return false;
+    if (a->n_routes != b->n_routes)
+        return false;
+    for (unsigned i = 0; i < a->n_routes && i < IPOP__SIGNAL_ROUTES_MAX; i++)
+        if (!addr_same(&a->routes[i], &b->routes[i]))
             return false;
     return true;
 }

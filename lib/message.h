@@ -20,6 +20,7 @@
 #define IPOP__SIGNAL_CERT_MAX 1024   /* longest group authority certificate (authority.h) */
 #define IPOP__SIGNAL_CRL_MAX 4096    /* longest revocation list (authority.h) */
 #define IPOP__SIGNAL_NAME_MAX 63     /* longest member name: a DNS label (names.h) */
+#define IPOP__SIGNAL_ROUTES_MAX 64   /* prefixes a member announces (routes.h): IPOP_ROUTES_MAX */
 
 typedef enum ipop__msg_type {
     IPOP__MSG_OFFER = 1,  /* opens a session: credentials, fingerprint, addresses */
@@ -42,6 +43,8 @@ typedef struct ipop__msg {
     ipop__addr addr4, addr6;               /* family 0 when absent */
     uint64_t seq;                          /* the sender's ordering of its offers and answers; 0: absent */
     char name[IPOP__SIGNAL_NAME_MAX + 1];  /* the sender's member name (names.h), "" when absent */
+    unsigned n_routes;                     /* the prefixes the sender announces (routes.h), 0: none */
+    ipop__addr routes[IPOP__SIGNAL_ROUTES_MAX];
     /* any type but bye */
     unsigned n_cands;
     char cands[IPOP__SIGNAL_MAX_CANDS][IPOP__SIGNAL_CAND_MAX + 1];

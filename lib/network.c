@@ -28,6 +28,7 @@
 #include "names.h"
 #include "network.h"
 #include "options.h"
+#include "routes.h"
 #include "overlay.h"
 #include "peers.h"
 #include "relay.h"
@@ -168,6 +169,8 @@ IPOP_EXPORT int ipop_network_start(ipop_network_t *net)
 
     ipop__loop_open(net);
     net->fwd = ipop__fwd_new();
+    if (!net->rtab) /* kept until free: ipop_network_get_stats() may read it on any thread */
+        net->rtab = ipop__rtab_new(IPOP__ROUTES_MAX, IPOP__ROUTES_TOTAL_MAX);
     if (net->mode != MODE_NONE) {
         r = open_device(net);
         if (r < 0)
@@ -242,6 +245,7 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net)
     ipop__udp_set_free(net->udp);
     ipop__relay_free(net->relay);
     ipop__names_free(net);
+    ipop__rtab_free(net->rtab);
     ipop__options_free(net);
     ipop__loop_clear(net);
     g_mutex_clear(&net->lock);
@@ -293,6 +297,8 @@ IPOP_EXPORT int ipop_network_get_stats(ipop_network_t *net, ipop_network_stats_t
     s.broadcast_dropped = __atomic_load_n(&net->bcast_limited, __ATOMIC_RELAXED);
     s.too_big = __atomic_load_n(&net->too_big, __ATOMIC_RELAXED);
     s.too_big_answered = __atomic_load_n(&net->too_big_answered, __ATOMIC_RELAXED);
+    s.routes_refused = __atomic_load_n(&net->routes_refused, __ATOMIC_RELAXED);
+    s.routes = ipop__rtab_count(net->rtab);
     memcpy(stats, &s, n);
     return 0;
 }

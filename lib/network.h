@@ -135,6 +135,15 @@ struct ipop_network {
     char name_opt[64], own_name[64];
     bool own_name_told;         /* a peer with a smaller node id claims own_name: reported */
     GHashTable *names;          /* name -> GPtrArray of ipop_link_t* that signalled it */
+
+    /* routes.c: option "routes" (announced in offers and answers), option
+     * "accept-routes", the accepted routes (made at start), and the
+     * announced prefixes not taken (atomic) */
+    ipop__addr routes_opt[IPOP__SIGNAL_ROUTES_MAX];
+    unsigned n_routes_opt;
+    bool accept_routes;
+    struct ipop__rtab *rtab;
+    guint64 routes_refused;
 };
 
 /* The largest packet (TAP: frame) the host may send or receive. */

@@ -20,6 +20,7 @@
 #include "authority.h"
 #include "names.h"
 #include "proof.h"
+#include "routes.h"
 
 /* ---- value parsers ---- */
 
@@ -435,6 +436,30 @@ static const char *set_name(ipop_network_t *net, const option *o, const char *v)
     return NULL;
 }
 
+/* Each value adds its prefixes to the list (as ipopd's ';' lists and the
+ * Python binding's lists give them, one a call); "" clears it. */
+static const char *set_routes(ipop_network_t *net, const option *o, const char *v)
+{
+    ipop__addr r[IPOP__ROUTES_MAX];
+    unsigned n;
+
+    if (ipop__routes_parse(v, strlen(v), r, IPOP__ROUTES_MAX, &n) < 0)
+        return o->expected;
+    if (n == 0) {
+        net->n_routes_opt = 0;
+        return NULL;
+    }
+    if (net->n_routes_opt + n > IPOP__ROUTES_MAX)
+        return o->expected;
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned k = 0; k < net->n_routes_opt; k++)
+            if (ipop__prefix_same(&r[i], &net->routes_opt[k]))
+                return o->expected;
+    memcpy(net->routes_opt + net->n_routes_opt, r, sizeof(r[0]) * n);
+    net->n_routes_opt += n;
+    return NULL;
+}
+
 static const option options[] = {
     { "mode", set_mode, 0, 0, 0, "expected none, tun or tap", false },
     { "device", set_device, FIELD(device_opt), 0, 0, "not a device name", false },
@@ -479,6 +504,10 @@ static const option options[] = {
     { "social.state-file", set_path, FIELD(social_state_file), 0, 0, "empty path", false },
     { "name", set_name, 0, 0, 0,
       "expected a DNS label: 1 to 63 letters, digits or '-', not starting or ending with '-'", false },
+    { "routes", set_routes, 0, 0, 0,
+      "expected at most 64 prefixes (separated by ',' or spaces) with their host bits zero, no default route",
+      false },
+    { "accept-routes", set_bool, FIELD(accept_routes), 0, 0, "expected true or false", false },
     { "ice.port-mapping", set_port_mapping, 0, 0, 0, "expected true, false, or a list of upnp, natpmp, pcp", false },
 };
 
@@ -537,6 +566,8 @@ static bool check_all(ipop_network_t *net, char *why, size_t size)
     if (net->mode == MODE_TAP && mtu + IPOP__ETH_HLEN > IPOP_MAX_PACKET)
         return broken(why, size, "mtu: %d is too large for tap mode (at most %d)", mtu,
                         IPOP_MAX_PACKET - IPOP__ETH_HLEN);
+    if (net->mode != MODE_TUN && (net->n_routes_opt || net->accept_routes))
+        return broken(why, size, "%s: only for mode=tun", net->n_routes_opt ? "routes" : "accept-routes");
     if (net->group_authority && net->overlay != OVERLAY_GROUP)
         return broken(why, size, "group.authority: only for overlay=group");
     if (net->overlay == OVERLAY_NONE)

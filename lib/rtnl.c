@@ -199,14 +199,14 @@ int ipop__rtnl_del_addr(unsigned ifindex, const ipop__addr *a)
     return r < 0 ? r : talk(&m);
 }
 
-int ipop__rtnl_add_route(unsigned ifindex, const ipop__addr *prefix)
+/* RTM_NEWROUTE or RTM_DELROUTE of prefix through the device, main table. */
+static int route_req(unsigned ifindex, const ipop__addr *prefix, uint16_t type, uint16_t flags)
 {
     struct rtmsg *rt;
     uint8_t dst[16] = { 0 };
     uint32_t oif = ifindex;
     size_t len = addr_len(prefix);
     req m;
-    int r;
 
     if (len == 0 || ifindex == 0)
         return -EINVAL;
@@ -216,17 +216,28 @@ int ipop__rtnl_add_route(unsigned ifindex, const ipop__addr *prefix)
 
         dst[i] = bits >= 8 ? prefix->bytes[i] : (uint8_t)(prefix->bytes[i] & (0xff00 >> bits));
     }
-    rt = mnl_nlmsg_put_extra_header(req_begin(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL), sizeof(*rt));
+    rt = mnl_nlmsg_put_extra_header(req_begin(&m, type, flags), sizeof(*rt));
     rt->rtm_family = (uint8_t)prefix->family;
     rt->rtm_dst_len = prefix->prefix;
     rt->rtm_table = RT_TABLE_MAIN;
     rt->rtm_protocol = RTPROT_BOOT;
-    rt->rtm_scope = RT_SCOPE_LINK;
+    rt->rtm_scope = type == RTM_NEWROUTE ? RT_SCOPE_LINK : RT_SCOPE_NOWHERE; /* a delete matches any scope */
     rt->rtm_type = RTN_UNICAST;
     req_attr(&m, RTA_DST, dst, len);
     req_attr(&m, RTA_OIF, &oif, sizeof(oif));
-    r = talk(&m);
+    return talk(&m);
+}
+
+int ipop__rtnl_add_route(unsigned ifindex, const ipop__addr *prefix)
+{
+    int r = route_req(ifindex, prefix, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+
     return r == -EEXIST ? 0 : r;
+}
+
+int ipop__rtnl_del_route(unsigned ifindex, const ipop__addr *prefix)
+{
+    return route_req(ifindex, prefix, RTM_DELROUTE, 0);
 }
 
 /* ---- the address watch ---- */

@@ -29,6 +29,9 @@ int ipop__rtnl_del_addr(unsigned ifindex, const ipop__addr *a);
  * device in the main table; a route that exists already counts as
  * success. */
 int ipop__rtnl_add_route(unsigned ifindex, const ipop__addr *prefix);
+/* Removes that route (the device's only: another device's route to the
+ * same prefix stays).  -ESRCH when there is none. */
+int ipop__rtnl_del_route(unsigned ifindex, const ipop__addr *prefix);
 
 /* ---- the host's addresses ---- */
 

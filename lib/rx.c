@@ -25,6 +25,7 @@
 #include "ptb.h"
 #include "relay.h"
 #include "rewrite.h"
+#include "routes.h"
 #include "rx.h"
 #include "udp.h"
 
@@ -101,14 +102,20 @@ static bool check_frame(ipop_network_t *net, ipop_link_t *link, const uint8_t *p
     return false;
 }
 
-/* TUN and none: the packet's source is the peer's; a SocialVPN friend
- * appears here at its alias (IPv4 only). */
+/* TUN and none: the packet's source is the peer's, or in a route this
+ * node took from the peer's announcement whose prefix is the longest
+ * there (routes.c); a SocialVPN friend appears here at its alias (IPv4
+ * only). */
 static bool check_packet(ipop_link_t *link, const uint8_t *pkt, size_t len)
 {
     ipop__addr src, dst;
+    bool own;
 
-    if (ipop__ip_src_dst(pkt, len, &src, &dst) < 0 || !from_peer(link, &src))
+    if (ipop__ip_src_dst(pkt, len, &src, &dst) < 0)
         return false;
+    own = from_peer(link, &src);
+    if (!own)
+        return ipop__rtab_lookup(link->net->rtab, &src) == link; /* routed: no alias */
     if (link->alias4.family) {
         if (src.family != AF_INET)
             return false;

@@ -28,6 +28,7 @@
 #include "offload.h"
 #include "ptb.h"
 #include "relay.h"
+#include "routes.h"
 #include "tx.h"
 
 #define DEV_BURST 64 /* device reads per wakeup, so links and timers get their turn */
@@ -89,6 +90,8 @@ static int route(ipop_network_t *net, const uint8_t *pkt, size_t len, ipop_link_
     *ret = lookup_ip(net, &dst, loop);
     if (!*ret)
         *ret = ipop__relay_lookup(net, &dst); /* a member reached through another */
+    if (!*ret)
+        *ret = ipop__rtab_lookup(net->rtab, &dst); /* a network behind a member (accept-routes) */
     /* NULL with "broadcast": flood_ip() tells a broadcast or multicast
      * packet, with the addresses it reads under the lock */
     return *ret || net->broadcast ? 0 : -EHOSTUNREACH;

@@ -259,6 +259,11 @@ typedef struct ipop_link_stats {
                                           answers), as ipop_network_resolve() knows it: NAME-<6 characters
                                           of its node id> when a member with a smaller node id claims the
                                           same name; "" when the peer signals none (an older version) */
+    uint32_t routes;                 /**< subnet routes this node took from the peer's announcement (option
+                                          "accept-routes") and sends to it: those of its prefixes that no
+                                          member with a smaller node id announces too */
+    char route_list[256];            /**< those routes as "P,P", e.g. "192.168.77.0/24,fd77::/64", as many as
+                                          fit, then ",..." */
 } ipop_link_stats_t;
 
 /** Statistics of a network.  Set `size` to sizeof(ipop_network_stats_t)
@@ -290,7 +295,17 @@ typedef struct ipop_network_stats {
                                     (an "mtu" above IPOP_MAX_PACKET, or a member relay's 8 bytes), dropped */
     uint64_t too_big_answered; /**< of too_big: those answered into the device with ICMP "fragmentation
                                     needed" or ICMPv6 "packet too big" (rate-limited; IPv4 only with DF) */
+    uint64_t routes_refused;   /**< mode tun: subnet routes announced by peers and not taken: overlapping
+                                    this network's own addresses, over IPOP_ROUTES_MAX, or (group.authority)
+                                    outside the peer's certificate (then its whole offer is refused) */
+    uint32_t routes;           /**< mode tun: subnet routes taken from peers now (option "accept-routes") */
 } ipop_network_stats_t;
+
+/** Subnet routes one member may announce (option "routes"). */
+#define IPOP_ROUTES_MAX 64
+/** Subnet routes a network takes from its peers in all (option
+ * "accept-routes"); more are counted in ipop_network_stats_t.routes_refused. */
+#define IPOP_ROUTES_TOTAL_MAX 1024
 
 /** Remote candidates a link holds for a session whose offer or answer has
  * not come yet (candidates may arrive first); more are dropped and counted
@@ -425,6 +440,32 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    claim one name, the smaller node id keeps it and each other is known
  *    as NAME-<the first 6 characters of its node id>
  *    (IPOP_REASON_NAME_IN_USE)
+ *  - "routes": mode tun: the networks behind this node that it announces
+ *    to its peers, e.g. "192.168.77.0/24, fd77::/64": at most
+ *    IPOP_ROUTES_MAX IPv4 or IPv6 prefixes, separated by ',' and/or
+ *    spaces, each with its host bits zero and a length from 1 (no default
+ *    route), none twice (anything else is refused with -EINVAL).  Each
+ *    call adds to the list; "" clears it.  They travel in the node's signed offers and answers.  The
+ *    host forwards between the device and those networks itself
+ *    (net.ipv4.ip_forward), and the hosts there need a route back to the
+ *    network's addresses through this node.  Under a "group.authority",
+ *    each must lie inside a route of this node's certificate
+ *    (ipop-authority sign --route), or ipop_network_start() fails with
+ *    -EINVAL; a peer announcing one outside its certificate has its offers
+ *    and answers refused (IPOP_EVENT_PEER_REFUSED, -ENETUNREACH)
+ *  - "accept-routes": mode tun: "true" or "false" (default false): take
+ *    the routes peers announce ("routes"): each goes on the device
+ *    (through rtnetlink, in the main table) while the announcing link is
+ *    connected, packets to it go to that peer, and packets from it are
+ *    accepted from that peer only (any other peer's are dropped and
+ *    counted in its link's rx_drops).  Where announcements overlap, the
+ *    longest prefix wins; of equal ones, the peer with the smaller node
+ *    id's (both reported in the log).  A prefix that overlaps this
+ *    network's own addresses (the subnets of "address", "group.subnet",
+ *    "social.subnet"), and routes beyond IPOP_ROUTES_MAX a peer or
+ *    IPOP_ROUTES_TOTAL_MAX in all, are not taken and are counted
+ *    (ipop_network_stats_t.routes_refused).  With "false", announced
+ *    routes are ignored: a peer reaches nothing but its own addresses
  *  - "signal.scope": with overlay "none", the name every signalling message
  *    of this network is signed for and checked against (default empty; at
  *    most 256 characters): the same on every node of the network, and

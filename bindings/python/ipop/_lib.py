@@ -73,6 +73,8 @@ class LinkStatsStruct(ctypes.Structure):
         ("port_mapping", ctypes.c_int),
         ("remote_port_mapping", ctypes.c_int32),
         ("peer_name", ctypes.c_char * 64),
+        ("routes", c_uint32),
+        ("route_list", ctypes.c_char * 256),
     ]
 
 
@@ -111,6 +113,8 @@ class NetworkStatsStruct(ctypes.Structure):
         ("broadcast_dropped", c_uint64),
         ("too_big", c_uint64),
         ("too_big_answered", c_uint64),
+        ("routes_refused", c_uint64),
+        ("routes", c_uint32),
     ]
 
 

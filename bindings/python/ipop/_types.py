@@ -168,6 +168,8 @@ class LinkStats:
     port_mapping: PortMapping = PortMapping.NONE  # the local end is a mapping of this node's router
     remote_port_mapping: bool = False  # the remote end is a mapping of the peer's router
     peer_name: str = ""  # the peer's name (its option "name"), NAME-XXXXXX when it lost a conflict
+    routes: int = 0  # subnet routes taken from the peer (accept-routes) and sent to it
+    route_list: tuple = ()  # those routes ("192.168.77.0/24", ...), as many as the C struct holds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,6 +205,8 @@ class NetworkStats:
     broadcast_dropped: int = 0  # tun, none: broadcast and multicast packets over broadcast.rate, dropped
     too_big: int = 0  # tun: device packets larger than their link carries, dropped
     too_big_answered: int = 0  # of too_big: answered with ICMP fragmentation needed / packet too big
+    routes_refused: int = 0  # tun: subnet routes announced by peers and not taken
+    routes: int = 0  # tun: subnet routes taken from peers now (accept-routes)
 
 
 @dataclasses.dataclass(frozen=True)

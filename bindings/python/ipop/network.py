@@ -34,7 +34,7 @@ OPTION_KEYS = ("mode", "device", "device.offload", "address", "mtu", "tap.tagged
                "overlay", "xmpp.jid", "xmpp.password", "xmpp.password-file", "xmpp.server", "xmpp.port",
                "xmpp.require-tls", "xmpp.server-fingerprint", "group.room", "group.secret", "group.secret-file",
                "group.subnet", "group.authority", "group.certificate", "group.revocations",
-               "social.subnet", "social.state-file", "dtls.record", "name")
+               "social.subnet", "social.state-file", "dtls.record", "name", "routes", "accept-routes")
 _KWARGS = {k.replace(".", "_").replace("-", "_"): k for k in OPTION_KEYS}
 
 # Every network not yet freed, by its C address: the log callback names its
@@ -442,7 +442,8 @@ class Network(_Handle):
         return NetworkStats(st.signal_refused, st.no_route, st.links, st.links_connected,
                             st.relayed_packets, st.relay_drops, st.relay_refused, st.tap_refused_type,
                             st.tap_refused_source, st.tap_refused_mac, st.candidates_dropped,
-                            st.broadcast_packets, st.broadcast_dropped, st.too_big, st.too_big_answered)
+                            st.broadcast_packets, st.broadcast_dropped, st.too_big, st.too_big_answered,
+                            st.routes_refused, st.routes)
 
     def signal_status(self) -> SignalStatus:
         """The built-in (XMPP) signalling's state (ipop_network_get_signal_status):
@@ -546,7 +547,8 @@ class Link:
                          peer_id=text(st.peer_id), address=text(st.address), name=text(st.name),
                          relay_id=text(st.relay_id), relayed_packets=st.relayed_packets,
                          relay_drops=st.relay_drops, port_mapping=_enum(PortMapping, st.port_mapping),
-                         remote_port_mapping=bool(st.remote_port_mapping), peer_name=text(st.peer_name))
+                         remote_port_mapping=bool(st.remote_port_mapping), peer_name=text(st.peer_name),
+                         routes=st.routes, route_list=tuple(r for r in text(st.route_list).split(",") if r and r != "..."))
 
     def close(self) -> None:
         """Closes the link and says goodbye; IpopError EALREADY when closed."""

@@ -57,6 +57,8 @@ int main(void)
     FIELD(ipop_link_stats_t, port_mapping);
     FIELD(ipop_link_stats_t, remote_port_mapping);
     FIELD(ipop_link_stats_t, peer_name);
+    FIELD(ipop_link_stats_t, routes);
+    FIELD(ipop_link_stats_t, route_list);
 
     SIZE(ipop_network_stats_t);
     FIELD(ipop_network_stats_t, size);
@@ -75,6 +77,8 @@ int main(void)
     FIELD(ipop_network_stats_t, broadcast_dropped);
     FIELD(ipop_network_stats_t, too_big);
     FIELD(ipop_network_stats_t, too_big_answered);
+    FIELD(ipop_network_stats_t, routes_refused);
+    FIELD(ipop_network_stats_t, routes);
 
     SIZE(ipop_friend_t);
     FIELD(ipop_friend_t, size);

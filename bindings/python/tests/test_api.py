@@ -76,6 +76,7 @@ VALUES = {
     "social_subnet": "10.3.0.0/16", "social_state_file": "/nonexistent/friends",
     "group_authority": "ed25519:" + "A" * 43, "group_certificate": "/nonexistent/node.cert",
     "group_revocations": "/nonexistent/group.crl", "name": "web-1",
+    "routes": "192.168.77.0/24, fd77::/64", "accept_routes": True,
 }
 
 
