@@ -129,19 +129,6 @@ static void claim_addr(ipop_link_t *link, ipop__addr *a)
         ipop__err(link->net, "link to %s: cannot add its address to the forwarding table", ipop__link_tag(link->peer_id));
 }
 
-/* The routes an offer or answer announces: taken at link up (routes.c),
- * or now when the link is up and the list changed. */
-static void take_routes(ipop_link_t *link, const ipop__msg *m)
-{
-    if (link->n_routes == m->n_routes && !memcmp(link->routes, m->routes, sizeof(m->routes[0]) * m->n_routes))
-        return;
-    link->n_routes = m->n_routes;
-    memcpy(link->routes, m->routes, sizeof(m->routes[0]) * m->n_routes);
-    link->routes_told = false;
-    if (link->in_fwd)
-        ipop__routes_link_up(link);
-}
-
 static void set_state(ipop_link_t *link, ipop_link_state_t state, ipop_reason_t reason)
 {
     ipop_network_t *net = link->net;
@@ -578,7 +565,7 @@ static int apply_remote(ipop_link_t *link, const ipop__msg *m)
     take_addr(link, &link->raddr4);
     take_addr(link, &link->raddr6);
     ipop__names_claim(link, m->name);
-    take_routes(link, m);
+    ipop__routes_take(link, m);
     if (!ipop__ice_set_remote_credentials(link, m->ufrag, m->pwd))
         return -EINVAL;
     r = ipop__dtls_setup(link, m->fingerprint);

@@ -341,3 +341,14 @@ unsigned ipop__routes_shown(ipop_link_t *link, char *buf, size_t size)
     }
     return n;
 }
+
+void ipop__routes_take(ipop_link_t *link, const ipop__msg *m)
+{
+    if (link->n_routes == m->n_routes && !memcmp(link->routes, m->routes, sizeof(m->routes[0]) * m->n_routes))
+        return;
+    link->n_routes = m->n_routes;
+    memcpy(link->routes, m->routes, sizeof(m->routes[0]) * m->n_routes);
+    link->routes_told = false;
+    if (link->in_fwd)
+        ipop__routes_link_up(link);
+}

@@ -80,6 +80,10 @@ unsigned ipop__rtab_count(ipop__rtab *t);
 
 /* ---- with the network (routes.c, loop thread) ---- */
 
+/* The routes a peer's offer or answer `m` announces become the link's:
+ * taken at once when the link is up and the list changed, else at link
+ * up. */
+void ipop__routes_take(ipop_link_t *link, const ipop__msg *m);
 /* The link's peer connected (or signalled a new list while connected):
  * its announced routes (link->routes) are taken when "accept-routes" is
  * on and they pass the checks, put on the device, and reported. */
