@@ -367,7 +367,11 @@ IPOP_EXPORT ipop_network_t *ipop_network_free(ipop_network_t *net);
  *    works without mode tap.  Only a packet whose source is this node's own
  *    address of its family goes (receivers accept nothing else), and no
  *    IGMP.  A member delivers it to its host and never sends it on, nor
- *    back.  With "false" such packets are dropped and counted in no_route
+ *    back.  With "false" such packets are dropped and counted in no_route.
+ *    SocialVPN rewrites the source to the receiver's address for the
+ *    sender, not the destination: a subnet broadcast reaches a friend's
+ *    programs only when the friend's own "address" is in the same subnet
+ *    (the limited broadcast and multicast reach them whatever it is)
  *  - "broadcast.rate": packets a second, 1 to 1000000 (default
  *    IPOP_BROADCAST_RATE, and as many in a burst), that "broadcast" sends
  *    at most, each to every member; more are dropped and counted
