@@ -17,7 +17,9 @@ typedef struct test_prosody {
     char **users;       /* "user:password", NULL-terminated */
 } test_prosody;
 
-/* Starts a new server with these accounts. */
+/* Starts a new server with these accounts.  Call it from main() before
+ * any thread starts: it empties the CA store the clients load
+ * (SSL_CERT_FILE, SSL_CERT_DIR), which they do not need since they pin. */
 void test_prosody_start(test_prosody *p, const char *const *users);
 /* Starts it again after test_prosody_stop(): same port, certificate, data. */
 void test_prosody_restart(test_prosody *p);
