@@ -373,7 +373,7 @@ int ipop__ice_start(ipop_link_t *link, int stun_idx)
     ice->pending_cands = g_ptr_array_new_with_free_func(g_free);
     ice->local_done = ice->local_done_sent = ice->pending_done = false;
     ice->ready = false;
-    ice->pm_waiting = ice->up_waiting = ice->up_mapped = ice->pm_hold = false;
+    ice->pm_waiting = ice->up_waiting = ice->up_mapped = ice->pm_hold = ice->checks_held = false;
     ice->pm_port = 0;
     g_atomic_int_set(&ice->pm_proto, IPOP_PORT_MAPPING_NONE);
     g_mutex_lock(&link->tx_lock);
@@ -597,7 +597,7 @@ void ipop__ice_take_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_C
 {
     if (n == 0 && !done)
         return;
-    if (link->remote_known)
+    if (link->remote_known && !link->ice.checks_held)
         ipop__ice_add_remote(link, cands, n, done);
     else
         ipop__ice_hold_remote(link, cands, n, done);
@@ -605,6 +605,7 @@ void ipop__ice_take_remote(ipop_link_t *link, const char (*cands)[IPOP__SIGNAL_C
 
 void ipop__ice_add_held(ipop_link_t *link)
 {
+    link->ice.checks_held = false;
     for (guint i = 0; i < link->ice.pending_cands->len; i++) {
         const char *c = link->ice.pending_cands->pdata[i];
         if (*c == '\0')

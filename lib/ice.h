@@ -37,6 +37,7 @@ struct ipop__ice {
     guint stream;
     GPtrArray *pending_cands;   /* remote candidates that came before the offer/answer (bounded) */
     bool pending_done;          /* pending_cands holds the end-of-candidates mark */
+    bool checks_held;           /* remote candidates wait in pending_cands while our answer waits */
     GPtrArray *local_cands;     /* local candidates not yet signalled */
     GPtrArray *sent_cands;      /* local candidates signalled in this session */
     bool local_done, local_done_sent;

@@ -473,6 +473,8 @@ static void send_desc(ipop_link_t *link, ipop__msg_type type)
     }
     if (type == IPOP__MSG_CAND && link->desc_held)
         return; /* they leave with the offer or answer */
+    if (type != IPOP__MSG_CAND && link->ice.checks_held)
+        ipop__ice_add_held(link);
     m = g_new(ipop__msg, 1);
     while (first || ipop__ice_unsent(link)) {
         msg_header(link, m, first ? type : IPOP__MSG_CAND);
@@ -572,8 +574,12 @@ static int apply_remote(ipop_link_t *link, const ipop__msg *m)
     if (r < 0)
         return r;
     link->remote_known = true;
-    ipop__ice_add_remote(link, m->cands, m->n_cands, m->cands_done);
-    ipop__ice_add_held(link);
+    /* Checks wait with a held answer (send_desc): early ones die in the
+     * offerer's address-restricted NAT while a relay pair wins. */
+    link->ice.checks_held = !link->offerer && ipop__ice_mapping_pending(link);
+    ipop__ice_take_remote(link, m->cands, m->n_cands, m->cands_done);
+    if (!link->ice.checks_held)
+        ipop__ice_add_held(link);
     return 0;
 }
 
