@@ -72,22 +72,6 @@ topology() {
     wait_for 5 "the LAN (A to the printer)" ip netns exec "$(host_ns 1)" ping -c 1 -W 1 "$PRINTER"
 }
 
-# As group.sh.
-start_prosody() {
-    chmod 711 "$WORK"
-    mkdir "$WORK/xmpp"
-    ip netns exec "$NS_S" bash "$SRCDIR/tests/servers/prosody.sh" start "$WORK/xmpp" "$SERVER" "$XMPP_PORT" \
-        u1:p1 u2:p2 u3:p3 >"$WORK/prosody-start.log" 2>&1 || {
-        cat "$WORK/prosody-start.log" >&2
-        fail "prosody did not start"
-    }
-    [ -s "$WORK/xmpp/fingerprint" ] || fail "prosody.sh wrote no fingerprint"
-}
-
-stop_prosody() {
-    [ -d "$WORK/xmpp" ] && bash "$SRCDIR/tests/servers/prosody.sh" stop "$WORK/xmpp"
-}
-
 # write_config N EXTRA_LINE: node N's config.
 write_config() {
     local n=$1 extra=$2
@@ -175,14 +159,10 @@ main() {
     local i drops0 drops1 rx0 rx1 no_route0 no_route1 text
     require_root
     require_tools
-    check_ipopd "${1:-}"
-    IPOPD=$(realpath "$1")
-    IPOPCTL=$(dirname "$IPOPD")/ipopctl
-    [ -x "$IPOPCTL" ] || fail "no ipopctl next to $IPOPD"
+    use_ipopd "${1:-}"
     setup_traps
-    CLEANUP_HOOKS+=(stop_prosody)
     topology
-    start_prosody
+    start_prosody u1:p1 u2:p2 u3:p3 # (lib.sh: stopped at exit)
     printf 'sesame-routes-test-secret-0123456789\n' >"$WORK/secret"
     chmod 600 "$WORK/secret"
     for i in 1 2 3; do
